@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both bootstrap what they need: a .venv with the project, and Debian's `age` CLI.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench clean age
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The age CLI is used by the interop tests and by the demo's "decrypt with plain age" step.
+age:
+	@command -v age >/dev/null && command -v age-keygen >/dev/null || { \
+	  echo "installing Debian's age CLI"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq age >/dev/null; }
+
+demo: $(STAMP) age
+	$(BIN)/python -m secretctl.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check secretctl tests benchmarks
+	$(BIN)/mypy
+
+unit: $(STAMP) age
+	$(BIN)/python -m pytest -n 2 -q
+
+test: lint unit
+
+bench: $(STAMP) age
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench
