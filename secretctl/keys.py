@@ -1,0 +1,135 @@
+"""Key names and where they live on disk (pure core).
+
+A key is ``/``-separated segments of ``[A-Za-z0-9._-]``; ``aws/secret_key`` is stored at
+``aws/secret_key.age`` with its sidecar at ``aws/secret_key.meta.yaml`` (passage's layout).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from secretctl.errors import UsageError
+
+MAX_KEY_LENGTH = 256
+MAX_SEGMENT_LENGTH = 100
+MAX_DEPTH = 16
+SECRET_SUFFIX = ".age"
+META_SUFFIX = ".meta.yaml"
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+# Names Windows cannot create, whatever the extension: a teammate there could not check out the vault.
+_WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(1, 10)] + [f"lpt{i}" for i in range(1, 10)]
+)
+_HINT = "key names are /-separated segments of letters, digits, '.', '_' and '-', e.g. aws/secret_key"
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` unchanged if it is a valid key name; raise UsageError naming the rule otherwise."""
+    shown = key if key.isprintable() and len(key) <= MAX_KEY_LENGTH else repr(key[:40])
+    if not key:
+        raise UsageError("invalid key name: empty", hint=_HINT)
+    if len(key) > MAX_KEY_LENGTH:
+        raise UsageError(f"invalid key name: longer than {MAX_KEY_LENGTH} characters", hint=_HINT)
+    segments = key.split("/")
+    if len(segments) > MAX_DEPTH:
+        raise UsageError(f"invalid key name {shown}: deeper than {MAX_DEPTH} levels", hint=_HINT)
+    for seg in segments:
+        if not seg:
+            raise UsageError(f"invalid key name {shown}: empty segment (leading, trailing or double '/')",
+                             hint=_HINT)
+        if seg in {".", ".."}:
+            raise UsageError(f"invalid key name {shown}: '{seg}' segments are not allowed", hint=_HINT)
+        if seg.startswith("."):
+            raise UsageError(f"invalid key name {shown}: a segment may not start with '.'",
+                             hint="names starting with '.' are reserved for vault files such as .age-recipients")
+        if not _SEGMENT.fullmatch(seg):
+            raise UsageError(f"invalid key name {shown}: segment {seg!r} has a character outside [A-Za-z0-9._-]",
+                             hint=_HINT)
+        if len(seg) > MAX_SEGMENT_LENGTH:
+            raise UsageError(f"invalid key name {shown}: a segment is longer than {MAX_SEGMENT_LENGTH}",
+                             hint=_HINT)
+        if seg.split(".")[0].lower() in _WINDOWS_RESERVED:
+            raise UsageError(f"invalid key name {shown}: {seg!r} is a reserved device name on Windows",
+                             hint="pick another name so every teammate can check the vault out")
+        if seg.endswith(".meta.yaml") or seg.endswith(SECRET_SUFFIX):
+            raise UsageError(f"invalid key name {shown}: may not end in .age or .meta.yaml",
+                             hint="those suffixes are the vault's own file names")
+    return key
+
+
+def secret_path(key: str) -> str:
+    return key + SECRET_SUFFIX
+
+
+def meta_path(key: str) -> str:
+    return key + META_SUFFIX
+
+
+def key_from_path(relpath: str) -> str | None:
+    """The key for a vault-relative ``*.age`` path (``/``-separated), or None if it is not a secret file."""
+    if not relpath.endswith(SECRET_SUFFIX):
+        return None
+    key = relpath[: -len(SECRET_SUFFIX)]
+    try:
+        return validate_key(key)
+    except UsageError:
+        return None
+
+
+def check_case_collision(key: str, existing: Iterable[str]) -> None:
+    """Refuse a key that differs from an existing one only by case (macOS and Windows teammates)."""
+    folded = key.casefold()
+    for other in existing:
+        if other != key and other.casefold() == folded:
+            raise UsageError(
+                f"key {key} differs from existing key {other} only by case",
+                hint="case-insensitive file systems (macOS, Windows) would store both in one file; use the same spelling",
+            )
+    # A key whose segment clashes with a directory of another spelling is just as fatal there.
+    segs = key.split("/")
+    prefixes = {"/".join(segs[: i + 1]).casefold(): "/".join(segs[: i + 1]) for i in range(len(segs) - 1)}
+    for other in existing:
+        osegs = other.split("/")
+        for i in range(len(osegs) - 1):
+            op = "/".join(osegs[: i + 1])
+            mine = prefixes.get(op.casefold())
+            if mine is not None and mine != op:
+                raise UsageError(
+                    f"key {key}: folder {mine} differs from existing folder {op} only by case",
+                    hint="case-insensitive file systems would merge the two folders; use the same spelling",
+                )
+
+
+def match_pattern(pattern: str, key: str) -> bool:
+    """``*`` matches within one segment, ``**`` any number of segments; otherwise exact.
+
+    ``aws/*`` matches ``aws/x`` but not ``aws/x/y``; ``aws/**`` matches both; ``**`` alone matches all.
+    """
+    return _compile(pattern).fullmatch(key) is not None
+
+
+_PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    cached = _PATTERN_CACHE.get(pattern)
+    if cached is not None:
+        return cached
+    out = []
+    segs = pattern.split("/")
+    for i, seg in enumerate(segs):
+        last = i == len(segs) - 1
+        if seg == "**":
+            out.append(".*" if last else "(?:[^/]+/)*")
+            continue
+        piece = "".join("[^/]*" if ch == "*" else re.escape(ch) for ch in seg)
+        out.append(piece if last else piece + "/")
+    compiled = re.compile("".join(out))
+    _PATTERN_CACHE[pattern] = compiled
+    return compiled
+
+
+def is_pattern(text: str) -> bool:
+    return "*" in text
