@@ -21,16 +21,16 @@ class _NoInteraction:
     """Plugin callbacks for unattended use: a plugin that needs a PIN or a touch to
     *encrypt* is refused rather than left waiting on a prompt nobody sees."""
 
-    def display_message(self, message: str) -> None:  # noqa: ARG002 - protocol signature
+    def display_message(self, message: str) -> None:
         return None
 
-    def confirm(self, message: str, yes: str, no: str | None) -> bool | None:  # noqa: ARG002
+    def confirm(self, message: str, yes: str, no: str | None) -> bool | None:
         return None
 
-    def request_public(self, message: str) -> str | None:  # noqa: ARG002
+    def request_public(self, message: str) -> str | None:
         return None
 
-    def request_secret(self, message: str) -> str | None:  # noqa: ARG002
+    def request_secret(self, message: str) -> str | None:
         return None
 
 

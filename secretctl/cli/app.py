@@ -1,0 +1,70 @@
+"""The CLI entry point: wires the command groups and turns errors into one line + exit code.
+
+Only this function (and the MCP server) catches every exception; an unknown exception's
+text is never printed, since it could carry a value from a third-party library.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from secretctl.cli import common
+
+app = typer.Typer(
+    name="secretctl",
+    help="A git-friendly encrypted vault that gives AI agents access without exposure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global(
+    vault: Annotated[str | None, typer.Option("--vault", help="Vault directory (default: $SECRETCTL_VAULT, the "
+                                              "vault around the current directory, else your default vault).")]
+    = None,
+) -> None:
+    common.STATE.vault_dir = vault
+
+
+def _register() -> None:
+    from secretctl.cli import identity, members, secrets, vaultcmds
+
+    for mod in (vaultcmds, secrets, members, identity):
+        mod.register(app)
+    # Command groups added by later modules register here, one line each.
+
+
+_register()
+
+
+def main() -> None:
+    from secretctl.errors import SecretctlError
+
+    try:
+        app()
+    except SecretctlError as exc:
+        sys.stderr.write(f"secretctl: error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"secretctl: hint: {exc.hint}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("secretctl: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(141)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the front end's last line of defence
+        # Never print the text: it may contain a value. The type is enough to report a bug.
+        sys.stderr.write(f"secretctl: error: internal error ({type(exc).__name__}); this is a bug, please report it\n")
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Shared plumbing for the CLI command groups: opening the vault, the password, output.
+
+Only this package prints. Errors are raised as SecretctlError and printed by app.main.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from secretctl import settings
+from secretctl.errors import IdentityError, UsageError
+from secretctl.secret import Secret
+
+JsonOpt = typer.Option("--json", help="Machine-readable output.")
+
+
+class State:
+    vault_dir: str | None = None
+
+
+STATE = State()
+
+
+def stdin_is_tty() -> bool:
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (ValueError, OSError):
+        return False
+
+
+def stdout_is_tty() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (ValueError, OSError):
+        return False
+
+
+def password_source() -> str:
+    """The master password: $SECRETCTL_PASSWORD, else a hidden prompt on a terminal. Never argv."""
+    pw = os.environ.get(settings.ENV_PASSWORD)
+    if pw:
+        return pw
+    if not stdin_is_tty():
+        raise IdentityError("your identity is password-protected and there is no terminal to ask",
+                            hint="set SECRETCTL_PASSWORD, or run in a terminal")
+    import getpass
+
+    pw = getpass.getpass("secretctl password: ")
+    if not pw:
+        raise IdentityError("no password given")
+    return pw
+
+
+def new_password(no_passphrase: bool) -> str | None:
+    """The password for a new identity: None with --no-passphrase, $SECRETCTL_PASSWORD, or asked twice."""
+    if no_passphrase:
+        return None
+    pw = os.environ.get(settings.ENV_PASSWORD)
+    if pw:
+        return pw
+    if not stdin_is_tty():
+        raise UsageError("a new identity needs a password and there is no terminal to ask",
+                         hint="set SECRETCTL_PASSWORD, or pass --no-passphrase for automation")
+    import getpass
+
+    first = getpass.getpass("new secretctl password: ")
+    if not first:
+        raise UsageError("empty password", hint="choose one, or pass --no-passphrase")
+    if getpass.getpass("repeat password: ") != first:
+        raise UsageError("the passwords do not match")
+    return first
+
+
+def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
+    from secretctl.vault import Vault, locate
+
+    root = locate(vault or STATE.vault_dir, os.environ, Path.cwd())
+    v = Vault(root, identity_path=settings.identity_path(), password=password_source,
+              actor=os.environ.get(settings.ENV_ACTOR) or None)
+    return v.require() if require else v
+
+
+def read_secret_input(prompt: str, *, confirm: bool = True) -> Secret:
+    """A value from stdin (one trailing newline dropped) or a hidden prompt on a terminal."""
+    if stdin_is_tty():
+        import getpass
+
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("repeat: ") != first:
+            raise UsageError("the values do not match")
+        if not first:
+            raise UsageError("empty value", hint="type a value, pipe one on stdin, or use --generate")
+        return Secret(first.encode())
+    data = sys.stdin.buffer.read(64 * 1024 * 1024 + 1)
+    if len(data) > 64 * 1024 * 1024:
+        raise UsageError("value larger than 64 MiB")
+    if data.endswith(b"\r\n"):
+        data = data[:-2]
+    elif data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        raise UsageError("empty value on stdin", hint="pipe the value in, use --from-file, or --generate")
+    return Secret(data)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"secretctl: warning: {message}\n")
+
+
+def info(message: str) -> None:
+    sys.stderr.write(f"{message}\n")
+
+
+def print_warnings(vault: Any, keys: list[str]) -> None:
+    for w in vault.expiry_warnings(keys):
+        warn(w.message)
+
+
+def confirm(question: str) -> bool:
+    if not stdin_is_tty():
+        raise UsageError(f"{question} needs confirmation and there is no terminal", hint="pass -y/--yes")
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+class Progress:
+    """A rich progress bar on a terminal's stderr for long work; silent otherwise."""
+
+    def __init__(self, label: str, total: int | None) -> None:
+        self.label, self.total = label, total
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Progress:
+        if (self.total or 0) >= 50 and os.isatty(2):
+            from rich.console import Console
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(console=Console(stderr=True), transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        return self
+
+    def update(self, done: int, total: int | None = None) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total or self.total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)

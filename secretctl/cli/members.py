@@ -1,0 +1,78 @@
+"""Team membership: member add/remove/list and reencrypt."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from secretctl.cli.common import JsonOpt, Progress, emit_json, info, open_vault
+
+member_app = typer.Typer(help="Who can decrypt what: members are recipients in .age-recipients files.",
+                         no_args_is_help=True)
+
+
+@member_app.command("add")
+def member_add(
+    name: Annotated[str, typer.Argument(help="The member's name (shown in .age-recipients comments).")],
+    recipient: Annotated[str, typer.Argument(help="Their recipient: age1..., ssh-ed25519 ... or a plugin one.")],
+    path: Annotated[str, typer.Option("--path", help="Only this subtree, e.g. prod (default: everything).")] = "",
+) -> None:
+    """Give a member access and re-encrypt what they gain, in one commit."""
+    v = open_vault()
+    with Progress("re-encrypting", len(v.keys())) as bar:
+        out = v.member_add(name, recipient, path=path, progress=bar.update)
+    info(f"added {name} to {out.details['path']}; re-encrypted {len(out.keys)} secrets")
+
+
+@member_app.command("remove")
+def member_remove(
+    name: Annotated[str, typer.Argument(help="The member to remove.")],
+) -> None:
+    """Remove a member and re-encrypt what they could read, in one commit.
+
+    They keep whatever they already decrypted: rotate those secrets."""
+    v = open_vault()
+    with Progress("re-encrypting", len(v.keys())) as bar:
+        out = v.member_remove(name, progress=bar.update)
+    could = out.details["could_read"]
+    info(f"removed {name}; re-encrypted {len(out.keys)} secrets")
+    if could:
+        info(f"{name} could read {len(could)} secrets before; rotate them: " + ", ".join(could[:20])
+             + (" ..." if len(could) > 20 else ""))
+
+
+@member_app.command("list")
+def member_list(json_out: Annotated[bool, JsonOpt] = False) -> None:
+    """List members and where they have access."""
+    members = open_vault().members()
+    if json_out:
+        emit_json(members)
+        return
+    for m in members:
+        sys.stdout.write(f"{m['name'] or '(unnamed)'}\t{m['path']}\t{m['recipient']}\n")
+
+
+def reencrypt(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be re-encrypted.")] = False,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Re-encrypt exactly the secrets whose recipients changed (one unlock, one commit)."""
+    v = open_vault()
+    with Progress("re-encrypting", len(v.keys())) as bar:
+        out = v.reencrypt(dry_run=dry_run, progress=bar.update)
+    if json_out:
+        emit_json({"keys": out.keys, "dry_run": dry_run, "commit": out.commit})
+        return
+    if dry_run:
+        for k in out.keys:
+            sys.stdout.write(k + "\n")
+        info(f"{len(out.keys)} secrets would be re-encrypted")
+    else:
+        info(f"re-encrypted {len(out.keys)} secrets" if out.keys else "nothing to re-encrypt")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(member_app, name="member")
+    app.command("reencrypt")(reencrypt)

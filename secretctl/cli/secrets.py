@@ -1,0 +1,318 @@
+"""Everyday secret commands: set, get, list, exists, delete, mv, generate, import, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from secretctl.cli.common import (
+    JsonOpt,
+    Progress,
+    confirm,
+    emit_json,
+    info,
+    open_vault,
+    print_warnings,
+    read_secret_input,
+    stdin_is_tty,
+    stdout_is_tty,
+)
+from secretctl.errors import NotFoundError, UsageError
+from secretctl.secret import Secret
+
+
+def _parse_expires(text: str | None) -> Any:
+    if text is None:
+        return None
+    from secretctl.durations import parse_expiry
+    from secretctl.meta import utcnow
+
+    return parse_expiry(text, utcnow())
+
+
+def set_(
+    key: Annotated[str, typer.Argument(help="Key, e.g. aws/secret_key.")],
+    from_file: Annotated[Path | None, typer.Option("--from-file", help="Store this file's bytes exactly.")] = None,
+    generate: Annotated[bool, typer.Option("--generate", help="Store a fresh random value.")] = False,
+    length: Annotated[int, typer.Option("-l", "--length", help="Length for --generate.")] = 32,
+    no_symbols: Annotated[bool, typer.Option("--no-symbols", help="Letters and digits only (--generate).")] = False,
+    expires: Annotated[str | None, typer.Option("--expires", help="30d, 12h, or a date (2027-01-31).")] = None,
+    notes: Annotated[str | None, typer.Option("--notes", help="Free text (stored in plaintext).")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Where the secret is used or rotated.")] = None,
+    tags: Annotated[str | None, typer.Option("--tags", help="Comma-separated tags.")] = None,
+    field: Annotated[list[str] | None, typer.Option(
+        "--field", help="name=value (non-sensitive, stored in the sidecar) or name (sensitive, prompted; "
+        "without a terminal, one line per sensitive field on stdin).")] = None,
+    binding: Annotated[list[str] | None, typer.Option("--binding", help="ENV=field: inject a field as ENV.")] = None,
+) -> None:
+    """Store a secret. The value comes from stdin (one trailing newline dropped), a hidden
+    prompt, --from-file (bytes exactly) or --generate; never from the command line."""
+    from secretctl import keys as keys_mod
+    from secretctl.vault import SetRequest
+
+    keys_mod.validate_key(key)
+    sources = sum([from_file is not None, generate, bool(field)])
+    if sources > 1:
+        raise UsageError("give one of --from-file, --generate or --field")
+    plain: dict[str, str] = {}
+    sensitive_names: list[str] = []
+    for f in field or []:
+        name, eq, val = f.partition("=")
+        if eq:
+            plain[name] = val
+        else:
+            sensitive_names.append(name)
+    bindings = {}
+    for b in binding or []:
+        env, eq, fname = b.partition("=")
+        if not eq:
+            raise UsageError(f"--binding {b!r}: expected ENV=field")
+        bindings[env] = fname
+    value: Secret | None = None
+    sensitive: dict[str, Secret] = {}
+    if field:
+        sensitive = _read_fields(sensitive_names)
+        if not sensitive and not plain:
+            raise UsageError("no fields given")
+    elif from_file is not None:
+        from secretctl import store
+
+        value = Secret(store.read_limited(from_file, 64 * 1024 * 1024, what="file"))
+    elif generate:
+        from secretctl.passwords import generate as gen
+
+        value = gen(length, symbols=not no_symbols)
+    else:
+        value = read_secret_input(f"value for {key}: ")
+    req = SetRequest(
+        value=value, sensitive_fields=sensitive, plain_fields=plain, bindings=bindings,
+        expires=_parse_expires(expires), notes=notes, url=url,
+        tags=[t for t in tags.split(",")] if tags is not None else None,
+    )
+    v = open_vault()
+    out = v.set(key, req)
+    info(f"{'stored' if out.details.get('created') else 'updated'} {key}")
+
+
+def _read_fields(names: list[str]) -> dict[str, Secret]:
+    if not names:
+        return {}
+    if stdin_is_tty():
+        return {n: read_secret_input(f"{n}: ") for n in names}
+    lines = sys.stdin.buffer.read(1024 * 1024).split(b"\n")
+    if len([ln for ln in lines if ln]) < len(names):
+        raise UsageError(f"expected {len(names)} lines on stdin, one per sensitive field ({', '.join(names)})")
+    return {n: Secret(lines[i].rstrip(b"\r")) for i, n in enumerate(names)}
+
+
+def get(
+    key: Annotated[str, typer.Argument(help="Key to read.")],
+    masked: Annotated[bool, typer.Option("--masked", help="Print ****WXYZ instead of the value.")] = False,
+    show_metadata: Annotated[bool, typer.Option("--show-metadata", help="Print metadata, not the value.")] = False,
+    field: Annotated[str | None, typer.Option("--field", help="One field of a multi-field secret.")] = None,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Print a secret's value exactly (a newline is added only on a terminal)."""
+    v = open_vault()
+    if show_metadata:
+        entry = v.entry(key)
+        print_warnings(v, [key])
+        data = entry.to_json()
+        m = entry.meta
+        if m is not None:
+            data.update(notes=m.notes, url=m.url, recipients_fingerprint=m.recipients_fingerprint,
+                        fields=[f.to_data() for f in m.fields], bindings=dict(m.bindings))
+        if json_out:
+            emit_json(data)
+        else:
+            for k, val in data.items():
+                if val not in (None, [], {}, ""):
+                    sys.stdout.write(f"{k}: {val}\n")
+        return
+    if field is not None:
+        f, fval = v.field_value(key, field)
+        value = fval if isinstance(fval, Secret) else Secret(fval.encode())
+    else:
+        value = v.read(key)
+    print_warnings(v, [key])
+    if not masked:
+        v.record_access("get", [key], field=field) if field else v.record_access("get", [key])
+    if json_out:
+        from secretctl.secret import mask
+
+        if masked:
+            emit_json({"key": key, "masked_value": mask(value.reveal()), "value_length": len(value)})
+        else:
+            emit_json({"key": key, "value": value.reveal_text()})
+        return
+    if masked:
+        sys.stdout.write(value.masked() + "\n")
+        return
+    out = sys.stdout.buffer
+    out.write(value.reveal())
+    if stdout_is_tty():
+        out.write(b"\n")
+    out.flush()
+
+
+def list_(
+    pattern: Annotated[str | None, typer.Argument(help="* matches one level, ** any depth.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only secrets with this tag.")] = None,
+    expiring: Annotated[str | None, typer.Option("--expiring", help="Only those expiring within, e.g. 7d.")] = None,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """List keys (never values)."""
+    window = None
+    if expiring is not None:
+        from secretctl.durations import parse_duration
+
+        window = parse_duration(expiring)
+    v = open_vault()
+    entries = v.list(pattern, tag=tag, expiring=window)
+    if json_out:
+        emit_json([e.to_json() for e in entries])
+        return
+    for e in entries:
+        sys.stdout.write(e.key + "\n")
+
+
+def exists(
+    key: Annotated[str, typer.Argument(help="Key to look for.")],
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Exit 0 if the secret exists, 1 if not."""
+    v = open_vault()
+    found = v.exists(key)
+    if json_out:
+        emit_json({"key": key, "exists": found})
+    raise typer.Exit(0 if found else 1)
+
+
+def delete(
+    key: Annotated[str, typer.Argument(help="Key to delete.")],
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a secret (it stays in git history: rotate it if it leaked)."""
+    v = open_vault()
+    if not v.exists(key):
+        raise NotFoundError(f"secret not found: {key}")
+    if not yes and not confirm(f"delete {key}?"):
+        raise typer.Exit(1)
+    v.delete(key)
+    info(f"deleted {key}")
+
+
+def mv(
+    old: Annotated[str, typer.Argument(help="Current key.")],
+    new: Annotated[str, typer.Argument(help="New key.")],
+) -> None:
+    """Rename a secret (re-encrypted for the recipients of its new place)."""
+    open_vault().move(old, new)
+    info(f"moved {old} to {new}")
+
+
+def generate(
+    length: Annotated[int, typer.Option("-l", "--length", help="Characters per secret.")] = 24,
+    count: Annotated[int, typer.Option("-n", "--count", help="How many to print.")] = 1,
+    no_symbols: Annotated[bool, typer.Option("--no-symbols", help="Letters and digits only.")] = False,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Print random passwords (nothing is stored)."""
+    from secretctl.passwords import generate as gen
+
+    if not 1 <= count <= 1000:
+        raise UsageError("--count must be between 1 and 1000")
+    values = [gen(length, symbols=not no_symbols).reveal_text() for _ in range(count)]
+    if json_out:
+        emit_json(values)
+    else:
+        sys.stdout.write("".join(x + "\n" for x in values))
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help=".env or .json file ('-' for stdin, with --format).")],
+    fmt: Annotated[str | None, typer.Option("--format", help="dotenv or json (default: by extension).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be stored.")] = False,
+    on_conflict: Annotated[str, typer.Option("--on-conflict", help="skip, overwrite or error.")] = "error",
+    prefix: Annotated[str, typer.Option("--prefix", help="Prepend to every key, e.g. app/.")] = "",
+    tags: Annotated[str | None, typer.Option("--tags", help="Comma-separated tags for every secret.")] = None,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Import many secrets in one commit."""
+    from secretctl import dotenv, store
+
+    if str(file) == "-":
+        data = sys.stdin.buffer.read(dotenv.MAX_IMPORT_BYTES + 1)
+        name = "<stdin>"
+    else:
+        data = store.read_limited(file, dotenv.MAX_IMPORT_BYTES, what="import file")
+        name = str(file)
+    kind = fmt or ("json" if name.endswith(".json") else "dotenv")
+    if kind not in ("json", "dotenv"):
+        raise UsageError(f"unknown --format {kind!r}", hint="use dotenv or json")
+    items = dotenv.parse_json(data, source=name) if kind == "json" else dotenv.parse_dotenv(data, source=name)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    entries = [(prefix + k, val) for k, val in items]
+    v = open_vault()
+    with Progress("importing", len(entries)) as bar:
+        out = v.import_entries(entries, on_conflict=on_conflict, dry_run=dry_run,
+                               tags=tags.split(",") if tags else None, progress=bar.update)
+    if json_out:
+        emit_json({"imported": out.keys, "skipped": out.skipped, "dry_run": dry_run, "commit": out.commit})
+        return
+    verb = "would import" if dry_run else "imported"
+    info(f"{verb} {len(out.keys)} secrets" + (f", skipped {len(out.skipped)}" if out.skipped else ""))
+    if dry_run:
+        for k in out.keys:
+            sys.stdout.write(k + "\n")
+
+
+def export(
+    key: Annotated[list[str] | None, typer.Option("-k", "--key", help="Pattern(s) to export (default all).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="dotenv or json.")] = "dotenv",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE (mode 0600).")] = None,
+) -> None:
+    """Export plaintext values (dotenv names: aws/access_key -> AWS_ACCESS_KEY)."""
+    from secretctl import dotenv, envmap, store
+
+    if fmt not in ("dotenv", "json"):
+        raise UsageError(f"unknown --format {fmt!r}", hint="use dotenv or json")
+    v = open_vault()
+    all_keys = v.keys()
+    selected = envmap.expand_patterns(key, all_keys) if key else all_keys
+    items: list[tuple[str, Secret]] = []
+    for k in selected:
+        for label, val in v.secret_values(k).items():
+            items.append((label, val))
+    if fmt == "dotenv":
+        names = envmap.build_env_map([lbl.replace(":", "/") for lbl, _ in items], "")
+        by_key = {lbl.replace(":", "/"): val for lbl, val in items}
+        data = dotenv.render_dotenv([(n, by_key[k]) for n, k in names.items()])
+    else:
+        data = dotenv.render_json(items)
+    print_warnings(v, selected)
+    v.record_access("export", selected)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        store.atomic_write(output, data, mode=0o600)
+        info(f"wrote {len(items)} values to {output} (mode 0600)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("set")(set_)
+    app.command("get")(get)
+    app.command("list")(list_)
+    app.command("ls", hidden=True)(list_)
+    app.command("exists")(exists)
+    app.command("delete")(delete)
+    app.command("rm", hidden=True)(delete)
+    app.command("mv")(mv)
+    app.command("generate")(generate)
+    app.command("import")(import_)
+    app.command("export")(export)

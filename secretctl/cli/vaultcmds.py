@@ -1,0 +1,69 @@
+"""init and check: creating a vault and verifying one."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secretctl import settings
+from secretctl.cli.common import JsonOpt, STATE, emit_json, info, new_password
+from secretctl.errors import UsageError
+
+
+def init(
+    directory: Annotated[Path | None, typer.Argument(help="Where (default: your default vault).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Your member name (default: $USER).")] = None,
+    no_passphrase: Annotated[bool, typer.Option("--no-passphrase", help="If an identity must be created, "
+                                                "store it unprotected.")] = False,
+) -> None:
+    """Create a vault (a git repo) from the template, or adopt a passage store, with you as member."""
+    from secretctl import identity, vault
+
+    root = directory or (Path(STATE.vault_dir) if STATE.vault_dir else settings.default_vault_dir())
+    ipath = settings.identity_path()
+    recipient = identity.public_recipient(ipath)
+    if recipient is None and ipath.exists():
+        from secretctl.cli.common import password_source
+
+        recipient = identity.load(ipath, password_source).recipient
+    if recipient is None:
+        recipient = identity.create(ipath, passphrase=new_password(no_passphrase))
+        info(f"created your identity at {ipath}")
+    member = name or os.environ.get(settings.ENV_ACTOR) or os.environ.get("USER") or "me"
+    out = vault.init_vault(root, recipient=recipient, name=member)
+    info(("adopted passage store at " if out.details["adopted"] else "created vault at ") + str(root))
+    info(f"your recipient (share it with teammates): {recipient}")
+
+
+def check(
+    json_out: Annotated[bool, JsonOpt] = False,
+    no_decrypt: Annotated[bool, typer.Option("--no-decrypt", help="Parse headers only (no identity needed).")]
+    = False,
+) -> None:
+    """Verify every file decrypts (or parses), sidecars match, recipients are current; exit 1 on
+    problems or expired secrets (for CI)."""
+    from secretctl.cli.common import open_vault
+
+    problems = open_vault().check(decrypt=not no_decrypt)
+    failing = [p for p in problems if p.severity in ("error", "expired")]
+    if json_out:
+        emit_json({"ok": not failing, "problems": [p.__dict__ for p in problems]})
+    else:
+        for p in problems:
+            sys.stderr.write(f"{p.severity}: {p.path}: {p.message}\n")
+        if not problems:
+            info("vault ok")
+    if failing:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("check")(check)
+
+
+__all__ = ["UsageError", "register"]

@@ -1,0 +1,150 @@
+"""The member's identity: an age X25519 (or OpenSSH ed25519) private key in the user
+config dir, optionally protected by the master password with age's scrypt format.
+
+The file is a plain age identity file (unprotected) or that file encrypted with
+``age -p`` (protected), so ``age -d -i identity.age`` reads it too. A ``.pub`` file
+beside it holds the recipient, so commands that only need to know who you are never
+ask for the password.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from secretctl import crypto, store
+from secretctl.errors import IdentityError, NotFoundError, UsageError
+from secretctl.secret import Secret
+
+MAX_IDENTITY_BYTES = 64 * 1024
+PasswordSource = Callable[[], str]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An unlocked identity. ``keys`` are pyrage identity objects (opaque, masked repr)."""
+
+    keys: tuple[Any, ...]
+    recipient: str
+    path: Path
+
+    def __repr__(self) -> str:
+        return f"Identity(recipient={self.recipient!r}, path={str(self.path)!r})"
+
+
+def pub_path(path: Path) -> Path:
+    return path.with_name(path.name + ".pub")
+
+
+def is_protected(data: bytes) -> bool:
+    return data.startswith(crypto.AGE_MAGIC)
+
+
+def _ssh_public_from_private(text: str) -> str:
+    """The public key embedded in an OpenSSH private key file (openssh-key-v1 format)."""
+    body = "".join(line.strip() for line in text.splitlines() if line and not line.startswith("-----"))
+    try:
+        blob = base64.b64decode(body)
+        magic = b"openssh-key-v1\x00"
+        if not blob.startswith(magic):
+            raise ValueError("magic")
+        off = len(magic)
+
+        def take() -> bytes:
+            nonlocal off
+            (n,) = struct.unpack(">I", blob[off : off + 4])
+            off += 4
+            out = blob[off : off + n]
+            off += n
+            return out
+
+        take()  # cipher
+        take()  # kdf
+        take()  # kdf options
+        off += 4  # number of keys
+        pub = take()
+        (tn,) = struct.unpack(">I", pub[:4])
+        ktype = pub[4 : 4 + tn].decode()
+    except (ValueError, struct.error, UnicodeDecodeError):
+        raise IdentityError("not a readable OpenSSH private key") from None
+    if ktype not in ("ssh-ed25519", "ssh-rsa"):
+        raise IdentityError(f"unsupported OpenSSH key type {ktype}", hint="use an ed25519 key or an age identity")
+    return f"{ktype} {base64.b64encode(pub).decode()}"
+
+
+def recipient_for(key_text: str) -> str:
+    if "-----BEGIN OPENSSH PRIVATE KEY-----" in key_text:
+        return _ssh_public_from_private(key_text)
+    keys = crypto.parse_identities(key_text, source="identity")
+    r = crypto.recipient_of(keys[0])
+    if r is None:
+        raise IdentityError("cannot derive the recipient of this identity")
+    return r
+
+
+def _write(path: Path, key: Secret, recipient: str, passphrase: str | None) -> None:
+    data = key.reveal() if passphrase is None else crypto.encrypt_with_passphrase(key, passphrase)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store.atomic_write(path, data, mode=0o600)
+    store.atomic_write(pub_path(path), (recipient + "\n").encode(), mode=0o644)
+
+
+def create(path: Path, *, passphrase: str | None, force: bool = False) -> str:
+    """Write a new identity to ``path``; return its recipient. Never overwrites unless ``force``."""
+    if path.exists() and not force:
+        raise UsageError(f"an identity already exists at {path}",
+                         hint="use it (secretctl identity show), or pass --force to replace it (you lose access)")
+    if passphrase is not None and not passphrase:
+        raise UsageError("empty password", hint="choose a password, or pass --no-passphrase for automation")
+    key, recipient = crypto.generate_identity()
+    _write(path, key, recipient, passphrase)
+    return recipient
+
+
+def import_key(source: Path, path: Path, *, passphrase: str | None, force: bool = False) -> str:
+    data = store.read_limited(source, MAX_IDENTITY_BYTES, what="key file")
+    if is_protected(data):
+        raise UsageError(f"{source} is password-protected",
+                         hint="decrypt it first (age -d), then import the plain key file")
+    key = Secret(data)
+    recipient = recipient_for(key.reveal_text())
+    crypto.parse_identities(key.reveal_text(), source=str(source))  # refuse what we could not use later
+    if path.exists() and not force:
+        raise UsageError(f"an identity already exists at {path}", hint="pass --force to replace it")
+    _write(path, key, recipient, passphrase)
+    return recipient
+
+
+def public_recipient(path: Path) -> str | None:
+    """The recipient without unlocking, from the ``.pub`` file or an unprotected key."""
+    pub = pub_path(path)
+    if pub.exists():
+        text = pub.read_text().strip()
+        if text:
+            return text
+    try:
+        data = store.read_limited(path, MAX_IDENTITY_BYTES, what="identity")
+    except NotFoundError:
+        return None
+    if is_protected(data):
+        return None
+    return recipient_for(data.decode("utf-8", errors="replace"))
+
+
+def load(path: Path, password: PasswordSource) -> Identity:
+    try:
+        data = store.read_limited(path, MAX_IDENTITY_BYTES, what="identity")
+    except NotFoundError:
+        raise IdentityError(f"no identity at {path}",
+                            hint="create one with `secretctl identity new`, or set SECRETCTL_IDENTITY") from None
+    if is_protected(data):
+        key = crypto.decrypt_with_passphrase(data, password(), source=str(path))
+    else:
+        key = Secret(data)
+    text = key.reveal_text()
+    keys = crypto.parse_identities(text, source=str(path))
+    return Identity(tuple(keys), recipient_for(text), path)
