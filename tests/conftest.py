@@ -1,0 +1,123 @@
+"""Shared fixtures: isolated homes, real identities, real vaults (real git), the installed CLI.
+
+Every test gets its own config/data dirs through SECRETCTL_CONFIG_DIR / SECRETCTL_DATA_DIR,
+so nothing touches the developer's real identity or vault.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SECRETCTL = str(BIN / "secretctl")
+AGE = shutil.which("age")
+AGE_KEYGEN = shutil.which("age-keygen")
+
+needs_age = pytest.mark.skipif(AGE is None, reason="the age CLI is not installed (make test installs it)")
+
+
+@dataclass
+class Member:
+    """One person: their own config dir (identity) and environment."""
+
+    name: str
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+    recipient: str = ""
+
+    @property
+    def identity(self) -> Path:
+        return self.home / "config" / "identity.age"
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True, cwd: Path | None = None,
+            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        """Run the installed `secretctl` as this member; stdin is not a TTY."""
+        full_env = {**self.env, **(env or {})}
+        proc = subprocess.run([SECRETCTL, *args], input=input if input is not None else b"",
+                              capture_output=True, env=full_env, cwd=cwd or self.home, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"secretctl {' '.join(args)} exited {proc.returncode}: "
+                                 f"{proc.stderr.decode(errors='replace')}")
+        return proc
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRETCTL_", "GIT_"))}
+    env.update(
+        HOME=str(home),
+        SECRETCTL_CONFIG_DIR=str(home / "config"),
+        SECRETCTL_DATA_DIR=str(home / "data"),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        NO_COLOR="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return env
+
+
+def make_member(tmp_path: Path, name: str, *, password: str | None = None) -> Member:
+    home = tmp_path / name
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(f"[user]\n\tname = {name}\n\temail = {name}@example.com\n"
+                                     "[init]\n\tdefaultBranch = main\n")
+    m = Member(name, home, _base_env(home))
+    m.env["SECRETCTL_ACTOR"] = name
+    args = ["identity", "new"] + ([] if password else ["--no-passphrase"])
+    extra = {"SECRETCTL_PASSWORD": password} if password else None
+    proc = m.run(*args, env=extra)
+    m.recipient = proc.stdout.decode().strip()
+    if password:
+        m.env["SECRETCTL_PASSWORD"] = password
+    return m
+
+
+@pytest.fixture
+def alice(tmp_path: Path) -> Member:
+    return make_member(tmp_path, "alice")
+
+
+@pytest.fixture
+def bob(tmp_path: Path) -> Member:
+    return make_member(tmp_path, "bob")
+
+
+@pytest.fixture
+def vault_dir(tmp_path: Path, alice: Member) -> Iterator[Path]:
+    """A fresh vault initialised by alice; alice's env points at it."""
+    root = tmp_path / "vault"
+    alice.run("init", str(root), "--name", "alice")
+    alice.env["SECRETCTL_VAULT"] = str(root)
+    yield root
+
+
+def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True, text=True,
+                          env=env).stdout
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file in a tree (including .git objects) by path: to prove nothing changed."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "secretctl.lock" not in p.name and "index" != p.name:
+            out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return out
+
+
+def all_bytes_under(root: Path) -> bytes:
+    """Everything git stores and every file on disk, decompressed, for leak scans."""
+    chunks = [p.read_bytes() for p in root.rglob("*") if p.is_file()]
+    if (root / ".git").exists():
+        objs = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=root,
+                              capture_output=True, check=True).stdout
+        chunks.append(objs)
+    return b"\n".join(chunks)
