@@ -397,7 +397,12 @@ class Vault:
         with store.locked(self.root / ".git" / "secretctl.lock"):
             self._keys_cache = None
             self._recipients_cache.clear()
-            yield
+            try:
+                yield
+            finally:
+                # Another process may have written before we took the lock, and we just wrote.
+                self._keys_cache = None
+                self._recipients_cache.clear()
 
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str) -> str | None:
         from secretctl import audit, gitrepo
