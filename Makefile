@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean age
+.PHONY: demo test lint typecheck unit bench clean age docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,7 +22,7 @@ age:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq age >/dev/null; }
 
 demo: $(STAMP) age
-	$(BIN)/python -m secretctl.demo
+	bash scripts/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check secretctl tests benchmarks
@@ -38,3 +38,6 @@ bench: $(STAMP) age
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench
+
+docs: $(STAMP)
+	$(BIN)/typer secretctl.cli.app utils docs --name secretctl --title "secretctl CLI reference" --output docs/cli-reference.md
