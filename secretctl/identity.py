@@ -141,10 +141,7 @@ def load(path: Path, password: PasswordSource) -> Identity:
     except NotFoundError:
         raise IdentityError(f"no identity at {path}",
                             hint="create one with `secretctl identity new`, or set SECRETCTL_IDENTITY") from None
-    if is_protected(data):
-        key = crypto.decrypt_with_passphrase(data, password(), source=str(path))
-    else:
-        key = Secret(data)
+    key = crypto.decrypt_with_passphrase(data, password(), source=str(path)) if is_protected(data) else Secret(data)
     text = key.reveal_text()
     keys = crypto.parse_identities(text, source=str(path))
     return Identity(tuple(keys), recipient_for(text), path)

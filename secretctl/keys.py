@@ -85,7 +85,7 @@ def check_case_collision(key: str, existing: Iterable[str]) -> None:
         if other != key and other.casefold() == folded:
             raise UsageError(
                 f"key {key} differs from existing key {other} only by case",
-                hint="case-insensitive file systems (macOS, Windows) would store both in one file; use the same spelling",
+                hint="case-insensitive file systems (macOS, Windows) would store both in one file; reuse that spelling",
             )
     # A key whose segment clashes with a directory of another spelling is just as fatal there.
     segs = key.split("/")

@@ -132,8 +132,8 @@ def new_meta(now: datetime, actor: str, **kw: Any) -> Meta:
 
 def validate_tags(tags: list[str]) -> tuple[str, ...]:
     out: list[str] = []
-    for t in tags:
-        t = t.strip()
+    for raw in tags:
+        t = raw.strip()
         if not t:
             continue
         if not _TAG.fullmatch(t):

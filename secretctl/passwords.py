@@ -35,8 +35,6 @@ def generate(length: int, *, symbols: bool = True, charset: str | None = None, r
     if rng is None:
         import secrets
 
-        rng = secrets.SystemRandom()  # type: ignore[assignment]
-        assert rng is not None
         rb = secrets.randbelow
     else:
         rb = rng.randbelow

@@ -63,5 +63,5 @@ class Secret:
         # core dump no more than the value itself is; but nothing needs it.
         raise TypeError("Secret is not hashable")
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("Secret cannot be pickled")

@@ -348,7 +348,7 @@ class Vault:
             return {f"{key}:{k}": v for k, v in self.read_fields(key).items()}
         return {key: self.read(key)}
 
-    def list(
+    def list_entries(
         self,
         pattern: str | None = None,
         *,
@@ -363,8 +363,7 @@ class Vault:
                 continue
             if prefix and not k.startswith(prefix):
                 continue
-            need_meta = True
-            m = self.meta(k) if need_meta else None
+            m = self.meta(k)
             if tag and (m is None or tag not in m.tags):
                 continue
             if expiring is not None and (m is None or not m.expires_within(now, expiring)):
@@ -416,7 +415,7 @@ class Vault:
                       converted: Any = None) -> list[str]:
         from secretctl import crypto
 
-        reldir, rfile = self.governing(key)
+        _, rfile = self.governing(key)
         if converted is None:
             ciphertext = crypto.encrypt(plaintext, rfile.recipients)
         else:

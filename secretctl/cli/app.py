@@ -60,7 +60,7 @@ def main() -> None:
         sys.exit(141)
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - the front end's last line of defence
+    except BaseException as exc:
         # Never print the text: it may contain a value. The type is enough to report a bug.
         sys.stderr.write(f"secretctl: error: internal error ({type(exc).__name__}); this is a bug, please report it\n")
         sys.exit(70)

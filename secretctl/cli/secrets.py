@@ -133,7 +133,7 @@ def get(
                     sys.stdout.write(f"{k}: {val}\n")
         return
     if field is not None:
-        f, fval = v.field_value(key, field)
+        _, fval = v.field_value(key, field)
         value = fval if isinstance(fval, Secret) else Secret(fval.encode())
     else:
         value = v.read(key)
@@ -171,7 +171,7 @@ def list_(
 
         window = parse_duration(expiring)
     v = open_vault()
-    entries = v.list(pattern, tag=tag, expiring=window)
+    entries = v.list_entries(pattern, tag=tag, expiring=window)
     if json_out:
         emit_json([e.to_json() for e in entries])
         return

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from secretctl import settings
-from secretctl.cli.common import JsonOpt, STATE, emit_json, info, new_password
+from secretctl.cli.common import STATE, JsonOpt, emit_json, info, new_password
 from secretctl.errors import UsageError
 
 
