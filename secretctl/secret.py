@@ -4,7 +4,6 @@ bytes come out only through the explicit ``reveal()``."""
 
 from __future__ import annotations
 
-import hmac
 
 
 def mask(value: bytes | str) -> str:
@@ -56,6 +55,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # lazily: it pulls in OpenSSL, ~2 ms of every command's start-up
+
         return hmac.compare_digest(self._value, other._value)
 
     def __hash__(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ EXPIRY_WARNING = timedelta(days=7)
 _SKIP_DIRS = {".git", CONFIG_DIR}
 
 Clock = Callable[[], datetime]
+_SIMPLE_CONFIG = re.compile(rb"(?:#[^\n]*\n)*version: ?([0-9]{1,6})\n?")
 
 
 @dataclass(frozen=True)
@@ -175,13 +177,10 @@ class Vault:
         return self
 
     def _check_config(self) -> None:
-        import yaml
-
         data = store.read_limited(self.root / CONFIG_FILE, MAX_CONFIG_BYTES, what="config")
-        try:
-            raw = yaml.safe_load(data)
-        except yaml.YAMLError:
-            raise VaultCorruptError(f"{CONFIG_FILE}: not valid YAML") from None
+        # The usual file is one line; reading it without importing yaml keeps `get` fast.
+        simple = _SIMPLE_CONFIG.fullmatch(data)
+        raw: object = {"version": int(simple.group(1))} if simple else _load_config_yaml(data)
         if not isinstance(raw, dict) or not isinstance(raw.get("version"), int):
             raise VaultCorruptError(f"{CONFIG_FILE}: missing format version")
         unknown = set(raw) - {"version", "name"}
@@ -378,8 +377,12 @@ class Vault:
         out = []
         for k in keys:
             try:
+                # Only `expires` can warn: a sidecar without it needs no YAML parse (keeps `get` fast).
+                raw = (self.root / keys_mod.meta_path(k)).read_bytes()
+                if b"expires:" not in raw:
+                    continue
                 m = self.meta(k)
-            except SecretctlError:
+            except (OSError, SecretctlError):
                 continue
             if m is None or m.expires is None:
                 continue
@@ -809,6 +812,15 @@ class Vault:
         store.atomic_write(logpath, bytes(out))
         pending.unlink()
         return [self.rel(logpath)]
+
+
+def _load_config_yaml(data: bytes) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError:
+        raise VaultCorruptError(f"{CONFIG_FILE}: not valid YAML") from None
 
 
 class _ConvertedRecipients:
