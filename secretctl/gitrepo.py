@@ -85,13 +85,27 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str) 
     when nothing changed.
     """
     unique = sorted(set(paths))
-    for i in range(0, len(unique), _ARG_CHUNK):
-        _run(root, "add", "-A", "--", *unique[i : i + _ARG_CHUNK])
+    if len(unique) <= _ARG_CHUNK:
+        _run(root, "add", "-A", "--", *unique)
+    else:
+        # One git process for a bulk commit; paths (never values) go through a file in .git.
+        listfile = root / ".git" / "SECRETCTL_PATHS"
+        listfile.write_bytes(b"\0".join(p.encode() for p in unique))
+        try:
+            _run(root, "add", "-A", "--pathspec-file-nul", f"--pathspec-from-file={listfile}")
+        finally:
+            listfile.unlink(missing_ok=True)
     staged = _run(root, "diff", "--cached", "--name-only", "-z")
     if not staged:
         return None
     env = {**os.environ, **_identity_env(root, actor)}
-    _run(root, "commit", "-q", "-m", message, env=env)
+    # A bulk commit's trailers can exceed the argv limit: pass the message as a file (it holds no value).
+    msgfile = root / ".git" / "SECRETCTL_COMMIT_MSG"
+    msgfile.write_text(message)
+    try:
+        _run(root, "commit", "-q", "-F", str(msgfile), env=env)
+    finally:
+        msgfile.unlink(missing_ok=True)
     return _run(root, "rev-parse", "HEAD")
 
 

@@ -78,28 +78,45 @@ def key_from_path(relpath: str) -> str | None:
         return None
 
 
-def check_case_collision(key: str, existing: Iterable[str]) -> None:
-    """Refuse a key that differs from an existing one only by case (macOS and Windows teammates)."""
-    folded = key.casefold()
-    for other in existing:
-        if other != key and other.casefold() == folded:
+class CaseIndex:
+    """Existing keys and folders by case-folded spelling, to refuse a key that differs from one
+    only by case (macOS and Windows teammates would get one file for two keys). Built once per
+    operation, so a bulk import checks each key in O(depth), not O(vault size)."""
+
+    def __init__(self, existing: Iterable[str] = ()) -> None:
+        self._keys: dict[str, str] = {}
+        self._dirs: dict[str, str] = {}
+        for k in existing:
+            self.add(k)
+
+    def add(self, key: str) -> None:
+        self._keys.setdefault(key.casefold(), key)
+        segs = key.split("/")
+        for i in range(1, len(segs)):
+            d = "/".join(segs[:i])
+            self._dirs.setdefault(d.casefold(), d)
+
+    def check(self, key: str) -> None:
+        other = self._keys.get(key.casefold())
+        if other is not None and other != key:
             raise UsageError(
                 f"key {key} differs from existing key {other} only by case",
                 hint="case-insensitive file systems (macOS, Windows) would store both in one file; reuse that spelling",
             )
-    # A key whose segment clashes with a directory of another spelling is just as fatal there.
-    segs = key.split("/")
-    prefixes = {"/".join(segs[: i + 1]).casefold(): "/".join(segs[: i + 1]) for i in range(len(segs) - 1)}
-    for other in existing:
-        osegs = other.split("/")
-        for i in range(len(osegs) - 1):
-            op = "/".join(osegs[: i + 1])
-            mine = prefixes.get(op.casefold())
-            if mine is not None and mine != op:
+        segs = key.split("/")
+        for i in range(1, len(segs)):
+            mine = "/".join(segs[:i])
+            theirs = self._dirs.get(mine.casefold())
+            if theirs is not None and theirs != mine:
                 raise UsageError(
-                    f"key {key}: folder {mine} differs from existing folder {op} only by case",
+                    f"key {key}: folder {mine} differs from existing folder {theirs} only by case",
                     hint="case-insensitive file systems would merge the two folders; use the same spelling",
                 )
+
+
+def check_case_collision(key: str, existing: Iterable[str]) -> None:
+    """Refuse a key that differs from an existing key or folder only by case."""
+    CaseIndex(existing).check(key)
 
 
 def match_pattern(pattern: str, key: str) -> bool:

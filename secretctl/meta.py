@@ -269,10 +269,70 @@ def parse_meta(data: bytes, *, source: str) -> Meta:
 _HEADER = "# secretctl metadata: plaintext, never a secret value (docs/vault-format.md)\n"
 
 
+def _fast_scalar(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        import json
+
+        # A JSON string of printable ASCII is a valid YAML double-quoted scalar with the same value.
+        return json.dumps(value)
+    return None
+
+
+def _render_fast(data: dict[str, Any]) -> str | None:
+    """Block-style YAML for the sidecar schema without importing yaml (bulk imports write
+    thousands). Returns None for anything outside the plain-ASCII subset: yaml handles that."""
+    out = [_HEADER]
+    for key, value in data.items():
+        if isinstance(value, list):
+            out.append(f"{key}:\n")
+            for item in value:
+                if isinstance(item, dict):
+                    first = True
+                    for k2, v2 in item.items():
+                        if isinstance(v2, list):
+                            scalars = [_fast_scalar(x) for x in v2]
+                            if any(s is None for s in scalars):
+                                return None
+                            rendered = "[" + ", ".join(s for s in scalars if s is not None) + "]"
+                        else:
+                            r = _fast_scalar(v2)
+                            if r is None:
+                                return None
+                            rendered = r
+                        out.append(("- " if first else "  ") + f"{k2}: {rendered}\n")
+                        first = False
+                else:
+                    r = _fast_scalar(item)
+                    if r is None:
+                        return None
+                    out.append(f"- {r}\n")
+        elif isinstance(value, dict):
+            out.append(f"{key}:\n")
+            for k2, v2 in value.items():
+                r = _fast_scalar(v2)
+                if r is None or not isinstance(k2, str) or not k2.isidentifier():
+                    return None
+                out.append(f"  {k2}: {r}\n")
+        else:
+            r = _fast_scalar(value)
+            if r is None:
+                return None
+            out.append(f"{key}: {r}\n")
+    return "".join(out)
+
+
 def render_meta(meta: Meta) -> bytes:
+    data = meta.to_data()
+    fast = _render_fast(data)
+    if fast is not None:
+        return fast.encode("utf-8")
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    body = yaml.dump(meta.to_data(), Dumper=dumper, sort_keys=False, allow_unicode=True,
+    body = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=100)
     return (_HEADER + body).encode("utf-8")

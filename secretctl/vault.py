@@ -556,7 +556,7 @@ class Vault:
             written: list[str] = []
             skipped: list[str] = []
             todo: list[tuple[str, Secret]] = []
-            all_keys = list(existing)
+            case_index = keys_mod.CaseIndex(existing)
             for key, value in entries:
                 if key in existing:
                     if on_conflict == "error":
@@ -566,8 +566,8 @@ class Vault:
                         skipped.append(key)
                         continue
                 else:
-                    keys_mod.check_case_collision(key, all_keys)
-                    all_keys.append(key)
+                    case_index.check(key)
+                    case_index.add(key)
                 todo.append((key, value))
             if dry_run:
                 return Outcome("import", [k for k, _ in todo], None, skipped, {"dry_run": True})
