@@ -21,7 +21,9 @@ MIN_LENGTH, MAX_LENGTH = 8, 4096
 
 
 class Rng(Protocol):
-    def randbelow(self, n: int) -> int: ...
+    """``secrets.SystemRandom`` in production; tests pass a seeded ``random.Random``."""
+
+    def randrange(self, stop: int) -> int: ...
 
 
 def generate(length: int, *, symbols: bool = True, charset: str | None = None, rng: Rng | None = None) -> Secret:
@@ -35,9 +37,8 @@ def generate(length: int, *, symbols: bool = True, charset: str | None = None, r
     if rng is None:
         import secrets
 
-        rb = secrets.randbelow
-    else:
-        rb = rng.randbelow
+        rng = secrets.SystemRandom()
+    rb = rng.randrange
     classes = [c for c in (LOWER, UPPER, DIGITS, SYMBOLS) if set(c) <= set(alphabet)] if name in ("full", "alnum") \
         else []
     # Rejection sampling keeps the distribution uniform over strings that contain every class.

@@ -5,7 +5,6 @@ bytes come out only through the explicit ``reveal()``."""
 from __future__ import annotations
 
 
-
 def mask(value: bytes | str) -> str:
     """``****WXYZ``: the last four characters, all asterisks under 8 characters.
 
