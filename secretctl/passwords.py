@@ -23,7 +23,7 @@ MIN_LENGTH, MAX_LENGTH = 8, 4096
 class Rng(Protocol):
     """``secrets.SystemRandom`` in production; tests pass a seeded ``random.Random``."""
 
-    def randrange(self, stop: int) -> int: ...
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int: ...
 
 
 def generate(length: int, *, symbols: bool = True, charset: str | None = None, rng: Rng | None = None) -> Secret:
@@ -37,8 +37,10 @@ def generate(length: int, *, symbols: bool = True, charset: str | None = None, r
     if rng is None:
         import secrets
 
-        rng = secrets.SystemRandom()
-    rb = rng.randrange
+        source: Rng = secrets.SystemRandom()
+    else:
+        source = rng
+    rb = source.randrange
     classes = [c for c in (LOWER, UPPER, DIGITS, SYMBOLS) if set(c) <= set(alphabet)] if name in ("full", "alnum") \
         else []
     # Rejection sampling keeps the distribution uniform over strings that contain every class.
