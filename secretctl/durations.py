@@ -1,0 +1,53 @@
+"""Durations and expiry dates (pure core): ``30s``, ``5m``, ``2h``, ``7d``, ``2w``, ``1h30m``,
+or a date ``2027-01-31`` / datetime for expiry."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from secretctl.errors import UsageError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(?:[0-9]{1,9}[smhdw])+")
+_PART = re.compile(r"([0-9]{1,9})([smhdw])")
+_HINT = "use a number with a unit (30s, 5m, 2h, 7d, 2w; combined like 1h30m)"
+MAX_DURATION = timedelta(days=3650 * 10)
+
+
+def parse_duration(text: str) -> timedelta:
+    t = text.strip().lower()
+    if not _DURATION.fullmatch(t):
+        raise UsageError(f"invalid duration {text[:40]!r}", hint=_HINT)
+    seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(t))
+    td = timedelta(seconds=seconds)
+    if td <= timedelta(0):
+        raise UsageError(f"invalid duration {text[:40]!r}: must be positive", hint=_HINT)
+    if td > MAX_DURATION:
+        raise UsageError(f"invalid duration {text[:40]!r}: longer than 100 years", hint=_HINT)
+    return td
+
+
+def parse_expiry(text: str, now: datetime) -> datetime:
+    """A duration from ``now``, or an ISO date/datetime (UTC when no zone is given)."""
+    t = text.strip()
+    if _DURATION.fullmatch(t.lower()):
+        return (now + parse_duration(t)).replace(microsecond=0)
+    try:
+        when = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"invalid expiry {text[:40]!r}",
+                         hint="use a duration (30d, 12h) or a date (2027-01-31, 2027-01-31T12:00:00Z)") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
+
+
+def format_duration(td: timedelta) -> str:
+    seconds = int(td.total_seconds())
+    if seconds <= 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        n, seconds = divmod(seconds, size)
+        if n:
+            out.append(f"{n}{unit}")
+    return "".join(out)
