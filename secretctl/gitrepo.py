@@ -89,7 +89,7 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str) 
         _run(root, "add", "-A", "--", *unique)
     else:
         # One git process for a bulk commit; paths (never values) go through a file in .git.
-        listfile = root / ".git" / "SECRETCTL_PATHS"
+        listfile = root.resolve() / ".git" / "SECRETCTL_PATHS"
         listfile.write_bytes(b"\0".join(p.encode() for p in unique))
         try:
             _run(root, "add", "-A", "--pathspec-file-nul", f"--pathspec-from-file={listfile}")
@@ -100,7 +100,7 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str) 
         return None
     env = {**os.environ, **_identity_env(root, actor)}
     # A bulk commit's trailers can exceed the argv limit: pass the message as a file (it holds no value).
-    msgfile = root / ".git" / "SECRETCTL_COMMIT_MSG"
+    msgfile = root.resolve() / ".git" / "SECRETCTL_COMMIT_MSG"
     msgfile.write_text(message)
     try:
         _run(root, "commit", "-q", "-F", str(msgfile), env=env)

@@ -881,6 +881,22 @@ def init_vault(root: Path, *, recipient: str, name: str, template: Path | None =
 
     recip = parse_recipient(recipient, source="your identity")
     validate_member_name(name)
+    root = root.absolute()
+    created = not root.exists()
+    try:
+        return _init_vault(root, recip, name, template)
+    except BaseException:
+        # Fail closed: a half-made vault would be found by later commands.
+        if created:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) -> Outcome:
+    from secretctl import audit, gitrepo
+
     root.mkdir(parents=True, exist_ok=True)
     if (root / CONFIG_FILE).exists():
         raise UsageError(f"{root} is already a secretctl vault", hint="use it, or pick another directory")
