@@ -877,7 +877,6 @@ def _decode_fields(doc: Secret, key: str) -> dict[str, Secret]:
 
 def init_vault(root: Path, *, recipient: str, name: str, template: Path | None = None) -> Outcome:
     """Create a vault at ``root`` (or adopt a passage store there) and make the first commit."""
-    from secretctl import audit, gitrepo
 
     recip = parse_recipient(recipient, source="your identity")
     validate_member_name(name)
