@@ -1,0 +1,642 @@
+"""The sanitizer (pure core): removes every trace of known secrets from output, as a stream.
+
+How it works, in one pass per buffer:
+
+1. **Literal forms.** For each secret, every form a leak usually takes is compiled into one
+   Aho-Corasick automaton over bytes (ahocorasick-rs): the value, reversed, base64 (standard
+   and URL-safe, padded or not, and the alignment-independent core at each of the 3 byte
+   offsets inside a longer blob), base32 (5 offsets), hex (lower/upper, ``\\x``, ``0x``, ``%XX``
+   per byte), URL-encoding, JSON/backslash/``printf %q`` escaping, XML entities, the value with
+   a separator between every character, and (for values of 16+ characters) every window of
+   ``fragment_min`` characters that is not low-entropy.
+2. **Normalized view.** Matching runs on the output with line breaks, backspaces, ANSI escape
+   sequences and zero-width characters removed (patterns are normalized the same way), so a
+   value wrapped at 76 columns or painted character by character is still found; the match is
+   mapped back and redacted in the real output.
+3. **Decoding.** Long base64, hex and percent-encoded runs are decoded (and gunzipped) and the
+   result scanned again, two levels deep; a run that hides a secret is redacted whole.
+4. **Credentials not in the vault** (AWS keys, GitHub/Slack/Stripe/Google tokens, JWTs, PEM
+   private keys, age secret keys) are found by anchored rules and replaced with
+   ``[REDACTED:credential]``.
+
+Overlapping matches merge into one replacement; the longest match's label wins.
+
+Streaming: ``RedactStream.feed`` returns at once every byte that can no longer be part of a
+match: only a tail that is a prefix of some pattern (or an unfinished encoded run or PEM
+block, bounded) is held back. See docs/redaction.md for exactly what is and is not caught.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import html
+import json
+import re
+import urllib.parse
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from secretctl.errors import UsageError
+from secretctl.secret import Secret
+
+MIN_REDACTABLE = 4
+_DFA_MAX_PATTERNS = 8000
+CREDENTIAL = "credential"
+MAX_HOLD = 64 * 1024
+_DECODE_MIN = 24
+_DECODE_DEPTH = 2
+_GUNZIP_LIMIT = 1024 * 1024
+_SEPARATORS = (" ", "-", ".", ",", ":", "_", "|", "\t", "/")
+_SHELL_SPECIAL = set(" \t\n!\"#$&'()*,;<=>?[\\]^`{|}~")
+_URL_PUNCT = set(":/.-_@?=&%+#~")
+
+# Bytes removed from the normalized view. Line breaks and backspaces always; ANSI escapes and
+# zero-width characters by regex, only when present (a cheap check first).
+_STRIP_ALWAYS = b"\r\n\x08"
+_ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
+_ZW_BYTES = [c.encode() for c in "\u200b\u200c\u200d\u2060\ufeff\u00ad"]
+_ZW_RE = re.compile(b"|".join(re.escape(z) for z in _ZW_BYTES))
+_PCT_RUN = re.compile(rb"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-]){12,}")
+
+# Credential rules: an anchor found by the automaton, then a bounded regex at that position.
+_CRED_RULES: dict[bytes, re.Pattern[bytes]] = {
+    b"AKIA": re.compile(rb"AKIA[A-Z0-9]{16}"),
+    b"ASIA": re.compile(rb"ASIA[A-Z0-9]{16}"),
+    b"AGPA": re.compile(rb"AGPA[A-Z0-9]{16}"),
+    b"AROA": re.compile(rb"AROA[A-Z0-9]{16}"),
+    b"ghp_": re.compile(rb"ghp_[A-Za-z0-9]{36,255}"),
+    b"gho_": re.compile(rb"gho_[A-Za-z0-9]{36,255}"),
+    b"ghu_": re.compile(rb"ghu_[A-Za-z0-9]{36,255}"),
+    b"ghs_": re.compile(rb"ghs_[A-Za-z0-9]{36,255}"),
+    b"ghr_": re.compile(rb"ghr_[A-Za-z0-9]{36,255}"),
+    b"github_pat_": re.compile(rb"github_pat_[A-Za-z0-9_]{22,255}"),
+    b"xoxb-": re.compile(rb"xoxb-[A-Za-z0-9-]{10,250}"),
+    b"xoxp-": re.compile(rb"xoxp-[A-Za-z0-9-]{10,250}"),
+    b"xoxa-": re.compile(rb"xoxa-[A-Za-z0-9-]{10,250}"),
+    b"xoxs-": re.compile(rb"xoxs-[A-Za-z0-9-]{10,250}"),
+    b"xoxr-": re.compile(rb"xoxr-[A-Za-z0-9-]{10,250}"),
+    b"hooks.slack.com/services/": re.compile(rb"hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,200}"),
+    b"eyJ": re.compile(rb"eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{8,1024}"),
+    b"sk_live_": re.compile(rb"sk_live_[A-Za-z0-9]{16,247}"),
+    b"rk_live_": re.compile(rb"rk_live_[A-Za-z0-9]{16,247}"),
+    b"AIza": re.compile(rb"AIza[0-9A-Za-z_-]{35}"),
+    b"AGE-SECRET-KEY-1": re.compile(rb"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
+    b"FwoGZXIvYXdzE": re.compile(rb"FwoGZXIvYXdzE[A-Za-z0-9/+=]{40,2000}"),
+    b"IQoJb3JpZ2luX2Vj": re.compile(rb"IQoJb3JpZ2luX2Vj[A-Za-z0-9/+=]{40,4000}"),
+    b"aws_secret_access_key": re.compile(rb"aws_secret_access_key[\"'\s]*[:=][\"'\s]*[A-Za-z0-9/+]{40}", re.I),
+    b"AWS_SECRET_ACCESS_KEY": re.compile(rb"AWS_SECRET_ACCESS_KEY[\"'\s]*[:=][\"'\s]*[A-Za-z0-9/+]{40}"),
+    b"-----BEGIN": re.compile(
+        rb"-----BEGIN ([A-Z0-9 ]{0,30})PRIVATE KEY( BLOCK)?-----[A-Za-z0-9+/=\s:,.()-]{0,32768}?"
+        rb"-----END \1PRIVATE KEY( BLOCK)?-----"
+    ),
+}
+_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+_RUN_TABLE = bytes(0x61 if bytes([i]) in _B64_CHARS else 0x20 for i in range(256))
+_RUN_NEEDLE = b"a" * _DECODE_MIN
+_WS = re.compile(rb"[\s\"'<>]")
+# The start of an escape sequence or a multi-byte character that the next read may complete.
+_PEM_END = re.compile(rb"-----END [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
+_PEM_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
+
+
+def check_redactable(label: str, value: Secret) -> None:
+    """Refuse values too short to redact without destroying ordinary output."""
+    if len(value) < MIN_REDACTABLE:
+        raise UsageError(
+            f"secret too short to redact safely: {label} ({len(value)} characters)",
+            hint="values under 4 characters would be found everywhere in output; pass --allow-short to inject "
+            "it anyway (its output is then not reliably redacted)",
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    label: str
+    form: str
+
+
+def _normalize_pattern(p: bytes) -> bytes:
+    return p.translate(None, _STRIP_ALWAYS)
+
+
+def _b64_cores(value: bytes, alphabet: str) -> list[tuple[bytes, str]]:
+    """The part of base64(prefix + value + suffix) that depends only on ``value``, per offset."""
+    out = []
+    enc = base64.b64encode if alphabet == "std" else base64.urlsafe_b64encode
+    full = enc(value)
+    out.append((full, f"base64-{alphabet}"))
+    out.append((full.rstrip(b"="), f"base64-{alphabet}"))
+    n = len(value)
+    for k in range(3):
+        blob = enc(b"\0" * k + value + b"\0\0")
+        start = -(-8 * k // 6)  # ceil
+        end = (8 * (k + n)) // 6
+        core = blob[start:end]
+        if len(core) >= 4:
+            out.append((core, f"base64-{alphabet}"))
+    return out
+
+
+def _b32_cores(value: bytes) -> list[tuple[bytes, str]]:
+    out = [(base64.b32encode(value), "base32"), (base64.b32encode(value).rstrip(b"="), "base32")]
+    n = len(value)
+    for k in range(5):
+        blob = base64.b32encode(b"\0" * k + value + b"\0" * 5)
+        start = -(-8 * k // 5)
+        end = (8 * (k + n)) // 5
+        core = blob[start:end]
+        if len(core) >= 4:
+            out.append((core, "base32"))
+    return [(p, f) for p, f in out] + [(p.lower(), f) for p, f in out]
+
+
+def _text_forms(text: str) -> list[tuple[bytes, str]]:
+    out: list[tuple[bytes, str]] = []
+    enc = text.encode("utf-8")
+    out.append((urllib.parse.quote(enc, safe="").encode(), "url"))
+    out.append((urllib.parse.quote_plus(enc, safe="").encode(), "url"))
+    out.append((urllib.parse.quote(enc, safe="").lower().encode(), "url"))
+    out.append((json.dumps(text)[1:-1].encode(), "json"))
+    out.append((json.dumps(text, ensure_ascii=False)[1:-1].encode(), "json"))
+    out.append(("".join("\\" + c if c in _SHELL_SPECIAL else c for c in text).encode(), "shell"))
+    out.append((text.replace("\\", "\\\\").replace('"', '\\"').encode(), "backslash"))
+    out.append((text.replace("'", "'\\''").encode(), "shell"))
+    out.append((html.escape(text, quote=True).encode(), "xml"))
+    out.append((html.escape(text, quote=False).encode(), "xml"))
+    out.append(("".join(f"&#{ord(c)};" for c in text).encode(), "xml"))
+    out.append(("".join(f"&#x{ord(c):x};" for c in text).encode(), "xml"))
+    for sep in _SEPARATORS:
+        out.append((sep.join(text).encode(), "separated"))
+    return out
+
+
+def _low_entropy(window: str) -> bool:
+    """Windows that ordinary output is full of: words, URL scaffolding, repetition."""
+    if len(set(window)) < 5:
+        return True
+    informative = [c for c in window if not (c.islower() and c.isascii()) and c not in _URL_PUNCT]
+    return len(informative) < 2
+
+
+def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 16) -> list[tuple[bytes, str]]:
+    """Every literal form of ``value`` the sanitizer matches, with the form's name."""
+    forms: list[tuple[bytes, str]] = [(value, "exact"), (value[::-1], "reversed")]
+    forms += _b64_cores(value, "std") + _b64_cores(value, "url")
+    forms += _b32_cores(value)
+    hx = value.hex()
+    forms += [(hx.encode(), "hex"), (hx.upper().encode(), "hex")]
+    for fmt in ("\\x{:02x}", "\\x{:02X}", "0x{:02x}", "0x{:02X}", "%{:02X}", "%{:02x}"):
+        forms.append(("".join(fmt.format(b) for b in value).encode(), "hex"))
+    for fmt in ("0x{:02x} ", "0x{:02x},", "{:02x} ", "{:02x}:"):
+        forms.append(("".join(fmt.format(b) for b in value).rstrip(" ,:").encode(), "hex"))
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        forms += _text_forms(text)
+        forms.append((text[::-1].encode(), "reversed"))
+        if len(text) >= fragment_value_min:
+            for i in range(len(text) - fragment_min + 1):
+                window = text[i : i + fragment_min]
+                if not _low_entropy(window):
+                    forms.append((window.encode(), "fragment"))
+    elif len(value) >= fragment_value_min:
+        for i in range(len(value) - fragment_min + 1):
+            forms.append((value[i : i + fragment_min], "fragment"))
+    out = []
+    seen = set()
+    for raw, f in forms:
+        p = _normalize_pattern(raw)
+        if len(p) >= MIN_REDACTABLE and p not in seen:
+            seen.add(p)
+            out.append((p, f))
+    return out
+
+
+
+
+class Redactor:
+    """Built once for a set of secrets; ``stream()`` gives independent per-stream state."""
+
+    def __init__(self, patterns: list[bytes], meta: list[tuple[str, str]], labels: frozenset[str],
+                 credentials: bool) -> None:
+        import ahocorasick_rs
+
+        self._meta = meta
+        self._labels = labels
+        self._credentials = credentials
+        self._n_secret_patterns = len(patterns)
+        all_patterns = list(patterns)
+        if credentials:
+            for anchor in _CRED_RULES:
+                all_patterns.append(anchor)
+                meta.append((CREDENTIAL, "anchor"))
+        self._empty = not all_patterns
+        # A DFA scans ~1.6x faster but its build time and memory grow steeply with the pattern
+        # count (66k patterns: 6 s, 1.5 GB); past a few thousand the contiguous NFA is the better trade.
+        impl = (ahocorasick_rs.Implementation.DFA if len(all_patterns) <= _DFA_MAX_PATTERNS
+                else ahocorasick_rs.Implementation.ContiguousNFA)
+        self._ac = None if self._empty else ahocorasick_rs.BytesAhoCorasick(all_patterns, implementation=impl)
+        self._sorted = sorted(set(all_patterns))
+        self._maxlen = max((len(p) for p in all_patterns), default=0)
+        # Prefixes of each pattern's first 1-4 bytes: a cheap filter before the exact prefix test.
+        self._heads = [set(), *({p[:n] for p in all_patterns} for n in range(1, 5))]
+
+    @classmethod
+    def build(cls, secrets: Mapping[str, Secret], *, fragment_min: int = 8, fragment_value_min: int = 16,
+              credentials: bool = True) -> Redactor:
+        best: dict[bytes, tuple[str, str, int]] = {}
+        for label, secret in secrets.items():
+            value = secret.reveal()
+            if len(value) < MIN_REDACTABLE:
+                continue
+            for p, form in forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min):
+                # One pattern may be a form of two secrets: keep the label of the longer value.
+                prev = best.get(p)
+                if prev is None or len(value) > prev[2]:
+                    best[p] = (label, form, len(value))
+        patterns = list(best)
+        meta = [(best[p][0], best[p][1]) for p in patterns]
+        return cls(patterns, meta, frozenset(secrets), credentials)
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return self._labels
+
+    @property
+    def pattern_count(self) -> int:
+        return self._n_secret_patterns
+
+    # ------------------------------------------------------------------ matching
+    def _literal_matches(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
+        """Literal and credential matches. Anchors that do not match yet but could with more
+        bytes (no whitespace between them and the end) are reported in ``pending``."""
+        if self._ac is None:
+            return []
+        out = []
+        for idx, s, e in self._ac.find_matches_as_indexes(data, overlapping=True):
+            label, form = self._meta[idx]
+            if form == "anchor":
+                rule = _CRED_RULES[data[s:e]]
+                m = rule.match(data, s)
+                if m is not None:
+                    if pending is not None and m.end() == len(data):
+                        pending.append(s)  # it may grow with the next read
+                    else:
+                        out.append(Match(s, m.end(), CREDENTIAL, "credential"))
+                elif pending is not None and len(data) - s <= 16384 and not _WS.search(data, s):
+                    pending.append(s)
+            else:
+                out.append(Match(s, e, label, form))
+        return out
+
+    def _decoded_matches(self, view: bytes, depth: int) -> list[Match]:
+        """Runs that decode (base64, hex, percent, gzip) to text containing a secret."""
+        if self._n_secret_patterns == 0 or depth > _DECODE_DEPTH:
+            return []
+        out = []
+        # Runs are located with bytes.translate and bytes.find (C speed): most output has no
+        # run of 24+ base64/hex characters and no '%', and then costs two passes, no regex.
+        candidates: list[tuple[int, int]] = list(_long_runs(view))
+        if b"%" in view:
+            candidates += [(m.start(), m.end()) for m in _PCT_RUN.finditer(view)]
+        for start, end in candidates:
+            run = view[start:end]
+            decodings = _decode_pct(run) if b"%" in run else _decode_b64(run) + _decode_hex(run)
+            for decoded in decodings:
+                found = self._scan_decoded(decoded, depth)
+                if found is not None:
+                    out.append(Match(start, end, found, "decoded"))
+                    break
+        return out
+
+    def _scan_decoded(self, decoded: bytes, depth: int) -> str | None:
+        if len(decoded) < MIN_REDACTABLE:
+            return None
+        if decoded[:2] == b"\x1f\x8b":
+            try:
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                decoded = d.decompress(decoded, _GUNZIP_LIMIT)
+            except zlib.error:
+                return None
+        view = decoded.translate(None, _STRIP_ALWAYS)
+        for m in self._literal_matches(view):
+            if m.label != CREDENTIAL:
+                return m.label
+        inner = self._decoded_matches(view, depth + 1)
+        return inner[0].label if inner else None
+
+    def find(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
+        """Every match in ``data`` (positions in ``data``), merged: no value inside."""
+        view = _quick_view(data)
+        raw = self._literal_matches(view, pending) + self._decoded_matches(view, 1)
+        if not raw and not pending:
+            return []
+        mapping = None
+        if view is not data:
+            view, mapping = _normalize(data)
+        if mapping is not None:
+            raw = [Match(mapping.orig(m.start), mapping.orig_end(m.end), m.label, m.form) for m in raw]
+            if pending:
+                pending[:] = [mapping.orig(p) for p in pending]
+        return _merge(raw)
+
+    def redact(self, data: bytes) -> bytes:
+        return _apply(data, self.find(data))
+
+    def contains(self, data: bytes) -> list[str]:
+        """Labels of secrets (not generic credentials) whose forms appear in ``data``."""
+        return sorted({m.label for m in self.find(data) if m.label != CREDENTIAL})
+
+    def stream(self) -> RedactStream:
+        return RedactStream(self)
+
+    # -------------------------------------------------------------- holdback
+    def _is_prefix(self, s: bytes) -> bool:
+        i = bisect.bisect_left(self._sorted, s)
+        return i < len(self._sorted) and self._sorted[i].startswith(s)
+
+    def _holdback(self, view: bytes) -> int:
+        """Length of the longest suffix of ``view`` that could still grow into a match."""
+        longest = min(len(view), self._maxlen - 1)
+        size = len(view)
+        heads = self._heads
+        for n in range(longest, 0, -1):
+            start = size - n
+            head = view[start : start + 4]
+            if head in heads[len(head)] and self._is_prefix(view[start:]):
+                return n
+        return 0
+
+
+class _Mapping:
+    """Maps positions in the normalized view back to the original bytes."""
+
+    def __init__(self, removed: list[tuple[int, int]]) -> None:
+        # removed: sorted (orig_start, orig_end) spans cut out of the original.
+        self._starts: list[int] = []
+        self._shift: list[int] = []
+        total = 0
+        for s, e in removed:
+            self._starts.append(s - total)  # position in the view where the cut happened
+            total += e - s
+            self._shift.append(total)
+
+    def orig(self, pos: int) -> int:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        return pos + (self._shift[i] if i >= 0 else 0)
+
+    def orig_end(self, pos: int) -> int:
+        # An end position maps to just after the last kept byte, not past a following cut.
+        if pos == 0:
+            return 0
+        return self.orig(pos - 1) + 1
+
+
+_NOT_SPECIAL = bytes(i for i in range(256) if i not in (0x1B, 0xE2, 0xEF, 0xC2))
+
+
+def _needs_regex_normalize(data: bytes) -> bool:
+    if not data.translate(None, _NOT_SPECIAL):
+        return False  # one C pass: no ESC and no lead byte of a zero-width character
+    return (b"\x1b" in data or b"\xe2\x80" in data or b"\xe2\x81\xa0" in data or b"\xef\xbb\xbf" in data
+            or b"\xc2\xad" in data)
+
+
+def _quick_view(data: bytes) -> bytes:
+    """The normalized view without building the position map (built only when something matched)."""
+    if _needs_regex_normalize(data):
+        return _normalize(data)[0]
+    view = data.translate(None, _STRIP_ALWAYS)
+    return data if len(view) == len(data) else view
+
+
+def _normalize(data: bytes) -> tuple[bytes, _Mapping | None]:
+    has_ansi = b"\x1b" in data
+    has_zw = (_needs_regex_normalize(data) and not has_ansi) or any(z in data for z in _ZW_BYTES)
+    if not has_ansi and not has_zw:
+        view = data.translate(None, _STRIP_ALWAYS)
+        if len(view) == len(data):
+            return data, None
+        removed = [(m.start(), m.end()) for m in re.finditer(rb"[\r\n\x08]+", data)]
+        return view, _Mapping(removed)
+    parts = []
+    if has_ansi:
+        parts.append(_ANSI.pattern)
+    if has_zw:
+        parts.append(_ZW_RE.pattern)
+    parts.append(rb"[\r\n\x08]")
+    cut = re.compile(b"(?:" + b"|".join(parts) + b")+")
+    removed = [(m.start(), m.end()) for m in cut.finditer(data)]
+    if not removed:
+        return data, None
+    pieces = []
+    last = 0
+    for s, e in removed:
+        pieces.append(data[last:s])
+        last = e
+    pieces.append(data[last:])
+    return b"".join(pieces), _Mapping(removed)
+
+
+def _merge(matches: Iterable[Match]) -> list[Match]:
+    ordered = sorted(matches, key=lambda m: (m.start, -(m.end - m.start)))
+    out: list[Match] = []
+    best_len: list[int] = []
+    for m in ordered:
+        if out and m.start < out[-1].end:
+            cur = out[-1]
+            length = m.end - m.start
+            label = cur.label
+            if (length > best_len[-1] and m.label != CREDENTIAL) or (label == CREDENTIAL and m.label != CREDENTIAL):
+                label = m.label
+                best_len[-1] = length
+            out[-1] = Match(cur.start, max(cur.end, m.end), label, cur.form)
+        else:
+            out.append(m)
+            best_len.append(m.end - m.start)
+    return out
+
+
+def _apply(data: bytes, matches: list[Match]) -> bytes:
+    if not matches:
+        return data
+    pieces = []
+    last = 0
+    for m in matches:
+        pieces.append(data[last : m.start])
+        pieces.append(f"[REDACTED:{m.label}]".encode())
+        last = m.end
+    pieces.append(data[last:])
+    return b"".join(pieces)
+
+
+def _long_runs(view: bytes) -> Iterable[tuple[int, int]]:
+    """(start, end) of each run of 24+ base64-alphabet characters (plus trailing '=')."""
+    marks = view.translate(_RUN_TABLE)
+    pos = marks.find(_RUN_NEEDLE)
+    while pos >= 0:
+        start = pos
+        while start > 0 and marks[start - 1] == 0x61:
+            start -= 1
+        end = marks.find(b" ", pos)
+        if end < 0:
+            end = len(view)
+        while end < len(view) and end - start < 1 << 20 and view[end] == 0x3D:
+            end += 1
+        yield start, end
+        pos = marks.find(_RUN_NEEDLE, end)
+
+
+def _decode_hex(run: bytes) -> list[bytes]:
+    run = run.rstrip(b"=")
+    if len(run) % 2 or run.strip(b"0123456789abcdefABCDEF"):
+        return []
+    return [bytes.fromhex(run.decode("ascii"))]
+
+
+def _decode_b64(run: bytes) -> list[bytes]:
+    out = []
+    body = run.rstrip(b"=")
+    std = body.replace(b"-", b"+").replace(b"_", b"/")
+    for off in range(4):
+        chunk = std[off:]
+        chunk = chunk[: len(chunk) - len(chunk) % 4]
+        if len(chunk) < 8:
+            continue
+        try:
+            out.append(base64.b64decode(chunk, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return out
+
+
+
+
+def _decode_pct(run: bytes) -> list[bytes]:
+    if b"%" not in run:
+        return []
+    return [urllib.parse.unquote_to_bytes(run)]
+
+
+def _incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end are an escape sequence or UTF-8 character cut in half."""
+    esc = data.rfind(b"\x1b", max(0, len(data) - 300))
+    if esc >= 0 and not _ANSI.match(data, esc):
+        return len(data) - esc
+    for back in (1, 2, 3):
+        if len(data) < back:
+            break
+        b = data[-back]
+        if b >= 0xC0:  # a lead byte whose continuation bytes have not all arrived
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+            return back if back < need else 0
+        if b < 0x80:
+            break
+    return 0
+
+
+_RUN_STRIP = _B64_CHARS + b"="
+
+
+def _trailing_run_start(tail: bytes) -> int:
+    """Start of a trailing base64/hex run that may continue (wrapped lines count as one run)."""
+    start = len(tail.rstrip(_RUN_STRIP))
+    if start == len(tail):
+        return len(tail)
+    while start > 0 and tail[start - 1 : start] == b"\n":
+        line_end = start - 1 - (1 if tail[start - 2 : start - 1] == b"\r" else 0)
+        prev_start = len(tail[:line_end].rstrip(_RUN_STRIP))
+        if line_end - prev_start < 40:
+            break
+        start = prev_start
+    return start
+
+
+class RedactStream:
+    """Per-stream state: ``feed`` returns what is safe to emit now; ``close`` the rest."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._r = redactor
+        self._buf = b""
+
+    def _process(self, final: bool, idle: bool = False) -> bytes:
+        data = self._buf
+        if not data:
+            return b""
+        if self._r._empty:
+            self._buf = b""
+            return data
+        pending: list[int] = []
+        matches = self._r.find(data, None if final else pending)
+        if final:
+            self._buf = b""
+            return _apply(data, matches)
+        cut = len(data) - _incomplete_tail(data)
+        # 2. The longest tail that is a prefix of some pattern, judged on the normalized view of
+        #    the last bytes only (enough for the longest pattern, plus what normalization removes).
+        window = max(4 * self._r._maxlen, 256)
+        tail_start = max(0, cut - window)
+        view, mapping = _normalize(data[tail_start:cut])
+        hold_view = self._r._holdback(view)
+        if hold_view:
+            pos = mapping.orig(len(view) - hold_view) if mapping is not None else len(view) - hold_view
+            cut = tail_start + pos
+        # 3. A credential anchor still growing; an encoded run or PEM block still open.
+        for p in pending:
+            if not idle:
+                cut = min(cut, p)
+        cut = min(cut, self._unfinished(data, idle))
+        # 4. Never split a match, nor emit one that could still grow.
+        for m in matches:
+            if m.start < cut < m.end or (m.end == len(data) and m.start < cut):
+                cut = min(cut, m.start)
+        if len(data) - cut > MAX_HOLD:
+            cut = len(data) - MAX_HOLD
+        out = _apply(data[:cut], [m for m in matches if m.end <= cut])
+        self._buf = data[cut:]
+        return out
+
+    def _unfinished(self, data: bytes, idle: bool) -> int:
+        """Hold back an encoded run or PEM block that may continue in the next read."""
+        cut = len(data)
+        tail = data[-MAX_HOLD:]
+        base = len(data) - len(tail)
+        begin = tail.rfind(b"-----BEGIN")
+        if begin >= 0 and _PEM_BEGIN.match(tail, begin) and not _PEM_END.search(tail, begin):
+            cut = base + begin
+        elif begin >= 0 and len(tail) - begin < 64 and b"\n" not in tail[begin:]:
+            cut = base + begin  # the BEGIN line itself is still arriving
+        if idle:
+            # After a pause the run is as long as it will get for now: let it through.
+            return cut
+        return min(cut, base + _trailing_run_start(tail))
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._buf += chunk
+        return self._process(final=False)
+
+    def flush_idle(self) -> bytes:
+        return self._process(final=False, idle=True)
+
+    def close(self) -> bytes:
+        return self._process(final=True)
+
+
+class PassThrough:
+    """The stream filter for ``--no-sanitize``: bytes out as they come in."""
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def flush_idle(self) -> bytes:
+        return b""
+
+    def close(self) -> bytes:
+        return b""
