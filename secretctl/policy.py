@@ -1,0 +1,426 @@
+"""The run policy (pure core): which commands an agent may run, and with which keys.
+
+Deny by default. Evaluation order: always-blocked -> denied -> allowed -> default_action.
+A policy that does not parse refuses every run, naming the file and line: it never falls
+back to allowing anything. See docs/policy.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from secretctl.envmap import Alias
+from secretctl.errors import PolicyError
+from secretctl.keys import match_pattern
+
+MAX_POLICY_BYTES = 256 * 1024
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_MAX_OUTPUT = 1024 * 1024
+
+# Commands that print the environment (or are shell builtins that do): never, whatever the policy says.
+ALWAYS_BLOCKED = frozenset({"env", "printenv", "set", "export", "declare", "compgen", "typeset"})
+# Programs that run other programs: under `default_action: allow` they would run anything.
+WRAPPERS = frozenset({
+    "sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "ash", "busybox", "python", "python2", "python3",
+    "pypy", "pypy3", "node", "nodejs", "deno", "bun", "perl", "ruby", "php", "lua", "tclsh", "awk", "gawk", "mawk",
+    "xargs", "find", "timeout", "nice", "nohup", "sudo", "doas", "su", "strace", "ltrace", "gdb", "lldb", "watch",
+    "parallel", "ssh", "script", "stdbuf", "chroot", "unshare", "nsenter", "setsid", "flock", "time", "exec",
+    "eval", "command", "builtin", "osascript", "expect", "env", "valgrind", "make", "docker", "podman", "kubectl-exec",
+})
+_PYTHON_LIKE = re.compile(r"(python|pypy)[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|node[0-9]*")
+_BLOCKED_ARGS = re.compile(r"/proc/[^/\s]+/(environ|fd(/|$)|mem|cmdline)|/dev/fd/|/proc/self/|file://", re.I)
+_TOP_FIELDS = {"version", "default_action", "allowed_commands", "denied_commands", "commands", "env_aliases",
+               "limits", "redaction", "agent_env", "mcp"}
+_RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256"}
+
+
+@dataclass(frozen=True)
+class CommandRule:
+    name: str
+    keys: tuple[str, ...] | None = None  # None: any key
+    deny_args: tuple[str, ...] = ()
+    args_allow: tuple[str, ...] = ()
+    expand: bool = False
+    sha256: str | None = None
+    # Extra key limits added by narrowing: a key must match one pattern of every list.
+    narrowed_keys: tuple[tuple[str, ...], ...] = ()
+
+    def key_allowed(self, key: str) -> bool:
+        lists = ([self.keys] if self.keys is not None else []) + list(self.narrowed_keys)
+        return all(any(match_pattern(p, key) for p in pats) for pats in lists)
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    """The facts a decision needs; the caller gathers them (PATH resolution, hashes)."""
+
+    command: str  # as given
+    resolved_name: str  # basename of the resolved real file
+    args: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    resolved_is: str | None = None  # the blocked program a renamed copy turned out to be
+    script_sha256: str | None = None  # for a command given by path
+    committed_sha256: str | None = None  # the vault's committed version of that script, if any
+    expands: bool = False  # args reference injected $NAMEs
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    rule: str
+    command: str
+    expand: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str
+    version: int = 1
+    default_action: str = "deny"
+    allowed_commands: tuple[str, ...] = ()
+    denied_commands: tuple[str, ...] = ()
+    commands: Mapping[str, CommandRule] = field(default_factory=dict)
+    env_aliases: Mapping[str, tuple[Alias, ...]] = field(default_factory=dict)
+    timeout: float = DEFAULT_TIMEOUT
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT
+    fragment_min: int = 8
+    fragment_value_min: int = 16
+    agent_env: tuple[str, ...] | None = None
+    allow_generate: bool = False
+    strike_limit: int = 3
+    broken: str | None = None  # set: every run is refused with this reason
+    specified: frozenset[str] = frozenset()  # top-level fields the file set (narrowing uses only these)
+
+    @classmethod
+    def deny_all(cls, reason: str, source: str = "policy") -> Policy:
+        return cls(source=source, broken=reason)
+
+    # -------------------------------------------------------------- evaluation
+    def check(self, req: RunCheck) -> Decision:
+        """Raise PolicyError naming the command and the rule that refused it; else the Decision."""
+        name = req.command
+        base = name.rsplit("/", 1)[-1]
+        if self.broken is not None:
+            raise PolicyError(f"command not allowed: {base} ({self.broken})",
+                              hint="fix .secretctl/policy.yaml and commit it")
+        real = req.resolved_name
+        for n in {base, real, req.resolved_is or ""} - {""}:
+            if n in ALWAYS_BLOCKED:
+                raise PolicyError(f"command not allowed: {base} (always blocked: {n} prints the environment)")
+        for a in req.args:
+            if _BLOCKED_ARGS.search(a):
+                raise PolicyError(f"command not allowed: {base} (argument reads process memory or environment)")
+        for cand in (name, base, real, req.resolved_is):
+            if cand and cand in self.denied_commands:
+                raise PolicyError(f"command not allowed: {base} (denied_commands: {cand})")
+        allowed_as = next((n for n in (name, base) if n in self.allowed_commands), None)
+        # `aws` on PATH may be a symlink to something else: judge the real program too.
+        if (allowed_as is not None and real != base and "/" not in name and real not in self.allowed_commands
+                and (real in WRAPPERS or _PYTHON_LIKE.fullmatch(real) or req.resolved_is)):
+            raise PolicyError(f"command not allowed: {base} (it is really {real})")
+        if req.resolved_is and allowed_as is not None and req.resolved_is not in self.allowed_commands:
+            raise PolicyError(f"command not allowed: {base} (it is a copy of {req.resolved_is})")
+        if allowed_as is None:
+            if self.default_action != "allow":
+                raise PolicyError(f"command not allowed: {base} (not in allowed_commands; default_action: deny)",
+                                  hint="secretctl policy show lists what is allowed")
+            if base in WRAPPERS or real in WRAPPERS or _PYTHON_LIKE.fullmatch(real) or _PYTHON_LIKE.fullmatch(base):
+                raise PolicyError(f"command not allowed: {base} (runs other programs; name it in allowed_commands)")
+            if base == "find" and any(a in ("-exec", "-execdir", "-ok", "-okdir") for a in req.args):
+                raise PolicyError(f"command not allowed: {base} (-exec runs other programs)")
+        rule_name = allowed_as or base
+        rule = self.commands.get(rule_name) or self.commands.get(name)
+        if rule is not None:
+            self._check_rule(rule, req, base)
+        elif "/" in name and req.committed_sha256 != req.script_sha256:
+            raise PolicyError(f"command not allowed: {name} (script differs from the vault's committed version)",
+                              hint="commit the script, or pin it with sha256: in its rule")
+        if req.expands and not (rule is not None and rule.expand):
+            raise PolicyError(f"command not allowed: {base} ($NAME expansion needs expand: true in its rule)",
+                              hint="let the command read the variable from its environment instead")
+        why = f"allowed_commands: {allowed_as}" if allowed_as else "default_action: allow"
+        return Decision(True, why, base, bool(rule and rule.expand))
+
+    def _check_rule(self, rule: CommandRule, req: RunCheck, base: str) -> None:
+        outside = [k for k in req.keys if not rule.key_allowed(k)]
+        if outside:
+            raise PolicyError(f"keys not allowed for {base}: {', '.join(outside[:5])}"
+                              + (" ..." if len(outside) > 5 else ""),
+                              hint=f"its rule allows {', '.join(rule.keys or ('any key',))}")
+        joined = " ".join(req.args)
+        tokens = list(req.args)
+        for deny in rule.deny_args:
+            if _contains_tokens(tokens, deny.split()) or (" " not in deny and deny in joined):
+                raise PolicyError(f"command not allowed: {base} (deny_args: {deny})")
+        if rule.args_allow and not any(fnmatch.fnmatchcase(joined, pat) for pat in rule.args_allow):
+            raise PolicyError(f"command not allowed: {base} (arguments match no args_allow pattern)")
+        if "/" in req.command:
+            pinned = rule.sha256 is not None and rule.sha256 == req.script_sha256
+            committed = req.committed_sha256 is not None and req.committed_sha256 == req.script_sha256
+            if not (pinned or committed):
+                raise PolicyError(f"command not allowed: {req.command} (script is neither committed unmodified "
+                                  "nor pinned by sha256)", hint="commit it, or add sha256: to its rule")
+
+    def agent_env_allow(self) -> tuple[str, ...]:
+        from secretctl.runner import AGENT_ENV_DEFAULT
+
+        return self.agent_env if self.agent_env is not None else AGENT_ENV_DEFAULT
+
+    def describe(self) -> dict[str, Any]:
+        """The effective policy as plain data (for `policy show` and the MCP `policy_show` tool)."""
+        if self.broken is not None:
+            return {"source": self.source, "usable": False, "reason": self.broken, "commands": []}
+        cmds = []
+        for name in self.allowed_commands:
+            rule = self.commands.get(name)
+            cmds.append({
+                "command": name,
+                "keys": list(rule.keys) if rule and rule.keys is not None else ["**"],
+                "narrowed_by": [list(x) for x in rule.narrowed_keys] if rule else [],
+                "deny_args": list(rule.deny_args) if rule else [],
+                "args_allow": list(rule.args_allow) if rule else [],
+                "expand": bool(rule and rule.expand),
+                "pinned": bool(rule and rule.sha256),
+            })
+        return {
+            "source": self.source, "usable": True, "default_action": self.default_action,
+            "commands": cmds, "denied_commands": list(self.denied_commands),
+            "always_blocked": sorted(ALWAYS_BLOCKED),
+            "env_aliases": {k: [{"pattern": a.pattern, "target": a.target} for a in v]
+                            for k, v in self.env_aliases.items()},
+            "limits": {"timeout_seconds": self.timeout, "max_output_bytes": self.max_output_bytes},
+            "mcp": {"allow_generate": self.allow_generate, "strike_limit": self.strike_limit},
+        }
+
+
+def _contains_tokens(tokens: Sequence[str], seq: Sequence[str]) -> bool:
+    n = len(seq)
+    return n > 0 and any(list(tokens[i : i + n]) == list(seq) for i in range(len(tokens) - n + 1))
+
+
+# ---------------------------------------------------------------------- parsing
+class _Node:
+    """A tiny typed view of a yaml node with its line, so every error names the line."""
+
+    def __init__(self, node: Any, source: str) -> None:
+        self.node = node
+        self.source = source
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+    def fail(self, msg: str) -> PolicyError:
+        return PolicyError(f"{self.source}:{self.line}: {msg}", hint="fix the policy; until then every run is refused")
+
+    def mapping(self, what: str) -> dict[str, _Node]:
+        import yaml
+
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.fail(f"{what} must be a mapping")
+        out: dict[str, _Node] = {}
+        for k, v in self.node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise _Node(k, self.source).fail(f"{what}: keys must be text")
+            if k.value in out:
+                raise _Node(k, self.source).fail(f"{what}: duplicate key {k.value!r}")
+            out[str(k.value)] = _Node(v, self.source)
+        return out
+
+    def seq(self, what: str) -> list[_Node]:
+        import yaml
+
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.fail(f"{what} must be a list")
+        return [_Node(v, self.source) for v in self.node.value]
+
+    def text(self, what: str) -> str:
+        import yaml
+
+        if not isinstance(self.node, yaml.ScalarNode) or (self.node.tag not in (
+            "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+        ) and not self.node.tag.endswith(":str")):
+            raise self.fail(f"{what} must be text")
+        return str(self.node.value)
+
+    def strings(self, what: str) -> tuple[str, ...]:
+        return tuple(n.text(f"{what} entries") for n in self.seq(what))
+
+    def integer(self, what: str) -> int:
+        import yaml
+
+        if not isinstance(self.node, yaml.ScalarNode) or self.node.tag != "tag:yaml.org,2002:int":
+            raise self.fail(f"{what} must be a whole number")
+        return int(self.node.value)
+
+    def boolean(self, what: str) -> bool:
+        import yaml
+
+        if not isinstance(self.node, yaml.ScalarNode) or self.node.tag != "tag:yaml.org,2002:bool":
+            raise self.fail(f"{what} must be true or false")
+        return str(self.node.value).lower() in ("true", "yes", "on")
+
+
+def _unknown(fields: Mapping[str, _Node], allowed: set[str], what: str) -> None:
+    for k, n in fields.items():
+        if k not in allowed:
+            raise n.fail(f"{what}: unknown field {k!r}")
+
+
+def load_policy(text: str | bytes, source: str) -> Policy:
+    """Parse strictly; any problem is a PolicyError naming ``source`` and the line."""
+    import yaml
+
+    data = text.encode() if isinstance(text, str) else text
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{source}: larger than {MAX_POLICY_BYTES} bytes")
+    try:
+        root = yaml.compose(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise PolicyError(f"{source}{line}: not valid YAML",
+                          hint="fix the policy; until then every run is refused") from None
+    if root is None:
+        raise PolicyError(f"{source}: empty policy", hint="see docs/policy.md for the format")
+    top = _Node(root, source).mapping("policy")
+    _unknown(top, _TOP_FIELDS, "policy")
+    if "version" not in top:
+        raise _Node(root, source).fail("missing version: 1")
+    version = top["version"].integer("version")
+    if version != 1:
+        raise top["version"].fail(f"unsupported version {version}")
+    kw: dict[str, Any] = {"source": source, "version": version, "specified": frozenset(top)}
+    if "default_action" in top:
+        action = top["default_action"].text("default_action")
+        if action not in ("deny", "allow"):
+            raise top["default_action"].fail("default_action must be deny or allow")
+        kw["default_action"] = action
+    if "allowed_commands" in top:
+        kw["allowed_commands"] = top["allowed_commands"].strings("allowed_commands")
+    if "denied_commands" in top:
+        kw["denied_commands"] = top["denied_commands"].strings("denied_commands")
+    if "commands" in top:
+        rules = {}
+        for name, node in top["commands"].mapping("commands").items():
+            rules[name] = _parse_rule(name, node)
+        kw["commands"] = rules
+    if "env_aliases" in top:
+        aliases: dict[str, tuple[Alias, ...]] = {}
+        for env, node in top["env_aliases"].mapping("env_aliases").items():
+            items = []
+            for item in node.seq(f"env_aliases.{env}"):
+                m = item.mapping(f"env_aliases.{env} entry")
+                _unknown(m, {"pattern", "target"}, f"env_aliases.{env}")
+                if "pattern" not in m or "target" not in m:
+                    raise item.fail("an alias needs pattern and target")
+                items.append(Alias(m["pattern"].text("pattern"), m["target"].text("target")))
+            aliases[env] = tuple(items)
+        kw["env_aliases"] = aliases
+    if "limits" in top:
+        lim = top["limits"].mapping("limits")
+        _unknown(lim, {"timeout", "max_output_bytes"}, "limits")
+        if "timeout" in lim:
+            from secretctl.durations import parse_duration
+            from secretctl.errors import UsageError
+
+            try:
+                kw["timeout"] = parse_duration(lim["timeout"].text("limits.timeout")).total_seconds()
+            except UsageError as exc:
+                raise lim["timeout"].fail(exc.message) from None
+        if "max_output_bytes" in lim:
+            n = lim["max_output_bytes"].integer("limits.max_output_bytes")
+            if n <= 0:
+                raise lim["max_output_bytes"].fail("max_output_bytes must be positive")
+            kw["max_output_bytes"] = n
+    if "redaction" in top:
+        red = top["redaction"].mapping("redaction")
+        _unknown(red, {"fragment_min", "fragment_value_min"}, "redaction")
+        for k in ("fragment_min", "fragment_value_min"):
+            if k in red:
+                n = red[k].integer(f"redaction.{k}")
+                if n < 4:
+                    raise red[k].fail(f"{k} must be at least 4")
+                kw[k] = n
+    if "agent_env" in top:
+        ae = top["agent_env"].mapping("agent_env")
+        _unknown(ae, {"allow"}, "agent_env")
+        kw["agent_env"] = ae["allow"].strings("agent_env.allow") if "allow" in ae else ()
+    if "mcp" in top:
+        mc = top["mcp"].mapping("mcp")
+        _unknown(mc, {"allow_generate", "strike_limit"}, "mcp")
+        if "allow_generate" in mc:
+            kw["allow_generate"] = mc["allow_generate"].boolean("mcp.allow_generate")
+        if "strike_limit" in mc:
+            n = mc["strike_limit"].integer("mcp.strike_limit")
+            if n < 1:
+                raise mc["strike_limit"].fail("strike_limit must be at least 1")
+            kw["strike_limit"] = n
+    return Policy(**kw)
+
+
+def _parse_rule(name: str, node: _Node) -> CommandRule:
+    import yaml
+
+    if isinstance(node.node, yaml.ScalarNode) and node.node.tag == "tag:yaml.org,2002:null":
+        return CommandRule(name)
+    m = node.mapping(f"commands.{name}")
+    _unknown(m, _RULE_FIELDS, f"commands.{name}")
+    kw: dict[str, Any] = {"name": name}
+    if "keys" in m:
+        kw["keys"] = m["keys"].strings(f"commands.{name}.keys")
+    if "deny_args" in m:
+        kw["deny_args"] = m["deny_args"].strings(f"commands.{name}.deny_args")
+    if "args_allow" in m:
+        kw["args_allow"] = m["args_allow"].strings(f"commands.{name}.args_allow")
+    if "expand" in m:
+        kw["expand"] = m["expand"].boolean(f"commands.{name}.expand")
+    if "sha256" in m:
+        pin = m["sha256"].text(f"commands.{name}.sha256").removeprefix("sha256:").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", pin):
+            raise m["sha256"].fail("sha256 must be 64 hex characters")
+        kw["sha256"] = pin
+    return CommandRule(**kw)
+
+
+def narrow(base: Policy, personal: Policy) -> Policy:
+    """The personal policy can only take away: the result allows what both allow."""
+    if base.broken is not None:
+        return base
+    if personal.broken is not None:
+        return Policy.deny_all(personal.broken, personal.source)
+    has = personal.specified
+    allowed = tuple(c for c in base.allowed_commands
+                    if "allowed_commands" not in has or c in personal.allowed_commands)
+    rules = dict(base.commands)
+    for name, prule in personal.commands.items():
+        brule = rules.get(name, CommandRule(name))
+        rules[name] = replace(
+            brule,
+            narrowed_keys=brule.narrowed_keys + ((prule.keys,) if prule.keys is not None else ()),
+            deny_args=brule.deny_args + prule.deny_args,
+            args_allow=brule.args_allow or prule.args_allow,
+            expand=brule.expand and prule.expand,
+        )
+    base_env = base.agent_env_allow()
+    return replace(
+        base,
+        source=f"{base.source} narrowed by {personal.source}",
+        default_action="deny" if "default_action" in has and personal.default_action == "deny"
+        else base.default_action,
+        allowed_commands=allowed,
+        denied_commands=tuple(dict.fromkeys(base.denied_commands + personal.denied_commands)),
+        commands=rules,
+        timeout=min(base.timeout, personal.timeout) if "limits" in has else base.timeout,
+        max_output_bytes=min(base.max_output_bytes, personal.max_output_bytes) if "limits" in has
+        else base.max_output_bytes,
+        fragment_min=min(base.fragment_min, personal.fragment_min),
+        fragment_value_min=min(base.fragment_value_min, personal.fragment_value_min),
+        agent_env=tuple(e for e in base_env if personal.agent_env is None or e in personal.agent_env),
+        allow_generate=base.allow_generate and (personal.allow_generate or "mcp" not in has),
+        strike_limit=min(base.strike_limit, personal.strike_limit),
+    )
