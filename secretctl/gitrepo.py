@@ -137,7 +137,8 @@ def show_committed(root: Path, relpath: str) -> bytes | None:
     import git
 
     try:
-        data: bytes = _git(root).execute(["git", "show", f"HEAD:{relpath}"], stdout_as_string=False)
+        data: bytes = _git(root).execute(["git", "show", f"HEAD:{relpath}"], stdout_as_string=False,
+                                         strip_newline_in_stdout=False)
     except git.GitCommandError:
         return None
     return data

@@ -119,8 +119,9 @@ class Policy:
                 raise PolicyError(f"command not allowed: {base} (denied_commands: {cand})")
         allowed_as = next((n for n in (name, base) if n in self.allowed_commands), None)
         # `aws` on PATH may be a symlink to something else: judge the real program too.
+        # (sh -> dash or python3 -> python3.11 is the same kind of program; aws -> python is not.)
         if (allowed_as is not None and real != base and "/" not in name and real not in self.allowed_commands
-                and (real in WRAPPERS or _PYTHON_LIKE.fullmatch(real) or req.resolved_is)):
+                and _is_wrapper(real) and not _is_wrapper(base)):
             raise PolicyError(f"command not allowed: {base} (it is really {real})")
         if req.resolved_is and allowed_as is not None and req.resolved_is not in self.allowed_commands:
             raise PolicyError(f"command not allowed: {base} (it is a copy of {req.resolved_is})")
@@ -128,7 +129,7 @@ class Policy:
             if self.default_action != "allow":
                 raise PolicyError(f"command not allowed: {base} (not in allowed_commands; default_action: deny)",
                                   hint="secretctl policy show lists what is allowed")
-            if base in WRAPPERS or real in WRAPPERS or _PYTHON_LIKE.fullmatch(real) or _PYTHON_LIKE.fullmatch(base):
+            if _is_wrapper(base) or _is_wrapper(real):
                 raise PolicyError(f"command not allowed: {base} (runs other programs; name it in allowed_commands)")
             if base == "find" and any(a in ("-exec", "-execdir", "-ok", "-okdir") for a in req.args):
                 raise PolicyError(f"command not allowed: {base} (-exec runs other programs)")
@@ -139,9 +140,8 @@ class Policy:
         elif "/" in name and req.committed_sha256 != req.script_sha256:
             raise PolicyError(f"command not allowed: {name} (script differs from the vault's committed version)",
                               hint="commit the script, or pin it with sha256: in its rule")
-        if req.expands and not (rule is not None and rule.expand):
-            raise PolicyError(f"command not allowed: {base} ($NAME expansion needs expand: true in its rule)",
-                              hint="let the command read the variable from its environment instead")
+        # Without `expand: true` a $NAME in the args is passed on literally (a shell child may
+        # expand it from its own environment); secretctl never puts the value in argv.
         why = f"allowed_commands: {allowed_as}" if allowed_as else "default_action: allow"
         return Decision(True, why, base, bool(rule and rule.expand))
 
@@ -195,6 +195,10 @@ class Policy:
             "limits": {"timeout_seconds": self.timeout, "max_output_bytes": self.max_output_bytes},
             "mcp": {"allow_generate": self.allow_generate, "strike_limit": self.strike_limit},
         }
+
+
+def _is_wrapper(name: str) -> bool:
+    return name in WRAPPERS or _PYTHON_LIKE.fullmatch(name) is not None
 
 
 def _contains_tokens(tokens: Sequence[str], seq: Sequence[str]) -> bool:

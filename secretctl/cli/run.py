@@ -1,0 +1,136 @@
+"""run, and the policy commands that explain what an agent may run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from secretctl import settings
+from secretctl.cli.common import JsonOpt, emit_json, open_vault, warn
+
+policy_app = typer.Typer(help="The agent policy: which commands may run, and with which keys.", no_args_is_help=True)
+
+
+def _policy(vault: object, worktree: bool) -> object:
+    from secretctl import runsvc
+
+    if worktree:
+        return runsvc.policy_from_worktree(vault)  # type: ignore[arg-type]
+    policy, warnings = runsvc.load_agent_policy(vault)  # type: ignore[arg-type]
+    for w in warnings:
+        warn(w)
+    return policy
+
+
+def run(
+    command: Annotated[list[str], typer.Argument(help="-- COMMAND [ARGS...]", show_default=False)],
+    key: Annotated[list[str] | None, typer.Option("-k", "--key", help="Secret or pattern to inject (aws/*, "
+                                                  "aws/**); repeatable.")] = None,
+    env_prefix: Annotated[str, typer.Option("--env-prefix", help="Prefix for every variable name, e.g. APP_.")] = "",
+    env: Annotated[str | None, typer.Option("--env", help="Environment alias from the policy (dev, prod, ...).")]
+    = None,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Kill the command after this long (5m).")] = None,
+    no_sanitize: Annotated[bool, typer.Option("--no-sanitize", help="Do not redact the output.")] = False,
+    allow_short: Annotated[bool, typer.Option("--allow-short", help="Inject values under 4 characters (they "
+                                              "cannot be redacted reliably).")] = False,
+    use_policy: Annotated[bool, typer.Option("--policy", help="Apply the agent policy (also when "
+                                             "SECRETCTL_AGENT=1).")] = False,
+) -> None:
+    """Run a command with secrets in its environment; its output comes back redacted.
+
+    `$NAME` and `${NAME}` in the arguments are expanded by secretctl (no shell) when NAME is
+    injected; an expanded value is visible in the process list. The exit code is the
+    command's (124: timeout, 128+N: killed by signal N).
+    """
+    from secretctl import runsvc
+    from secretctl.durations import parse_duration
+
+    agent = use_policy or os.environ.get(settings.ENV_AGENT) == "1"
+    v = open_vault()
+    policy = _policy(v, worktree=False) if agent else None
+    if agent and no_sanitize:
+        from secretctl.errors import PolicyError
+
+        raise PolicyError("--no-sanitize is not allowed under the agent policy")
+    req = runsvc.RunRequest(
+        patterns=tuple(key or ()), command=command[0], args=tuple(command[1:]), env_prefix=env_prefix,
+        env_name=env, timeout=parse_duration(timeout).total_seconds() if timeout else None, allow_short=allow_short,
+    )
+    code, plan = runsvc.run_person(v, req, policy=policy, sanitize=not no_sanitize,  # type: ignore[arg-type]
+                                   out=sys.stdout.buffer, err=sys.stderr.buffer)
+    for w in plan.warnings:
+        warn(w)
+    if code == 124:
+        warn(f"{command[0]}: timeout exceeded; its process group was killed")
+    raise typer.Exit(code)
+
+
+@policy_app.command("check")
+def policy_check(
+    command: Annotated[list[str], typer.Argument(help="-- COMMAND [ARGS...]", show_default=False)],
+    key: Annotated[list[str] | None, typer.Option("-k", "--key", help="Keys it would receive.")] = None,
+    worktree: Annotated[bool, typer.Option("--worktree", help="Check the policy file on disk, not the "
+                                           "committed one agents get.")] = False,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Would an agent be allowed to run this? Prints allow/deny and the deciding rule; exit 0/5."""
+    from pathlib import Path
+
+    from secretctl import envmap, runner, runsvc
+    from secretctl.errors import PolicyError
+    from secretctl.policy import RunCheck
+
+    v = open_vault()
+    policy = _policy(v, worktree)
+    keys = envmap.expand_patterns(key, v.keys()) if key else []
+    path_env = os.environ.get("PATH", os.defpath)
+    resolved = runner.resolve_command(command[0], path_env, Path.cwd())
+    check = RunCheck(command=command[0], resolved_name=resolved.name, args=tuple(command[1:]), keys=tuple(keys),
+                     resolved_is=runsvc.identify_copy(resolved, path_env),
+                     script_sha256=resolved.sha256() if "/" in command[0] else None,
+                     expands=bool(envmap.referenced(command[1:], {envmap.env_name(k) for k in keys})))
+    try:
+        decision = policy.check(check)  # type: ignore[attr-defined]
+    except PolicyError as exc:
+        if json_out:
+            emit_json({"allowed": False, "reason": exc.message})
+        else:
+            sys.stdout.write(f"deny: {exc.message}\n")
+        raise typer.Exit(5) from None
+    if json_out:
+        emit_json({"allowed": True, "rule": decision.rule, "expand": decision.expand})
+    else:
+        sys.stdout.write(f"allow: {decision.rule}\n")
+
+
+@policy_app.command("show")
+def policy_show(
+    worktree: Annotated[bool, typer.Option("--worktree", help="The file on disk, not the committed one.")] = False,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """The effective policy agents get: committed file narrowed by your personal one."""
+    v = open_vault()
+    desc = _policy(v, worktree).describe()  # type: ignore[attr-defined]
+    if json_out:
+        emit_json(desc)
+        return
+    if not desc["usable"]:
+        sys.stdout.write(f"every run is refused: {desc['reason']}\n")
+        return
+    sys.stdout.write(f"source: {desc['source']}\ndefault_action: {desc['default_action']}\n")
+    for c in desc["commands"]:
+        extra = " (expand $NAME)" if c["expand"] else ""
+        sys.stdout.write(f"allow {c['command']}: keys {', '.join(c['keys'])}{extra}\n")
+    if desc["denied_commands"]:
+        sys.stdout.write(f"denied: {', '.join(desc['denied_commands'])}\n")
+    sys.stdout.write(f"always blocked: {', '.join(desc['always_blocked'])}\n")
+    lim = desc["limits"]
+    sys.stdout.write(f"limits: timeout {lim['timeout_seconds']:.0f}s, output {lim['max_output_bytes']} bytes\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", context_settings={"allow_interspersed_args": False})(run)
+    app.add_typer(policy_app, name="policy")

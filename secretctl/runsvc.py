@@ -1,0 +1,324 @@
+"""Running commands with secrets: the one path both `secretctl run` and the MCP server use.
+
+``plan`` turns a request (key patterns, a command, its args) into exactly what will run:
+the keys, the environment names, the resolved program, the policy's decision, and a
+redactor over the injected values. ``run_person`` streams; ``run_agent`` captures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from secretctl import envmap, settings
+from secretctl.errors import NotFoundError, PolicyError, UsageError
+from secretctl.secret import Secret
+
+if TYPE_CHECKING:
+    from secretctl.policy import Decision, Policy
+    from secretctl.redact import Redactor
+    from secretctl.runner import ResolvedCommand
+    from secretctl.vault import Vault
+
+POLICY_PATH = ".secretctl/policy.yaml"
+Injector = Callable[[str, Secret, str, bool], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    patterns: tuple[str, ...]
+    command: str
+    args: tuple[str, ...] = ()
+    env_prefix: str = ""
+    env_name: str | None = None
+    timeout: float | None = None
+    bindings_key: str | None = None
+    allow_short: bool = False
+
+
+@dataclass(frozen=True)
+class AgentRunResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    duration_ms: int
+    sanitized: bool
+    truncated: bool
+    timed_out: bool
+    keys: tuple[str, ...]
+    rule: str
+
+
+@dataclass
+class Plan:
+    argv: list[str]  # what runs (with $NAME expanded where allowed)
+    shown_argv: list[str]  # as the caller wrote it, for logs
+    env: dict[str, str]  # injected name -> value (text)
+    values: dict[str, Secret]  # redaction label -> value
+    keys: list[str]
+    resolved: ResolvedCommand
+    decision: Decision | None
+    timeout: float | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def policy_from_worktree(vault: Vault) -> Policy:
+    """The vault's policy as it is on disk (for a person's `run --policy` and `policy check`)."""
+    from secretctl.policy import Policy, load_policy
+
+    path = vault.root / POLICY_PATH
+    if not path.exists():
+        return Policy.deny_all("no policy: create .secretctl/policy.yaml", POLICY_PATH)
+    return _with_personal(load_policy(path.read_bytes(), POLICY_PATH))
+
+
+def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
+    """The committed policy (uncommitted edits are ignored), narrowed by the personal one.
+
+    Returns (policy, warnings). A broken file gives a deny-all policy whose reason names the
+    line, never an exception: the server keeps serving, and refuses every run.
+    """
+    from secretctl import gitrepo
+    from secretctl.errors import SecretctlError
+    from secretctl.policy import Policy, load_policy
+
+    warnings: list[str] = []
+    committed = gitrepo.show_committed(vault.root, POLICY_PATH)
+    on_disk = vault.root / POLICY_PATH
+    if on_disk.exists() and (committed is None or on_disk.read_bytes() != committed):
+        warnings.append(f"{POLICY_PATH} has uncommitted changes; they are ignored until committed")
+    if committed is None:
+        return Policy.deny_all("no committed policy: create and commit .secretctl/policy.yaml", POLICY_PATH), warnings
+    try:
+        policy = _with_personal(load_policy(committed, f"{POLICY_PATH} (committed)"))
+    except SecretctlError as exc:
+        warnings.append(exc.message)
+        return Policy.deny_all(f"broken policy: {exc.message}", POLICY_PATH), warnings
+    return policy, warnings
+
+
+def _with_personal(policy: Policy) -> Policy:
+    from secretctl.policy import load_policy, narrow
+
+    personal = settings.personal_policy_path()
+    if personal.exists():
+        return narrow(policy, load_policy(personal.read_bytes(), str(personal)))
+    return policy
+
+
+_BLOCKED_SIZES: dict[str, dict[int, list[str]]] = {}
+
+
+def identify_copy(resolved: ResolvedCommand, path_env: str) -> str | None:
+    """If the resolved file is byte-identical to a blocked program on PATH (a copy renamed to
+    look harmless), the blocked program's name."""
+    from secretctl.policy import ALWAYS_BLOCKED, WRAPPERS
+
+    sizes = _BLOCKED_SIZES.get(path_env)
+    if sizes is None:
+        sizes = {}
+        for d in path_env.split(os.pathsep):
+            for name in ALWAYS_BLOCKED | WRAPPERS:
+                p = os.path.join(d or ".", name)
+                try:
+                    real = os.path.realpath(p)
+                    size = os.stat(real).st_size
+                except OSError:
+                    continue
+                sizes.setdefault(size, []).append(real)
+        _BLOCKED_SIZES[path_env] = sizes
+    try:
+        size = os.stat(resolved.realpath).st_size
+    except OSError:
+        return None
+    candidates = [c for c in sizes.get(size, []) if c != resolved.realpath]
+    if not candidates:
+        return None
+    mine = resolved.sha256()
+    for c in candidates:
+        if _sha256(c) == mine:
+            return os.path.basename(c)
+    return None
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None:
+    from secretctl import gitrepo
+
+    try:
+        rel = Path(resolved.realpath).relative_to(vault.root)
+    except ValueError:
+        return None
+    data = gitrepo.show_committed(vault.root, rel.as_posix())
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
+         base_env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
+    """Everything about a run, decided before anything starts. Raises on any refusal."""
+    from secretctl import runner
+    from secretctl.policy import RunCheck
+    from secretctl.redact import check_redactable
+
+    base_env = os.environ if base_env is None else base_env
+    cwd = cwd or Path.cwd()
+    if not req.command:
+        raise UsageError("no command given", hint="secretctl run -k KEY -- COMMAND [ARGS...]")
+    if not req.patterns and not req.bindings_key:
+        raise UsageError("no keys given", hint="name the secrets to inject with -k KEY (patterns: aws/*, aws/**)")
+    aliases = policy.env_aliases if policy is not None else _worktree_aliases(vault)
+    all_keys = vault.keys()
+    keys: list[str] = []
+    names: dict[str, str] = {}  # key -> the key its env name derives from (aliases keep theirs)
+    for pattern in req.patterns:
+        target, strip = envmap.apply_alias(pattern, req.env_name, aliases)
+        for k in envmap.expand_patterns([target], all_keys):
+            if k not in keys:
+                keys.append(k)
+                if strip and k.startswith(strip):
+                    names[k] = k[len(strip):]
+    env: dict[str, str] = {}
+    values: dict[str, Secret] = {}
+    owner: dict[str, str] = {}
+
+    def inject(name: str, value: Secret, label: str, sensitive: bool = True) -> None:
+        envmap.check_injectable(name)
+        if name in env and owner[name] != label:
+            raise UsageError(f"{owner[name]} and {label} both map to {name}", hint="select fewer keys, or rename one")
+        if sensitive:
+            if not req.allow_short:
+                check_redactable(label, value)
+            values[label] = value
+        env[name] = value.reveal_text()
+        owner[name] = label
+
+    for k in keys:
+        meta = vault.meta(k)
+        if meta is not None and meta.is_multifield:
+            _inject_bindings(vault, k, req.env_prefix, inject)
+        else:
+            inject(envmap.env_name(names.get(k, k), req.env_prefix), vault.read(k), k)
+    if req.bindings_key:
+        if req.bindings_key not in keys:
+            keys.append(req.bindings_key)
+        _inject_bindings(vault, req.bindings_key, "", inject, require=True)
+    warnings = [w.message for w in vault.expiry_warnings(keys)]
+
+    child_path = base_env.get("PATH", os.defpath)
+    resolved = runner.resolve_command(req.command, child_path, cwd)
+    decision = None
+    refs = envmap.referenced(req.args, set(env))
+    if policy is not None:
+        script_sha = committed = None
+        if "/" in req.command:
+            script_sha = resolved.sha256()
+            committed = _committed_script_sha(vault, resolved)
+        decision = policy.check(RunCheck(
+            command=req.command, resolved_name=resolved.name, args=tuple(req.args), keys=tuple(keys),
+            resolved_is=identify_copy(resolved, child_path), script_sha256=script_sha,
+            committed_sha256=committed, expands=bool(refs),
+        ))
+    expand = decision.expand if decision is not None else True
+    args = envmap.expand_args(req.args, env, set(env)) if expand and refs else list(req.args)
+    timeout = req.timeout
+    if policy is not None:
+        timeout = policy.timeout if timeout is None else min(timeout, policy.timeout)
+    return Plan([resolved.path, *args], [req.command, *req.args], env, values, keys, resolved, decision,
+                timeout, warnings)
+
+
+def _inject_bindings(vault: Vault, key: str, prefix: str, inject: Injector, *, require: bool = False) -> None:
+    """A multi-field secret reaches the child through its bindings (PGHOST=host, ...)."""
+    meta = vault.meta(key)
+    if meta is None or not meta.bindings:
+        if require or (meta is not None and meta.is_multifield):
+            raise UsageError(f"{key} has no bindings to inject",
+                             hint="add them: secretctl set KEY --field ... --binding ENV=field")
+        return
+    sensitive = vault.read_fields(key) if meta.sensitive_fields() else {}
+    for env_var, fname in meta.bindings:
+        f = meta.field(fname)
+        if f is None:
+            raise NotFoundError(f"{key}: binding {env_var} names unknown field {fname}")
+        if f.sensitive:
+            value = sensitive.get(f.name)
+            if value is None:
+                raise NotFoundError(f"{key}: sensitive field {f.name} is missing")
+            inject(prefix + env_var, value, f"{key}:{f.name}", True)
+        else:
+            # Not a secret (it lives in the plaintext sidecar): injected, never redacted.
+            inject(prefix + env_var, Secret((f.value or "").encode()), f"{key}:{f.name}", False)
+
+
+def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:
+    path = vault.root / POLICY_PATH
+    if not path.exists():
+        return {}
+    from secretctl.policy import load_policy
+
+    return load_policy(path.read_bytes(), POLICY_PATH).env_aliases
+
+
+def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
+    from secretctl.redact import Redactor
+
+    if policy is None:
+        return Redactor.build(values)
+    return Redactor.build(values, fragment_min=policy.fragment_min,
+                          fragment_value_min=policy.fragment_value_min)
+
+
+def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize: bool,
+               out: BinaryIO, err: BinaryIO) -> tuple[int, Plan]:
+    """Stream a person's command; returns (exit code, plan)."""
+    from secretctl import runner
+    from secretctl.redact import PassThrough
+
+    p = plan(vault, req, policy=policy, agent=False)
+    env = runner.person_env(os.environ, p.env)
+    make_filter = _redactor(p.values, policy).stream if sanitize else PassThrough
+    try:
+        result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout)
+    finally:
+        p.env.clear()
+    vault.record_access("run", p.keys, argv=p.shown_argv, decision="allow", rule=p.decision.rule if p.decision
+                        else "person", exit_code=result.exit_code, duration_ms=result.duration_ms)
+    return result.exit_code, p
+
+
+def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redactor | None = None,
+              base_env: Mapping[str, str] | None = None) -> AgentRunResult:
+    """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted."""
+    from secretctl import runner
+
+    base_env = os.environ if base_env is None else base_env
+    try:
+        p = plan(vault, req, policy=policy, agent=True, base_env=base_env)
+    except PolicyError as exc:
+        vault.record_access("run", list(req.patterns), argv=[req.command, *req.args], decision="deny",
+                            reason=exc.message)
+        raise
+    env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
+    red = redactor if redactor is not None else _redactor(p.values, policy)
+    try:
+        res = runner.run_captured(p.argv, env, make_filter=red.stream, timeout=p.timeout,
+                                  max_output_bytes=policy.max_output_bytes)
+    finally:
+        p.env.clear()
+        env.clear()
+    vault.record_access("run", p.keys, argv=p.shown_argv, decision="allow",
+                        rule=p.decision.rule if p.decision else "", exit_code=res.exit_code,
+                        duration_ms=res.duration_ms)
+    return AgentRunResult(res.exit_code, res.stdout, res.stderr, res.duration_ms, True, res.truncated,
+                          res.timed_out, tuple(p.keys), p.decision.rule if p.decision else "")
