@@ -88,6 +88,10 @@ def decrypt(ciphertext: bytes, identities: Sequence[Any], *, source: str) -> Sec
     if not ciphertext.startswith(AGE_MAGIC):
         raise VaultCorruptError(f"{source}: not an age file",
                                 hint="restore it with git (git checkout -- FILE) or set the secret again")
+    # The strict header check first: pyrage is lenient about some header defects.
+    from secretctl import agefile
+
+    agefile.parse_header(ciphertext, source=source)
     try:
         return Secret(pyrage.decrypt(ciphertext, list(identities)))
     except pyrage.DecryptError as exc:
@@ -104,6 +108,9 @@ def decrypt_with_passphrase(ciphertext: bytes, passphrase: str, *, source: str) 
 
     if not ciphertext.startswith(AGE_MAGIC):
         raise VaultCorruptError(f"{source}: not an age file")
+    from secretctl import agefile
+
+    agefile.parse_header(ciphertext, source=source)
     try:
         return Secret(pyrage.passphrase.decrypt(ciphertext, passphrase))
     except pyrage.DecryptError as exc:
