@@ -1,0 +1,257 @@
+"""An agent's session over the vault (service layer): every MCP tool's logic, no MCP types.
+
+The session holds what the MCP server must know across calls: the policy loaded at start,
+a redactor over *every* value the identity can decrypt (rebuilt when the vault's HEAD
+moves, so a value written to a file in one call and read back in another is still
+redacted), and the oracle defence (strikes, then a lock on running commands).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from secretctl.errors import IdentityError, NotFoundError, PolicyError, SecretctlError, UsageError
+from secretctl.secret import Secret, mask
+
+if TYPE_CHECKING:
+    from secretctl.policy import Policy
+    from secretctl.redact import Redactor
+    from secretctl.vault import Vault
+
+SECRET_MATERIAL = "argument contains secret material"
+
+
+@dataclass
+class _Cache:
+    head: str | None = None
+    redactor: Redactor | None = None
+    entries: list[dict[str, Any]] | None = None
+    metas: dict[str, Any] | None = None
+
+
+class AgentSession:
+    def __init__(self, vault: Vault, *, policy: Policy | None = None, warnings: Sequence[str] = (),
+                 base_env: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        from secretctl import runsvc
+
+        self.vault = vault
+        if policy is None:
+            policy, warn = runsvc.load_agent_policy(vault)
+            warnings = [*warnings, *warn]
+        self.policy = policy
+        self.warnings = list(warnings)
+        self.base_env = base_env
+        self.strikes = 0
+        self.locked: str | None = None
+        self._cache = _Cache()
+        self._clock = clock
+
+    # ------------------------------------------------------------- sanitizer
+    def _refresh(self) -> None:
+        from secretctl import gitrepo
+
+        head = gitrepo.head(self.vault.root)
+        if head == self._cache.head and self._cache.redactor is not None:
+            return
+        from secretctl.redact import Redactor
+
+        values: dict[str, Secret] = {}
+        for key in self.vault.keys():
+            try:
+                values.update(self.vault.secret_values(key))
+            except SecretctlError:
+                continue  # not a recipient, or damaged: nothing to redact that we could know
+        self._cache = _Cache(head, Redactor.build(values, fragment_min=self.policy.fragment_min,
+                                                  fragment_value_min=self.policy.fragment_value_min))
+
+    @property
+    def redactor(self) -> Redactor:
+        self._refresh()
+        assert self._cache.redactor is not None  # noqa: S101 - set by _refresh
+        return self._cache.redactor
+
+    def sanitize(self, obj: Any) -> Any:
+        """Redact every string in a tool's result (keys included: a value could be a key name)."""
+        r = self.redactor
+        if isinstance(obj, str):
+            return r.redact(obj.encode("utf-8", errors="surrogateescape")).decode("utf-8", errors="replace")
+        if isinstance(obj, list):
+            return [self.sanitize(x) for x in obj]
+        if isinstance(obj, dict):
+            return {k: self.sanitize(v) for k, v in obj.items()}
+        return obj
+
+    def _check_arguments(self, tool: str, texts: Sequence[str]) -> None:
+        """The oracle defence: refuse arguments that already hold a secret form or fragment."""
+        r = self.redactor
+        for t in texts:
+            if r.contains(t.encode("utf-8", errors="surrogateescape")):
+                self._strike(tool, "argument contained secret material")
+                raise PolicyError(SECRET_MATERIAL,
+                                  hint="reference the value as $ENV_NAME instead of writing it out")
+
+    def _strike(self, tool: str, reason: str) -> None:
+        self.strikes += 1
+        self.vault.record_access(f"mcp.{tool}", [], decision="deny", reason=f"strike {self.strikes}: {reason}")
+        if self.strikes >= self.policy.strike_limit and self.locked is None:
+            self.locked = f"{self.strikes} attempts to probe secret values"
+            self.vault.record_access("mcp.lock", [], decision="deny",
+                                     reason=f"secret_run locked for this session: {self.locked}")
+
+    # ----------------------------------------------------------------- tools
+    def _entries(self) -> dict[str, Any]:
+        from secretctl import gitrepo
+
+        head = gitrepo.head(self.vault.root)
+        if self._cache.metas is None or head != self._cache.head:
+            self._refresh()
+            self._cache.metas = {e.key: e for e in self.vault.list_entries()}
+        return self._cache.metas
+
+    def secret_list(self, *, tag: str | None = None, expiring_within: str | None = None,
+                    prefix: str | None = None) -> dict[str, Any]:
+        now = self._now()
+        window = None
+        if expiring_within:
+            from secretctl.durations import parse_duration
+
+            window = parse_duration(expiring_within)
+        out = []
+        for key, e in self._entries().items():
+            m = e.meta
+            if prefix and not key.startswith(prefix):
+                continue
+            if tag and (m is None or tag not in m.tags):
+                continue
+            if window is not None and (m is None or not m.expires_within(now, window)):
+                continue
+            out.append(_public(e, now))
+        self.vault.record_access("mcp.secret_list", [], decision="allow")
+        return {"secrets": out}
+
+    def secret_exists(self, key: str) -> dict[str, Any]:
+        from secretctl import keys
+
+        keys.validate_key(key)
+        entry = self._entries().get(key)
+        self.vault.record_access("mcp.secret_exists", [key], decision="allow")
+        if entry is None:
+            return {"exists": False, "key": key, "tags": [], "expires_at": None, "has_notes": False,
+                    "has_url": False, "created_at": None, "updated_at": None}
+        return {"exists": True, **_public(entry, self._now())}
+
+    def secret_get_masked(self, key: str) -> dict[str, Any]:
+        value = self.vault.read(key)
+        self.vault.record_access("mcp.secret_get_masked", [key], decision="allow")
+        text = value.reveal().decode("utf-8", errors="replace")
+        return {"key": key, "masked_value": mask(value.reveal()), "value_length": len(text)}
+
+    def secret_list_fields(self, key: str) -> dict[str, Any]:
+        meta = self.vault.entry(key).meta
+        fields = [] if meta is None else [
+            {"name": f.name, "sensitive": f.sensitive, "hint": f.hint, "kind": f.kind, "aliases": list(f.aliases)}
+            for f in meta.fields
+        ]
+        self.vault.record_access("mcp.secret_list_fields", [key], decision="allow")
+        return {"key": key, "fields": fields, "bindings": dict(meta.bindings) if meta else {}}
+
+    def secret_get_field(self, key: str, field: str) -> dict[str, Any]:
+        meta = self.vault.entry(key).meta
+        f = meta.field(field) if meta else None
+        if f is None:
+            raise NotFoundError(f"field not found: {key} {field}")
+        if f.sensitive:
+            self.vault.record_access("mcp.secret_get_field", [key], decision="deny", field=field,
+                                     reason="sensitive field")
+            raise PolicyError(f"field {field} of {key} is sensitive: agents never receive it",
+                              hint="inject it with secret_run_with_bindings and reference $ENV_NAME")
+        self.vault.record_access("mcp.secret_get_field", [key], decision="allow", field=field)
+        return {"key": key, "field": f.name, "value": f.value or "", "kind": f.kind}
+
+    def policy_show(self) -> dict[str, Any]:
+        self.vault.record_access("mcp.policy_show", [], decision="allow")
+        return self.policy.describe()
+
+    def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
+                   timeout: float | None = None, env_prefix: str = "", env: str | None = None,
+                   bindings_key: str | None = None, tool: str = "secret_run") -> dict[str, Any]:
+        from secretctl import runsvc
+
+        if self.locked is not None:
+            self.vault.record_access(f"mcp.{tool}", list(keys), argv=[command, *args], decision="deny",
+                                     reason=f"locked: {self.locked}")
+            raise PolicyError(f"{tool} is locked for this session ({self.locked})",
+                              hint="start a new session; the access log records why")
+        self._check_arguments(tool, [command, *args, env_prefix])
+        req = runsvc.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
+                                env_name=env, timeout=timeout, bindings_key=bindings_key)
+        result = runsvc.run_agent(self.vault, req, policy=self.policy, redactor=self.redactor,
+                                  base_env=self.base_env)
+        # A redaction of a secret that was not injected means the command reflected input or read
+        # the value some other way: count it as a probe.
+        labels = set(_labels_in(result.stdout) + _labels_in(result.stderr))
+        injected = set(result.keys)
+        foreign = {lbl for lbl in labels if lbl.split(":")[0] not in injected and lbl != "credential"}
+        if foreign:
+            self._strike(tool, f"output revealed {len(foreign)} secret(s) that were not injected")
+        return {
+            "exit_code": result.exit_code,
+            "stdout": result.stdout.decode("utf-8", errors="replace"),
+            "stderr": result.stderr.decode("utf-8", errors="replace"),
+            "duration_ms": result.duration_ms,
+            "sanitized": True,
+            "truncated": result.truncated,
+            "timed_out": result.timed_out,
+        }
+
+    def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
+                        expires: str | None = None) -> dict[str, Any]:
+        from secretctl.passwords import generate
+        from secretctl.vault import SetRequest
+
+        if not self.policy.allow_generate:
+            self.vault.record_access("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
+            raise PolicyError("secret_generate is off", hint="the policy must say mcp: {allow_generate: true}")
+        if self.vault.exists(key):
+            raise UsageError(f"secret already exists: {key}", hint="agents may only create new secrets")
+        exp = None
+        if expires:
+            from secretctl.durations import parse_expiry
+
+            exp = parse_expiry(expires, self._now())
+        value = generate(length, charset=charset)
+        self.vault.set(key, SetRequest(value=value, expires=exp, tags=["generated-by-agent"]))
+        self.vault.record_access("mcp.secret_generate", [key], decision="allow")
+        return {"key": key, "stored": True, "length": length}
+
+    def _now(self) -> datetime:
+        return self._clock() if self._clock else self.vault.clock()
+
+
+def _public(entry: Any, now: datetime) -> dict[str, Any]:
+    d = entry.to_json()
+    m = entry.meta
+    return {
+        "key": d["key"], "tags": d["tags"], "expires_at": d["expires_at"], "expired": bool(m and m.expired(now)),
+        "has_notes": d["has_notes"], "has_url": d["has_url"], "created_at": d["created_at"],
+        "updated_at": d["updated_at"],
+    }
+
+
+def _labels_in(output: bytes) -> list[str]:
+    import re
+
+    return [m.decode() for m in re.findall(rb"\[REDACTED:([^\]]+)\]", output)]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, int]:
+    start = time.monotonic()
+    out = fn()
+    return out, int((time.monotonic() - start) * 1000)
+
+
+__all__ = ["SECRET_MATERIAL", "AgentSession", "IdentityError"]

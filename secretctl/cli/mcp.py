@@ -1,0 +1,55 @@
+"""mcp-server (alias mcp): the MCP server for agents, over stdio."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secretctl import settings
+
+
+def mcp_server(
+    vault: Annotated[str | None, typer.Option("--vault", help="Vault directory (default as for every command).")]
+    = None,
+) -> None:
+    """Serve the vault to an agent over stdio (Claude Code, Claude Desktop, any MCP client).
+
+    The identity is unlocked once at start from SECRETCTL_PASSWORD (never a prompt: stdin is
+    the protocol). The committed .secretctl/policy.yaml decides what the agent may run."""
+    from secretctl.cli.common import STATE
+    from secretctl.errors import IdentityError
+    from secretctl.vault import Vault, locate
+
+    def password() -> str:
+        pw = os.environ.get(settings.ENV_PASSWORD)
+        if not pw:
+            raise IdentityError("the MCP server cannot prompt for your password (stdin is the protocol)",
+                                hint="set SECRETCTL_PASSWORD in the MCP client's server config")
+        return pw
+
+    root = locate(vault or STATE.vault_dir, os.environ, Path.cwd())
+    v = Vault(root, identity_path=settings.identity_path(), password=password,
+              actor=os.environ.get(settings.ENV_ACTOR) or None).require()
+    v.unlock()  # fail now, with a clear message, rather than on the agent's first call
+
+    import logging
+
+    # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
+    from secretctl.agent import AgentSession
+    from secretctl.mcp_server import build_server
+
+    session = AgentSession(v)
+    for w in session.warnings:
+        sys.stderr.write(f"secretctl: warning: {w}\n")
+    session.redactor  # noqa: B018 - build the all-values redactor before serving the first call
+    build_server(session).run("stdio")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("mcp-server")(mcp_server)
+    app.command("mcp", hidden=True)(mcp_server)
