@@ -60,7 +60,7 @@ class AgentSession:
         from secretctl.redact import Redactor
 
         values: dict[str, Secret] = {}
-        for key in self.vault.keys():
+        for key in self.vault.keys():  # noqa: SIM118 - a method listing keys, not a dict
             try:
                 values.update(self.vault.secret_values(key))
             except SecretctlError:
