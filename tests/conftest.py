@@ -108,7 +108,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     """Every file in a tree (including .git objects) by path: to prove nothing changed."""
     out = {}
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "secretctl.lock" not in p.name and "index" != p.name:
+        if p.is_file() and "secretctl.lock" not in p.name and p.name != "index":
             out[p.relative_to(root).as_posix()] = p.read_bytes()
     return out
 
