@@ -525,6 +525,17 @@ def _decode_pct(run: bytes) -> list[bytes]:
     return [urllib.parse.unquote_to_bytes(run)]
 
 
+def _ends_short_line(data: bytes) -> bool:
+    """A newline after an ordinary line (3..39 characters) ends whatever came before: only a
+    wrapped line (40+, as base64 wraps at 76) or one character per line can continue a value
+    on the next line. This is what lets output flow line by line."""
+    if not data.endswith(b"\n"):
+        return False
+    body = data[:-1].rstrip(b"\r")
+    start = body.rfind(b"\n") + 1
+    return 3 <= len(body) - start < 40
+
+
 def _incomplete_tail(data: bytes) -> int:
     """How many bytes at the end are an escape sequence or UTF-8 character cut in half."""
     esc = data.rfind(b"\x1b", max(0, len(data) - 300))
@@ -584,7 +595,7 @@ class RedactStream:
         window = max(4 * self._r._maxlen, 256)
         tail_start = max(0, cut - window)
         view, mapping = _normalize(data[tail_start:cut])
-        hold_view = self._r._holdback(view)
+        hold_view = 0 if _ends_short_line(data[:cut]) else self._r._holdback(view)
         if hold_view:
             pos = mapping.orig(len(view) - hold_view) if mapping is not None else len(view) - hold_view
             cut = tail_start + pos

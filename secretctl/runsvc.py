@@ -94,7 +94,7 @@ def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
     if committed is None:
         return Policy.deny_all("no committed policy: create and commit .secretctl/policy.yaml", POLICY_PATH), warnings
     try:
-        policy = _with_personal(load_policy(committed, f"{POLICY_PATH} (committed)"))
+        policy = _with_personal(load_policy(committed, f"{POLICY_PATH}@HEAD"))
     except SecretctlError as exc:
         warnings.append(exc.message)
         return Policy.deny_all(f"broken policy: {exc.message}", POLICY_PATH), warnings
@@ -281,15 +281,23 @@ def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
 
 def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize: bool,
                out: BinaryIO, err: BinaryIO) -> tuple[int, Plan]:
-    """Stream a person's command; returns (exit code, plan)."""
+    """Stream a command's output as it comes; returns (exit code, plan).
+
+    With a policy (``run --policy``, ``SECRETCTL_AGENT=1``) the child is agent-facing: an
+    allow-listed environment, pagers off and stdin from /dev/null, as for the MCP server.
+    """
     from secretctl import runner
     from secretctl.redact import PassThrough
 
-    p = plan(vault, req, policy=policy, agent=False)
-    env = runner.person_env(os.environ, p.env)
+    p = plan(vault, req, policy=policy, agent=policy is not None)
+    if policy is not None:
+        env = runner.agent_env(os.environ, policy.agent_env_allow(), p.env)
+    else:
+        env = runner.person_env(os.environ, p.env)
     make_filter = _redactor(p.values, policy).stream if sanitize else PassThrough
     try:
-        result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout)
+        result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
+                                      stdin_passthrough=policy is None)
     finally:
         p.env.clear()
     vault.record_access("run", p.keys, argv=p.shown_argv, decision="allow", rule=p.decision.rule if p.decision
