@@ -114,8 +114,8 @@ def test_sigterm_is_forwarded(alice: Member, runner_vault: Path) -> None:
 
 
 def test_output_streams_before_the_child_exits(alice: Member, runner_vault: Path) -> None:
-    proc = subprocess.Popen([SECRETCTL, "run", "-k", "app/api-token", "--", "sh", "-c", "echo first; sleep 3; echo last"],
-                            env=alice.env, cwd=alice.home, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    argv = [SECRETCTL, "run", "-k", "app/api-token", "--", "sh", "-c", "echo first; sleep 3; echo last"]
+    proc = subprocess.Popen(argv, env=alice.env, cwd=alice.home, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     start = time.monotonic()
     assert proc.stdout.readline() == b"first\n"
@@ -217,7 +217,8 @@ def test_deny_args_and_uncommitted_scripts(alice: Member, runner_vault: Path, tm
 
 @pytest.mark.parametrize("broken", ["version: 1\ndefault_action: allow\nallowed_commands: [echo\n",
                                     "version: 2\n", "version: 1\nsurprise: true\n",
-                                    "version: 1\nallowed_commands: echo\n", "version: 1\ncommands:\n  echo: {keys: 5}\n"])
+                                    "version: 1\nallowed_commands: echo\n",
+                                    "version: 1\ncommands:\n  echo: {keys: 5}\n"])
 def test_broken_policy_fails_closed(alice: Member, runner_vault: Path, broken: str) -> None:
     commit_policy(runner_vault, alice, broken)
     out = agent(alice, "-k", "app/api-token", "--", "echo", "hi")
