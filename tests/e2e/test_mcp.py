@@ -1,0 +1,292 @@
+"""The MCP server with the real client: in-process (`Client(server)`) and over stdio against the
+installed `secretctl mcp-server`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SECRETCTL, Member, git
+
+pytest.importorskip("mcp")
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+VALUES = {
+    "aws/access_key_id": b"AKIAZZZ-Mcp-Canary-01",
+    "aws/secret_access_key": b"mcp/Canary+Secret=Key_0987654321xyzABC",
+    "app/token": b"tok-MCP-Canary-Value-55",
+    "svc/pin": b"9Zq4!",
+}
+DB_PASSWORD = b"pg-MCP-Canary-Pass-77"
+POLICY = """\
+version: 1
+default_action: deny
+allowed_commands: [echo, sh, cat, "true", python3]
+commands:
+  echo: {keys: ["app/*", "aws/**"], expand: true}
+  sh: {keys: ["aws/**", "app/*", "db/*", "svc/*"]}
+  cat: {keys: ["app/*"]}
+  python3: {keys: ["app/*"]}
+limits: {timeout: 20s, max_output_bytes: 65536}
+mcp: {allow_generate: true, strike_limit: 3}
+"""
+
+
+@pytest.fixture
+def mcp_vault(alice: Member, vault_dir: Path) -> Path:
+    for key, value in VALUES.items():
+        alice.run("set", key, input=value)
+    alice.run("set", "db/main", "--field", "host=db.internal", "--field", "user=app", "--field", "password",
+              "--binding", "PGHOST=host", "--binding", "PGUSER=user", "--binding", "PGPASSWORD=password",
+              input=DB_PASSWORD + b"\n")
+    alice.run("set", "old/expired", "--expires", "2001-01-01", input=b"expired-Value-123")
+    (vault_dir / ".secretctl/policy.yaml").write_text(POLICY)
+    git(vault_dir, "add", ".secretctl/policy.yaml")
+    git(vault_dir, "commit", "-qm", "policy", env=alice.env)
+    return vault_dir
+
+
+def all_forms() -> list[bytes]:
+    out = []
+    for v in [*VALUES.values(), DB_PASSWORD]:
+        if len(v) < 8:
+            continue
+        out += [v, base64.b64encode(v), base64.b64encode(v).rstrip(b"="), v.hex().encode(), v[::-1], v[2:12]]
+    return out
+
+
+def text_of(result: Any) -> str:
+    parts = [json.dumps(result.structured_content)] if result.structured_content else []
+    parts += [getattr(c, "text", "") for c in result.content]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def session(alice: Member, mcp_vault: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for k, v in alice.env.items():
+        monkeypatch.setenv(k, v)
+    for k in [k for k in os.environ if k.startswith("SECRETCTL_") and k not in alice.env]:
+        monkeypatch.delenv(k)
+    monkeypatch.chdir(mcp_vault)
+    from secretctl import settings
+    from secretctl.agent import AgentSession
+    from secretctl.vault import Vault
+
+    v = Vault(mcp_vault, identity_path=settings.identity_path(), password=lambda: "", actor="alice")
+    yield AgentSession(v, base_env=dict(os.environ))
+
+
+def call(session: Any, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    from secretctl.mcp_server import build_server
+
+    async def go() -> list[Any]:
+        out = []
+        async with Client(build_server(session)) as client:
+            for name, args in calls:
+                out.append(await client.call_tool(name, args))
+        return out
+
+    return asyncio.run(go())
+
+
+def test_tool_list_schemas_and_annotations(session: Any) -> None:
+    from secretctl.mcp_server import build_server
+
+    async def go() -> Any:
+        async with Client(build_server(session)) as client:
+            return await client.list_tools(), client.server_capabilities
+
+    tools, _ = asyncio.run(go())
+    by_name = {t.name: t for t in tools.tools}
+    assert set(by_name) == {"secret_list", "secret_exists", "secret_get_masked", "secret_run", "secret_list_fields",
+                            "secret_get_field", "secret_run_with_bindings", "policy_show", "secret_generate"}
+    assert by_name["secret_run"].input_schema["required"] == ["keys", "command"]
+    assert set(by_name["secret_run"].input_schema["properties"]) == {"keys", "command", "args", "timeout",
+                                                                     "env_prefix", "env"}
+    for name in ("secret_list", "secret_exists", "secret_get_masked", "secret_list_fields", "secret_get_field",
+                 "policy_show"):
+        assert by_name[name].annotations.read_only_hint is True
+    assert by_name["secret_run"].annotations.open_world_hint is True
+    assert "$ENV_NAME" in (by_name["secret_run"].description or "")
+
+
+def test_read_tools(session: Any) -> None:
+    lst, exists, missing, masked, fields, host, pw = call(session, [
+        ("secret_list", {}), ("secret_exists", {"key": "app/token"}), ("secret_exists", {"key": "app/nope"}),
+        ("secret_get_masked", {"key": "app/token"}), ("secret_list_fields", {"key": "db/main"}),
+        ("secret_get_field", {"key": "db/main", "field": "host"}),
+        ("secret_get_field", {"key": "db/main", "field": "password"}),
+    ])
+    keys = [s["key"] for s in lst.structured_content["secrets"]]
+    assert "app/token" in keys
+    assert "db/main" in keys
+    expired = next(s for s in lst.structured_content["secrets"] if s["key"] == "old/expired")
+    assert expired["expired"] is True
+    assert exists.structured_content["exists"] is True
+    assert missing.structured_content["exists"] is False
+    assert masked.structured_content == {"key": "app/token", "masked_value": "****e-55", "value_length": 23}
+    names = {f["name"]: f["sensitive"] for f in fields.structured_content["fields"]}
+    assert names == {"host": False, "user": False, "password": True}
+    assert host.structured_content["value"] == "db.internal"
+    assert pw.is_error
+    assert "sensitive" in text_of(pw)
+
+
+def test_secret_run_injects_and_redacts(session: Any) -> None:
+    r, b, = call(session, [
+        ("secret_run", {"keys": ["app/token"], "command": "echo", "args": ["token=$APP_TOKEN"]}),
+        ("secret_run_with_bindings", {"key": "db/main", "command": "sh",
+                                      "args": ["-c", 'echo "$PGHOST $PGUSER $PGPASSWORD"']}),
+    ])
+    assert not r.is_error
+    assert r.structured_content["stdout"] == "token=[REDACTED:app/token]\n"
+    assert r.structured_content["sanitized"] is True
+    assert b.structured_content["stdout"] == "db.internal app [REDACTED:db/main:password]\n"
+
+
+def test_denials(session: Any) -> None:
+    outs = call(session, [
+        ("secret_run", {"keys": ["app/token"], "command": "printenv"}),
+        ("secret_run", {"keys": ["app/token"], "command": "ls"}),
+        ("secret_run", {"keys": ["aws/*"], "command": "cat", "args": ["/etc/hostname"]}),
+        ("secret_run", {"keys": ["nope/*"], "command": "echo"}),
+        ("secret_get_masked", {"key": "../../etc/passwd"}),
+    ])
+    texts = [text_of(o) for o in outs]
+    assert all(o.is_error for o in outs)
+    assert "command not allowed: printenv (always blocked" in texts[0]
+    assert "command not allowed: ls" in texts[1]
+    assert "keys not allowed for cat" in texts[2]
+    assert "no secret matches nope/*" in texts[3]
+    assert "invalid key name" in texts[4]
+    for t in texts:
+        assert "Traceback" not in t
+
+
+def test_leak_hunt(session: Any, tmp_path: Path) -> None:
+    dump = tmp_path / "dump.txt"
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        ("secret_run", {"keys": ["aws/**"], "command": "sh", "args": ["-c", "echo $AWS_SECRET_ACCESS_KEY"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh",
+                        "args": ["-c", "printf %s $AWS_SECRET_ACCESS_KEY | base64"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh",
+                        "args": ["-c", "printf %s $AWS_SECRET_ACCESS_KEY | od -An -tx1"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh",
+                        "args": ["-c", "printf %s $AWS_SECRET_ACCESS_KEY | fold -w 5"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh", "args": ["-c", "printf %s $AWS_ACCESS_KEY_ID | rev"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh",
+                        "args": ["-c", "echo $AWS_SECRET_ACCESS_KEY | base64 | base64"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh",
+                        "args": ["-c", "echo $AWS_SECRET_ACCESS_KEY | gzip | base64"]}),
+        ("secret_run", {"keys": ["app/*"], "command": "python3",
+                        "args": ["-c", "import os;t=os.environ['APP_TOKEN'];print(' '.join(t));print(t.encode().hex())"]}),
+        ("secret_run", {"keys": ["aws/**"], "command": "sh",
+                        "args": ["-c", f"echo $AWS_ACCESS_KEY_ID > {dump}; echo written"]}),
+        # A later call with no keys reads the file back: the session knows every value.
+        ("secret_run", {"keys": ["app/*"], "command": "cat", "args": [str(dump)]}),
+        ("secret_run", {"keys": ["svc/*"], "command": "sh", "args": ["-c", "echo $SVC_PIN"]}),
+        ("secret_run_with_bindings", {"key": "db/main", "command": "sh",
+                                      "args": ["-c", "echo $PGPASSWORD; echo $PGPASSWORD | base64 >&2"]}),
+        ("secret_get_masked", {"key": "aws/secret_access_key"}),
+        ("secret_exists", {"key": "tok-MCP-Canary-Value-55"}),
+        ("secret_get_field", {"key": "db/main", "field": "password"}),
+        ("secret_list", {"prefix": "app/"}),
+        ("policy_show", {}),
+    ]
+    results = call(session, attempts)
+    blob = "\n".join(text_of(r) for r in results).encode()
+    for form in all_forms():
+        assert form not in blob, form
+    assert b"[REDACTED:aws/access_key_id]" in blob
+
+
+def test_oracle_defence_locks_secret_run(session: Any) -> None:
+    guesses = [("secret_run", {"keys": ["app/*"], "command": "echo", "args": [VALUES["app/token"].decode()]}),
+               ("secret_run", {"keys": ["app/*"], "command": "echo", "args": ["x" + VALUES["app/token"][3:14].decode()]}),
+               ("secret_run", {"keys": ["app/*"], "command": "echo",
+                               "args": [base64.b64encode(VALUES["app/token"]).decode()]}),
+               ("secret_run", {"keys": ["app/*"], "command": "echo", "args": ["harmless"]})]
+    outs = call(session, guesses)
+    for o in outs[:3]:
+        assert o.is_error
+        assert "argument contains secret material" in text_of(o)
+    assert outs[3].is_error
+    assert "locked for this session" in text_of(outs[3])
+    pending = (session.vault.root / ".git/secretctl/audit-pending.jsonl").read_text()
+    assert "locked" in pending
+    assert VALUES["app/token"].decode() not in pending
+
+
+def test_generate_stores_a_value_nobody_sees(session: Any, alice: Member) -> None:
+    (gen,) = call(session, [("secret_generate", {"key": "agent/new", "length": 40})])
+    assert gen.structured_content == {"key": "agent/new", "stored": True, "length": 40}
+    value = alice.run("get", "agent/new").stdout
+    assert len(value) == 40
+    assert value.decode() not in text_of(gen)
+    assert "Secretctl-Action: set" in git(session.vault.root, "log", "-1", "--format=%B")
+
+
+# ------------------------------------------------------------------- stdio
+def stdio_calls(alice: Member, root: Path, calls: list[tuple[str, dict[str, Any]]],
+                env: dict[str, str] | None = None) -> list[Any]:
+    params = StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(root)],
+                                   env={**alice.env, **(env or {})}, cwd=str(root))
+
+    async def go() -> list[Any]:
+        out = []
+        async with Client(params) as client:
+            tools = await client.list_tools()
+            out.append(tools)
+            for name, args in calls:
+                out.append(await client.call_tool(name, args))
+        return out
+
+    return asyncio.run(go())
+
+
+def test_stdio_server(alice: Member, mcp_vault: Path) -> None:
+    tools, run, masked = stdio_calls(alice, mcp_vault, [
+        ("secret_run", {"keys": ["aws/**"], "command": "sh", "args": ["-c", "echo $AWS_SECRET_ACCESS_KEY"]}),
+        ("secret_get_masked", {"key": "app/token"}),
+    ])
+    assert len(tools.tools) == 9
+    assert run.structured_content["stdout"] == "[REDACTED:aws/secret_access_key]\n"
+    assert masked.structured_content["masked_value"] == "****e-55"
+
+
+def test_stdio_server_refuses_to_start_without_the_password(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.conftest import make_member
+
+    carol = make_member(tmp_path, "carol", password="pw-for-carol")
+    root = tmp_path / "v"
+    carol.run("init", str(root), "--name", "carol")
+    env = {k: v for k, v in carol.env.items() if k != "SECRETCTL_PASSWORD"}
+    out = subprocess.run([SECRETCTL, "mcp-server", "--vault", str(root)], env=env, input=b"", capture_output=True,
+                         timeout=60)
+    assert out.returncode == 4
+    assert b"SECRETCTL_PASSWORD" in out.stderr
+    wrong = subprocess.run([SECRETCTL, "mcp-server", "--vault", str(root)], env={**env, "SECRETCTL_PASSWORD": "no"},
+                           input=b"", capture_output=True, timeout=60)
+    assert wrong.returncode == 4
+    assert b"wrong password" in wrong.stderr
+
+
+def test_cli_does_not_import_mcp(alice: Member, vault_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from secretctl.cli import app; sys.argv=['secretctl','list'];\n"
+            "try:\n    app.main()\nexcept SystemExit: pass\nprint('mcp' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], env=alice.env, capture_output=True, cwd=vault_dir)
+    assert out.stderr.strip().endswith(b"False")
