@@ -188,7 +188,8 @@ def test_leak_hunt(session: Any, tmp_path: Path) -> None:
         ("secret_run", {"keys": ["aws/**"], "command": "sh",
                         "args": ["-c", "echo $AWS_SECRET_ACCESS_KEY | gzip | base64"]}),
         ("secret_run", {"keys": ["app/*"], "command": "python3",
-                        "args": ["-c", "import os;t=os.environ['APP_TOKEN'];print(' '.join(t));print(t.encode().hex())"]}),
+                        "args": ["-c", "import os; t = os.environ['APP_TOKEN']; print(' '.join(t)); "
+                                 "print(t.encode().hex())"]}),
         ("secret_run", {"keys": ["aws/**"], "command": "sh",
                         "args": ["-c", f"echo $AWS_ACCESS_KEY_ID > {dump}; echo written"]}),
         # A later call with no keys reads the file back: the session knows every value.
@@ -211,7 +212,8 @@ def test_leak_hunt(session: Any, tmp_path: Path) -> None:
 
 def test_oracle_defence_locks_secret_run(session: Any) -> None:
     guesses = [("secret_run", {"keys": ["app/*"], "command": "echo", "args": [VALUES["app/token"].decode()]}),
-               ("secret_run", {"keys": ["app/*"], "command": "echo", "args": ["x" + VALUES["app/token"][3:14].decode()]}),
+               ("secret_run", {"keys": ["app/*"], "command": "echo",
+                               "args": ["x" + VALUES["app/token"][3:14].decode()]}),
                ("secret_run", {"keys": ["app/*"], "command": "echo",
                                "args": [base64.b64encode(VALUES["app/token"]).decode()]}),
                ("secret_run", {"keys": ["app/*"], "command": "echo", "args": ["harmless"]})]
