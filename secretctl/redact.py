@@ -233,34 +233,37 @@ class Redactor:
         self._credentials = credentials
         self._n_secret_patterns = len(patterns)
         all_patterns = list(patterns)
-        if credentials:
-            for anchor in _CRED_RULES:
-                all_patterns.append(anchor)
-                meta.append((CREDENTIAL, "anchor"))
-        self._empty = not all_patterns
+        # Credential rules run on the real bytes (a token ends at a line break), with their own
+        # small automaton; the secret forms run on the normalized view.
+        self._cred_anchors = list(_CRED_RULES) if credentials else []
+        self._cred_ac = ahocorasick_rs.BytesAhoCorasick(self._cred_anchors) if credentials else None
+        self._empty = not all_patterns and not credentials
         # A DFA scans ~1.6x faster but its build time and memory grow steeply with the pattern
         # count (66k patterns: 6 s, 1.5 GB); past a few thousand the contiguous NFA is the better trade.
         impl = (ahocorasick_rs.Implementation.DFA if len(all_patterns) <= _DFA_MAX_PATTERNS
                 else ahocorasick_rs.Implementation.ContiguousNFA)
-        self._ac = None if self._empty else ahocorasick_rs.BytesAhoCorasick(all_patterns, implementation=impl)
-        self._sorted = sorted(set(all_patterns))
-        self._maxlen = max((len(p) for p in all_patterns), default=0)
+        self._ac = None if not all_patterns else ahocorasick_rs.BytesAhoCorasick(all_patterns, implementation=impl)
+        prefixable = all_patterns + self._cred_anchors
+        self._sorted = sorted(set(prefixable))
+        self._maxlen = max((len(p) for p in prefixable), default=0)
         # Prefixes of each pattern's first 1-4 bytes: a cheap filter before the exact prefix test.
-        self._heads = [set(), *({p[:n] for p in all_patterns} for n in range(1, 5))]
+        self._heads = [set(), *({p[:n] for p in prefixable} for n in range(1, 5))]
 
     @classmethod
     def build(cls, secrets: Mapping[str, Secret], *, fragment_min: int = 8, fragment_value_min: int = 16,
               credentials: bool = True) -> Redactor:
-        best: dict[bytes, tuple[str, str, int]] = {}
+        best: dict[bytes, tuple[str, str, tuple[int, int]]] = {}
         for label, secret in secrets.items():
             value = secret.reveal()
             if len(value) < MIN_REDACTABLE:
                 continue
             for p, form in forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min):
-                # One pattern may be a form of two secrets: keep the label of the longer value.
+                # One pattern may be a form of two secrets: a secret's own value (or a full encoding
+                # of it) beats being a fragment of another; between equals, the longer value wins.
+                rank = (0 if form == "fragment" else 1, len(value))
                 prev = best.get(p)
-                if prev is None or len(value) > prev[2]:
-                    best[p] = (label, form, len(value))
+                if prev is None or rank > prev[2]:
+                    best[p] = (label, form, rank)
         patterns = list(best)
         meta = [(best[p][0], best[p][1]) for p in patterns]
         return cls(patterns, meta, frozenset(secrets), credentials)
@@ -274,26 +277,32 @@ class Redactor:
         return self._n_secret_patterns
 
     # ------------------------------------------------------------------ matching
-    def _literal_matches(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
-        """Literal and credential matches. Anchors that do not match yet but could with more
-        bytes (no whitespace between them and the end) are reported in ``pending``."""
+    def _literal_matches(self, data: bytes) -> list[Match]:
+        """Matches of the secrets' literal forms."""
         if self._ac is None:
             return []
         out = []
         for idx, s, e in self._ac.find_matches_as_indexes(data, overlapping=True):
             label, form = self._meta[idx]
-            if form == "anchor":
-                rule = _CRED_RULES[data[s:e]]
-                m = rule.match(data, s)
-                if m is not None:
-                    if pending is not None and m.end() == len(data):
-                        pending.append(s)  # it may grow with the next read
-                    else:
-                        out.append(Match(s, m.end(), CREDENTIAL, "credential"))
-                elif pending is not None and len(data) - s <= 16384 and not _WS.search(data, s):
-                    pending.append(s)
-            else:
-                out.append(Match(s, e, label, form))
+            out.append(Match(s, e, label, form))
+        return out
+
+    def _credential_matches(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
+        """Credential-shaped strings in the real bytes. An anchor that does not match yet but
+        could with more bytes (no whitespace between it and the end) is reported in ``pending``."""
+        if self._cred_ac is None:
+            return []
+        out = []
+        for idx, s, _e in self._cred_ac.find_matches_as_indexes(data, overlapping=True):
+            rule = _CRED_RULES[self._cred_anchors[idx]]
+            m = rule.match(data, s)
+            if m is not None:
+                if pending is not None and m.end() == len(data):
+                    pending.append(s)  # it may grow with the next read
+                else:
+                    out.append(Match(s, m.end(), CREDENTIAL, "credential"))
+            elif pending is not None and len(data) - s <= 16384 and not _WS.search(data, s):
+                pending.append(s)
         return out
 
     def _decoded_matches(self, view: bytes, depth: int) -> list[Match]:
@@ -307,7 +316,7 @@ class Redactor:
         if b"%" in view:
             candidates += [(m.start(), m.end()) for m in _PCT_RUN.finditer(view)]
         for start, end in candidates:
-            run = view[start:end]
+            run = view[start:end].translate(None, b"\r\n")
             decodings = _decode_pct(run) if b"%" in run else _decode_b64(run) + _decode_hex(run)
             for decoded in decodings:
                 found = self._scan_decoded(decoded, depth)
@@ -335,16 +344,20 @@ class Redactor:
     def find(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
         """Every match in ``data`` (positions in ``data``), merged: no value inside."""
         view = _quick_view(data)
-        raw = self._literal_matches(view, pending) + self._decoded_matches(view, 1)
-        if not raw and not pending:
-            return []
-        mapping = None
-        if view is not data:
-            view, mapping = _normalize(data)
-        if mapping is not None:
-            raw = [Match(mapping.orig(m.start), mapping.orig_end(m.end), m.label, m.form) for m in raw]
-            if pending:
-                pending[:] = [mapping.orig(p) for p in pending]
+        raw = self._literal_matches(view)
+        if raw and view is not data:
+            _, mapping = _normalize(data)
+            if mapping is not None:
+                raw = [Match(mapping.orig(m.start), mapping.orig_end(m.end), m.label, m.form) for m in raw]
+        if b"\x08" in data:
+            # Also as a terminal renders it: a backspace erases the character before it.
+            rendered, rmap = _normalize(data, erase=True)
+            for m in self._literal_matches(rendered):
+                if rmap is not None:
+                    m = Match(rmap.orig(m.start), rmap.orig_end(m.end), m.label, m.form)
+                raw.append(m)
+        raw += self._decoded_matches(data, 1)
+        raw += self._credential_matches(data, pending)
         return _merge(raw)
 
     def redact(self, data: bytes) -> bytes:
@@ -417,10 +430,10 @@ def _quick_view(data: bytes) -> bytes:
     return data if len(view) == len(data) else view
 
 
-def _normalize(data: bytes) -> tuple[bytes, _Mapping | None]:
+def _normalize(data: bytes, *, erase: bool = False) -> tuple[bytes, _Mapping | None]:
     has_ansi = b"\x1b" in data
-    has_zw = (_needs_regex_normalize(data) and not has_ansi) or any(z in data for z in _ZW_BYTES)
-    if not has_ansi and not has_zw:
+    has_zw = any(z in data for z in _ZW_BYTES)
+    if not has_ansi and not has_zw and not erase:
         view = data.translate(None, _STRIP_ALWAYS)
         if len(view) == len(data):
             return data, None
@@ -431,6 +444,9 @@ def _normalize(data: bytes) -> tuple[bytes, _Mapping | None]:
         parts.append(_ANSI.pattern)
     if has_zw:
         parts.append(_ZW_RE.pattern)
+    if erase:
+        # A backspace erases the character before it (UTF-8 aware), as a terminal shows it.
+        parts.append(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
     parts.append(rb"[\r\n\x08]")
     cut = re.compile(b"(?:" + b"|".join(parts) + b")+")
     removed = [(m.start(), m.end()) for m in cut.finditer(data)]
@@ -477,19 +493,35 @@ def _apply(data: bytes, matches: list[Match]) -> bytes:
     return b"".join(pieces)
 
 
-def _long_runs(view: bytes) -> Iterable[tuple[int, int]]:
-    """(start, end) of each run of 24+ base64-alphabet characters (plus trailing '=')."""
-    marks = view.translate(_RUN_TABLE)
+def _long_runs(data: bytes) -> Iterable[tuple[int, int]]:
+    """(start, end) of each run of 24+ base64-alphabet characters (plus trailing '='). A run
+    continues on the next line only after a wrapped line (40+ characters up to the newline, as
+    ``base64`` wraps at 76): the last word of an ordinary line is not part of it."""
+    marks = data.translate(_RUN_TABLE)
+    size = len(data)
     pos = marks.find(_RUN_NEEDLE)
     while pos >= 0:
         start = pos
         while start > 0 and marks[start - 1] == 0x61:
             start -= 1
-        end = marks.find(b" ", pos)
-        if end < 0:
-            end = len(view)
-        while end < len(view) and end - start < 1 << 20 and view[end] == 0x3D:
-            end += 1
+        seg_start = start
+        width = 0  # the wrap width, once a full line has been seen: every wrapped line has it
+        while True:
+            end = marks.find(b" ", pos)
+            if end < 0:
+                end = size
+            while end < size and end - start < 1 << 20 and data[end] == 0x3D:
+                end += 1
+            nl = end + 1 if data[end : end + 1] == b"\n" else end + 2 if data[end : end + 2] == b"\r\n" else 0
+            seg = end - seg_start
+            full_line = seg_start == 0 or data[seg_start - 1] == 0x0A
+            wrapped = seg >= 40 and (seg == width if width else True)
+            if nl and wrapped and nl < size and marks[nl] == 0x61 and end - start < 1 << 20:
+                if not width and full_line:
+                    width = seg
+                seg_start = pos = nl
+                continue
+            break
         yield start, end
         pos = marks.find(_RUN_NEEDLE, end)
 
@@ -576,6 +608,7 @@ class RedactStream:
     def __init__(self, redactor: Redactor) -> None:
         self._r = redactor
         self._buf = b""
+        self._backspaces = False
 
     def _process(self, final: bool, idle: bool = False) -> bytes:
         data = self._buf
@@ -594,11 +627,20 @@ class RedactStream:
         #    the last bytes only (enough for the longest pattern, plus what normalization removes).
         window = max(4 * self._r._maxlen, 256)
         tail_start = max(0, cut - window)
-        view, mapping = _normalize(data[tail_start:cut])
-        hold_view = 0 if _ends_short_line(data[:cut]) else self._r._holdback(view)
-        if hold_view:
-            pos = mapping.orig(len(view) - hold_view) if mapping is not None else len(view) - hold_view
-            cut = tail_start + pos
+        if b"\x08" in data:
+            self._backspaces = True
+        if not _ends_short_line(data[:cut]):
+            tail = data[tail_start:cut]
+            views = [(tail, False)]
+            if self._backspaces:
+                # A stream that uses backspaces may erase its last character with the next read.
+                views += [(tail, True), (tail[:-1], True)]
+            for part, erase in views:
+                view, mapping = _normalize(part, erase=erase)
+                hold_view = self._r._holdback(view)
+                if hold_view:
+                    pos = mapping.orig(len(view) - hold_view) if mapping is not None else len(view) - hold_view
+                    cut = min(cut, tail_start + pos)
         # 3. A credential anchor still growing; an encoded run or PEM block still open.
         for p in pending:
             if not idle:

@@ -148,11 +148,6 @@ def test_base64_wrapped_at_76_columns() -> None:
         check_form({"t": TOKEN}, wrapped, "t")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="line breaks are dropped before finding base64 runs, so the last word of the line above a "
-    "wrapped blob is joined to the run and redacted with it",
-)
 def test_wrapped_base64_keeps_the_line_above() -> None:
     wrapped = base64.encodebytes(b"password=" + LONG40 + b"\n" + bytes(range(32, 127)))
     out = check_form({"db": LONG40}, b"BEGIN DATA\n" + wrapped + b"END\n", "db")
@@ -234,11 +229,6 @@ def test_backspaces_between_characters() -> None:
     check_form({"t": TOKEN}, b"pw: " + underlined + b"\n", "t", (b"pw: ",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backspaces are deleted from the normalized view instead of applied: output that a "
-    "terminal renders as the value (an erased character, nroff bold 'c\\bc') is not matched",
-)
 @pytest.mark.parametrize("style", ["erased", "bold"])
 def test_backspace_rendering_as_the_value(style: str) -> None:
     chars = [TOKEN[i : i + 1] for i in range(len(TOKEN))]
@@ -299,15 +289,8 @@ def test_credentials_not_in_vault(kind: str) -> None:
         assert out.endswith(b"\n== line after\n"), (name, out)
 
 
-_SWALLOWS = pytest.mark.xfail(
-    strict=True,
-    reason="credential rules run on the view without line breaks, so a variable-length token "
-    "(ghp_, xoxb-, JWT) grows into the first word of the next line",
-)
-
-
 @pytest.mark.parametrize(
-    "kind", [pytest.param(k, marks=_SWALLOWS) if k in ("github", "slack", "jwt") else k for k in sorted(CREDENTIALS)]
+    "kind", sorted(CREDENTIALS)
 )
 def test_credential_does_not_swallow_the_next_line(kind: str) -> None:
     r = Redactor.build(secrets(other=TOKEN))
@@ -353,11 +336,6 @@ def test_overlapping_secrets_longer_label_wins() -> None:
         assert r.contains(long_) == ["long"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Redactor.build gives a pattern shared by two secrets the label of the longer value, "
-    "so the short secret's own exact value (also a fragment of the long one) is labelled 'long'",
-)
 def test_overlapping_secrets_short_one_alone_keeps_its_label() -> None:
     short = b"Kx7Pq2Lm"
     long_ = b"prefix-" + short + b"-Vz93Wd"
