@@ -353,9 +353,7 @@ class Redactor:
             # Also as a terminal renders it: a backspace erases the character before it.
             rendered, rmap = _normalize(data, erase=True)
             for m in self._literal_matches(rendered):
-                if rmap is not None:
-                    m = Match(rmap.orig(m.start), rmap.orig_end(m.end), m.label, m.form)
-                raw.append(m)
+                raw.append(m if rmap is None else Match(rmap.orig(m.start), rmap.orig_end(m.end), m.label, m.form))
         raw += self._decoded_matches(data, 1)
         raw += self._credential_matches(data, pending)
         return _merge(raw)
