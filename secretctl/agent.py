@@ -77,12 +77,23 @@ class AgentSession:
     def sanitize(self, obj: Any) -> Any:
         """Redact every string in a tool's result (keys included: a value could be a key name)."""
         r = self.redactor
+        if isinstance(obj, dict | list):
+            import json
+
+            # One scan of the whole result: most results hold nothing to redact.
+            if not r.find(json.dumps(obj, ensure_ascii=False).encode("utf-8", errors="surrogateescape")):
+                return obj
+            return self._sanitize_each(obj)
+        return self._sanitize_each(obj)
+
+    def _sanitize_each(self, obj: Any) -> Any:
+        r = self.redactor
         if isinstance(obj, str):
             return r.redact(obj.encode("utf-8", errors="surrogateescape")).decode("utf-8", errors="replace")
         if isinstance(obj, list):
-            return [self.sanitize(x) for x in obj]
+            return [self._sanitize_each(x) for x in obj]
         if isinstance(obj, dict):
-            return {k: self.sanitize(v) for k, v in obj.items()}
+            return {k: self._sanitize_each(v) for k, v in obj.items()}
         return obj
 
     def _check_arguments(self, tool: str, texts: Sequence[str]) -> None:

@@ -344,7 +344,9 @@ class Redactor:
     def find(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
         """Every match in ``data`` (positions in ``data``), merged: no value inside."""
         view = _quick_view(data)
-        raw = self._literal_matches(view)
+        # Merge in view coordinates first: one occurrence yields dozens of overlapping matches
+        # (fragments, encodings), and only the merged spans need mapping back.
+        raw = _merge(self._literal_matches(view))
         if raw and view is not data:
             _, mapping = _normalize(data)
             if mapping is not None:
@@ -410,6 +412,34 @@ class _Mapping:
         return self.orig(pos - 1) + 1
 
 
+class _CountingMap:
+    """Maps view positions back when only line breaks and backspaces were removed, by counting
+    them in C (bytes.count) for each match instead of listing every line break of the buffer."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def _removed_before(self, end: int) -> int:
+        d = self._data
+        return d.count(b"\n", 0, end) + d.count(b"\r", 0, end) + d.count(b"\x08", 0, end)
+
+    def orig(self, pos: int) -> int:
+        guess = pos
+        while True:
+            nxt = pos + self._removed_before(guess + 1) if guess < len(self._data) else guess
+            # Skip removed bytes sitting exactly at the candidate position.
+            while nxt < len(self._data) and self._data[nxt] in _STRIP_ALWAYS:
+                nxt += 1
+            if nxt == guess:
+                return guess
+            guess = nxt
+
+    def orig_end(self, pos: int) -> int:
+        if pos == 0:
+            return 0
+        return self.orig(pos - 1) + 1
+
+
 _NOT_SPECIAL = bytes(i for i in range(256) if i not in (0x1B, 0xE2, 0xEF, 0xC2))
 
 
@@ -429,14 +459,14 @@ def _quick_view(data: bytes) -> bytes:
 
 
 def _normalize(data: bytes, *, erase: bool = False) -> tuple[bytes, _Mapping | None]:
-    has_ansi = b"\x1b" in data
-    has_zw = any(z in data for z in _ZW_BYTES)
+    special = _needs_regex_normalize(data)
+    has_ansi = special and b"\x1b" in data
+    has_zw = special and any(z in data for z in _ZW_BYTES)
     if not has_ansi and not has_zw and not erase:
         view = data.translate(None, _STRIP_ALWAYS)
         if len(view) == len(data):
             return data, None
-        removed = [(m.start(), m.end()) for m in re.finditer(rb"[\r\n\x08]+", data)]
-        return view, _Mapping(removed)
+        return view, _CountingMap(data)  # type: ignore[return-value]
     parts = []
     if has_ansi:
         parts.append(_ANSI.pattern)

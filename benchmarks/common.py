@@ -1,0 +1,74 @@
+"""Helpers shared by the benchmarks: an isolated environment, a vault, timing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SECRETCTL = str(BIN / "secretctl")
+
+
+class Env:
+    """A throwaway home with its own identity (unprotected) and git config."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="secretctl-bench-"))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRETCTL_", "GIT_"))}
+        self.env.update(HOME=str(self.root), SECRETCTL_CONFIG_DIR=str(self.root / "config"),
+                        SECRETCTL_DATA_DIR=str(self.root / "data"), GIT_CONFIG_GLOBAL=str(self.root / "gitconfig"),
+                        SECRETCTL_ACTOR="bench", NO_COLOR="1")
+        (self.root / "gitconfig").write_text("[user]\n\tname = bench\n\temail = bench@example.com\n")
+        self.run("identity", "new", "--no-passphrase")
+        self.identity = self.root / "config" / "identity.age"
+
+    def run(self, *args: str, input: bytes = b"", check: bool = True, cwd: Path | None = None) -> bytes:
+        out = subprocess.run([SECRETCTL, *args], input=input, capture_output=True, env=self.env,
+                             cwd=cwd or self.root, check=False)
+        if check and out.returncode:
+            raise SystemExit(f"secretctl {' '.join(args)} failed: {out.stderr.decode()}")
+        return out.stdout
+
+    def vault(self, name: str = "vault") -> Path:
+        path = self.root / name
+        self.run("init", str(path), "--name", "bench")
+        self.env["SECRETCTL_VAULT"] = str(path)
+        return path
+
+    def open(self, path: Path):  # type: ignore[no-untyped-def]
+        from secretctl.vault import Vault
+
+        os.environ.update(self.env)
+        return Vault(path, identity_path=self.identity, password=lambda: "", actor="bench")
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def fill(vault, n: int, prefix: str = "svc") -> list[str]:  # type: ignore[no-untyped-def]
+    """n secrets in one commit, through the service (import_entries)."""
+    from secretctl.secret import Secret
+
+    keys = [f"{prefix}{i % 100}/key{i}" for i in range(n)]
+    vault.import_entries([(k, Secret(os.urandom(18).hex().encode())) for k in keys])
+    return keys
+
+
+def median_of(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
