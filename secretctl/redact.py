@@ -104,7 +104,7 @@ _PEM_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
 
 def check_redactable(label: str, value: Secret) -> None:
     """Refuse values too short to redact without destroying ordinary output."""
-    if len(value) < MIN_REDACTABLE:
+    if len(_normalize_pattern(value.reveal())) < MIN_REDACTABLE:
         raise UsageError(
             f"secret too short to redact safely: {label} ({len(value)} characters)",
             hint="values under 4 characters would be found everywhere in output; pass --allow-short to inject "
@@ -121,6 +121,9 @@ class Match:
 
 
 def _normalize_pattern(p: bytes) -> bytes:
+    """Patterns are normalized exactly like the view they are matched against."""
+    if _needs_regex_normalize(p):
+        return _normalize(p)[0]
     return p.translate(None, _STRIP_ALWAYS)
 
 
@@ -255,7 +258,7 @@ class Redactor:
         best: dict[bytes, tuple[str, str, tuple[int, int]]] = {}
         for label, secret in secrets.items():
             value = secret.reveal()
-            if len(value) < MIN_REDACTABLE:
+            if len(_normalize_pattern(value)) < MIN_REDACTABLE:
                 continue
             for p, form in forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min):
                 # One pattern may be a form of two secrets: a secret's own value (or a full encoding
@@ -344,6 +347,16 @@ class Redactor:
     def find(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
         """Every match in ``data`` (positions in ``data``), merged: no value inside."""
         view = _quick_view(data)
+        if b"\x1b" in data:
+            # A stray ESC can swallow the next character as a two-byte escape: also match the
+            # bytes with only line breaks and backspaces removed.
+            plain = data.translate(None, _STRIP_ALWAYS)
+            extra = _merge(self._literal_matches(plain))
+            if extra:
+                cmap = _CountingMap(data)
+                extra = [Match(cmap.orig(m.start), cmap.orig_end(m.end), m.label, m.form) for m in extra]
+        else:
+            extra = []
         # Merge in view coordinates first: one occurrence yields dozens of overlapping matches
         # (fragments, encodings), and only the merged spans need mapping back.
         raw = _merge(self._literal_matches(view))
@@ -351,6 +364,7 @@ class Redactor:
             _, mapping = _normalize(data)
             if mapping is not None:
                 raw = [Match(mapping.orig(m.start), mapping.orig_end(m.end), m.label, m.form) for m in raw]
+        raw += extra
         if b"\x08" in data:
             # Also as a terminal renders it: a backspace erases the character before it.
             rendered, rmap = _normalize(data, erase=True)

@@ -1,0 +1,129 @@
+"""What may be committed to a vault (the pre-commit / pre-push check), given file contents.
+
+Every file must be one of: a valid age file named ``*.age`` encrypted to exactly the members
+of its directory (no passphrase stanza), a sidecar that validates against its schema and
+holds nothing value-like, a well-formed ``.age-recipients``, or a known config file. No
+symlinks. With a redactor (identity unlocked, or ``--deep``), no staged text may contain a
+current secret value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from secretctl.errors import SecretctlError
+
+if TYPE_CHECKING:
+    from secretctl.recipients import RecipientsFile
+    from secretctl.redact import Redactor
+
+SYMLINK_MODE = "120000"
+KNOWN_FILES = {".gitattributes", ".gitignore", "README.md", ".pre-commit-config.yaml", ".secretctl/config.yaml",
+               ".secretctl/policy.yaml"}
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~!@#$%^&*]{20,}")
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    path: str
+    mode: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def _entropy(s: str) -> float:
+    counts: dict[str, int] = {}
+    for c in s:
+        counts[c] = counts.get(c, 0) + 1
+    return -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
+
+
+def value_like(text: str) -> str | None:
+    """A token that looks like a credential rather than prose: 20+ characters of mixed classes
+    with high entropy (a heuristic: it also flags some hashes and ids; move those to notes
+    elsewhere or shorten them)."""
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        if tok.startswith(("http://", "https://")) or "/" in tok and tok.count("/") > 2:
+            continue
+        classes = sum(bool(re.search(p, tok)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
+        if classes >= 3 and _entropy(tok) >= 3.8:
+            return tok[:4] + "..."
+    return None
+
+
+def check_files(
+    files: Iterable[StagedFile],
+    *,
+    recipients_for: Callable[[str], RecipientsFile | None],
+    redactor: Redactor | None = None,
+    script_paths: frozenset[str] = frozenset(),
+) -> list[Problem]:
+    """Problems with the given files (staged blobs, or the whole tree for ``--all``)."""
+    from secretctl import agefile, audit, keys, meta, recipients
+
+    problems: list[Problem] = []
+    for f in files:
+        p = f.path
+        if f.mode == SYMLINK_MODE:
+            problems.append(Problem(p, "symlinks are not allowed in a vault"))
+            continue
+        try:
+            if p.endswith(keys.SECRET_SUFFIX):
+                if keys.key_from_path(p) is None:
+                    problems.append(Problem(p, "not a valid key name"))
+                    continue
+                header = agefile.parse_header(f.data, source=p)
+                if header.has_scrypt():
+                    problems.append(Problem(p, "encrypted to a passphrase (scrypt), not to the vault's members"))
+                    continue
+                rfile = recipients_for(p)
+                if rfile is None:
+                    problems.append(Problem(p, "no .age-recipients governs this file"))
+                elif header.recipient_stanza_count() != len(rfile.recipients):
+                    problems.append(Problem(p, f"encrypted to {header.recipient_stanza_count()} recipients, but its "
+                                               f"directory has {len(rfile.recipients)}: run secretctl reencrypt"))
+                continue
+            if p.endswith(keys.META_SUFFIX):
+                parsed = meta.parse_meta(f.data, source=p)
+                texts = [parsed.notes or "", parsed.url or ""] + [x for fl in parsed.fields
+                                                                  for x in (fl.value or "", fl.hint or "")]
+                for t in texts:
+                    hit = value_like(t)
+                    if hit:
+                        problems.append(Problem(p, f"sidecar holds a value-like string ({hit}); values belong in "
+                                                   "the .age file"))
+                        break
+            elif p == recipients.RECIPIENTS_FILE or p.endswith("/" + recipients.RECIPIENTS_FILE):
+                recipients.parse_recipients_file(f.data, source=p)
+            elif p.startswith(".secretctl/audit/") and p.endswith(".jsonl"):
+                audit.verify_chain(f.data, source=p)
+            elif p == ".secretctl/policy.yaml":
+                from secretctl.policy import load_policy
+
+                load_policy(f.data, p)
+            elif p in KNOWN_FILES or p in script_paths:
+                pass
+            else:
+                problems.append(Problem(p, "not a vault file (secrets go in *.age files via secretctl set)"))
+                continue
+        except SecretctlError as exc:
+            problems.append(Problem(p, exc.message.removeprefix(p + ": ").removeprefix(p)))
+            continue
+        if redactor is not None and not p.endswith(keys.SECRET_SUFFIX):
+            found = redactor.contains(f.data)
+            if found:
+                problems.append(Problem(p, f"contains the value of {found[0]} in plaintext"))
+    return problems
