@@ -51,22 +51,27 @@ class AgentSession:
         self._clock = clock
 
     # ------------------------------------------------------------- sanitizer
+    @staticmethod
+    def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: int = 16) -> Redactor:
+        """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
+        from secretctl.redact import Redactor
+
+        values: dict[str, Secret] = {}
+        for key in vault.keys():  # noqa: SIM118 - a method listing keys, not a dict
+            try:
+                values.update(vault.secret_values(key))
+            except SecretctlError:
+                continue  # not a recipient, or damaged: nothing to redact that we could know
+        return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min)
+
     def _refresh(self) -> None:
         from secretctl import gitrepo
 
         head = gitrepo.head(self.vault.root)
         if head == self._cache.head and self._cache.redactor is not None:
             return
-        from secretctl.redact import Redactor
-
-        values: dict[str, Secret] = {}
-        for key in self.vault.keys():  # noqa: SIM118 - a method listing keys, not a dict
-            try:
-                values.update(self.vault.secret_values(key))
-            except SecretctlError:
-                continue  # not a recipient, or damaged: nothing to redact that we could know
-        self._cache = _Cache(head, Redactor.build(values, fragment_min=self.policy.fragment_min,
-                                                  fragment_value_min=self.policy.fragment_value_min))
+        self._cache = _Cache(head, self.values_redactor(self.vault, fragment_min=self.policy.fragment_min,
+                                                        fragment_value_min=self.policy.fragment_value_min))
 
     @property
     def redactor(self) -> Redactor:

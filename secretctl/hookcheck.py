@@ -56,7 +56,7 @@ def value_like(text: str) -> str | None:
     elsewhere or shorten them)."""
     for m in _TOKEN.finditer(text):
         tok = m.group()
-        if tok.startswith(("http://", "https://")) or "/" in tok and tok.count("/") > 2:
+        if tok.startswith(("http://", "https://")) or ("/" in tok and tok.count("/") > 2):
             continue
         classes = sum(bool(re.search(p, tok)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
         if classes >= 3 and _entropy(tok) >= 3.8:

@@ -409,8 +409,9 @@ class Vault:
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str) -> str | None:
         from secretctl import audit, gitrepo
 
-        paths = list(paths) + self._flush_access_log()
-        trailers = audit.format_trailers(action, keys, self.actor_trailer())
+        log_paths = self._flush_access_log()
+        paths = list(paths) + log_paths
+        trailers = audit.format_trailers(action, keys, self.actor_trailer()) + self._audit_head_trailers(log_paths)
         message = f"{summary}\n\n{trailers}\n"
         return gitrepo.commit_paths(self.root, paths, message, actor=self.actor)
 
@@ -768,6 +769,23 @@ class Vault:
                         problems.append(CheckProblem(relm, "sidecar without a secret; delete it"))
         return problems
 
+    def invalidate(self) -> None:
+        """Forget cached listings (after git changed the tree under us)."""
+        self._keys_cache = None
+        self._recipients_cache.clear()
+
+    def commit_access_log(self) -> str | None:
+        """Commit pending access records on their own (sync does this before pulling)."""
+        from secretctl import audit, gitrepo
+
+        with self._mutation():
+            paths = self._flush_access_log()
+            if not paths:
+                return None
+            trailers = audit.format_trailers("audit", [], self.actor_trailer()) + self._audit_head_trailers(paths)
+            return gitrepo.commit_paths(self.root, paths, f"secretctl: access log of {self.actor}\n\n{trailers}\n",
+                                        actor=self.actor)
+
     # ------------------------------------------------------------- access log
     def _pending_log(self) -> Path:
         return self.root / ".git" / "secretctl" / "audit-pending.jsonl"
@@ -784,6 +802,18 @@ class Vault:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
+
+    def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
+        """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an
+        edit of the last line (which no later line's hash covers) is detected too."""
+        from secretctl import audit
+
+        out = ""
+        for rel in log_paths:
+            lines = (self.root / rel).read_bytes().splitlines(keepends=True)
+            if lines:
+                out += f"\nSecretctl-Audit-Head: {rel} {audit.line_hash(lines[-1])}"
+        return out
 
     def _flush_access_log(self) -> list[str]:
         """Move pending access records into ``.secretctl/audit/<member>.jsonl`` (hash-chained)."""
@@ -924,6 +954,9 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) 
     written.append(RECIPIENTS_FILE)
     if not gitrepo.is_repo(root):
         gitrepo.init(root)
+    from secretctl import gitflow
+
+    gitflow.configure_repo(root)
     trailers = audit.format_trailers("init", [], f"{name} <{recip.text}>")
     summary = "secretctl: adopt passage store" if adopting else "secretctl: create vault"
     commit = gitrepo.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)

@@ -43,11 +43,30 @@ def check(
     json_out: Annotated[bool, JsonOpt] = False,
     no_decrypt: Annotated[bool, typer.Option("--no-decrypt", help="Parse headers only (no identity needed).")]
     = False,
+    staged: Annotated[bool, typer.Option("--staged", help="Run the pre-commit checks on the staged files.")]
+    = False,
+    all_files: Annotated[bool, typer.Option("--all", help="Run the pre-commit checks on every committed file "
+                                            "(for the vault repo's CI).")] = False,
+    deep: Annotated[bool, typer.Option("--deep", help="With --staged/--all: also look for current secret "
+                                       "values in plaintext files.")] = False,
 ) -> None:
     """Verify every file decrypts (or parses), sidecars match, recipients are current; exit 1 on
     problems or expired secrets (for CI)."""
     from secretctl.cli.common import open_vault
 
+    if staged or all_files:
+        from secretctl import gitflow
+
+        found = gitflow.check_tree(open_vault(), staged=staged, only_changed=False, deep=deep)
+        if json_out:
+            emit_json({"ok": not found, "problems": [p.__dict__ for p in found]})
+        for p in found:
+            sys.stderr.write(f"error: {p}\n")
+        if found:
+            raise typer.Exit(1)
+        if not json_out:
+            info("vault files ok")
+        return
     problems = open_vault().check(decrypt=not no_decrypt)
     failing = [p for p in problems if p.severity in ("error", "expired")]
     if json_out:

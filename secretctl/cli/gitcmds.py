@@ -1,0 +1,178 @@
+"""Team workflow commands: hook, clone, sync, resolve, backup, restore, scan; and the hidden
+git plumbing (merge-driver, textconv)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secretctl.cli.common import JsonOpt, emit_json, info, open_vault
+
+hook_app = typer.Typer(help="Git hooks that refuse plaintext and malformed files in the vault.", no_args_is_help=True)
+
+
+def _report(problems: list[object]) -> None:
+    for p in problems:
+        sys.stderr.write(f"secretctl: rejected: {p}\n")
+    if problems:
+        sys.stderr.write(f"secretctl: {len(problems)} problem(s); nothing was committed\n")
+        raise typer.Exit(1)
+
+
+@hook_app.command("install")
+def hook_install() -> None:
+    """Install the pre-commit and pre-push hooks into this vault's .git/hooks."""
+    from secretctl import gitflow
+
+    for path in gitflow.install_hooks(open_vault().root):
+        info(f"installed {path}")
+
+
+@hook_app.command("pre-commit")
+def hook_pre_commit(
+    deep: Annotated[bool, typer.Option("--deep", help="Also look for current secret values in staged text "
+                                       "(unlocks your identity).")] = False,
+) -> None:
+    """Check the staged files (what git will commit, not the work tree)."""
+    from secretctl import gitflow
+
+    _report(list(gitflow.check_tree(open_vault(), staged=True, only_changed=True, deep=deep)))
+
+
+@hook_app.command("pre-push")
+def hook_pre_push(
+    deep: Annotated[bool, typer.Option("--deep", help="Also look for current secret values.")] = False,
+) -> None:
+    """Check every file of the commit being pushed (`commit --no-verify` skips pre-commit)."""
+    from secretctl import gitflow
+
+    _report(list(gitflow.check_tree(open_vault(), staged=False, only_changed=False, deep=deep)))
+
+
+def clone(
+    url: Annotated[str, typer.Argument(help="The team's vault repository.")],
+    directory: Annotated[Path | None, typer.Argument(help="Where (default: the repository's name).")] = None,
+) -> None:
+    """Clone a vault and set the local git config a clone does not carry (diff, merge drivers)."""
+    from secretctl import gitflow
+
+    dest = directory or Path(url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
+    gitflow.clone(url, dest)
+    info(f"cloned into {dest}; hooks: secretctl hook install")
+
+
+def sync(
+    no_push: Annotated[bool, typer.Option("--no-push", help="Pull and re-encrypt, but do not push.")] = False,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Pull (rebase), re-encrypt if recipients changed, push; report what came in."""
+    from secretctl import gitflow
+
+    incoming = gitflow.sync(open_vault(), push=not no_push)
+    if json_out:
+        emit_json(incoming.to_json())
+        return
+    if not incoming.commits:
+        info("already up to date")
+        return
+    info(f"{incoming.commits} commit(s) came in")
+    for label, items in (("added", incoming.added), ("changed", incoming.changed), ("removed", incoming.removed)):
+        for key, who in items.items():
+            info(f"  {label}: {key} (by {who})")
+    for m in incoming.members:
+        info(f"  {m}")
+    if incoming.rotate:
+        info("  a member was removed who could read: " + ", ".join(incoming.rotate) + " (rotate them)")
+
+
+def resolve(
+    key: Annotated[str, typer.Argument(help="The conflicted secret.")],
+    ours: Annotated[bool, typer.Option("--ours", help="Keep your local value.")] = False,
+    theirs: Annotated[bool, typer.Option("--theirs", help="Take the incoming value.")] = False,
+) -> None:
+    """Settle a conflict named by sync: --ours is always your value, --theirs the incoming one."""
+    from secretctl import gitflow
+    from secretctl.errors import UsageError
+
+    if ours == theirs:
+        raise UsageError("choose exactly one of --ours and --theirs")
+    gitflow.resolve(open_vault(), key, side="ours" if ours else "theirs")
+    info(f"resolved {key} ({'your value' if ours else 'the incoming value'}); run secretctl sync")
+
+
+def merge_driver(
+    kind: Annotated[str, typer.Argument()], base: Annotated[Path, typer.Argument()],
+    ours: Annotated[Path, typer.Argument()], theirs: Annotated[Path, typer.Argument()],
+    path: Annotated[str, typer.Argument()],
+) -> None:
+    """(git plumbing) Merge *.age by plaintext and sidecars field by field."""
+    from secretctl import gitflow
+
+    if kind == "age":
+        ok = gitflow.merge_age(open_vault(), base, ours, theirs, path)
+    else:
+        ok = gitflow.merge_meta(base, ours, theirs, path)
+    if not ok:
+        sys.stderr.write(f"secretctl: conflict: {path} changed on both sides; secretctl resolve will settle it\n")
+        raise typer.Exit(1)
+
+
+def textconv(path: Annotated[Path, typer.Argument()]) -> None:
+    """(git plumbing) Show an age file as plaintext for `git diff` if you can decrypt it."""
+    from secretctl import gitflow
+
+    sys.stdout.buffer.write(gitflow.textconv(open_vault(), path))
+
+
+def backup(output: Annotated[Path, typer.Option("-o", "--output", help="The backup file (mode 0600).")]) -> None:
+    """Write the whole history as a git bundle encrypted to the vault's root recipients."""
+    from secretctl import gitflow
+
+    size = gitflow.backup(open_vault(), output)
+    info(f"wrote {output} ({size} bytes of history, encrypted)")
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup made by secretctl backup.")],
+    directory: Annotated[Path | None, typer.Argument(help="Where to restore it.")] = None,
+    verify_only: Annotated[bool, typer.Option("--verify-only", help="Decrypt and verify only.")] = False,
+) -> None:
+    """Restore (or just verify) a backup."""
+    from secretctl import gitflow, identity, settings
+    from secretctl.cli.common import password_source
+
+    ident = identity.load(settings.identity_path(), password_source)
+    info(gitflow.restore(ident, file, directory, verify_only=verify_only))
+
+
+def scan(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (default: .).")] = None,
+    json_out: Annotated[bool, JsonOpt] = False,
+) -> None:
+    """Look for vault values in other files (an app repo's pre-commit). Prints file:line: key,
+    never the value; exit 1 on a hit."""
+    from secretctl import gitflow
+
+    hits = gitflow.scan(open_vault(), paths or [Path(".")])
+    if json_out:
+        emit_json([h.__dict__ for h in hits])
+    else:
+        for h in hits:
+            sys.stdout.write(f"{h.path}:{h.line}: {h.key}\n")
+    if hits:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hook_app, name="hook")
+    app.command("clone")(clone)
+    app.command("sync")(sync)
+    app.command("resolve")(resolve)
+    app.command("merge-driver", hidden=True)(merge_driver)
+    app.command("textconv", hidden=True)(textconv)
+    app.command("backup")(backup)
+    app.command("restore")(restore)
+    app.command("scan")(scan)

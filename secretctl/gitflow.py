@@ -1,0 +1,585 @@
+"""Team workflow over git (service layer): repo config, the merge drivers, textconv, sync,
+conflict resolution, hooks, backup and restore, and the audit trail.
+
+Plaintext never touches disk here: the merge driver and textconv decrypt in memory, and a
+conflict leaves a valid age file (our side) in the tree while both sides' ciphertexts wait
+under .git/secretctl/ for ``secretctl resolve``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from secretctl import gitrepo, keys, store
+from secretctl.errors import ConflictError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
+
+if TYPE_CHECKING:
+    from secretctl.hookcheck import Problem
+    from secretctl.vault import Vault
+
+CONFLICTS = "secretctl/conflicts.json"
+
+
+def configure_repo(root: Path) -> None:
+    """The local git config a clone does not carry: textconv for *.age and the merge drivers."""
+    settings = {
+        "diff.age.textconv": "secretctl textconv",
+        "diff.age.cachetextconv": "false",
+        "merge.secretctl-age.name": "secretctl: merge secrets by plaintext",
+        "merge.secretctl-age.driver": "secretctl merge-driver age %O %A %B %P",
+        "merge.secretctl-meta.name": "secretctl: merge metadata field by field",
+        "merge.secretctl-meta.driver": "secretctl merge-driver meta %O %A %B %P",
+    }
+    for k, v in settings.items():
+        gitrepo.run(root, "config", "--local", k, v)
+
+
+def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, input=input, env=env, check=False)
+    if check and proc.returncode != 0:
+        last = (proc.stderr.decode(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        raise ConflictError(f"git {args[0]} failed: {last[:200]}", hint="run `git status` in the vault")
+    return proc
+
+
+# ------------------------------------------------------------------ textconv
+def textconv(vault: Vault, path: Path) -> bytes:
+    """What `git diff` shows for an age file: the plaintext if we can decrypt it, else <encrypted>."""
+    from secretctl import crypto
+
+    try:
+        data = path.read_bytes()
+        return crypto.decrypt(data, vault.unlock().keys, source=str(path)).reveal() + b"\n"
+    except (OSError, SecretctlError):
+        return b"<encrypted>\n"
+
+
+# -------------------------------------------------------------- merge driver
+def _rebasing(root: Path) -> bool:
+    return (root / ".git" / "rebase-merge").exists() or (root / ".git" / "rebase-apply").exists()
+
+
+def _load_conflicts(root: Path) -> dict[str, Any]:
+    path = root / ".git" / CONFLICTS
+    if not path.exists():
+        return {}
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return data
+
+
+def _save_conflicts(root: Path, conflicts: dict[str, Any]) -> None:
+    path = root / ".git" / CONFLICTS
+    if conflicts:
+        store.atomic_write(path, json.dumps(conflicts, indent=1).encode(), mode=0o600)
+    else:
+        store.remove(path)
+
+
+def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
+    """The merge driver for *.age: compare plaintexts. Returns False on a real conflict.
+
+    The result is written to ``ours`` (git's %A) re-encrypted to the current recipients. On
+    a conflict ``ours`` keeps a valid age file and both ciphertexts are recorded, labelled
+    local/incoming whatever git calls them (a rebase swaps ours and theirs).
+    """
+    from secretctl import crypto
+    from secretctl.merge import decide_value_merge
+
+    ids = vault.unlock().keys
+
+    def plain(p: Path) -> bytes | None:
+        data = p.read_bytes() if p.exists() else b""
+        if not data:
+            return None
+        return crypto.decrypt(data, ids, source=relpath).reveal()
+
+    b, o, t = plain(base), plain(ours), plain(theirs)
+    decision = decide_value_merge(b, o, t)
+    key = keys.key_from_path(relpath)
+    if decision == "conflict" or key is None:
+        rebasing = _rebasing(vault.root)
+        local, incoming = (theirs, ours) if rebasing else (ours, theirs)
+        conflicts = _load_conflicts(vault.root)
+        conflicts[relpath] = {
+            "key": key,
+            "local": base64.b64encode(local.read_bytes()).decode() if local.exists() else None,
+            "incoming": base64.b64encode(incoming.read_bytes()).decode() if incoming.exists() else None,
+        }
+        _save_conflicts(vault.root, conflicts)
+        return False
+    winner = {"same": o, "ours": o, "theirs": t, "deleted": None}[decision]
+    if winner is None:
+        winner = o if o is not None else t
+    if winner is None:
+        return True
+    from secretctl.secret import Secret
+
+    _, rfile = vault.governing(key)
+    store.atomic_write(ours, crypto.encrypt(Secret(winner), rfile.recipients))
+    return True
+
+
+def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
+    """The merge driver for sidecars: field by field; a field changed differently on both sides
+    takes the side updated last. Always produces a valid sidecar."""
+    import yaml
+
+    from secretctl.merge import merge_mappings
+    from secretctl.meta import parse_meta, render_meta
+
+    def load(p: Path) -> dict[str, Any] | None:
+        if not p.exists() or not p.read_bytes().strip():
+            return None
+        data = yaml.safe_load(p.read_bytes())
+        return data if isinstance(data, dict) else None
+
+    b, o, t = load(base), load(ours), load(theirs)
+    if o is None or t is None:
+        return o is not None or t is not None
+    prefer = "theirs" if str(t.get("updated", "")) > str(o.get("updated", "")) else "ours"
+    merged = merge_mappings(b, o, t, prefer=prefer).merged
+    text = yaml.safe_dump(merged, sort_keys=False).encode()
+    try:
+        meta = parse_meta(text, source=relpath)
+    except SecretctlError:
+        return False
+    store.atomic_write(ours, render_meta(meta))
+    return True
+
+
+# ---------------------------------------------------------------- sync
+@dataclass
+class Incoming:
+    commits: int = 0
+    added: dict[str, str] = field(default_factory=dict)  # key -> by
+    changed: dict[str, str] = field(default_factory=dict)
+    removed: dict[str, str] = field(default_factory=dict)
+    members: list[str] = field(default_factory=list)
+    rotate: list[str] = field(default_factory=list)  # readable by a member who was removed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commits": self.commits, "added": self.added, "changed": self.changed, "removed": self.removed,
+                "members": self.members, "rotate": self.rotate}
+
+
+def _incoming(root: Path, rng: str) -> Incoming:
+    from secretctl.audit import parse_trailers
+
+    out = Incoming()
+    log = _git(root, "log", "--reverse", "--format=%H%x00%B%x1e", rng).stdout.decode(errors="replace")
+    for raw in log.split("\x1e"):
+        entry = raw.strip("\n")
+        if not entry:
+            continue
+        out.commits += 1
+        _, _, body = entry.partition("\x00")
+        t = parse_trailers(body)
+        if t is None:
+            continue
+        who = t.actor.split(" <")[0]
+        for k in t.keys:
+            if t.action == "set" and "update" not in body.split("\n", 1)[0]:
+                out.added[k] = who
+            elif t.action in ("set", "import", "move"):
+                out.changed[k] = who
+            elif t.action == "delete":
+                out.removed[k] = who
+        if t.action.startswith("member"):
+            out.members.append(body.split("\n", 1)[0].removeprefix("secretctl: "))
+            if t.action == "member-remove":
+                out.rotate += [k for k in t.keys if k not in out.rotate]
+    return out
+
+
+def sync(vault: Vault, *, push: bool = True) -> Incoming:
+    """Pull (rebase), re-encrypt if recipients changed, push; report what came in."""
+    root = vault.root
+    vault.require()
+    if not _git(root, "remote", check=False).stdout.strip():
+        raise UsageError("the vault has no git remote", hint="git remote add origin URL, then secretctl sync")
+    if _load_conflicts(root) or _rebasing(root):
+        raise ConflictError("a previous sync stopped on conflicts",
+                            hint="secretctl resolve KEY --ours|--theirs for each, then secretctl sync")
+    # The pending access log goes in before pulling, as its own commit.
+    vault.commit_access_log()
+    _git(root, "fetch", "--quiet")
+    upstream = _git(root, "rev-parse", "--abbrev-ref", "@{u}", check=False)
+    if upstream.returncode != 0:
+        branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip()
+        remote = _git(root, "remote").stdout.decode().split()[0]
+        if _git(root, "rev-parse", "--verify", "-q", f"{remote}/{branch}", check=False).returncode != 0:
+            if push:
+                _git(root, "push", "-q", "-u", remote, branch)
+            return Incoming()
+        _git(root, "branch", "-q", f"--set-upstream-to={remote}/{branch}")
+    incoming = _incoming(root, "HEAD..@{u}")
+    env_ok = _git(root, "-c", "rebase.autoStash=false", "rebase", "-q", "@{u}", check=False)
+    if env_ok.returncode != 0:
+        conflicts = _load_conflicts(root)
+        names = [v.get("key") or k for k, v in conflicts.items()]
+        if not names:
+            _git(root, "rebase", "--abort", check=False)
+            raise ConflictError("sync stopped: git could not rebase your changes",
+                                hint="resolve it with git (git status), then secretctl sync")
+        raise ConflictError(f"both sides changed {len(names)} secret(s): {', '.join(sorted(names))}",
+                            hint="choose for each: secretctl resolve KEY --ours (your value) or --theirs "
+                                 "(the incoming one)")
+    vault.invalidate()
+    if vault.stale():
+        vault.reencrypt()
+    if push:
+        _git(root, "push", "-q")
+    return incoming
+
+
+def resolve(vault: Vault, key: str, *, side: str) -> None:
+    """Settle a conflict: ``ours`` is always your local value, ``theirs`` the incoming one."""
+    from secretctl import crypto
+
+    root = vault.root
+    rel = keys.secret_path(keys.validate_key(key))
+    conflicts = _load_conflicts(root)
+    if rel not in conflicts:
+        raise NotFoundError(f"no conflict on {key}", hint="secretctl sync names the conflicted keys")
+    chosen = conflicts[rel]["local" if side == "ours" else "incoming"]
+    target = root / rel
+    if chosen is None:
+        store.remove(target)
+        store.remove(root / keys.meta_path(key))
+        _git(root, "rm", "-q", "--cached", "--ignore-unmatch", rel, keys.meta_path(key))
+    else:
+        value = crypto.decrypt(base64.b64decode(chosen), vault.unlock().keys, source=rel)
+        _, rfile = vault.governing(key)
+        store.atomic_write(target, crypto.encrypt(value, rfile.recipients))
+        _git(root, "add", rel)
+        if (root / keys.meta_path(key)).exists():
+            _git(root, "add", keys.meta_path(key))
+    del conflicts[rel]
+    _save_conflicts(root, conflicts)
+    if not conflicts and _rebasing(root):
+        # All settled: let the rebase go on (a conflict on the next commit is recorded again).
+        env = {**os.environ, "GIT_EDITOR": "true"}
+        proc = subprocess.run(["git", "rebase", "--continue"], cwd=root, capture_output=True, env=env, check=False)
+        if proc.returncode != 0 and _load_conflicts(root):
+            raise ConflictError("more conflicts in the next commit",
+                                hint="secretctl sync lists them; resolve each, then secretctl sync")
+
+
+# -------------------------------------------------------------------- hooks
+HOOK_SCRIPT = """#!/bin/sh
+# Installed by `secretctl hook install`: refuse plaintext and malformed files in the vault.
+exec secretctl hook {name} "$@"
+"""
+
+
+def install_hooks(root: Path) -> list[str]:
+    hooks = root / ".git" / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ("pre-commit", "pre-push"):
+        path = hooks / name
+        store.atomic_write(path, HOOK_SCRIPT.format(name=name).encode(), mode=0o755)
+        out.append(str(path))
+    return out
+
+
+def _ls(root: Path, *, staged: bool, rev: str = "HEAD") -> list[tuple[str, str, str]]:
+    """(mode, blob id, path) of the staged index, or of a commit's tree."""
+    if staged:
+        raw = _git(root, "ls-files", "-s", "-z").stdout
+        out = []
+        for entry in raw.split(b"\0"):
+            if entry:
+                meta, _, path = entry.partition(b"\t")
+                mode, sha, _stage = meta.decode().split()
+                out.append((mode, sha, path.decode()))
+        return out
+    raw = _git(root, "ls-tree", "-r", "-z", rev).stdout
+    out = []
+    for entry in raw.split(b"\0"):
+        if entry:
+            meta, _, path = entry.partition(b"\t")
+            mode, _type, sha = meta.decode().split()
+            out.append((mode, sha, path.decode()))
+    return out
+
+
+def _read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
+    """Blob contents through one `git cat-file --batch` process."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    out = _git(root, "cat-file", "--batch", input=("\n".join(wanted) + "\n").encode()).stdout
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for sha in wanted:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].split()
+        if len(header) < 3 or header[1] == b"missing":
+            pos = nl + 1
+            continue
+        size = int(header[2])
+        blobs[sha] = out[nl + 1 : nl + 1 + size]
+        pos = nl + 1 + size + 1
+    return blobs
+
+
+def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:
+    """Run the hook's checks over the staged files (or a commit's tree)."""
+    from secretctl.hookcheck import StagedFile, check_files
+    from secretctl.recipients import RECIPIENTS_FILE, parse_recipients_file
+
+    root = vault.root
+    entries = _ls(root, staged=staged, rev=rev)
+    if staged and only_changed:
+        changed = set(_git(root, "diff", "--cached", "--name-only", "-z", "--no-renames").stdout.decode().split("\0"))
+        todo = [e for e in entries if e[2] in changed]
+    else:
+        todo = entries
+    rec_entries = {p: sha for _, sha, p in entries if p.endswith(RECIPIENTS_FILE)}
+    blobs = _read_blobs(root, [sha for _, sha, _ in todo] + list(rec_entries.values()))
+    parsed: dict[str, Any] = {}
+
+    def recipients_for(path: str) -> Any:
+        parts = path.split("/")[:-1]
+        while True:
+            rp = "/".join([*parts, RECIPIENTS_FILE])
+            if rp in rec_entries:
+                if rp not in parsed:
+                    try:
+                        parsed[rp] = parse_recipients_file(blobs.get(rec_entries[rp], b""), source=rp)
+                    except SecretctlError:
+                        parsed[rp] = None
+                return parsed[rp]
+            if not parts:
+                return None
+            parts.pop()
+
+    redactor = None
+    if deep:
+        from secretctl.agent import AgentSession
+
+        redactor = AgentSession.values_redactor(vault)
+    scripts = _policy_scripts(blobs, entries)
+    files = [StagedFile(p, mode, blobs.get(sha, b"")) for mode, sha, p in todo]
+    return check_files(files, recipients_for=recipients_for, redactor=redactor, script_paths=scripts)
+
+
+def _policy_scripts(blobs: dict[str, bytes], entries: list[tuple[str, str, str]]) -> frozenset[str]:
+    """Scripts the policy allows by path (``./deploy.sh``) may live in the vault."""
+    sha = next((s for _, s, p in entries if p == ".secretctl/policy.yaml"), None)
+    if sha is None or sha not in blobs:
+        return frozenset()
+    from secretctl.policy import load_policy
+
+    try:
+        policy = load_policy(blobs[sha], ".secretctl/policy.yaml")
+    except SecretctlError:
+        return frozenset()
+    return frozenset(c.removeprefix("./") for c in policy.allowed_commands if "/" in c)
+
+
+# ------------------------------------------------------------------- scan
+@dataclass(frozen=True)
+class ScanHit:
+    path: str
+    line: int
+    key: str
+
+
+def scan(vault: Vault, paths: Iterable[Path]) -> list[ScanHit]:
+    """Find vault values in other files (an app repo's pre-commit): file, line and key only."""
+    from secretctl.agent import AgentSession
+
+    redactor = AgentSession.values_redactor(vault)
+    hits: list[ScanHit] = []
+    for top in paths:
+        files = [top] if top.is_file() else [p for p in sorted(top.rglob("*"))
+                                            if p.is_file() and ".git" not in p.relative_to(top).parts]
+        for f in files:
+            try:
+                data = f.read_bytes()
+            except OSError:
+                continue
+            if len(data) > 64 * 1024 * 1024:
+                continue
+            for m in redactor.find(data):
+                if m.label == "credential":
+                    continue
+                hits.append(ScanHit(str(f), data.count(b"\n", 0, m.start) + 1, m.label))
+    return hits
+
+
+# ------------------------------------------------------------- clone/backup
+def clone(url: str, dest: Path) -> Path:
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"{dest} is not empty", hint="pick a new directory")
+    proc = subprocess.run(["git", "clone", "-q", url, str(dest)], capture_output=True, check=False,
+                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if proc.returncode != 0:
+        last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
+        raise ConflictError(f"git clone failed: {last[:200]}")
+    configure_repo(dest)
+    return dest
+
+
+def backup(vault: Vault, output: Path) -> int:
+    """A git bundle of the whole history, encrypted to the root recipients."""
+    import tempfile
+
+    from secretctl import crypto
+    from secretctl.secret import Secret
+
+    vault.require()
+    with tempfile.TemporaryDirectory() as tmp:
+        # The bundle holds only what git holds: ciphertexts and sidecars, never plaintext.
+        bundle = Path(tmp) / "vault.bundle"
+        _git(vault.root, "bundle", "create", "-q", str(bundle), "--all")
+        data = bundle.read_bytes()
+    _, rfile = vault.governing("x")
+    store.atomic_write(output, crypto.encrypt(Secret(data), rfile.recipients), mode=0o600)
+    return len(data)
+
+
+def restore(vault_identity: Any, source: Path, dest: Path | None, *, verify_only: bool) -> str:
+    import tempfile
+
+    from secretctl import crypto
+
+    data = store.read_limited(source, 4 * 1024 * 1024 * 1024, what="backup")
+    bundle_bytes = crypto.decrypt(data, vault_identity.keys, source=str(source)).reveal()
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "vault.bundle"
+        bundle.write_bytes(bundle_bytes)
+        # `git bundle verify` needs a repository to run in: an empty one will do (a full
+        # bundle has no prerequisites).
+        subprocess.run(["git", "init", "-q", str(Path(tmp) / "check")], capture_output=True, check=True)
+        proc = subprocess.run(["git", "bundle", "verify", str(bundle)], capture_output=True, check=False,
+                              cwd=Path(tmp) / "check")
+        if proc.returncode != 0:
+            raise VaultCorruptError(f"{source}: not a valid vault backup")
+        if verify_only:
+            return "backup verified"
+        if dest is None:
+            raise UsageError("restore needs a directory", hint="secretctl restore FILE DIR")
+        clone(str(bundle), dest)
+        _git(dest, "remote", "remove", "origin", check=False)
+    return f"restored into {dest}"
+
+
+# -------------------------------------------------------------------- audit
+@dataclass(frozen=True)
+class AuditEvent:
+    ts: str
+    actor: str
+    action: str
+    keys: tuple[str, ...]
+    source: str  # "commit <id>" or "access log"
+    detail: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ts": self.ts, "actor": self.actor, "action": self.action, "keys": list(self.keys),
+                "source": self.source, **self.detail}
+
+
+def audit_events(vault: Vault) -> list[AuditEvent]:
+    """Mutations from the history (trailers) and accesses from every member's log, by time."""
+    from secretctl.audit import parse_log, parse_trailers
+
+    root = vault.root
+    events: list[AuditEvent] = []
+    log = _git(root, "log", "--format=%H%x00%cI%x00%B%x1e").stdout.decode(errors="replace")
+    for raw in log.split("\x1e"):
+        entry = raw.strip("\n")
+        if not entry:
+            continue
+        sha, ts, body = entry.split("\x00", 2)
+        t = parse_trailers(body)
+        if t is None:
+            continue
+        events.append(AuditEvent(_utc(ts), t.actor.split(" <")[0], t.action, t.keys, f"commit {sha[:12]}",
+                                 {"summary": body.split("\n", 1)[0]}))
+    logs = sorted((root / ".secretctl" / "audit").glob("*.jsonl")) if (root / ".secretctl/audit").is_dir() else []
+    pending = root / ".git" / "secretctl" / "audit-pending.jsonl"
+    for path in [*logs, pending]:
+        if not path.exists():
+            continue
+        data = path.read_bytes()
+        if path == pending:
+            records = []
+            for line in data.splitlines():
+                try:
+                    from secretctl.audit import record_from_json
+
+                    records.append(record_from_json(json.loads(line)))
+                except (ValueError, SecretctlError):
+                    continue
+            source = "access log (not yet committed)"
+        else:
+            records = parse_log(data, source=str(path.relative_to(root)))
+            source = "access log"
+        for r in records:
+            events.append(AuditEvent(r.ts, r.actor, r.action, r.keys, source,
+                                     {k: list(v) if isinstance(v, tuple) else v for k, v in r.extra}))
+    events.sort(key=lambda e: e.ts)
+    return events
+
+
+def _utc(iso: str) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def audit_verify(vault: Vault) -> list[str]:
+    """Problems: a broken hash chain, commits that changed the vault without secretctl's trailers
+    (edits by hand), and every change to a recipients file (listed for review)."""
+    from secretctl.audit import parse_trailers, verify_chain
+
+    root = vault.root
+    problems: list[str] = []
+    from secretctl.audit import line_hash
+
+    heads: dict[str, str] = {}
+    for line in _git(root, "log", "--format=%B").stdout.decode(errors="replace").splitlines():
+        if line.startswith("Secretctl-Audit-Head: "):
+            parts = line.split()
+            if len(parts) == 3:
+                heads.setdefault(parts[1], parts[2])  # newest first: keep the latest
+    audit_dir = root / ".secretctl" / "audit"
+    for path in sorted(audit_dir.glob("*.jsonl")) if audit_dir.is_dir() else []:
+        rel = str(path.relative_to(root))
+        data = path.read_bytes()
+        try:
+            verify_chain(data, source=rel)
+        except SecretctlError as exc:
+            problems.append(exc.message)
+            continue
+        lines = data.splitlines(keepends=True)
+        if rel in heads and (not lines or line_hash(lines[-1]) != heads[rel]):
+            problems.append(f"{rel}: hash chain broken: the log does not end where its last secretctl commit "
+                            "left it (edited, truncated or extended by hand)")
+    log = _git(root, "log", "--format=%x1e%H%x00%an%x00%B%x00", "--name-only").stdout.decode(errors="replace")
+    for entry in log.split("\x1e"):
+        if not entry.strip():
+            continue
+        sha, author, body, files = entry.split("\x00", 3)
+        paths = [f for f in files.split("\n") if f.strip()]
+        if parse_trailers(body) is None and paths:
+            problems.append(f"commit {sha[:12]} by {author} changed the vault without secretctl "
+                            f"({', '.join(paths[:3])}{' ...' if len(paths) > 3 else ''})")
+        rec = [p for p in paths if p.endswith(".age-recipients")]
+        if rec and parse_trailers(body) is None:
+            problems.append(f"commit {sha[:12]} by {author} changed recipients by hand: {', '.join(rec)}")
+    return problems
