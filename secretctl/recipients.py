@@ -78,7 +78,12 @@ class RecipientsFile:
     recipients: tuple[Recipient, ...]
 
     def fingerprint(self) -> str:
-        return fingerprint(self.recipients)
+        # Computed once per parsed file: bulk writes ask for it for every secret.
+        cached: str | None = self.__dict__.get("_fingerprint")
+        if cached is None:
+            cached = fingerprint(self.recipients)
+            object.__setattr__(self, "_fingerprint", cached)
+        return cached
 
     def names(self) -> list[str]:
         return [r.name or r.text[:16] for r in self.recipients]

@@ -177,7 +177,10 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
         raise UsageError("no command given", hint="secretctl run -k KEY -- COMMAND [ARGS...]")
     if not req.patterns and not req.bindings_key:
         raise UsageError("no keys given", hint="name the secrets to inject with -k KEY (patterns: aws/*, aws/**)")
-    aliases = policy.env_aliases if policy is not None else _worktree_aliases(vault)
+    if req.env_name is None:
+        aliases: Mapping[str, Sequence[envmap.Alias]] = {}
+    else:
+        aliases = policy.env_aliases if policy is not None else _worktree_aliases(vault)
     all_keys = vault.keys()
     keys: list[str] = []
     names: dict[str, str] = {}  # key -> the key its env name derives from (aliases keep theirs)

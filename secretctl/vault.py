@@ -425,7 +425,8 @@ class Vault:
         else:
             ciphertext = crypto.encrypt_to(plaintext, converted)
         meta = replace(meta, recipients_fingerprint=rfile.fingerprint())
-        spath, mpath = self.path_of(key), self.meta_path_of(key)
+        # Every public entry point validated ``key`` already; bulk writes skip doing it again.
+        spath, mpath = self.root / keys_mod.secret_path(key), self.root / keys_mod.meta_path(key)
         store.atomic_write(spath, ciphertext, sync=sync)
         store.atomic_write(mpath, render_meta(meta), sync=sync)
         return [self.rel(spath), self.rel(mpath)]

@@ -62,7 +62,7 @@ def test_different_keys_sync_cleanly(team: tuple[Member, Member, Path, Path]) ->
 
 @pytest.mark.parametrize("side", ["ours", "theirs"])
 def test_same_key_both_sides_is_a_named_conflict(team: tuple[Member, Member, Path, Path], side: str) -> None:
-    alice, bob, a_root, b_root = team
+    alice, bob, _a_root, b_root = team
     alice.run("set", "shared/one", input=b"alice-Changed-1")
     alice.run("sync")
     bob.run("set", "shared/one", input=b"bob-Changed-22")
@@ -86,7 +86,7 @@ def test_same_key_both_sides_is_a_named_conflict(team: tuple[Member, Member, Pat
 
 def test_reencrypt_for_new_member_while_other_changes_value(team: tuple[Member, Member, Path, Path],
                                                             tmp_path: Path) -> None:
-    alice, bob, a_root, b_root = team
+    alice, bob, a_root, _b_root = team
     carol = make_member(tmp_path, "carol")
     alice.run("member", "add", "carol", carol.recipient)
     alice.run("sync")
@@ -99,7 +99,7 @@ def test_reencrypt_for_new_member_while_other_changes_value(team: tuple[Member, 
 
 
 def test_removed_member_cannot_read_new_values(team: tuple[Member, Member, Path, Path]) -> None:
-    alice, bob, a_root, b_root = team
+    alice, bob, _a_root, _b_root = team
     alice.run("member", "remove", "bob")
     alice.run("set", "shared/one", input=b"after-Removal-9")
     alice.run("sync")
