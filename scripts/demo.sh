@@ -8,13 +8,14 @@ export PATH="$BIN:$PATH"
 DEMO="$(mktemp -d -t secretctl-demo.XXXXXX)"
 trap 'rm -rf "$DEMO"' EXIT
 export HOME="$DEMO/home" SECRETCTL_CONFIG_DIR="$DEMO/config" SECRETCTL_DATA_DIR="$DEMO/data"
-export GIT_CONFIG_GLOBAL="$DEMO/gitconfig" NO_COLOR=1
+export GIT_CONFIG_GLOBAL="$DEMO/gitconfig"
 mkdir -p "$HOME"
 git config --global user.name "Demo User"
 git config --global user.email demo@example.com
 unset SECRETCTL_VAULT SECRETCTL_PASSWORD SECRETCTL_IDENTITY
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -n "${NO_COLOR:-}" ] || [ ! -t 1 ]; then bold=""; plain=""; else bold=$'\033[1m'; plain=$'\033[0m'; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 run() { step "$*"; "$@"; }
 
 VAULT="$DEMO/vault"
@@ -42,8 +43,24 @@ run git log --format='%h %s' -n 5
 step "secretctl run -k 'aws/*' -- sh -c 'echo key=\$AWS_ACCESS_KEY_ID; echo \$AWS_SECRET_ACCESS_KEY | base64; echo \$AWS_SECRET_ACCESS_KEY | rev'"
 secretctl run -k 'aws/*' -- sh -c 'echo key=$AWS_ACCESS_KEY_ID; echo $AWS_SECRET_ACCESS_KEY | base64; echo $AWS_SECRET_ACCESS_KEY | rev'
 
-step "secretctl policy check -- printenv   # agents: deny by default, env dumpers always blocked"
+step "cat .secretctl/policy.yaml   # what an agent may run (deny by default), committed"
+mkdir -p .secretctl
+cat > .secretctl/policy.yaml <<'POLICY'
+version: 1
+default_action: deny
+allowed_commands: [sh]
+commands:
+  sh: {keys: ["aws/**"]}
+POLICY
+cat .secretctl/policy.yaml
+git add .secretctl/policy.yaml && git commit -qm "agent policy"
+run secretctl policy check -k 'aws/*' -- sh -c 'aws s3 ls'
+step "secretctl policy check -k 'payments/*' -- sh -c true   # keys outside the rule"
+secretctl policy check -k 'payments/*' -- sh -c true || true
+step "secretctl policy check -- printenv   # environment dumpers are always blocked"
 secretctl policy check -- printenv || true
+step "SECRETCTL_AGENT=1 secretctl run -k 'aws/*' -- sh -c 'echo \$AWS_SECRET_ACCESS_KEY | fold -w 8'   # as an agent"
+SECRETCTL_AGENT=1 secretctl run -k 'aws/*' -- sh -c 'echo $AWS_SECRET_ACCESS_KEY | fold -w 8'
 
 run git status --short
 printf '\nDemo finished: the vault in %s is deleted on exit.\n' "$VAULT"

@@ -104,13 +104,13 @@ class Policy:
         """Raise PolicyError naming the command and the rule that refused it; else the Decision."""
         name = req.command
         base = name.rsplit("/", 1)[-1]
+        real = req.resolved_name
+        for n in sorted({base, real, req.resolved_is or ""} - {""}):
+            if n in ALWAYS_BLOCKED:
+                raise PolicyError(f"command not allowed: {base} (always blocked: {n} prints the environment)")
         if self.broken is not None:
             raise PolicyError(f"command not allowed: {base} ({self.broken})",
                               hint="fix .secretctl/policy.yaml and commit it")
-        real = req.resolved_name
-        for n in {base, real, req.resolved_is or ""} - {""}:
-            if n in ALWAYS_BLOCKED:
-                raise PolicyError(f"command not allowed: {base} (always blocked: {n} prints the environment)")
         for a in req.args:
             if _BLOCKED_ARGS.search(a):
                 raise PolicyError(f"command not allowed: {base} (argument reads process memory or environment)")
