@@ -23,7 +23,9 @@ def parse_dotenv(data: bytes, *, source: str) -> list[tuple[str, Secret]]:
     except UnicodeDecodeError:
         raise UsageError(f"{source}: not UTF-8 text") from None
     out: list[tuple[str, Secret]] = []
-    lines = text.splitlines()
+    # Only \n (and \r\n) end a line: str.splitlines would also split on form feeds and the
+    # like, which may sit inside a quoted value.
+    lines = [ln.removesuffix("\r") for ln in text.split("\n")]
     i = 0
     while i < len(lines):
         n, line = i + 1, lines[i].strip()
@@ -105,7 +107,8 @@ def parse_json(data: bytes, *, source: str) -> list[tuple[str, Secret]]:
 def _quote(value: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9_./:@+-]*", value):
         return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
+    escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+               .replace("$", "\\$"))
     return f'"{escaped}"'
 
 

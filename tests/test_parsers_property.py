@@ -1,0 +1,116 @@
+"""Property tests for every parser of untrusted input: they either return a value or raise the
+one documented error, never anything else; and what we write, we read back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from secretctl import dotenv, keys
+from secretctl.errors import PolicyError, UsageError, VaultCorruptError
+from secretctl.meta import Field, Meta, parse_meta, render_meta
+from secretctl.policy import RunCheck, load_policy
+from secretctl.recipients import parse_recipients_file
+from secretctl.secret import Secret, mask
+
+SETTINGS = settings(max_examples=300, deadline=None)
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@SETTINGS
+@given(st.text(max_size=300))
+def test_an_accepted_key_stays_inside_the_vault(key: str) -> None:
+    try:
+        keys.validate_key(key)
+    except UsageError as exc:
+        assert "\n" not in exc.message
+        return
+    path = PurePosixPath("/vault") / keys.secret_path(key)
+    assert ".." not in path.parts
+    assert all(not part.startswith(".") for part in PurePosixPath(key).parts)
+    assert str(path).startswith("/vault/")
+    assert keys.key_from_path(keys.secret_path(key)) == key
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_sidecar_parser_fails_only_with_vault_corrupt(data: bytes) -> None:
+    try:
+        parse_meta(data, source="x.meta.yaml")
+    except VaultCorruptError:
+        pass
+
+
+safe = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=60)
+tags = st.lists(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}", fullmatch=True), max_size=4, unique=True)
+moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2200, 1, 1)).map(
+    lambda d: d.replace(microsecond=0, tzinfo=UTC))
+
+
+@SETTINGS
+@given(moments, moments, safe, st.none() | moments, st.none() | safe, st.none() | safe, tags,
+       st.lists(st.tuples(st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), st.booleans(), safe),
+                max_size=3, unique_by=lambda t: t[0]))
+def test_sidecar_round_trip(created: datetime, updated: datetime, who: str, expires: datetime | None,
+                            notes: str | None, url: str | None, tag_list: list[str],
+                            fields: list[tuple[str, bool, str]]) -> None:
+    meta = Meta(created=created, updated=updated, updated_by=who, expires=expires, notes=notes, url=url,
+                tags=tuple(tag_list),
+                fields=tuple(Field(n, s, None if s else v) for n, s, v in fields))
+    assert parse_meta(render_meta(meta), source="x") == meta
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_dotenv_parser_fails_only_with_usage_error(data: bytes) -> None:
+    try:
+        dotenv.parse_dotenv(data, source="x.env")
+    except UsageError as exc:
+        assert "\n" not in exc.message
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.from_regex(r"[A-Z_][A-Z0-9_]{0,20}", fullmatch=True),
+                          st.text(st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\r"),
+                                  max_size=40)),
+                max_size=8, unique_by=lambda t: t[0]))
+def test_dotenv_round_trip(items: list[tuple[str, str]]) -> None:
+    rendered = dotenv.render_dotenv([(k, Secret(v.encode())) for k, v in items])
+    parsed = dotenv.parse_dotenv(rendered, source="x")
+    assert [(k, s.reveal().decode()) for k, s in parsed] == items
+
+
+@SETTINGS
+@given(st.binary(max_size=3000))
+def test_policy_parser_fails_closed(data: bytes) -> None:
+    try:
+        policy = load_policy(data, "p.yaml")
+    except PolicyError as exc:
+        assert exc.message.startswith("p.yaml")
+        return
+    # Whatever parsed, env dumpers stay blocked.
+    with pytest.raises(PolicyError):
+        policy.check(RunCheck(command="printenv", resolved_name="printenv"))
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_recipients_parser_fails_only_with_vault_corrupt(data: bytes) -> None:
+    try:
+        parse_recipients_file(data, source=".age-recipients")
+    except VaultCorruptError as exc:
+        assert exc.message.startswith(".age-recipients")
+
+
+@SETTINGS
+@given(st.binary(min_size=0, max_size=64))
+def test_secret_repr_never_shows_the_value(value: bytes) -> None:
+    s = Secret(value)
+    shown = repr(s) + str(s) + f"{s}" + s.masked()
+    if len(value) >= 8:
+        assert value[:-4] not in shown.encode() or len(value[:-4]) < 4
+    assert mask(value).startswith("*") or not value
