@@ -31,6 +31,7 @@ class _Cache:
     redactor: Redactor | None = None
     entries: list[dict[str, Any]] | None = None
     metas: dict[str, Any] | None = None
+    day: str = ""
 
 
 class AgentSession:
@@ -126,7 +127,18 @@ class AgentSession:
         if self._cache.metas is None or head != self._cache.head:
             self._refresh()
             self._cache.metas = {e.key: e for e in self.vault.list_entries()}
+            self._cache.entries = None
         return self._cache.metas
+
+    def _public_entries(self) -> list[dict[str, Any]]:
+        """Every entry as the tools show it, computed once per HEAD (and per day, for `expired`)."""
+        metas = self._entries()
+        day = self._now().date().isoformat()
+        if self._cache.entries is None or self._cache.day != day:
+            now = self._now()
+            self._cache.entries = [_public(e, now) for e in metas.values()]
+            self._cache.day = day
+        return self._cache.entries
 
     def secret_list(self, *, tag: str | None = None, expiring_within: str | None = None,
                     prefix: str | None = None) -> dict[str, Any]:
@@ -136,16 +148,19 @@ class AgentSession:
             from secretctl.durations import parse_duration
 
             window = parse_duration(expiring_within)
+        metas = self._entries()
         out = []
-        for key, e in self._entries().items():
-            m = e.meta
+        for pub in self._public_entries():
+            key = pub["key"]
             if prefix and not key.startswith(prefix):
                 continue
-            if tag and (m is None or tag not in m.tags):
-                continue
-            if window is not None and (m is None or not m.expires_within(now, window)):
-                continue
-            out.append(_public(e, now))
+            if tag or window is not None:
+                m = metas[key].meta
+                if tag and (m is None or tag not in m.tags):
+                    continue
+                if window is not None and (m is None or not m.expires_within(now, window)):
+                    continue
+            out.append(pub)
         self.vault.record_access("mcp.secret_list", [], decision="allow")
         return {"secrets": out}
 
