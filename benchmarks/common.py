@@ -24,7 +24,7 @@ class Env:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRETCTL_", "GIT_"))}
         self.env.update(HOME=str(self.root), SECRETCTL_CONFIG_DIR=str(self.root / "config"),
                         SECRETCTL_DATA_DIR=str(self.root / "data"), GIT_CONFIG_GLOBAL=str(self.root / "gitconfig"),
-                        SECRETCTL_ACTOR="bench", NO_COLOR="1")
+                        SECRETCTL_ACTOR="bench", NO_COLOR="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
         (self.root / "gitconfig").write_text("[user]\n\tname = bench\n\temail = bench@example.com\n")
         self.run("identity", "new", "--no-passphrase")
         self.identity = self.root / "config" / "identity.age"

@@ -58,7 +58,7 @@ class AgentSession:
         from secretctl.redact import Redactor
 
         values: dict[str, Secret] = {}
-        for key in vault.keys():  # noqa: SIM118 - a method listing keys, not a dict
+        for key in vault.key_names():
             try:
                 values.update(vault.secret_values(key))
             except SecretctlError:

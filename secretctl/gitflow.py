@@ -279,7 +279,8 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
 # -------------------------------------------------------------------- hooks
 HOOK_SCRIPT = """#!/bin/sh
 # Installed by `secretctl hook install`: refuse plaintext and malformed files in the vault.
-exec secretctl hook {name} "$@"
+if command -v secretctl >/dev/null 2>&1; then exec secretctl hook {name} "$@"; fi
+exec {fallback} hook {name} "$@"
 """
 
 
@@ -287,9 +288,15 @@ def install_hooks(root: Path) -> list[str]:
     hooks = root / ".git" / "hooks"
     hooks.mkdir(parents=True, exist_ok=True)
     out = []
+    import shlex
+    import shutil
+    import sys
+
+    # The secretctl that installed the hook, for shells whose PATH does not have it (GUI git clients).
+    fallback = shutil.which("secretctl") or str(Path(sys.argv[0]).resolve())
     for name in ("pre-commit", "pre-push"):
         path = hooks / name
-        store.atomic_write(path, HOOK_SCRIPT.format(name=name).encode(), mode=0o755)
+        store.atomic_write(path, HOOK_SCRIPT.format(name=name, fallback=shlex.quote(fallback)).encode(), mode=0o755)
         out.append(str(path))
     return out
 

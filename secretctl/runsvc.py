@@ -181,7 +181,7 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
         aliases: Mapping[str, Sequence[envmap.Alias]] = {}
     else:
         aliases = policy.env_aliases if policy is not None else _worktree_aliases(vault)
-    all_keys = vault.keys()
+    all_keys = vault.key_names()
     keys: list[str] = []
     names: dict[str, str] = {}  # key -> the key its env name derives from (aliases keep theirs)
     for pattern in req.patterns:

@@ -269,7 +269,7 @@ class Vault:
         return sorted(out)
 
     # ---------------------------------------------------------------- reading
-    def keys(self) -> list[str]:
+    def key_names(self) -> list[str]:
         if self._keys_cache is None:
             found: list[str] = []
             root = str(self.root)
@@ -357,7 +357,7 @@ class Vault:
     ) -> list[Entry]:
         out: list[Entry] = []
         now = self.clock()
-        for k in self.keys():
+        for k in self.key_names():
             if pattern and not keys_mod.match_pattern(pattern, k):
                 continue
             if prefix and not k.startswith(prefix):
@@ -433,7 +433,7 @@ class Vault:
 
     def _check_new_key(self, key: str) -> None:
         keys_mod.validate_key(key)
-        existing = self.keys()
+        existing = self.key_names()
         keys_mod.check_case_collision(key, existing)
         # A key may not be both a secret and a folder of secrets (aws.age beside aws/x.age is fine
         # on disk, but `aws/*` patterns and env names would become ambiguous): allowed, like passage.
@@ -554,7 +554,7 @@ class Vault:
                 raise UsageError(f"key {key} appears twice in the import")
             seen.add(key)
         with self._mutation():
-            existing = set(self.keys())
+            existing = set(self.key_names())
             written: list[str] = []
             skipped: list[str] = []
             todo: list[tuple[str, Secret]] = []
@@ -656,7 +656,7 @@ class Vault:
                        details={"member": name, "could_read": readable})
 
     def _keys_under_files(self, dirs: Sequence[str]) -> list[str]:
-        return [k for k in self.keys() if self.governing(k)[0] in dirs]
+        return [k for k in self.key_names() if self.governing(k)[0] in dirs]
 
     def _write_recipients(self, reldir: str, rfile: RecipientsFile) -> None:
         store.atomic_write(self.root / reldir / RECIPIENTS_FILE, rfile.render().encode())
@@ -664,7 +664,7 @@ class Vault:
     def stale(self) -> list[str]:
         """Keys whose file was not encrypted to the recipients that now govern it."""
         out = []
-        for k in self.keys():
+        for k in self.key_names():
             _, rfile = self.governing(k)
             m = self.meta(k)
             if m is None or m.recipients_fingerprint != rfile.fingerprint():
@@ -737,7 +737,7 @@ class Vault:
             except SecretctlError as exc:
                 problems.append(CheckProblem(str(self.identity_path), f"{exc.message} (checked headers only)",
                                              "warning"))
-        for k in self.keys():
+        for k in self.key_names():
             rel = keys_mod.secret_path(k)
             data = (self.root / rel).read_bytes()
             try:

@@ -21,7 +21,7 @@ def member_add(
 ) -> None:
     """Give a member access and re-encrypt what they gain, in one commit."""
     v = open_vault()
-    with Progress("re-encrypting", len(v.keys())) as bar:
+    with Progress("re-encrypting", len(v.key_names())) as bar:
         out = v.member_add(name, recipient, path=path, progress=bar.update)
     info(f"added {name} to {out.details['path']}; re-encrypted {len(out.keys)} secrets")
 
@@ -34,7 +34,7 @@ def member_remove(
 
     They keep whatever they already decrypted: rotate those secrets."""
     v = open_vault()
-    with Progress("re-encrypting", len(v.keys())) as bar:
+    with Progress("re-encrypting", len(v.key_names())) as bar:
         out = v.member_remove(name, progress=bar.update)
     could = out.details["could_read"]
     info(f"removed {name}; re-encrypted {len(out.keys)} secrets")
@@ -60,7 +60,7 @@ def reencrypt(
 ) -> None:
     """Re-encrypt exactly the secrets whose recipients changed (one unlock, one commit)."""
     v = open_vault()
-    with Progress("re-encrypting", len(v.keys())) as bar:
+    with Progress("re-encrypting", len(v.key_names())) as bar:
         out = v.reencrypt(dry_run=dry_run, progress=bar.update)
     if json_out:
         emit_json({"keys": out.keys, "dry_run": dry_run, "commit": out.commit})

@@ -85,7 +85,7 @@ def policy_check(
 
     v = open_vault()
     policy = _policy(v, worktree)
-    keys = envmap.expand_patterns(key, v.keys()) if key else []
+    keys = envmap.expand_patterns(key, v.key_names()) if key else []
     path_env = os.environ.get("PATH", os.defpath)
     resolved = runner.resolve_command(command[0], path_env, Path.cwd())
     check = RunCheck(command=command[0], resolved_name=resolved.name, args=tuple(command[1:]), keys=tuple(keys),

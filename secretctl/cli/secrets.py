@@ -282,7 +282,7 @@ def export(
     if fmt not in ("dotenv", "json"):
         raise UsageError(f"unknown --format {fmt!r}", hint="use dotenv or json")
     v = open_vault()
-    all_keys = v.keys()
+    all_keys = v.key_names()
     selected = envmap.expand_patterns(key, all_keys) if key else all_keys
     items: list[tuple[str, Secret]] = []
     for k in selected:
