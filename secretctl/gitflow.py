@@ -303,22 +303,15 @@ def install_hooks(root: Path) -> list[str]:
 
 def _ls(root: Path, *, staged: bool, rev: str = "HEAD") -> list[tuple[str, str, str]]:
     """(mode, blob id, path) of the staged index, or of a commit's tree."""
-    if staged:
-        raw = _git(root, "ls-files", "-s", "-z").stdout
-        out = []
-        for entry in raw.split(b"\0"):
-            if entry:
-                meta, _, path = entry.partition(b"\t")
-                mode, sha, _stage = meta.decode().split()
-                out.append((mode, sha, path.decode()))
-        return out
-    raw = _git(root, "ls-tree", "-r", "-z", rev).stdout
+    # `ls-files -s` prints "mode sha stage\tpath", `ls-tree` prints "mode type sha\tpath".
+    raw, sha_field = ((_git(root, "ls-files", "-s", "-z").stdout, 1) if staged
+                      else (_git(root, "ls-tree", "-r", "-z", rev).stdout, 2))
     out = []
     for entry in raw.split(b"\0"):
         if entry:
             meta, _, path = entry.partition(b"\t")
-            mode, _type, sha = meta.decode().split()
-            out.append((mode, sha, path.decode()))
+            fields = meta.decode().split()
+            out.append((fields[0], fields[sha_field], path.decode()))
     return out
 
 

@@ -278,6 +278,26 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _supervise(proc: subprocess.Popen[bytes], sinks: dict[int, Callable[[bytes], None]],
+               make_filter: Callable[[], StreamFilter], timeout: float | None, *, forward_signals: bool) -> bool:
+    """Pump the child's output to the sinks until it is done, then make sure nothing of its
+    group survives. Returns True on timeout."""
+    stdout, stderr = _pipes(proc)
+    filters = {fd: make_filter() for fd in sinks}
+    try:
+        with _forward_signals(proc) if forward_signals else contextlib.nullcontext():
+            timed_out = _pump(proc, sinks, filters, timeout)
+            proc.wait()
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+            proc.wait()
+        _kill_group(proc, 0.2)
+        stdout.close()
+        stderr.close()
+    return timed_out
+
+
 def run_streaming(
     argv: Sequence[str],
     env: Mapping[str, str],
@@ -302,18 +322,7 @@ def run_streaming(
         return write
 
     sinks = {stdout.fileno(): writer(out), stderr.fileno(): writer(err)}
-    filters = {stdout.fileno(): make_filter(), stderr.fileno(): make_filter()}
-    try:
-        with _forward_signals(proc):
-            timed_out = _pump(proc, sinks, filters, timeout)
-            proc.wait()
-    finally:
-        if proc.poll() is None:
-            _kill_group(proc)
-            proc.wait()
-        _kill_group(proc, 0.2)
-        stdout.close()
-        stderr.close()
+    timed_out = _supervise(proc, sinks, make_filter, timeout, forward_signals=True)
     code, sig = _exit_code(proc, timed_out)
     return RunResult(code, int((time.monotonic() - start) * 1000), timed_out, sig)
 
@@ -351,18 +360,7 @@ def run_captured(
             bufs[fd] += data
         return write
 
-    sinks = {fd: sink(fd) for fd in bufs}
-    filters = {fd: make_filter() for fd in bufs}
-    try:
-        timed_out = _pump(proc, sinks, filters, timeout)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            _kill_group(proc)
-            proc.wait()
-        _kill_group(proc, 0.2)
-        stdout.close()
-        stderr.close()
+    timed_out = _supervise(proc, {fd: sink(fd) for fd in bufs}, make_filter, timeout, forward_signals=False)
     code, _ = _exit_code(proc, timed_out)
     out_fd, err_fd = list(bufs)
     return CapturedResult(code, bytes(bufs[out_fd]), bytes(bufs[err_fd]),
