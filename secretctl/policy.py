@@ -32,7 +32,8 @@ WRAPPERS = frozenset({
     "eval", "command", "builtin", "osascript", "expect", "env", "valgrind", "make", "docker", "podman", "kubectl-exec",
 })
 _PYTHON_LIKE = re.compile(r"(python|pypy)[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|node[0-9]*")
-_BLOCKED_ARGS = re.compile(r"/proc/[^/\s]+/(environ|fd(/|$)|mem|cmdline)|/dev/fd/|/proc/self/|file://", re.I)
+_BLOCKED_ARGS = re.compile(
+    r"/proc/[^/\s]+/(environ|fd(/|$)|mem|cmdline)|/dev/fd/|/proc/(self|thread-self)\b|file://", re.I)
 _TOP_FIELDS = {"version", "default_action", "allowed_commands", "denied_commands", "commands", "env_aliases",
                "limits", "redaction", "agent_env", "mcp"}
 _RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256"}

@@ -432,10 +432,11 @@ class _CountingMap:
 
     def __init__(self, data: bytes) -> None:
         self._data = data
+        self._removed = [c for c in (b"\n", b"\r", b"\x08") if c in data]
 
     def _removed_before(self, end: int) -> int:
         d = self._data
-        return d.count(b"\n", 0, end) + d.count(b"\r", 0, end) + d.count(b"\x08", 0, end)
+        return sum(d.count(c, 0, end) for c in self._removed)
 
     def orig(self, pos: int) -> int:
         guess = pos
