@@ -18,7 +18,7 @@ from secretctl.secret import Secret
 
 QUICK = "--quick" in sys.argv
 SIZE_MB = 4 if QUICK else 100
-RUNS = 1 if QUICK else 3
+RUNS = 1 if QUICK else 5
 CHUNK = 64 * 1024
 
 

@@ -235,18 +235,18 @@ class Redactor:
         self._labels = labels
         self._credentials = credentials
         self._n_secret_patterns = len(patterns)
-        all_patterns = list(patterns)
-        # Credential rules run on the real bytes (a token ends at a line break), with their own
-        # small automaton; the secret forms run on the normalized view.
+        # Credential anchors share the one automaton (one pass over the output); their rules are
+        # then applied to the real bytes at the anchor, so a token ends at a line break.
         self._cred_anchors = list(_CRED_RULES) if credentials else []
-        self._cred_ac = ahocorasick_rs.BytesAhoCorasick(self._cred_anchors) if credentials else None
-        self._empty = not all_patterns and not credentials
+        all_patterns = list(patterns) + self._cred_anchors
+        meta.extend((CREDENTIAL, "anchor") for _ in self._cred_anchors)
+        self._empty = not all_patterns
         # A DFA scans ~1.6x faster but its build time and memory grow steeply with the pattern
         # count (66k patterns: 6 s, 1.5 GB); past a few thousand the contiguous NFA is the better trade.
         impl = (ahocorasick_rs.Implementation.DFA if len(all_patterns) <= _DFA_MAX_PATTERNS
                 else ahocorasick_rs.Implementation.ContiguousNFA)
         self._ac = None if not all_patterns else ahocorasick_rs.BytesAhoCorasick(all_patterns, implementation=impl)
-        prefixable = all_patterns + self._cred_anchors
+        prefixable = all_patterns
         self._sorted = sorted(set(prefixable))
         self._maxlen = max((len(p) for p in prefixable), default=0)
         # Prefixes of each pattern's first 1-4 bytes: a cheap filter before the exact prefix test.
@@ -280,24 +280,29 @@ class Redactor:
         return self._n_secret_patterns
 
     # ------------------------------------------------------------------ matching
-    def _literal_matches(self, data: bytes) -> list[Match]:
-        """Matches of the secrets' literal forms."""
+    def _literal_matches(self, data: bytes, anchors: list[int] | None = None) -> list[Match]:
+        """Matches of the secrets' literal forms; credential anchor positions go to ``anchors``."""
         if self._ac is None:
             return []
         out = []
         for idx, s, e in self._ac.find_matches_as_indexes(data, overlapping=True):
             label, form = self._meta[idx]
+            if form == "anchor":
+                if anchors is not None:
+                    anchors.append(s)
+                continue
             out.append(Match(s, e, label, form))
         return out
 
-    def _credential_matches(self, data: bytes, pending: list[int] | None = None) -> list[Match]:
-        """Credential-shaped strings in the real bytes. An anchor that does not match yet but
-        could with more bytes (no whitespace between it and the end) is reported in ``pending``."""
-        if self._cred_ac is None:
-            return []
+    def _credential_matches(self, data: bytes, starts: list[int], pending: list[int] | None = None) -> list[Match]:
+        """Credential-shaped strings starting at the anchor positions (in ``data``). An anchor that
+        does not match yet but could with more bytes (no whitespace between it and the end) is
+        reported in ``pending``."""
         out = []
-        for idx, s, _e in self._cred_ac.find_matches_as_indexes(data, overlapping=True):
-            rule = _CRED_RULES[self._cred_anchors[idx]]
+        for s in sorted(set(starts)):
+            rule = next((r for a, r in _CRED_RULES.items() if data.startswith(a, s)), None)
+            if rule is None:
+                continue
             m = rule.match(data, s)
             if m is not None:
                 if pending is not None and m.end() == len(data):
@@ -359,11 +364,13 @@ class Redactor:
             extra = []
         # Merge in view coordinates first: one occurrence yields dozens of overlapping matches
         # (fragments, encodings), and only the merged spans need mapping back.
-        raw = _merge(self._literal_matches(view))
-        if raw and view is not data:
+        anchors: list[int] = []
+        raw = _merge(self._literal_matches(view, anchors))
+        if (raw or anchors) and view is not data:
             _, mapping = _normalize(data)
             if mapping is not None:
                 raw = [Match(mapping.orig(m.start), mapping.orig_end(m.end), m.label, m.form) for m in raw]
+                anchors = [mapping.orig(a) for a in anchors]
         raw += extra
         if b"\x08" in data:
             # Also as a terminal renders it: a backspace erases the character before it.
@@ -371,7 +378,7 @@ class Redactor:
             for m in self._literal_matches(rendered):
                 raw.append(m if rmap is None else Match(rmap.orig(m.start), rmap.orig_end(m.end), m.label, m.form))
         raw += self._decoded_matches(data, 1)
-        raw += self._credential_matches(data, pending)
+        raw += self._credential_matches(data, anchors, pending)
         return _merge(raw)
 
     def redact(self, data: bytes) -> bytes:
