@@ -42,12 +42,7 @@ def configure_repo(root: Path) -> None:
 
 
 def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, input=input, env=env, check=False)
-    if check and proc.returncode != 0:
-        last = (proc.stderr.decode(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        raise ConflictError(f"git {args[0]} failed: {last[:200]}", hint="run `git status` in the vault")
-    return proc
+    return gitrepo.git(root, *args, check=check, input=input)
 
 
 # ------------------------------------------------------------------ textconv
