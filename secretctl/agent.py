@@ -8,13 +8,12 @@ redacted), and the oracle defence (strikes, then a lock on running commands).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from secretctl.errors import IdentityError, NotFoundError, PolicyError, SecretctlError, UsageError
+from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
 from secretctl.secret import Secret, mask
 
 if TYPE_CHECKING:
@@ -279,10 +278,3 @@ def _labels_in(output: bytes) -> list[str]:
     return [m.decode() for m in re.findall(rb"\[REDACTED:([^\]]+)\]", output)]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, int]:
-    start = time.monotonic()
-    out = fn()
-    return out, int((time.monotonic() - start) * 1000)
-
-
-__all__ = ["SECRET_MATERIAL", "AgentSession", "IdentityError"]

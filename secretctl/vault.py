@@ -80,7 +80,7 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class Warning_:
+class ExpiryWarning:
     key: str
     message: str
 
@@ -370,7 +370,7 @@ class Vault:
             out.append(Entry(k, m))
         return out
 
-    def expiry_warnings(self, keys: Iterable[str]) -> list[Warning_]:
+    def expiry_warnings(self, keys: Iterable[str]) -> list[ExpiryWarning]:
         from secretctl.meta import format_time
 
         now = self.clock()
@@ -387,9 +387,9 @@ class Vault:
             if m is None or m.expires is None:
                 continue
             if m.expired(now):
-                out.append(Warning_(k, f"{k} expired on {format_time(m.expires)}; rotate it"))
+                out.append(ExpiryWarning(k, f"{k} expired on {format_time(m.expires)}; rotate it"))
             elif m.expires_within(now, EXPIRY_WARNING):
-                out.append(Warning_(k, f"{k} expires on {format_time(m.expires)}"))
+                out.append(ExpiryWarning(k, f"{k} expires on {format_time(m.expires)}"))
         return out
 
     # ---------------------------------------------------------------- writing
@@ -435,8 +435,6 @@ class Vault:
         keys_mod.validate_key(key)
         existing = self.key_names()
         keys_mod.check_case_collision(key, existing)
-        # A key may not be both a secret and a folder of secrets (aws.age beside aws/x.age is fine
-        # on disk, but `aws/*` patterns and env names would become ambiguous): allowed, like passage.
 
     def _build_meta(self, key: str, req: SetRequest, old: Meta | None) -> Meta:
         now = self.clock()

@@ -11,7 +11,6 @@ import typer
 
 from secretctl import settings
 from secretctl.cli.common import STATE, JsonOpt, emit_json, info, new_password
-from secretctl.errors import UsageError
 
 
 def init(
@@ -84,5 +83,3 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("check")(check)
 
-
-__all__ = ["UsageError", "register"]
