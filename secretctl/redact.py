@@ -36,7 +36,7 @@ import json
 import re
 import urllib.parse
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from secretctl.errors import UsageError
@@ -313,8 +313,9 @@ class Redactor:
                 pending.append(s)
         return out
 
-    def _decoded_matches(self, view: bytes, depth: int) -> list[Match]:
-        """Runs that decode (base64, hex, percent, gzip) to text containing a secret."""
+    def _decoded_matches(self, view: bytes, depth: int, covered: Sequence[Match] = ()) -> list[Match]:
+        """Runs that decode (base64, hex, percent, gzip) to text containing a secret. Runs that
+        lie inside a match already found (``covered``) are redacted anyway: not decoded."""
         if self._n_secret_patterns == 0 or depth > _DECODE_DEPTH:
             return []
         out = []
@@ -324,6 +325,8 @@ class Redactor:
         if b"%" in view:
             candidates += [(m.start(), m.end()) for m in _PCT_RUN.finditer(view)]
         for start, end in candidates:
+            if any(m.start <= start and end <= m.end for m in covered):
+                continue
             run = view[start:end].translate(None, b"\r\n")
             decodings = _decode_pct(run) if b"%" in run else _decode_b64(run) + _decode_hex(run)
             for decoded in decodings:
@@ -346,6 +349,8 @@ class Redactor:
         for m in self._literal_matches(view):
             if m.label != CREDENTIAL:
                 return m.label
+        if sum(32 <= c < 127 for c in view[:256]) < 0.7 * min(len(view), 256):
+            return None  # binary: not an encoding of text, nothing nested to decode
         inner = self._decoded_matches(view, depth + 1)
         return inner[0].label if inner else None
 
@@ -377,7 +382,7 @@ class Redactor:
             rendered, rmap = _normalize(data, erase=True)
             for m in self._literal_matches(rendered):
                 raw.append(m if rmap is None else Match(rmap.orig(m.start), rmap.orig_end(m.end), m.label, m.form))
-        raw += self._decoded_matches(data, 1)
+        raw += self._decoded_matches(data, 1, raw)
         raw += self._credential_matches(data, anchors, pending)
         return _merge(raw)
 
@@ -462,12 +467,10 @@ class _CountingMap:
         return self.orig(pos - 1) + 1
 
 
-_NOT_SPECIAL = bytes(i for i in range(256) if i not in (0x1B, 0xE2, 0xEF, 0xC2))
-
-
 def _needs_regex_normalize(data: bytes) -> bool:
-    if not data.translate(None, _NOT_SPECIAL):
-        return False  # one C pass: no ESC and no lead byte of a zero-width character
+    # memchr-speed checks: no ESC and no lead byte of a zero-width character is the common case.
+    if b"\x1b" not in data and b"\xe2" not in data and b"\xef" not in data and b"\xc2" not in data:
+        return False
     return (b"\x1b" in data or b"\xe2\x80" in data or b"\xe2\x81\xa0" in data or b"\xef\xbb\xbf" in data
             or b"\xc2\xad" in data)
 
