@@ -23,11 +23,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"secretctl {version('secretctl')}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     vault: Annotated[str | None, typer.Option("--vault", help="Vault directory (default: $SECRETCTL_VAULT, the "
                                               "vault around the current directory, else your default vault).")]
     = None,
+    _version_flag: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                                callback=_version, is_eager=True)] = False,
 ) -> None:
     common.STATE.vault_dir = vault
 
