@@ -36,10 +36,32 @@ def hook_pre_commit(
     deep: Annotated[bool, typer.Option("--deep", help="Also look for current secret values in staged text "
                                        "(unlocks your identity).")] = False,
 ) -> None:
-    """Check the staged files (what git will commit, not the work tree)."""
+    """Check the staged files (what git will commit, not the work tree). When your identity is
+    available without a prompt (unprotected, or SECRETCTL_PASSWORD set) and the vault holds at
+    most 1,000 secrets, staged text is also searched for current values, as with --deep."""
     from secretctl import gitflow
 
-    _report(list(gitflow.check_tree(open_vault(), staged=True, only_changed=True, deep=deep)))
+    v = open_vault()
+    _report(list(gitflow.check_tree(v, staged=True, only_changed=True, deep=deep or _cheap_unlock(v))))
+
+
+AUTO_DEEP_MAX = 1000
+
+
+def _cheap_unlock(vault: object) -> bool:
+    """Whether the identity opens without asking anyone, in a vault small enough to decrypt whole."""
+    import os
+
+    from secretctl import identity, settings
+    from secretctl.errors import SecretctlError
+
+    try:
+        path = settings.identity_path()
+        if identity.is_protected(path.read_bytes()) and not os.environ.get(settings.ENV_PASSWORD):
+            return False
+        return len(vault.key_names()) <= AUTO_DEEP_MAX  # type: ignore[attr-defined]
+    except (OSError, SecretctlError):
+        return False
 
 
 @hook_app.command("pre-push")

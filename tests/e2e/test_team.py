@@ -250,3 +250,11 @@ def test_backup_and_restore(alice: Member, vault_dir: Path, tmp_path: Path) -> N
     alice.run("restore", str(out), str(dest))
     assert alice.run("--vault", str(dest), "get", "bk/k").stdout == b"backup-Value-42"
     assert snapshot(dest)
+
+
+def test_plain_commit_with_an_unlocked_identity_refuses_a_value(alice: Member, hooked: Path) -> None:
+    stage(hooked, "README.md", b"# notes\nthe value: fine-Value-123\n", alice.env)
+    out = commit(hooked, alice.env)
+    assert out.returncode != 0
+    assert b"contains the value of ok/k" in out.stderr
+    assert b"fine-Value-123" not in out.stderr
