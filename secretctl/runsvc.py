@@ -175,8 +175,6 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
     cwd = cwd or Path.cwd()
     if not req.command:
         raise UsageError("no command given", hint="secretctl run -k KEY -- COMMAND [ARGS...]")
-    if not req.patterns and not req.bindings_key:
-        raise UsageError("no keys given", hint="name the secrets to inject with -k KEY (patterns: aws/*, aws/**)")
     if req.env_name is None:
         aliases: Mapping[str, Sequence[envmap.Alias]] = {}
     else:

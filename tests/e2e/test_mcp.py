@@ -193,7 +193,7 @@ def test_leak_hunt(session: Any, tmp_path: Path) -> None:
         ("secret_run", {"keys": ["aws/**"], "command": "sh",
                         "args": ["-c", f"echo $AWS_ACCESS_KEY_ID > {dump}; echo written"]}),
         # A later call with no keys reads the file back: the session knows every value.
-        ("secret_run", {"keys": ["app/*"], "command": "cat", "args": [str(dump)]}),
+        ("secret_run", {"keys": [], "command": "cat", "args": [str(dump)]}),
         ("secret_run", {"keys": ["svc/*"], "command": "sh", "args": ["-c", "echo $SVC_PIN"]}),
         ("secret_run_with_bindings", {"key": "db/main", "command": "sh",
                                       "args": ["-c", "echo $PGPASSWORD; echo $PGPASSWORD | base64 >&2"]}),
@@ -292,3 +292,14 @@ def test_cli_does_not_import_mcp(alice: Member, vault_dir: Path) -> None:
             "try:\n    app.main()\nexcept SystemExit: pass\nprint('mcp' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], env=alice.env, capture_output=True, cwd=vault_dir)
     assert out.stderr.strip().endswith(b"False")
+
+
+def test_value_written_in_one_call_is_redacted_when_read_back_with_no_keys(session: Any, tmp_path: Path) -> None:
+    dump = tmp_path / "carry.txt"
+    write, read = call(session, [
+        ("secret_run", {"keys": ["aws/**"], "command": "sh", "args": ["-c", f"echo $AWS_ACCESS_KEY_ID > {dump}"]}),
+        ("secret_run", {"keys": [], "command": "cat", "args": [str(dump)]}),
+    ])
+    assert not write.is_error
+    assert dump.read_bytes() == VALUES["aws/access_key_id"] + b"\n"
+    assert read.structured_content["stdout"] == "[REDACTED:aws/access_key_id]\n"
