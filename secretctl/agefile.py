@@ -53,9 +53,6 @@ class AgeHeader:
     def has_scrypt(self) -> bool:
         return any(s.type == "scrypt" for s in self.stanzas)
 
-    def types(self) -> list[str]:
-        return [s.type for s in self.stanzas]
-
 
 def _b64_canonical(text: bytes, where: str) -> bytes:
     if b"=" in text:

@@ -50,10 +50,6 @@ def _config_get(root: Path, name: str) -> str:
     return git(root, "config", "--get", name, check=False).stdout.decode(errors="replace").strip()
 
 
-def user_name(root: Path) -> str:
-    return _config_get(root, "user.name")
-
-
 def _identity_env(root: Path, actor: str) -> dict[str, str]:
     """Commit as the configured git user; fall back to the actor so a fresh CI box can commit."""
     env: dict[str, str] = {}

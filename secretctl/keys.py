@@ -156,6 +156,3 @@ def _compile(pattern: str) -> re.Pattern[str]:
     _PATTERN_CACHE[pattern] = compiled
     return compiled
 
-
-def is_pattern(text: str) -> bool:
-    return "*" in text

@@ -227,13 +227,10 @@ def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 1
 class Redactor:
     """Built once for a set of secrets; ``stream()`` gives independent per-stream state."""
 
-    def __init__(self, patterns: list[bytes], meta: list[tuple[str, str]], labels: frozenset[str],
-                 credentials: bool) -> None:
+    def __init__(self, patterns: list[bytes], meta: list[tuple[str, str]], credentials: bool) -> None:
         import ahocorasick_rs
 
         self._meta = meta
-        self._labels = labels
-        self._credentials = credentials
         self._n_secret_patterns = len(patterns)
         # Credential anchors share the one automaton (one pass over the output); their rules are
         # then applied to the real bytes at the anchor, so a token ends at a line break.
@@ -272,11 +269,7 @@ class Redactor:
                     best[p] = (label, form, rank)
         patterns = list(best)
         meta = [(best[p][0], best[p][1]) for p in patterns]
-        return cls(patterns, meta, frozenset(secrets), credentials)
-
-    @property
-    def labels(self) -> frozenset[str]:
-        return self._labels
+        return cls(patterns, meta, credentials)
 
     @property
     def pattern_count(self) -> int:
