@@ -739,9 +739,10 @@ class Vault:
             rel = keys_mod.secret_path(k)
             data = (self.root / rel).read_bytes()
             try:
-                agefile.parse_header(data, source=rel)
-                if ids is not None:
-                    crypto.decrypt(data, ids, source=rel)
+                if ids is None:
+                    agefile.parse_header(data, source=rel)
+                else:
+                    crypto.decrypt(data, ids, source=rel)  # checks the header strictly first
             except IdentityError as exc:
                 problems.append(CheckProblem(rel, exc.message, "warning"))
             except SecretctlError as exc:
