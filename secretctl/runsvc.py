@@ -280,6 +280,13 @@ def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
                           fragment_value_min=policy.fragment_value_min)
 
 
+def _logged_argv(argv: Sequence[str], redactor: Redactor) -> list[str]:
+    """argv for the access log: as written (``$NAME`` unexpanded), any value typed into it redacted
+    (the log is committed to git)."""
+    return [redactor.redact(a.encode("utf-8", errors="surrogateescape")).decode("utf-8", errors="replace")
+            for a in argv]
+
+
 def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize: bool,
                out: BinaryIO, err: BinaryIO) -> tuple[int, Plan]:
     """Stream a command's output as it comes; returns (exit code, plan).
@@ -295,14 +302,16 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
         env = runner.agent_env(os.environ, policy.agent_env_allow(), p.env)
     else:
         env = runner.person_env(os.environ, p.env)
-    make_filter = _redactor(p.values, policy).stream if sanitize else PassThrough
+    red = _redactor(p.values, policy)
+    make_filter = red.stream if sanitize else PassThrough
     try:
         result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
                                       stdin_passthrough=policy is None)
     finally:
         p.env.clear()
-    vault.record_access("run", p.keys, argv=p.shown_argv, decision="allow", rule=p.decision.rule if p.decision
-                        else "person", exit_code=result.exit_code, duration_ms=result.duration_ms)
+    vault.record_access("run", p.keys, argv=_logged_argv(p.shown_argv, red), decision="allow",
+                        rule=p.decision.rule if p.decision else "person", exit_code=result.exit_code,
+                        duration_ms=result.duration_ms)
     return result.exit_code, p
 
 
@@ -315,8 +324,8 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
     try:
         p = plan(vault, req, policy=policy, agent=True, base_env=base_env)
     except PolicyError as exc:
-        vault.record_access("run", list(req.patterns), argv=[req.command, *req.args], decision="deny",
-                            reason=exc.message)
+        logged = _logged_argv([req.command, *req.args], redactor) if redactor is not None else [req.command]
+        vault.record_access("run", list(req.patterns), argv=logged, decision="deny", reason=exc.message)
         raise
     env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
     red = redactor if redactor is not None else _redactor(p.values, policy)
@@ -326,7 +335,7 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
     finally:
         p.env.clear()
         env.clear()
-    vault.record_access("run", p.keys, argv=p.shown_argv, decision="allow",
+    vault.record_access("run", p.keys, argv=_logged_argv(p.shown_argv, red), decision="allow",
                         rule=p.decision.rule if p.decision else "", exit_code=res.exit_code,
                         duration_ms=res.duration_ms)
     return AgentRunResult(res.exit_code, res.stdout, res.stderr, res.duration_ms, True, res.truncated,

@@ -268,3 +268,10 @@ def test_run_is_fast_enough_to_not_matter(alice: Member, runner_vault: Path) -> 
     alice.run("run", "-k", "app/api-token", "--", "true")
     assert time.monotonic() - start < 10
     assert sys.executable
+
+
+def test_a_value_typed_into_argv_never_reaches_the_access_log(alice: Member, runner_vault: Path) -> None:
+    alice.run("run", "-k", "app/api-token", "--", "echo", "tok_live_ABCDEF123456", "$APP_API_TOKEN")
+    log = (runner_vault / ".git/secretctl/audit-pending.jsonl").read_text()
+    assert "tok_live_ABCDEF123456" not in log
+    assert '"argv":["echo","[REDACTED:app/api-token]","$APP_API_TOKEN"]' in log
