@@ -101,6 +101,11 @@ class AgentSession:
             return {k: self._sanitize_each(v) for k, v in obj.items()}
         return obj
 
+    def _record(self, action: str, keys: Sequence[str], **details: Any) -> None:
+        """An access-log record with anything the agent typed (keys, fields) sanitized first:
+        the log is committed, and an agent may pass a value where a key name belongs."""
+        self.vault.record_access(action, self._sanitize_each(list(keys)), **self._sanitize_each(details))
+
     def _check_arguments(self, tool: str, texts: Sequence[str]) -> None:
         """The oracle defence: refuse arguments that already hold a secret form or fragment."""
         r = self.redactor
@@ -112,10 +117,10 @@ class AgentSession:
 
     def _strike(self, tool: str, reason: str) -> None:
         self.strikes += 1
-        self.vault.record_access(f"mcp.{tool}", [], decision="deny", reason=f"strike {self.strikes}: {reason}")
+        self._record(f"mcp.{tool}", [], decision="deny", reason=f"strike {self.strikes}: {reason}")
         if self.strikes >= self.policy.strike_limit and self.locked is None:
             self.locked = f"{self.strikes} attempts to probe secret values"
-            self.vault.record_access("mcp.lock", [], decision="deny",
+            self._record("mcp.lock", [], decision="deny",
                                      reason=f"secret_run locked for this session: {self.locked}")
 
     # ----------------------------------------------------------------- tools
@@ -160,7 +165,7 @@ class AgentSession:
                 if window is not None and (m is None or not m.expires_within(now, window)):
                     continue
             out.append(pub)
-        self.vault.record_access("mcp.secret_list", [], decision="allow")
+        self._record("mcp.secret_list", [], decision="allow")
         return {"secrets": out}
 
     def secret_exists(self, key: str) -> dict[str, Any]:
@@ -168,7 +173,7 @@ class AgentSession:
 
         keys.validate_key(key)
         entry = self._entries().get(key)
-        self.vault.record_access("mcp.secret_exists", [key], decision="allow")
+        self._record("mcp.secret_exists", [key], decision="allow")
         if entry is None:
             return {"exists": False, "key": key, "tags": [], "expires_at": None, "has_notes": False,
                     "has_url": False, "created_at": None, "updated_at": None}
@@ -176,7 +181,7 @@ class AgentSession:
 
     def secret_get_masked(self, key: str) -> dict[str, Any]:
         value = self.vault.read(key)
-        self.vault.record_access("mcp.secret_get_masked", [key], decision="allow")
+        self._record("mcp.secret_get_masked", [key], decision="allow")
         text = value.reveal().decode("utf-8", errors="replace")
         return {"key": key, "masked_value": mask(value.reveal()), "value_length": len(text)}
 
@@ -186,7 +191,7 @@ class AgentSession:
             {"name": f.name, "sensitive": f.sensitive, "hint": f.hint, "kind": f.kind, "aliases": list(f.aliases)}
             for f in meta.fields
         ]
-        self.vault.record_access("mcp.secret_list_fields", [key], decision="allow")
+        self._record("mcp.secret_list_fields", [key], decision="allow")
         return {"key": key, "fields": fields, "bindings": dict(meta.bindings) if meta else {}}
 
     def secret_get_field(self, key: str, field: str) -> dict[str, Any]:
@@ -195,15 +200,15 @@ class AgentSession:
         if f is None:
             raise NotFoundError(f"field not found: {key} {field}")
         if f.sensitive:
-            self.vault.record_access("mcp.secret_get_field", [key], decision="deny", field=field,
+            self._record("mcp.secret_get_field", [key], decision="deny", field=field,
                                      reason="sensitive field")
             raise PolicyError(f"field {field} of {key} is sensitive: agents never receive it",
                               hint="inject it with secret_run_with_bindings and reference $ENV_NAME")
-        self.vault.record_access("mcp.secret_get_field", [key], decision="allow", field=field)
+        self._record("mcp.secret_get_field", [key], decision="allow", field=field)
         return {"key": key, "field": f.name, "value": f.value or "", "kind": f.kind}
 
     def policy_show(self) -> dict[str, Any]:
-        self.vault.record_access("mcp.policy_show", [], decision="allow")
+        self._record("mcp.policy_show", [], decision="allow")
         return self.policy.describe()
 
     def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
@@ -212,7 +217,7 @@ class AgentSession:
         from secretctl import runsvc
 
         if self.locked is not None:
-            self.vault.record_access(f"mcp.{tool}", list(keys), argv=[command, *args], decision="deny",
+            self._record(f"mcp.{tool}", list(keys), argv=[command, *args], decision="deny",
                                      reason=f"locked: {self.locked}")
             raise PolicyError(f"{tool} is locked for this session ({self.locked})",
                               hint="start a new session; the access log records why")
@@ -244,7 +249,7 @@ class AgentSession:
         from secretctl.vault import SetRequest
 
         if not self.policy.allow_generate:
-            self.vault.record_access("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
+            self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
             raise PolicyError("secret_generate is off", hint="the policy must say mcp: {allow_generate: true}")
         if self.vault.exists(key):
             raise UsageError(f"secret already exists: {key}", hint="agents may only create new secrets")
@@ -255,7 +260,7 @@ class AgentSession:
             exp = parse_expiry(expires, self._now())
         value = generate(length, charset=charset)
         self.vault.set(key, SetRequest(value=value, expires=exp, tags=["generated-by-agent"]))
-        self.vault.record_access("mcp.secret_generate", [key], decision="allow")
+        self._record("mcp.secret_generate", [key], decision="allow")
         return {"key": key, "stored": True, "length": length}
 
     def _now(self) -> datetime:

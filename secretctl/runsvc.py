@@ -324,8 +324,9 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
     try:
         p = plan(vault, req, policy=policy, agent=True, base_env=base_env)
     except PolicyError as exc:
-        logged = _logged_argv([req.command, *req.args], redactor) if redactor is not None else [req.command]
-        vault.record_access("run", list(req.patterns), argv=logged, decision="deny", reason=exc.message)
+        red0 = redactor if redactor is not None else _redactor({}, policy)
+        vault.record_access("run", _logged_argv(req.patterns, red0), argv=_logged_argv([req.command, *req.args], red0),
+                            decision="deny", reason=exc.message)
         raise
     env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
     red = redactor if redactor is not None else _redactor(p.values, policy)
