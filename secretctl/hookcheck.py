@@ -50,7 +50,7 @@ def _entropy(s: str) -> float:
     return -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
 
 
-def value_like(text: str) -> str | None:
+def value_like(text: str) -> bool:
     """A token that looks like a credential rather than prose: 20+ characters of mixed classes
     with high entropy (a heuristic: it also flags some hashes and ids; move those to notes
     elsewhere or shorten them)."""
@@ -60,8 +60,8 @@ def value_like(text: str) -> str | None:
             continue
         classes = sum(bool(re.search(p, tok)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
         if classes >= 3 and _entropy(tok) >= 3.8:
-            return tok[:4] + "..."
-    return None
+            return True
+    return False
 
 
 def check_files(
@@ -98,13 +98,13 @@ def check_files(
                 continue
             if p.endswith(keys.META_SUFFIX):
                 parsed = meta.parse_meta(f.data, source=p)
-                texts = [parsed.notes or "", parsed.url or ""] + [x for fl in parsed.fields
-                                                                  for x in (fl.value or "", fl.hint or "")]
-                for t in texts:
-                    hit = value_like(t)
-                    if hit:
-                        problems.append(Problem(p, f"sidecar holds a value-like string ({hit}); values belong in "
-                                                   "the .age file"))
+                texts = [("notes", parsed.notes or ""), ("url", parsed.url or "")]
+                texts += [(f"field {fl.name}", x) for fl in parsed.fields for x in (fl.value or "", fl.hint or "")]
+                for where, t in texts:
+                    if value_like(t):
+                        # Name the place, never any part of the string: it may be a real credential.
+                        problems.append(Problem(p, f"sidecar holds a value-like string in {where}; values belong "
+                                                   "in the .age file"))
                         break
             elif p == recipients.RECIPIENTS_FILE or p.endswith("/" + recipients.RECIPIENTS_FILE):
                 recipients.parse_recipients_file(f.data, source=p)
