@@ -57,7 +57,11 @@ def parse_recipient(text: str, *, source: str = "recipient", line: int = 0) -> R
         return Recipient(f"{m.group(1)} {m.group(2)}", m.group(1), line=line)
     if _PLUGIN.fullmatch(text) and not text.startswith("age1" + "1"):
         return Recipient(text, "plugin", line=line)
-    shown = text[:20] + ("..." if len(text) > 20 else "")
+    if text.upper().startswith("AGE-SECRET-KEY") or "PRIVATE KEY" in text.upper():
+        # Someone pasted a private key: say so, and show none of it.
+        raise VaultCorruptError(f"{where}: a PRIVATE key, not a recipient",
+                                hint="remove that line now and treat the key as leaked; recipients are public keys")
+    shown = text.split(" ", 1)[0][:12] + ("..." if len(text) > 12 else "")
     raise VaultCorruptError(
         f"{where}: not a recipient: {shown!r}",
         hint="expected an age public key (age1...), an ssh-ed25519 or ssh-rsa public key, or a plugin recipient",
