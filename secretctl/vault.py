@@ -797,8 +797,11 @@ class Vault:
         path = self._pending_log()
         path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n"
+        import fcntl
+
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # never interleaved with a flush reading the file
             os.write(fd, line.encode())
         finally:
             os.close(fd)
@@ -817,14 +820,28 @@ class Vault:
 
     def _flush_access_log(self) -> list[str]:
         """Move pending access records into ``.secretctl/audit/<member>.jsonl`` (hash-chained)."""
-        from secretctl import audit
+
+        import fcntl
 
         pending = self._pending_log()
         if not pending.exists():
             return []
-        raw = pending.read_bytes()
-        if not raw.strip():
-            return []
+        fd = os.open(pending, os.O_RDWR)
+        try:
+            # Held until the records are in the member's log: an access recorded meanwhile waits.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = pending.read_bytes()
+            if not raw.strip():
+                return []
+            written = self._append_to_member_log(raw)
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+        return written
+
+    def _append_to_member_log(self, raw: bytes) -> list[str]:
+        from secretctl import audit
+
         logpath = self.root / AUDIT_DIR / f"{_safe_name(self.actor)}.jsonl"
         existing = logpath.read_bytes() if logpath.exists() else b""
         prev = audit.line_hash(existing.splitlines(keepends=True)[-1]) if existing.strip() else audit.GENESIS
@@ -840,7 +857,6 @@ class Vault:
             out += encoded
             prev = audit.line_hash(encoded)
         store.atomic_write(logpath, bytes(out))
-        pending.unlink()
         return [self.rel(logpath)]
 
 
