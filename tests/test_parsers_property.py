@@ -113,3 +113,37 @@ def test_secret_repr_never_shows_the_value(value: bytes) -> None:
     if len(value) >= 8:
         assert value[:-4] not in shown.encode() or len(value[:-4]) < 4
     assert mask(value).startswith("*") or not value
+
+
+segment = st.text(st.sampled_from("aA0._-/\n"), min_size=0, max_size=12) | st.sampled_from(
+    ["con", "Nul.txt", "lpt1", "x.age", "y.meta.yaml", "a" * 101, ".hidden", "..", "ok"])
+
+
+@SETTINGS
+@given(st.lists(segment, max_size=4), st.lists(segment, max_size=8))
+def test_the_folder_scan_agrees_with_key_from_path(folder_parts: list[str], names: list[str]) -> None:
+    """key_names validates whole folders at once; it must accept exactly what key_from_path accepts."""
+    folder = "/".join(folder_parts)
+    if folder and not keys.folder_ok(folder):
+        return
+    files = [n + ".age" for n in names if "/" not in n] + [n for n in names if "/" not in n]
+    expected = [k for f in files if (k := keys.key_from_path(f"{folder}/{f}" if folder else f)) is not None]
+    assert keys.keys_in_folder(folder, files) == expected
+
+
+@SETTINGS
+@given(st.lists(st.text(st.sampled_from("aAbB/"), min_size=1, max_size=8).filter(keys.folder_ok), max_size=20),
+       st.text(st.sampled_from("aAbB/"), min_size=1, max_size=8).filter(keys.folder_ok))
+def test_the_case_index_refuses_what_a_key_by_key_index_refuses(existing: list[str], new: str) -> None:
+    bulk = keys.CaseIndex(existing)
+    one_by_one = keys.CaseIndex()
+    for k in existing:
+        one_by_one.add(k)
+    outcomes = []
+    for index in (bulk, one_by_one):
+        try:
+            index.check(new)
+            outcomes.append(None)
+        except UsageError as exc:
+            outcomes.append(exc.message.split(" differs")[0])
+    assert (outcomes[0] is None) == (outcomes[1] is None)
