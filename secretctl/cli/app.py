@@ -53,9 +53,41 @@ def _register() -> None:
 _register()
 
 
+def _invoked_command(argv: list[str]) -> str | None:
+    """The top-level command named in ``argv``, or None (help, completion, no command)."""
+    import os
+
+    if any(k.startswith("_SECRETCTL_COMPLETE") for k in os.environ):
+        return None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--vault":
+            i += 2
+            continue
+        if arg.startswith("--vault="):
+            i += 1
+            continue
+        return None if arg.startswith("-") else arg
+    return None
+
+
+def _only(name: str) -> None:
+    """Keep just the invoked command: Typer builds all 39 commands from their signatures at
+    every start (a third of a cold `get`). Help, completion and unknown names keep the whole
+    app, so listings and "no such command" stay complete."""
+    commands = [c for c in app.registered_commands if c.name == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if commands or groups:
+        app.registered_commands, app.registered_groups = commands, groups
+
+
 def main() -> None:
     from secretctl.errors import SecretctlError
 
+    name = _invoked_command(sys.argv[1:])
+    if name is not None:
+        _only(name)
     try:
         app()
     except SecretctlError as exc:
