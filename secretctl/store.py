@@ -10,10 +10,10 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from secretctl.errors import ConflictError, NotFoundError, VaultCorruptError
+from secretctl.errors import ConflictError, NotFoundError, SecretctlError, VaultCorruptError
 
 
 def _fsync_dir(path: Path) -> None:
@@ -27,36 +27,85 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically. ``sync=False`` skips fsync for bulk writes
-    that are followed by one :func:`sync_dirs` call (same crash guarantee at the commit)."""
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+def _temp_for(path: Path) -> Path:
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+
+
+def _create(tmp: Path, mode: int) -> int:
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileNotFoundError:
         # Create the folder only when missing: bulk writes would pay a mkdir call per file.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_failed(path: Path, exc: OSError) -> SecretctlError:
+    return SecretctlError(f"cannot write {path}: {exc.strerror or type(exc).__name__}",
+                          hint="check that the folder is writable, is not a file, and the disk has space")
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if sync:
-                os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        _atomic_write(path, data, mode)
+    except OSError as exc:
+        raise _write_failed(path, exc) from None
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    tmp = _temp_for(path)
+    fd = _create(tmp, mode)
+    try:
+        try:
+            _write_all(fd, data)
+            os.fchmod(fd, mode)  # the umask must not loosen or tighten what we asked for
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    if sync:
-        _fsync_dir(path.parent)
+    _fsync_dir(path.parent)
 
 
-def sync_dirs(paths: set[Path]) -> None:
-    """fsync what bulk writes left unsynced: ``os.sync`` is one call for many files."""
-    if paths:
+def write_many(files: Sequence[tuple[Path, bytes]], *, mode: int = 0o644) -> None:
+    """Write many files with the crash guarantee of :func:`atomic_write`, at bulk speed.
+
+    Every temp file is written first, one ``sync`` makes all of them durable, then each is
+    renamed into place: a crash leaves every file old or new, never torn. A per-file fsync
+    would cost one disk flush each (1,000 secrets: seconds instead of one flush).
+    """
+    temps: list[tuple[Path, Path]] = []
+    path = Path()
+    try:
+        for path, data in files:
+            tmp = _temp_for(path)
+            fd = _create(tmp, mode)
+            temps.append((tmp, path))
+            try:
+                _write_all(fd, data)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
         os.sync()
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException as exc:
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _write_failed(path, exc) from None
+        raise
 
 
 def read_limited(path: Path, limit: int, *, what: str, display: str | None = None) -> bytes:

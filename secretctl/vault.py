@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secretctl import identity as identity_mod
 from secretctl import keys as keys_mod
@@ -40,6 +40,9 @@ from secretctl.recipients import (
     validate_member_name,
 )
 from secretctl.secret import Secret
+
+if TYPE_CHECKING:
+    from secretctl import gitrepo
 
 CONFIG_DIR = ".secretctl"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
@@ -272,17 +275,22 @@ class Vault:
     def key_names(self) -> list[str]:
         if self._keys_cache is None:
             found: list[str] = []
-            root = str(self.root)
-            cut = len(root) + 1
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
-                base = dirpath[cut:]
-                for f in filenames:
-                    if f.endswith(".age"):
-                        rel = f"{base}/{f}" if base else f
-                        k = keys_mod.key_from_path(rel)
-                        if k is not None:
-                            found.append(k)
+            stack = [("", str(self.root))]
+            while stack:
+                folder, path = stack.pop()
+                try:
+                    names = os.listdir(path)
+                except OSError:
+                    continue
+                found += keys_mod.keys_in_folder(folder, names)
+                # Only names that can be key folders cost a stat: not hidden, and no segment may end
+                # in .age or .meta.yaml (a folder named x.age would be listed as a key and fail to read).
+                for name in names:
+                    if name[0] != "." and not name.endswith((".age", ".meta.yaml")):
+                        sub = f"{folder}/{name}" if folder else name
+                        full = os.path.join(path, name)
+                        if os.path.isdir(full) and not os.path.islink(full) and keys_mod.folder_ok(sub):
+                            stack.append((sub, full))
             found.sort()
             self._keys_cache = found
         return list(self._keys_cache)
@@ -406,17 +414,19 @@ class Vault:
                 self._keys_cache = None
                 self._recipients_cache.clear()
 
-    def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str) -> str | None:
+    def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str,
+                staged: gitrepo.BlobStager | None = None) -> str | None:
         from secretctl import audit, gitrepo
 
         log_paths = self._flush_access_log()
         paths = list(paths) + log_paths
         trailers = audit.format_trailers(action, keys, self.actor_trailer()) + self._audit_head_trailers(log_paths)
         message = f"{summary}\n\n{trailers}\n"
-        return gitrepo.commit_paths(self.root, paths, message, actor=self.actor)
+        return gitrepo.commit_paths(self.root, paths, message, actor=self.actor, staged=staged)
 
-    def _write_secret(self, key: str, plaintext: Secret, meta: Meta, *, sync: bool = True,
-                      converted: Any = None) -> list[str]:
+    def _encode_secret(self, key: str, plaintext: Secret, meta: Meta,
+                       converted: Any = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+        """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar."""
         from secretctl import crypto
 
         _, rfile = self.governing(key)
@@ -426,10 +436,28 @@ class Vault:
             ciphertext = crypto.encrypt_to(plaintext, converted)
         meta = replace(meta, recipients_fingerprint=rfile.fingerprint())
         # Every public entry point validated ``key`` already; bulk writes skip doing it again.
-        spath, mpath = self.root / keys_mod.secret_path(key), self.root / keys_mod.meta_path(key)
-        store.atomic_write(spath, ciphertext, sync=sync)
-        store.atomic_write(mpath, render_meta(meta), sync=sync)
-        return [self.rel(spath), self.rel(mpath)]
+        return (keys_mod.secret_path(key), ciphertext), (keys_mod.meta_path(key), render_meta(meta))
+
+    def _write_secret(self, key: str, plaintext: Secret, meta: Meta) -> list[str]:
+        files = self._encode_secret(key, plaintext, meta)
+        for rel, data in files:
+            store.atomic_write(self.root / rel, data)
+        return [rel for rel, _ in files]
+
+    def _write_batch(self, files: Sequence[tuple[str, bytes]]) -> tuple[list[str], gitrepo.BlobStager | None]:
+        """Write many files as one batch (store.write_many) while git stages the same bytes;
+        returns the paths and the staging for the commit."""
+        from secretctl import gitrepo
+
+        blobs = dict(files)
+        staged = gitrepo.start_staging(self.root, blobs)
+        try:
+            store.write_many([(self.root / rel, data) for rel, data in files])
+        except BaseException:
+            if staged is not None:
+                staged.undo()
+            raise
+        return list(blobs), staged
 
     def _check_new_key(self, key: str) -> None:
         keys_mod.validate_key(key)
@@ -571,19 +599,20 @@ class Vault:
                 todo.append((key, value))
             if dry_run:
                 return Outcome("import", [k for k, _ in todo], None, skipped, {"dry_run": True})
-            paths: list[str] = []
+            files: list[tuple[str, bytes]] = []
             converted = _ConvertedRecipients()
             req = SetRequest(tags=tags)
             for i, (key, value) in enumerate(todo):
                 old = self.meta(key) if key in existing else None
                 meta = self._build_meta(key, replace(req, value=value), old)
                 reldir, rfile = self.governing(key)
-                paths += self._write_secret(key, value, meta, sync=False, converted=converted.get(reldir, rfile))
+                files += self._encode_secret(key, value, meta, converted.get(reldir, rfile))
                 written.append(key)
                 if progress:
                     progress(i + 1)
-            store.sync_dirs({self.root})
-            commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets")
+            paths, staged = self._write_batch(files)
+            commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
+                                  staged=staged)
         return Outcome("import", written, commit, skipped)
 
     # ---------------------------------------------------------------- members
@@ -623,10 +652,11 @@ class Vault:
                 self._write_recipients(d, rfile.with_added(name, recipient))
                 changed.append(d)
             self._recipients_cache.clear()
-            paths, touched = self._reencrypt_locked(progress=progress)
+            paths, staged, touched = self._reencrypt_locked(progress=progress)
             paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
             commit = self._commit("member-add", touched, paths,
-                                  f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)")
+                                  f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)",
+                                  staged=staged)
         return Outcome("member-add", touched, commit, details={"member": name, "path": path or "/"})
 
     def member_remove(self, name: str, *, progress: Callable[[int, int], None] | None = None) -> Outcome:
@@ -646,10 +676,11 @@ class Vault:
                 raise NotFoundError(f"member not found: {name}", hint="secretctl member list")
             self._recipients_cache.clear()
             readable = self._keys_under_files(changed)
-            paths, touched = self._reencrypt_locked(progress=progress)
+            paths, staged, touched = self._reencrypt_locked(progress=progress)
             paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
             commit = self._commit("member-remove", touched, paths,
-                                  f"secretctl: remove member {name} ({len(touched)} secrets re-encrypted)")
+                                  f"secretctl: remove member {name} ({len(touched)} secrets re-encrypted)",
+                                  staged=staged)
         return Outcome("member-remove", touched, commit,
                        details={"member": name, "could_read": readable})
 
@@ -675,17 +706,19 @@ class Vault:
             self.require()
             return Outcome("reencrypt", self.stale(), None, details={"dry_run": True})
         with self._mutation():
-            paths, touched = self._reencrypt_locked(progress=progress)
+            paths, staged, touched = self._reencrypt_locked(progress=progress)
             commit = self._commit("reencrypt", touched, paths,
-                                  f"secretctl: re-encrypt {len(touched)} secrets") if touched else None
+                                  f"secretctl: re-encrypt {len(touched)} secrets", staged=staged) if touched else None
         return Outcome("reencrypt", touched, commit)
 
-    def _reencrypt_locked(self, *, progress: Callable[[int, int], None] | None) -> tuple[list[str], list[str]]:
+    def _reencrypt_locked(
+        self, *, progress: Callable[[int, int], None] | None
+    ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
         from secretctl import crypto
 
         todo = self.stale()
         if not todo:
-            return [], []
+            return [], None, []
         ids = self.unlock().keys
         # Decrypt everything first: if any file is unreadable, fail before touching disk.
         plain: list[tuple[str, Secret, Meta]] = []
@@ -706,14 +739,14 @@ class Vault:
                 hint="a member who can read them must run `secretctl reencrypt`",
             )
         converted = _ConvertedRecipients()
-        paths: list[str] = []
+        files: list[tuple[str, bytes]] = []
         for i, (k, value, m) in enumerate(plain):
             reldir, rfile = self.governing(k)
-            paths += self._write_secret(k, value, m, sync=False, converted=converted.get(reldir, rfile))
+            files += self._encode_secret(k, value, m, converted.get(reldir, rfile))
             if progress:
                 progress(i + 1, len(plain))
-        store.sync_dirs({self.root})
-        return paths, [k for k, _, _ in plain]
+        paths, staged = self._write_batch(files)
+        return paths, staged, [k for k, _, _ in plain]
 
     # ------------------------------------------------------------------ check
     def check(self, *, decrypt: bool = True) -> list[CheckProblem]:

@@ -1,0 +1,53 @@
+"""Atomic writes, single and in bulk: the files land whole, with the asked-for mode, and a failure
+leaves no temp file and no half-written target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from secretctl import store
+from secretctl.errors import SecretctlError
+
+
+def test_write_many_writes_every_file_exactly(tmp_path: Path) -> None:
+    files = [(tmp_path / f"d{i % 3}" / "sub" / f"f{i}.age", os.urandom(i * 37)) for i in range(50)]
+    old = tmp_path / "d0" / "sub" / "f0.age"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"old content")
+    os.umask(0o077)
+    try:
+        store.write_many(files)
+    finally:
+        os.umask(0o022)
+    for path, data in files:
+        assert path.read_bytes() == data
+        assert path.stat().st_mode & 0o777 == 0o644  # the umask does not change what was asked for
+    assert sorted(p.name for p in tmp_path.rglob("*") if "tmp-" in p.name) == []
+
+
+def test_write_many_failure_leaves_targets_untouched_and_no_temp_files(tmp_path: Path) -> None:
+    good = tmp_path / "a" / "k.age"
+    good.parent.mkdir()
+    good.write_bytes(b"before")
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    with pytest.raises(SecretctlError) as info:
+        store.write_many([(good, b"after"), (tmp_path / "blocked" / "k.age", b"x")])
+    assert "cannot write" in info.value.message and "blocked" in info.value.message
+    assert info.value.hint
+    assert good.read_bytes() == b"before"
+    assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
+
+
+def test_atomic_write_replaces_whole_and_translates_errors(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    store.atomic_write(target, b"one", mode=0o600)
+    store.atomic_write(target, b"two", mode=0o600)
+    assert target.read_bytes() == b"two"
+    assert target.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SecretctlError, match="cannot write"):
+        store.atomic_write(tmp_path / "file" / "child", b"v")
+    assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
