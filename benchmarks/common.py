@@ -70,5 +70,18 @@ def median_of(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(a: Callable[[], object], b: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` run in turn (a, b, a, b, ...): a machine that slows down or
+    speeds up mid-run shifts both sides alike, so their ratio stays honest."""
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(runs):
+        for fn, out in ((a, ta), (b, tb)):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(ta), statistics.median(tb)
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"

@@ -10,6 +10,7 @@ This module never prints and never exits; it returns data or raises SecretctlErr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -165,6 +166,7 @@ class Vault:
         self.clock = clock
         self._identity: identity_mod.Identity | None = None
         self._recipients_cache: dict[str, tuple[str, RecipientsFile]] = {}
+        self._undo: dict[Path, bytes | None] = {}
         self._keys_cache: list[str] | None = None
 
     # ----------------------------------------------------------------- basics
@@ -306,12 +308,12 @@ class Vault:
 
     def meta(self, key: str) -> Meta | None:
         """The sidecar, or None for a secret written by another tool (valid, no metadata)."""
-        path = self.meta_path_of(key)
+        rel = keys_mod.meta_path(keys_mod.validate_key(key))
         try:
-            data = store.read_limited(path, 64 * 1024, what="sidecar", display=self.rel(path))
+            data = store.read_limited(self.root / rel, 64 * 1024, what="sidecar", display=rel)
         except NotFoundError:
             return None
-        return parse_meta(data, source=self.rel(path))
+        return parse_meta(data, source=rel)
 
     def entry(self, key: str) -> Entry:
         self._require_secret(key)
@@ -407,8 +409,12 @@ class Vault:
         with store.locked(self.root / ".git" / "secretctl.lock"):
             self._keys_cache = None
             self._recipients_cache.clear()
+            self._undo = {}
             try:
                 yield
+            except BaseException:
+                self._roll_back()
+                raise
             finally:
                 # Another process may have written before we took the lock, and we just wrote.
                 self._keys_cache = None
@@ -688,16 +694,34 @@ class Vault:
         return [k for k in self.key_names() if self.governing(k)[0] in dirs]
 
     def _write_recipients(self, reldir: str, rfile: RecipientsFile) -> None:
-        store.atomic_write(self.root / reldir / RECIPIENTS_FILE, rfile.render().encode())
+        path = self.root / reldir / RECIPIENTS_FILE
+        if path not in self._undo:  # member changes write these before re-encrypting: keep the old bytes
+            self._undo[path] = path.read_bytes() if path.is_file() else None
+        store.atomic_write(path, rfile.render().encode())
+
+    def _roll_back(self) -> None:
+        """A failed mutation puts back the recipients files it changed (nothing else is written
+        before the step that can fail)."""
+        for path, old in self._undo.items():
+            with contextlib.suppress(OSError, SecretctlError):
+                if old is None:
+                    store.remove(path)
+                    store.prune_empty_dirs(path.parent, self.root)
+                else:
+                    store.atomic_write(path, old)
+        self._undo.clear()
 
     def stale(self) -> list[str]:
         """Keys whose file was not encrypted to the recipients that now govern it."""
+        return [k for k, _ in self._stale()]
+
+    def _stale(self) -> list[tuple[str, Meta | None]]:
         out = []
         for k in self.key_names():
             _, rfile = self.governing(k)
             m = self.meta(k)
             if m is None or m.recipients_fingerprint != rfile.fingerprint():
-                out.append(k)
+                out.append((k, m))
         return out
 
     def reencrypt(self, *, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
@@ -716,22 +740,21 @@ class Vault:
     ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
         from secretctl import crypto
 
-        todo = self.stale()
+        todo = self._stale()
         if not todo:
             return [], None, []
         ids = self.unlock().keys
         # Decrypt everything first: if any file is unreadable, fail before touching disk.
         plain: list[tuple[str, Secret, Meta]] = []
         unreadable = []
-        for k in todo:
-            path = self.path_of(k)
-            data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
+        for k, m in todo:
+            rel = keys_mod.secret_path(k)
+            data = store.read_limited(self.root / rel, MAX_SECRET_BYTES, what="secret", display=rel)
             try:
-                value = crypto.decrypt(data, ids, source=self.rel(path))
+                value = crypto.decrypt(data, ids, source=rel)
             except IdentityError:
                 unreadable.append(k)
                 continue
-            m = self.meta(k)
             plain.append((k, value, m if m is not None else new_meta(self.clock(), self.actor)))
         if unreadable:
             raise IdentityError(

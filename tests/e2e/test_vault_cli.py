@@ -116,6 +116,29 @@ def test_subtree_recipients_and_member_changes_touch_exactly_the_affected_files(
     assert_clean(vault_dir)
 
 
+@needs_age
+def test_member_add_that_cannot_re_encrypt_changes_nothing(tmp_path: Path, alice: Member, vault_dir: Path) -> None:
+    """A folder alice cannot read: adding a member there must fail before any file changes."""
+    bob = make_member(tmp_path, "bob")
+    carol = make_member(tmp_path, "carol")
+    set_value(alice, "ops/token", b"ops-token-value-1")
+    (vault_dir / "private").mkdir()
+    (vault_dir / "private/.age-recipients").write_text(f"# bob\n{bob.recipient}\n")
+    subprocess.run([AGE, "-e", "-r", bob.recipient, "-o", str(vault_dir / "private/key.age")],
+                   input=b"bobs-own-value", check=True)
+    git(vault_dir, "add", "private")
+    git(vault_dir, "commit", "-qm", "bob's folder", env={**alice.env, "GIT_DIR": str(vault_dir / ".git")})
+    before, n = snapshot(vault_dir), len(commits(vault_dir))
+    out = alice.run("member", "add", "carol", carol.recipient, check=False)
+    assert out.returncode == 4
+    err = out.stderr.decode()
+    assert "cannot re-encrypt 1 secrets you are not a recipient of, e.g. private/key" in err
+    assert len(err.strip().splitlines()) == 2
+    assert snapshot(vault_dir) == before
+    assert len(commits(vault_dir)) == n
+    assert_clean(vault_dir)
+
+
 def test_reencrypt_dry_run_changes_nothing(alice: Member, vault_dir: Path) -> None:
     set_value(alice, "a/one", b"value-one-1")
     rec = vault_dir / ".age-recipients"
