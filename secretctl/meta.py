@@ -177,20 +177,69 @@ _TOP = {"version", "created", "updated", "updated_by", "expires", "notes", "url"
 _FIELD_KEYS = {"name", "sensitive", "value", "hint", "kind", "aliases"}
 
 
-def parse_meta(data: bytes, *, source: str) -> Meta:
-    """Parse a sidecar strictly. Every problem is a VaultCorruptError naming ``source``."""
-    if len(data) > MAX_SIDECAR_BYTES:
-        raise VaultCorruptError(f"{source}: larger than {MAX_SIDECAR_BYTES} bytes")
+def _load_yaml(data: bytes, source: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        raw = yaml.load(data, Loader=loader)  # noqa: S506 - CSafeLoader/SafeLoader: no object construction
+        return yaml.load(data, Loader=loader)  # noqa: S506 - CSafeLoader/SafeLoader: no object construction
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise VaultCorruptError(f"{source}{line}: not valid YAML",
                                 hint="fix the file by hand or restore it with git") from None
+
+
+# The lines render_meta writes for a secret without fields: `key: "text"`, `version: 1`,
+# `tags:` and `- "tag"`, comments. A double-quoted scalar without backslashes means its
+# characters exactly, in YAML as in JSON. Anything else goes to the YAML parser, so this is
+# a shortcut to the same result (the tests compare both), 10x faster for a 10,000-secret list.
+_FAST_LINE = re.compile(r'([a-z_]+): (?:"([ !#-\[\]-~]*)"|(0|[1-9][0-9]{0,5}))|(tags):|- "([ !#-\[\]-~]*)"|#[ -~]*')
+_FAST_KEYS = frozenset(_TOP - {"fields", "bindings", "tags"})
+
+
+def _load_fast(data: bytes) -> dict[str, Any] | None:
+    if not data.isascii():
+        return None
+    lines = data.decode("ascii").split("\n")
+    if lines.pop() != "":
+        return None  # no final newline
+    out: dict[str, Any] = {}
+    tags: list[str] | None = None  # the list a `tags:` line opened, while items may follow
+    for line in lines:
+        m = _FAST_LINE.fullmatch(line)
+        if m is None:
+            return None
+        key, text, number, tags_key, item = m.groups()
+        if item is not None:
+            if tags is None:
+                return None
+            tags.append(item)
+            continue
+        if line[0] == "#":
+            continue
+        if tags == []:
+            return None  # `tags:` with no items is null in YAML: let YAML say so
+        tags = None
+        name = key if key is not None else tags_key
+        if (name not in _FAST_KEYS and name != "tags") or name in out:
+            return None
+        if tags_key is not None:
+            tags = out["tags"] = []
+        else:
+            out[name] = text if text is not None else int(number)
+    if not out or tags == []:
+        return None
+    return out
+
+
+def parse_meta(data: bytes, *, source: str) -> Meta:
+    """Parse a sidecar strictly. Every problem is a VaultCorruptError naming ``source``."""
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise VaultCorruptError(f"{source}: larger than {MAX_SIDECAR_BYTES} bytes")
+    raw = _load_fast(data)
+    if raw is None:
+        raw = _load_yaml(data, source)
     if not isinstance(raw, dict):
         raise VaultCorruptError(f"{source}: must be a YAML mapping")
     _check_keys(raw, _TOP, source)

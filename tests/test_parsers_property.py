@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from secretctl import dotenv, keys
@@ -147,3 +147,47 @@ def test_the_case_index_refuses_what_a_key_by_key_index_refuses(existing: list[s
         except UsageError as exc:
             outcomes.append(exc.message.split(" differs")[0])
     assert (outcomes[0] is None) == (outcomes[1] is None)
+
+
+sidecar_line = st.one_of(
+    st.sampled_from(["version: 1", "version: 01", "version: 2", "tags:", "tags: []", "# comment", "", " ",
+                     "fields:", "- \"a\"", "-  \"b\"", "notes: |", "  indented", "created: 2026-01-01",
+                     'created: "2026-01-01T00:00:00Z"', 'updated: "2026-01-02T00:00:00Z"', "url: ~", "notes: null",
+                     'notes: "a" # c', "notes: 'single'", "notes: \"tab\there\"", 'notes: "a\\nb"', 'url: "c:\\\\x"',
+                     "updated_by: \"x\"\r"]),
+    st.builds(lambda k, v: f'{k}: "{v}"', st.sampled_from(["notes", "url", "updated_by", "expires", "tags",
+                                                            "recipients_fingerprint", "bogus", "version"]),
+              st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)),
+    st.builds(lambda v: f'- "{v}"', st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8)),
+)
+
+
+@SETTINGS
+@given(st.lists(sidecar_line, max_size=10), st.booleans())
+@example(['notes: "a\\nb"'], True)
+@example(["tags:", 'url: "x"'], True)
+def test_the_fast_sidecar_loader_agrees_with_yaml(lines: list[str], final_newline: bool) -> None:
+    """The shortcut for what render_meta writes must give YAML's answer or step aside."""
+    import yaml
+
+    from secretctl.meta import _load_fast
+
+    data = ("\n".join(lines) + ("\n" if final_newline else "")).encode()
+    fast = _load_fast(data)
+    if fast is None:
+        return
+    assert fast == yaml.safe_load(data)
+
+
+@SETTINGS
+@given(text, text, tags)
+def test_rendered_sidecars_take_the_fast_path_when_plain(notes: str, url: str, tag_list: list[str]) -> None:
+    from secretctl.meta import _load_fast
+
+    meta = Meta(created=datetime(2026, 1, 1, tzinfo=UTC), updated=datetime(2026, 1, 2, tzinfo=UTC),
+                updated_by="alice", notes=notes or None, url=url or None, tags=tuple(tag_list),
+                recipients_fingerprint="sha256:abc")
+    data = render_meta(meta)
+    assert parse_meta(data, source="x") == meta
+    plain = all(s.isascii() and s.isprintable() and '"' not in s and "\\" not in s for s in (notes, url))
+    assert (_load_fast(data) is not None) == plain
