@@ -444,10 +444,20 @@ class _CountingMap:
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._removed = [c for c in (b"\n", b"\r", b"\x08") if c in data]
+        # Counts so far, at increasing positions: matches are mapped in order, so each count
+        # starts where the last one ended (counting from 0 every time made a 1 MiB read quadratic).
+        self._at = [0]
+        self._count = [0]
 
     def _removed_before(self, end: int) -> int:
+        i = bisect.bisect_right(self._at, end) - 1
+        start = self._at[i]
         d = self._data
-        return sum(d.count(c, 0, end) for c in self._removed)
+        n = self._count[i] + sum(d.count(c, start, end) for c in self._removed)
+        if i == len(self._at) - 1 and end > start:
+            self._at.append(end)
+            self._count.append(n)
+        return n
 
     def orig(self, pos: int) -> int:
         guess = pos
