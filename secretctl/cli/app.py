@@ -1,12 +1,8 @@
-"""The CLI entry point: wires the command groups and turns errors into one line + exit code.
-
-Only this function (and the MCP server) catches every exception; an unknown exception's
-text is never printed, since it could carry a value from a third-party library.
-"""
+"""The Typer app: wires the command groups. The program's entry point, which turns errors
+into one line and an exit code, is ``cli/main.py``."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -25,9 +21,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        from secretctl.cli.main import print_version
 
-        sys.stdout.write(f"secretctl {version('secretctl')}\n")
+        print_version()
         raise typer.Exit(0)
 
 
@@ -82,30 +78,19 @@ def _only(name: str) -> None:
         app.registered_commands, app.registered_groups = commands, groups
 
 
-def main() -> None:
-    from secretctl.errors import SecretctlError
-
-    name = _invoked_command(sys.argv[1:])
+def run(argv: list[str]) -> None:
+    """Run the Typer app on ``argv`` (the arguments after the program name)."""
+    name = _invoked_command(argv)
     if name is not None:
         _only(name)
-    try:
-        app()
-    except SecretctlError as exc:
-        sys.stderr.write(f"secretctl: error: {exc.message}\n")
-        if exc.hint:
-            sys.stderr.write(f"secretctl: hint: {exc.hint}\n")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("secretctl: interrupted\n")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(141)
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        # Never print the text: it may contain a value. The type is enough to report a bug.
-        sys.stderr.write(f"secretctl: error: internal error ({type(exc).__name__}); this is a bug, please report it\n")
-        sys.exit(70)
+    app(args=argv, prog_name="secretctl")
+
+
+def main() -> None:
+    """The program, for callers that import this module; the console script is cli/main.py."""
+    from secretctl.cli.main import main as program
+
+    program()
 
 
 if __name__ == "__main__":

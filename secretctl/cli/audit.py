@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from secretctl.cli.common import JsonOpt, emit_json, open_vault
+from secretctl.cli.common import emit_json, open_vault
+from secretctl.cli.options import JsonOpt
 
 audit_app = typer.Typer(help="The audit trail: git history plus every member's access log.", no_args_is_help=True)
 

@@ -1,6 +1,7 @@
 """Shared plumbing for the CLI command groups: opening the vault, the password, output.
 
-Only this package prints. Errors are raised as SecretctlError and printed by app.main.
+Only this package prints. Errors are raised as SecretctlError and printed by cli/main.py.
+Typer-free: the start-up fast path for `get` uses it without loading Typer.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from secretctl import settings
 from secretctl.errors import IdentityError, UsageError
 from secretctl.secret import Secret
-
-JsonOpt = typer.Option("--json", help="Machine-readable output.")
 
 
 class State:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from secretctl.cli.common import JsonOpt, emit_json, info, open_vault
+from secretctl.cli.common import emit_json, info, open_vault
+from secretctl.cli.options import JsonOpt
 
 hook_app = typer.Typer(help="Git hooks that refuse plaintext and malformed files in the vault.", no_args_is_help=True)
 

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from secretctl import settings
-from secretctl.cli.common import JsonOpt, emit_json, info, new_password
+from secretctl.cli.common import emit_json, info, new_password
+from secretctl.cli.options import JsonOpt
 from secretctl.errors import NotFoundError
 
 identity_app = typer.Typer(help="Your identity: the private key that decrypts secrets shared with you.",

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from secretctl.cli.common import JsonOpt, Progress, emit_json, info, open_vault
+from secretctl.cli.common import Progress, emit_json, info, open_vault
+from secretctl.cli.options import JsonOpt
 
 member_app = typer.Typer(help="Who can decrypt what: members are recipients in .age-recipients files.",
                          no_args_is_help=True)

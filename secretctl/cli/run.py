@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from secretctl import settings
-from secretctl.cli.common import JsonOpt, emit_json, open_vault, warn
+from secretctl.cli.common import emit_json, open_vault, warn
+from secretctl.cli.options import JsonOpt
 
 policy_app = typer.Typer(help="The agent policy: which commands may run, and with which keys.", no_args_is_help=True)
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from secretctl.cli.common import (
-    JsonOpt,
     Progress,
     confirm,
     emit_json,
@@ -18,8 +17,8 @@ from secretctl.cli.common import (
     print_warnings,
     read_secret_input,
     stdin_is_tty,
-    stdout_is_tty,
 )
+from secretctl.cli.options import JsonOpt
 from secretctl.errors import NotFoundError, UsageError
 from secretctl.secret import Secret
 
@@ -116,46 +115,9 @@ def get(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Print a secret's value exactly (a newline is added only on a terminal)."""
-    v = open_vault()
-    if show_metadata:
-        entry = v.entry(key)
-        print_warnings(v, [key])
-        data = entry.to_json()
-        m = entry.meta
-        if m is not None:
-            data.update(notes=m.notes, url=m.url, recipients_fingerprint=m.recipients_fingerprint,
-                        fields=[f.to_data() for f in m.fields], bindings=dict(m.bindings))
-        if json_out:
-            emit_json(data)
-        else:
-            for k, val in data.items():
-                if val not in (None, [], {}, ""):
-                    sys.stdout.write(f"{k}: {val}\n")
-        return
-    if field is not None:
-        _, fval = v.field_value(key, field)
-        value = fval if isinstance(fval, Secret) else Secret(fval.encode())
-    else:
-        value = v.read(key)
-    print_warnings(v, [key])
-    if not masked:
-        v.record_access("get", [key], field=field) if field else v.record_access("get", [key])
-    if json_out:
-        from secretctl.secret import mask
+    from secretctl.cli.reading import show_secret
 
-        if masked:
-            emit_json({"key": key, "masked_value": mask(value.reveal()), "value_length": len(value)})
-        else:
-            emit_json({"key": key, "value": value.reveal_text()})
-        return
-    if masked:
-        sys.stdout.write(value.masked() + "\n")
-        return
-    out = sys.stdout.buffer
-    out.write(value.reveal())
-    if stdout_is_tty():
-        out.write(b"\n")
-    out.flush()
+    show_secret(key, masked=masked, show_metadata=show_metadata, field=field, json_out=json_out)
 
 
 def list_(

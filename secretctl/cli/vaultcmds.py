@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from secretctl import settings
-from secretctl.cli.common import STATE, JsonOpt, emit_json, info, new_password
+from secretctl.cli.common import STATE, emit_json, info, new_password
+from secretctl.cli.options import JsonOpt
 
 
 def init(

@@ -1,0 +1,54 @@
+"""What `secretctl get` prints, without Typer: called by the Typer command and by the start-up
+fast path in ``cli/main.py`` alike, so both print exactly the same."""
+
+from __future__ import annotations
+
+import sys
+
+from secretctl.cli.common import emit_json, open_vault, print_warnings, stdout_is_tty
+from secretctl.secret import Secret
+
+
+def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, field: str | None = None,
+                json_out: bool = False) -> None:
+    """Print a secret's value exactly (a newline is added only on a terminal)."""
+    v = open_vault()
+    if show_metadata:
+        entry = v.entry(key)
+        print_warnings(v, [key])
+        data = entry.to_json()
+        m = entry.meta
+        if m is not None:
+            data.update(notes=m.notes, url=m.url, recipients_fingerprint=m.recipients_fingerprint,
+                        fields=[f.to_data() for f in m.fields], bindings=dict(m.bindings))
+        if json_out:
+            emit_json(data)
+        else:
+            for k, val in data.items():
+                if val not in (None, [], {}, ""):
+                    sys.stdout.write(f"{k}: {val}\n")
+        return
+    if field is not None:
+        _, fval = v.field_value(key, field)
+        value = fval if isinstance(fval, Secret) else Secret(fval.encode())
+    else:
+        value = v.read(key)
+    print_warnings(v, [key])
+    if not masked:
+        v.record_access("get", [key], field=field) if field else v.record_access("get", [key])
+    if json_out:
+        from secretctl.secret import mask
+
+        if masked:
+            emit_json({"key": key, "masked_value": mask(value.reveal()), "value_length": len(value)})
+        else:
+            emit_json({"key": key, "value": value.reveal_text()})
+        return
+    if masked:
+        sys.stdout.write(value.masked() + "\n")
+        return
+    out = sys.stdout.buffer
+    out.write(value.reveal())
+    if stdout_is_tty():
+        out.write(b"\n")
+    out.flush()
