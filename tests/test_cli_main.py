@@ -1,13 +1,17 @@
-"""cli/main.py: the program entry and its Typer-free fast path for `get`.
+"""cli/main.py: the program entry and its Typer-free fast path for `get` and `run`.
 
-The fast path parses a few argv forms by hand, so it must never disagree with Typer: a
-property test parses the same argv both ways, and the installed CLI is run both ways on a real
-vault and must print the same bytes.
+The fast path parses a few argv forms by hand, so it must never disagree with Typer. The same
+argv goes through the real Typer app (with the two commands' bodies replaced by recorders) and
+through the fast path, and both must call the same function with the same arguments:
+exhaustively for short argv, by property for longer ones. Then the installed CLI is run both ways
+on a real vault and must print the same bytes.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -17,15 +21,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from secretctl.cli.main import fast_get
+from secretctl.cli.main import SPECS, fast_parse
 from tests.conftest import Member
 
 PREFIXES = [[], [], ["--vault", "/v"], ["--vault=/v"], ["--vault="], ["--vault"], ["--json"], ["-h"], ["--version"]]
-COMMANDS = ["get", "get", "get", "list", "--vault", "ls", ""]
-TOKENS = ["--masked", "--json", "--show-metadata", "--field", "--field=host", "--field=", "--vault", "--vault=/v",
-          "a/b", "x", "list", "-h", "--help", "--", "--bogus", "-", "", "-x", "-m", "-j", "--masked=1", "--mask",
-          "--version", "--field=a=b"]
-DEFAULTS = {"masked": False, "show_metadata": False, "field": None, "json_out": False}
+COMMANDS = ["get", "run", "get", "run", "list", "--vault", "ls", ""]
+EXTRA = ["a/b", "x", "echo", "-", "", "--", "-h", "--help", "--bogus", "-x", "-m", "-kaws/*", "--masked=1",
+         "--mask", "--version", "--field=a=b", "--env-prefix=APP_", "--timeout=5m", "--key=db/*"]
 
 
 @functools.cache
@@ -37,57 +39,89 @@ def _group() -> Any:
     return typer.main.get_command(appmod.app)
 
 
-def typer_parse(argv: list[str]) -> tuple[str | None, dict[str, Any]] | str:
-    """What Typer makes of ``argv``: (vault, get's parameters), "other" for another command, or
-    "error" when it refuses (or prints help and exits)."""
-    group = _group()
+@functools.cache
+def tokens() -> list[str]:
+    """Every option the two commands have (from Typer itself) or the fast path knows, plus odd ones."""
+    opts: set[str] = set()
+    for name, spec in SPECS.items():
+        opts.update(spec.flags, spec.values, spec.multi)
+        cmd = _group().commands[name]
+        for param in cmd.params:
+            opts.update(param.opts)
+            opts.update(param.secondary_opts)
+    return sorted(opts) + EXTRA
+
+
+def _defaults() -> dict[str, dict[str, Any]]:
+    from secretctl.cli.reading import show_secret
+    from secretctl.cli.running import run_command
+
+    return {name: {p.name: p.default for p in inspect.signature(fn).parameters.values()
+                   if p.default is not inspect.Parameter.empty}
+            for name, fn in (("get", show_secret), ("run", run_command))}
+
+
+def typer_call(argv: list[str]) -> tuple[str, str | None, dict[str, Any]] | None:
+    """What the Typer app would call for ``argv``: (command, vault, arguments), or None when it
+    refuses, prints help, or runs some other command."""
+    from secretctl.cli import common, reading, running
+
+    calls: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    def get(key: str, **kw: Any) -> None:
+        calls.append(("get", common.STATE.vault_dir, {"key": key, **kw}))
+
+    def run(command: list[str], **kw: Any) -> int:
+        calls.append(("run", common.STATE.vault_dir, {"command": list(command), **kw}))
+        return 0
+
+    saved = reading.show_secret, running.run_command
+    reading.show_secret, running.run_command = get, run  # type: ignore[assignment]
     try:
-        ctx = group.make_context("secretctl", list(argv))
-        rest = list(getattr(ctx, "_protected_args", None) or ctx.protected_args) + list(ctx.args)
-        if not rest or rest[0] != "get":
-            return "other"
-        sub = group.get_command(ctx, "get")
-        assert sub is not None
-        sctx = sub.make_context("get", rest[1:], parent=ctx)
+        _group().main(args=list(argv), prog_name="secretctl", standalone_mode=False)
     except (Exception, SystemExit):  # click's usage errors and help exits alike: "Typer refused"
-        return "error"
-    return ctx.params["vault"], sctx.params
+        return None
+    finally:
+        reading.show_secret, running.run_command = saved  # type: ignore[assignment]
+        common.STATE.vault_dir = None
+    if len(calls) != 1:
+        return None
+    name, vault, kw = calls[0]
+    return name, vault, {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}
 
 
-@settings(max_examples=1000, deadline=None)
-@given(st.builds(lambda p, c, key, rest: [*p, c, *rest[:key], "a/b", *rest[key:]], st.sampled_from(PREFIXES),
-                 st.sampled_from(COMMANDS), st.integers(0, 4), st.lists(st.sampled_from(TOKENS), max_size=4)))
-@example(["get", "a/b"])
-@example(["--vault", "/v", "get", "--field", "host", "a/b", "--json"])
-@example(["get", "a/b", "--field", "--masked"])
-@example(["get", "a/b", "--masked", "--masked"])
-@example(["get", "a/b", "x"])
-@example(["get", "--", "a/b"])
-def test_the_fast_path_reads_argv_exactly_as_typer_does(argv: list[str]) -> None:
-    fast = fast_get(argv, {})
+def agree(argv: list[str]) -> bool:
+    """Whether the fast path took ``argv`` (asserting that Typer would do exactly the same)."""
+    fast = fast_parse(argv, {})
     if fast is None:
-        return  # Typer handles it: always correct
-    parsed = typer_parse(argv)
-    assert parsed not in ("error", "other"), f"fast path took {argv!r}, which Typer refuses"
-    vault, kwargs = fast
-    assert parsed == (vault, {**DEFAULTS, **kwargs})
+        return False  # Typer handles it: always correct
+    name, vault, kwargs = fast
+    assert typer_call(argv) == (name, vault, {**_defaults()[name], **kwargs}), argv
+    return True
 
 
-def test_every_short_get_reads_exactly_as_typer_does() -> None:
-    """Exhaustive up to two tokens around the key (the property test above goes longer)."""
-    import itertools
+@settings(max_examples=600, deadline=None)
+@given(st.builds(lambda p, c, key, rest: [*p, c, *rest[:key], "a/b", *rest[key:]], st.sampled_from(PREFIXES),
+                 st.sampled_from(COMMANDS), st.integers(0, 5), st.lists(st.sampled_from(tokens()), max_size=5)))
+@example(["get", "a/b"])
+@example(["run", "-k", "a/*", "--", "env", "-k", "x"])
+@example(["run", "-k", "a/*", "echo", "--", "x"])
+def test_the_fast_path_reads_argv_exactly_as_typer_does(argv: list[str]) -> None:
+    agree(argv)
 
-    checked = 0
+
+def test_every_short_argv_reads_exactly_as_typer_does() -> None:
+    """Exhaustive up to two tokens around one positional (the property test goes longer)."""
+    taken = {"get": 0, "run": 0}
     for prefix in PREFIXES:
-        for n in range(3):
-            for rest in itertools.product(TOKENS, repeat=n):
-                for at in range(n + 1):
-                    argv = [*prefix, "get", *rest[:at], "a/b", *rest[at:]]
-                    fast = fast_get(argv, {})
-                    if fast is not None:
-                        checked += 1
-                        assert typer_parse(argv) == (fast[0], {**DEFAULTS, **fast[1]}), argv
-    assert checked > 100
+        for command in ("get", "run"):
+            for n in range(3):
+                for rest in itertools.product(tokens(), repeat=n):
+                    for at in range(n + 1):
+                        argv = [*prefix, command, *rest[:at], "a/b", *rest[at:]]
+                        if agree(argv):
+                            taken[command] += 1
+    assert min(taken.values()) > 100, taken
 
 
 @pytest.mark.parametrize("argv", [
@@ -99,23 +133,27 @@ def test_every_short_get_reads_exactly_as_typer_does() -> None:
     ["get", "db/main", "--field=host"],
     ["--vault", "/v", "get", "a/b"],
     ["--vault=/v", "get", "a/b"],
+    ["run", "-k", "aws/*", "--", "aws", "s3", "ls"],
+    ["run", "-k", "a", "--key", "b/**", "--env-prefix", "APP_", "--timeout", "5m", "--", "./deploy.sh", "-v"],
+    ["run", "-k", "db/*", "--env", "prod", "--policy", "psql", "-c", "select 1"],
+    ["run", "--no-sanitize", "--allow-short", "-k", "x", "--", "true"],
 ])
-def test_everyday_gets_take_the_fast_path(argv: list[str]) -> None:
-    fast = fast_get(argv, {})
-    assert fast is not None
-    assert typer_parse(argv) == (fast[0], {**DEFAULTS, **fast[1]})
+def test_everyday_commands_take_the_fast_path(argv: list[str]) -> None:
+    assert agree(argv)
 
 
 @pytest.mark.parametrize("argv", [
     [], ["get"], ["get", "-h"], ["get", "a/b", "--help"], ["get", "a/b", "--bogus"], ["get", "--", "a/b"],
     ["list"], ["--version"], ["get", "a/b", "--field"], ["get", "a/b", "--masked", "--masked"],
+    ["run"], ["run", "-k", "x"], ["run", "-k", "x", "--"], ["run", "-kx", "--", "true"], ["run", "--help"],
+    ["run", "--timeout", "1m", "--timeout", "2m", "--", "true"], ["run", "--env-prefix", "-X", "--", "true"],
 ])
 def test_anything_else_goes_through_typer(argv: list[str]) -> None:
-    assert fast_get(argv, {}) is None
+    assert fast_parse(argv, {}) is None
 
 
 def test_completion_always_goes_through_typer() -> None:
-    assert fast_get(["get", "a/b"], {"_SECRETCTL_COMPLETE": "complete_bash"}) is None
+    assert fast_parse(["get", "a/b"], {"_SECRETCTL_COMPLETE": "complete_bash"}) is None
 
 
 # ---------------------------------------------------------------- the installed CLI, both ways
@@ -150,15 +188,24 @@ def stocked(alice: Member, vault_dir: Path) -> Member:
     ["get", "nope/missing"],
     ["get", "../escape"],
     ["get", "app/token", "--bogus"],
+    ["run", "-k", "app/token", "--", "sh", "-c", "echo token=$APP_TOKEN; echo err >&2; exit 3"],
+    ["run", "-k", "db/*", "--env-prefix", "X_", "--", "sh", "-c", "echo $PGHOST $X_DB_MAIN_PASSWORD"],
+    ["run", "-k", "nope/*", "--", "true"],
+    ["run", "-k", "app/token", "--timeout", "soon", "--", "true"],
 ])
 def test_the_installed_cli_prints_what_typer_prints(stocked: Member, vault_dir: Path, args: list[str]) -> None:
     fast = stocked.run(*args, check=False)
     slow = run_typer(stocked, *args)
     assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
-    ok = "nope" not in args[1] and "escape" not in args[1] and "nosuch" not in args and "--bogus" not in args
-    assert (fast.returncode == 0) == ok
-    if ok and "--show-metadata" not in args:
-        assert b"expires" in fast.stderr or args[1] == "db/main"  # the expiry warning, on both paths
+    refused = ("nope/missing", "../escape", "nosuch", "--bogus", "nope/*", "soon")
+    expected = 3 if "exit 3" in args[-1] else 0
+    assert (fast.returncode == expected) == (not any(r in args for r in refused)), fast.stderr
+    if "app/token" in args and "--show-metadata" not in args and not any(r in args for r in refused):
+        assert b"expires" in fast.stderr  # the expiry warning, on both paths
+    # A value only ever goes to the stdout of a get that asked for it; run redacts it.
+    reads = args[0] == "get" and "--masked" not in args and "--show-metadata" not in args
+    assert b"tok-3f9a8b7c6d5e4f30" not in fast.stderr + (b"" if reads and "app/token" in args else fast.stdout)
+    assert b"pw-7e6d5c4b3a29" not in fast.stderr + (b"" if reads and "password" in args else fast.stdout)
 
 
 def test_vault_flag_on_the_fast_path(stocked: Member, vault_dir: Path, tmp_path: Path) -> None:

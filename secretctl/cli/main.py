@@ -1,17 +1,21 @@
-"""The `secretctl` program: turns errors into one line and an exit code, and starts `get`
-without Typer.
+"""The `secretctl` program: turns errors into one line and an exit code, and starts the two
+commands scripts call most without Typer.
 
 Only this function (and the MCP server) catches every exception; an unknown exception's text is
 never printed, since it could carry a value from a third-party library.
 
-Importing Typer costs about 45 ms, 40% of a cold `get` (benchmarks/bench_core.py), and
-scripts call `get` in loops (direnv, CI steps, shell prompts). So these exact forms skip it:
+Importing Typer costs about 45 ms, 40% of a cold `get` (benchmarks/bench_core.py), and scripts
+call `get` and `run` in loops (direnv, CI steps, shell prompts). So these exact forms skip it:
 
     secretctl [--vault DIR] get KEY [--masked] [--show-metadata] [--json] [--field NAME]
+    secretctl [--vault DIR] run [-k PATTERN]... [--env-prefix P] [--env E] [--timeout T]
+                                [--no-sanitize] [--allow-short] [--policy] [--] COMMAND [ARGS...]
 
-Anything else (help, completion, an unknown or repeated option, ``--``, a second argument)
-goes through Typer and gets its usual handling and usage errors. The fast path only parses:
-what it prints comes from ``cli/reading.py``, the function the Typer command calls too.
+Anything else (help, completion, an unknown, abbreviated or repeated option, a missing
+argument) goes through Typer and gets its usual handling and usage errors. The fast path only
+parses: what runs is ``cli/reading.py`` or ``cli/running.py``, which the Typer commands call too.
+tests/test_cli_main.py checks, exhaustively for short argv and by property for longer, that it
+reads argv exactly as Typer does.
 """
 
 from __future__ import annotations
@@ -19,13 +23,39 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-_FLAGS = {"--masked": "masked", "--show-metadata": "show_metadata", "--json": "json_out"}
+from typing import Any, NamedTuple
 
 
-def fast_get(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str | None, dict[str, Any]] | None:
-    """``(vault, keyword arguments of show_secret)`` when ``argv`` is a plain `get`, else None."""
+class Spec(NamedTuple):
+    flags: Mapping[str, str]  # option -> parameter (a bool)
+    values: Mapping[str, str]  # option -> parameter (one string)
+    multi: Mapping[str, str]  # option -> parameter (a list; the option may repeat)
+    rest: bool  # True: everything after the options is the command; False: exactly one KEY
+
+
+SPECS = {
+    "get": Spec(flags={"--masked": "masked", "--show-metadata": "show_metadata", "--json": "json_out"},
+                values={"--field": "field"}, multi={}, rest=False),
+    "run": Spec(flags={"--no-sanitize": "no_sanitize", "--allow-short": "allow_short", "--policy": "use_policy"},
+                values={"--env-prefix": "env_prefix", "--env": "env", "--timeout": "timeout"},
+                multi={"-k": "key", "--key": "key"}, rest=True),
+}
+
+
+def _value_of(args: list[str], i: int, name: str) -> tuple[str, int] | None:
+    """The value of option ``args[i]`` (``--opt V`` or ``--opt=V``) and the next index."""
+    arg = args[i]
+    if arg == name:
+        if i + 1 < len(args) and not args[i + 1].startswith("-"):
+            return args[i + 1], i + 2
+        return None
+    if name.startswith("--") and arg.startswith(name + "="):
+        return arg[len(name) + 1 :], i + 1
+    return None
+
+
+def fast_parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str | None, dict[str, Any]] | None:
+    """``(command, vault, keyword arguments)`` when ``argv`` is one of the plain forms above."""
     if any(k.startswith("_SECRETCTL_COMPLETE") for k in environ):
         return None
     args = list(argv)
@@ -34,29 +64,44 @@ def fast_get(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str | Non
         vault, args = args[1], args[2:]
     elif args and args[0].startswith("--vault="):
         vault, args = args[0].removeprefix("--vault="), args[1:]
-    if not args or args[0] != "get":
+    if not args or args[0] not in SPECS or vault == "":
         return None
+    spec = SPECS[args[0]]
     kwargs: dict[str, Any] = {}
-    key = None
+    positional: list[str] = []
     i = 1
     while i < len(args):
         arg = args[i]
-        if arg in _FLAGS and _FLAGS[arg] not in kwargs:
-            kwargs[_FLAGS[arg]] = True
-        elif arg == "--field" and "field" not in kwargs and i + 1 < len(args) and not args[i + 1].startswith("-"):
-            kwargs["field"] = args[i + 1]
+        if spec.rest and (arg == "--" or not arg.startswith("-")):
+            # `run` stops reading options at `--` or at the command's name, as Typer does there.
+            positional = args[i + 1 :] if arg == "--" else args[i:]
+            break
+        if arg in spec.flags and spec.flags[arg] not in kwargs:
+            kwargs[spec.flags[arg]] = True
             i += 1
-        elif arg.startswith("--field=") and "field" not in kwargs:
-            kwargs["field"] = arg.removeprefix("--field=")
-        elif not arg.startswith("-") and key is None:
-            key = arg
-        else:
+            continue
+        taken = next(((spec.values[n], v) for n in spec.values if (v := _value_of(args, i, n)) is not None), None)
+        if taken is not None and taken[0] not in kwargs:
+            kwargs[taken[0]], i = taken[1]
+            continue
+        many = next(((spec.multi[n], v) for n in spec.multi if (v := _value_of(args, i, n)) is not None), None)
+        if many is not None:
+            kwargs.setdefault(many[0], []).append(many[1][0])
+            i = many[1][1]
+            continue
+        if arg.startswith("-"):
             return None
+        positional.append(arg)
         i += 1
-    if key is None or vault == "":
-        return None
-    kwargs["key"] = key
-    return vault, kwargs
+    if spec.rest:
+        if not positional:
+            return None
+        kwargs["command"] = positional
+    else:
+        if len(positional) != 1:
+            return None
+        kwargs["key"] = positional[0]
+    return args[0], vault, kwargs
 
 
 def print_version() -> None:
@@ -66,14 +111,19 @@ def print_version() -> None:
 
 
 def _dispatch(argv: list[str]) -> None:
-    fast = fast_get(argv, os.environ)
+    fast = fast_parse(argv, os.environ)
     if fast is not None:
         from secretctl.cli import common
-        from secretctl.cli.reading import show_secret
 
-        common.STATE.vault_dir = fast[0]
-        show_secret(**fast[1])
-        return
+        command, common.STATE.vault_dir, kwargs = fast
+        if command == "get":
+            from secretctl.cli.reading import show_secret
+
+            show_secret(**kwargs)
+            return
+        from secretctl.cli.running import run_command
+
+        sys.exit(run_command(**kwargs))
     if argv == ["--version"]:
         print_version()
         return

@@ -8,22 +8,11 @@ from typing import Annotated
 
 import typer
 
-from secretctl import settings
-from secretctl.cli.common import emit_json, open_vault, warn
+from secretctl.cli.common import emit_json, open_vault
 from secretctl.cli.options import JsonOpt
+from secretctl.cli.running import load_policy
 
 policy_app = typer.Typer(help="The agent policy: which commands may run, and with which keys.", no_args_is_help=True)
-
-
-def _policy(vault: object, worktree: bool) -> object:
-    from secretctl import runsvc
-
-    if worktree:
-        return runsvc.policy_from_worktree(vault)  # type: ignore[arg-type]
-    policy, warnings = runsvc.load_agent_policy(vault)  # type: ignore[arg-type]
-    for w in warnings:
-        warn(w)
-    return policy
 
 
 def run(
@@ -46,27 +35,10 @@ def run(
     injected; an expanded value is visible in the process list. The exit code is the
     command's (124: timeout, 128+N: killed by signal N).
     """
-    from secretctl import runsvc
-    from secretctl.durations import parse_duration
+    from secretctl.cli.running import run_command
 
-    agent = use_policy or os.environ.get(settings.ENV_AGENT) == "1"
-    v = open_vault()
-    policy = _policy(v, worktree=False) if agent else None
-    if agent and no_sanitize:
-        from secretctl.errors import PolicyError
-
-        raise PolicyError("--no-sanitize is not allowed under the agent policy")
-    req = runsvc.RunRequest(
-        patterns=tuple(key or ()), command=command[0], args=tuple(command[1:]), env_prefix=env_prefix,
-        env_name=env, timeout=parse_duration(timeout).total_seconds() if timeout else None, allow_short=allow_short,
-    )
-    code, plan = runsvc.run_person(v, req, policy=policy, sanitize=not no_sanitize,  # type: ignore[arg-type]
-                                   out=sys.stdout.buffer, err=sys.stderr.buffer)
-    for w in plan.warnings:
-        warn(w)
-    if code == 124:
-        warn(f"{command[0]}: timeout exceeded; its process group was killed")
-    raise typer.Exit(code)
+    raise typer.Exit(run_command(command, key=key, env_prefix=env_prefix, env=env, timeout=timeout,
+                                 no_sanitize=no_sanitize, allow_short=allow_short, use_policy=use_policy))
 
 
 @policy_app.command("check")
@@ -85,7 +57,7 @@ def policy_check(
     from secretctl.policy import RunCheck
 
     v = open_vault()
-    policy = _policy(v, worktree)
+    policy = load_policy(v, worktree)
     keys = envmap.expand_patterns(key, v.key_names()) if key else []
     path_env = os.environ.get("PATH", os.defpath)
     resolved = runner.resolve_command(command[0], path_env, Path.cwd())
@@ -114,7 +86,7 @@ def policy_show(
 ) -> None:
     """The effective policy agents get: committed file narrowed by your personal one."""
     v = open_vault()
-    desc = _policy(v, worktree).describe()  # type: ignore[attr-defined]
+    desc = load_policy(v, worktree).describe()  # type: ignore[attr-defined]
     if json_out:
         emit_json(desc)
         return
