@@ -88,6 +88,14 @@ def apply_alias(pattern: str, env: str | None, aliases: Mapping[str, Sequence[Al
     return pattern, ""
 
 
+def pattern_folder(pattern: str) -> str:
+    """The deepest folder holding every key ``pattern`` can match (``aws`` for ``aws/*``,
+    ``aws/**`` and ``aws/key``; ``""`` for ``**`` or ``a*/x``): only that folder needs listing."""
+    segs = pattern.split("/")[:-1]
+    cut = next((i for i, s in enumerate(segs) if "*" in s), len(segs))
+    return "/".join(segs[:cut])
+
+
 def _static_prefix(pattern: str) -> str:
     """The part of a pattern before its first wildcard segment, e.g. ``prod/db/`` for ``prod/db/*``."""
     segs = pattern.split("/")

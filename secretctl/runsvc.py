@@ -168,7 +168,6 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
          base_env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Everything about a run, decided before anything starts. Raises on any refusal."""
     from secretctl import runner
-    from secretctl.policy import RunCheck
     from secretctl.redact import check_redactable
 
     base_env = os.environ if base_env is None else base_env
@@ -179,12 +178,11 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
         aliases: Mapping[str, Sequence[envmap.Alias]] = {}
     else:
         aliases = policy.env_aliases if policy is not None else _worktree_aliases(vault)
-    all_keys = vault.key_names()
     keys: list[str] = []
     names: dict[str, str] = {}  # key -> the key its env name derives from (aliases keep theirs)
     for pattern in req.patterns:
         target, strip = envmap.apply_alias(pattern, req.env_name, aliases)
-        for k in envmap.expand_patterns([target], all_keys):
+        for k in envmap.expand_patterns([target], vault.key_names(under=envmap.pattern_folder(target))):
             if k not in keys:
                 keys.append(k)
                 if strip and k.startswith(strip):
@@ -221,6 +219,8 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
     decision = None
     refs = envmap.referenced(req.args, set(env))
     if policy is not None:
+        from secretctl.policy import RunCheck
+
         script_sha = committed = None
         if "/" in req.command:
             script_sha = resolved.sha256()

@@ -191,3 +191,18 @@ def test_rendered_sidecars_take_the_fast_path_when_plain(notes: str, url: str, t
     assert parse_meta(data, source="x") == meta
     plain = all(s.isascii() and s.isprintable() and '"' not in s and "\\" not in s for s in (notes, url))
     assert (_load_fast(data) is not None) == plain
+
+
+pattern_seg = st.sampled_from(["a", "b", "ab", "*", "**", "a*", "x.y"])
+key_seg = st.sampled_from(["a", "b", "ab", "abc", "x.y", "ba"])
+
+
+@SETTINGS
+@given(st.lists(pattern_seg, min_size=1, max_size=4), st.lists(key_seg, min_size=1, max_size=5))
+def test_a_pattern_matches_only_inside_its_folder(pattern_segs: list[str], key_segs: list[str]) -> None:
+    from secretctl.envmap import pattern_folder
+
+    pattern, key = "/".join(pattern_segs), "/".join(key_segs)
+    folder = pattern_folder(pattern)
+    if keys.match_pattern(pattern, key):
+        assert folder == "" or key.startswith(folder + "/")
