@@ -10,7 +10,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, VaultCorruptError
@@ -77,6 +77,27 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
     _fsync_dir(path.parent)
 
 
+# Creating a file is kernel work that can dominate a bulk write (seen on this project's VMs:
+# 0.6 ms per new file, 2,000 files per 1,000 secrets); os.open, os.write and os.replace release
+# the GIL, so a few threads spread it over the cores. Below this many files one thread is cheaper.
+_PARALLEL_MIN = 64
+
+
+def _each(fn: Callable[[int], None], count: int) -> None:
+    """``fn(i)`` for every i, on a few threads for big batches; the first error is raised once
+    every call has finished (so the caller's clean-up sees every temp file created)."""
+    workers = min(4, os.cpu_count() or 1)
+    if count < _PARALLEL_MIN or workers < 2:
+        for i in range(count):
+            fn(i)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(fn, range(count), chunksize=max(1, count // (workers * 8))):
+            pass
+
+
 def write_many(files: Sequence[tuple[Path, bytes]], *, mode: int = 0o644) -> None:
     """Write many files with the crash guarantee of :func:`atomic_write`, at bulk speed.
 
@@ -84,27 +105,34 @@ def write_many(files: Sequence[tuple[Path, bytes]], *, mode: int = 0o644) -> Non
     renamed into place: a crash leaves every file old or new, never torn. A per-file fsync
     would cost one disk flush each (1,000 secrets: seconds instead of one flush).
     """
-    temps: list[tuple[Path, Path]] = []
-    path = Path()
-    try:
-        for path, data in files:
-            tmp = _temp_for(path)
-            fd = _create(tmp, mode)
-            temps.append((tmp, path))
+    temps = [_temp_for(path) for path, _ in files]
+
+    def make(i: int) -> None:
+        path, data = files[i]
+        try:
+            fd = _create(temps[i], mode)
             try:
                 _write_all(fd, data)
                 os.fchmod(fd, mode)
             finally:
                 os.close(fd)
+        except OSError as exc:
+            raise _write_failed(path, exc) from None
+
+    def place(i: int) -> None:
+        try:
+            os.replace(temps[i], files[i][0])
+        except OSError as exc:
+            raise _write_failed(files[i][0], exc) from None
+
+    try:
+        _each(make, len(files))
         os.sync()
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    except BaseException as exc:
-        for tmp, _ in temps:
+        _each(place, len(files))
+    except BaseException:
+        for tmp in temps:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise _write_failed(path, exc) from None
         raise
 
 

@@ -12,8 +12,9 @@ from secretctl import store
 from secretctl.errors import SecretctlError
 
 
-def test_write_many_writes_every_file_exactly(tmp_path: Path) -> None:
-    files = [(tmp_path / f"d{i % 3}" / "sub" / f"f{i}.age", os.urandom(i * 37)) for i in range(50)]
+@pytest.mark.parametrize("count", [50, 300])  # one thread, and a batch big enough for several
+def test_write_many_writes_every_file_exactly(tmp_path: Path, count: int) -> None:
+    files = [(tmp_path / f"d{i % 3}" / "sub" / f"f{i}.age", os.urandom(i * 37)) for i in range(count)]
     old = tmp_path / "d0" / "sub" / "f0.age"
     old.parent.mkdir(parents=True)
     old.write_bytes(b"old content")
@@ -28,16 +29,20 @@ def test_write_many_writes_every_file_exactly(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.rglob("*") if "tmp-" in p.name) == []
 
 
-def test_write_many_failure_leaves_targets_untouched_and_no_temp_files(tmp_path: Path) -> None:
-    good = tmp_path / "a" / "k.age"
-    good.parent.mkdir()
-    good.write_bytes(b"before")
+@pytest.mark.parametrize("count", [1, 299])
+def test_write_many_failure_leaves_targets_untouched_and_no_temp_files(tmp_path: Path, count: int) -> None:
+    goods = [tmp_path / "a" / f"k{i}.age" for i in range(count)]
+    goods[0].parent.mkdir()
+    for g in goods:
+        g.write_bytes(b"before")
     (tmp_path / "blocked").write_text("a file, not a folder")
+    batch = [(g, b"after") for g in goods]
+    batch.insert(count // 2, (tmp_path / "blocked" / "k.age", b"x"))
     with pytest.raises(SecretctlError) as info:
-        store.write_many([(good, b"after"), (tmp_path / "blocked" / "k.age", b"x")])
+        store.write_many(batch)
     assert "cannot write" in info.value.message and "blocked" in info.value.message
     assert info.value.hint
-    assert good.read_bytes() == b"before"
+    assert all(g.read_bytes() == b"before" for g in goods)
     assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
 
 
