@@ -17,6 +17,19 @@ BULK = 50 if QUICK else 1_000
 RUNS = 3 if QUICK else 20
 
 
+def create_cost(folder: os.PathLike[str]) -> float:
+    """Microseconds to create one empty file: bulk writes create two per secret, and ext4 makes
+    this cost swing (it skips recently deleted inodes when allocating, so earlier benchmark or
+    test runs that deleted thousands of files slow every creation for a few minutes)."""
+    import tempfile
+
+    probe = tempfile.mkdtemp(prefix="create-probe", dir=folder)
+    start = time.perf_counter()
+    for i in range(200):
+        os.close(os.open(os.path.join(probe, str(i)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    return (time.perf_counter() - start) / 200 * 1e6
+
+
 def main() -> None:
     env = Env()
     try:
@@ -30,6 +43,8 @@ def main() -> None:
                        capture_output=True, check=False)
         py = median_of(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), RUNS)
         print(f"context: a bare `python -c pass` on this machine now: median {ms(py)}")
+        print(f"context: creating a file in this folder now: {create_cost(env.root):.0f} us "
+              "(15-30 us on this VM's ext4 at rest; 300-750 us for minutes after many deletions)")
         get = median_of(lambda: env.run("get", key), RUNS)
         print(f"get (cold process, unprotected identity), {VAULT_SIZE} secrets: median {ms(get)} "
               f"(target < 80 ms)")
@@ -105,6 +120,7 @@ def main() -> None:
                                input=dec.stdout, check=True)
 
         t_reenc, t_age_re = interleaved(member_add, age_loop, runs)
+        print(f"  context: creating a file in the vault's folder after the runs: {create_cost(small):.0f} us")
         print(f"re-encrypt {BULK} secrets for an added member: secretctl median {ms(t_reenc)}; age CLI per file "
               f"(decrypt + encrypt) median {ms(t_age_re)}; ratio {t_age_re / t_reenc:.1f}x (target >= 10x)")
     finally:
