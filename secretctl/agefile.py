@@ -66,8 +66,13 @@ def _b64_canonical(text: bytes, where: str) -> bytes:
     return raw
 
 
+_VCHAR = bytes(range(0x21, 0x7F))
+
+
 def _is_vchar_arg(arg: bytes) -> bool:
-    return bool(arg) and all(0x21 <= c <= 0x7E for c in arg)
+    # translate() deletes every visible character in C: nothing left means nothing else was there
+    # (a per-byte generator was a tenth of re-encrypting 1,000 files).
+    return bool(arg) and not arg.translate(None, _VCHAR)
 
 
 def parse_header(data: bytes, *, source: str = "<bytes>") -> AgeHeader:
