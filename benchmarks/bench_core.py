@@ -111,18 +111,30 @@ def main() -> None:
         def member_add() -> None:
             env.run("member", "add", f"newbie{len(pending)}", pending.pop())
 
+        # The baseline is `passage reencrypt`: per file, age decrypts, age encrypts to a temp file,
+        # and the temp file replaces the old one (passage runs `mv`; os.replace here is cheaper, so
+        # the ratio errs in passage's favour). Each run works on its own copy of the secrets,
+        # copied before the timing starts.
+        copies = []
+        for n in range(runs):
+            copy = work / f"passage{n}"
+            shutil.copytree(small, copy, ignore=shutil.ignore_patterns(".git", "*.meta.yaml"))
+            copies.append(copy)
+
         def age_loop() -> None:
-            out = work / f"re{time.monotonic_ns()}"
-            out.mkdir()
-            for i, p in enumerate(sorted(small.rglob("*.age"))):
+            store = copies.pop()
+            for p in sorted(store.rglob("*.age")):
                 dec = subprocess.run([age, "-d", "-i", str(ident), str(p)], capture_output=True, check=True)
-                subprocess.run([age, "-e", "-R", str(small / ".age-recipients"), "-o", str(out / f"{i}.age")],
+                tmp = p.with_name(p.name + ".tmp")
+                subprocess.run([age, "-e", "-R", str(small / ".age-recipients"), "-o", str(tmp)],
                                input=dec.stdout, check=True)
+                os.replace(tmp, p)
 
         t_reenc, t_age_re = interleaved(member_add, age_loop, runs)
         print(f"  context: creating a file in the vault's folder after the runs: {create_cost(small):.0f} us")
-        print(f"re-encrypt {BULK} secrets for an added member: secretctl median {ms(t_reenc)}; age CLI per file "
-              f"(decrypt + encrypt) median {ms(t_age_re)}; ratio {t_age_re / t_reenc:.1f}x (target >= 10x)")
+        print(f"re-encrypt {BULK} secrets for an added member: secretctl median {ms(t_reenc)}; passage-style "
+              f"age CLI per file (decrypt, encrypt, replace) median {ms(t_age_re)}; "
+              f"ratio {t_age_re / t_reenc:.1f}x (target >= 10x)")
     finally:
         env.close()
 
