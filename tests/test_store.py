@@ -56,3 +56,10 @@ def test_atomic_write_replaces_whole_and_translates_errors(tmp_path: Path) -> No
     with pytest.raises(SecretctlError, match="cannot write"):
         store.atomic_write(tmp_path / "file" / "child", b"v")
     assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
+
+
+def test_write_many_refuses_a_path_twice_and_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "k.age"
+    with pytest.raises(ValueError, match="twice"):
+        store.write_many([(target, b"one"), (tmp_path / "other.age", b"x"), (target, b"two")])
+    assert list(tmp_path.iterdir()) == []
