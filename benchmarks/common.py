@@ -81,13 +81,17 @@ def median_of(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def interleaved(a: Callable[[], object], b: Callable[[], object], runs: int) -> tuple[float, float]:
+def interleaved(a: Callable[[], object], b: Callable[[], object], runs: int,
+                before: Callable[[], object] | None = None) -> tuple[float, float]:
     """Medians of ``a`` and ``b`` run in turn (a, b, a, b, ...): a machine that slows down or
-    speeds up mid-run shifts both sides alike, so their ratio stays honest."""
+    speeds up mid-run shifts both sides alike, so their ratio stays honest. ``before`` runs,
+    untimed, before each timed call."""
     ta: list[float] = []
     tb: list[float] = []
     for _ in range(runs):
         for fn, out in ((a, ta), (b, tb)):
+            if before is not None:
+                before()
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
