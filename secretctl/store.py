@@ -10,7 +10,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, VaultCorruptError
@@ -27,17 +27,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _temp_for(path: Path, seq: int = 0) -> Path:
-    # seq keeps the names of one batch apart even if the clock has not moved between them.
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}-{seq}"
+def _temp_for(path: Path) -> Path:
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
 
 
-def _create(tmp: Path, mode: int) -> int:
+def _temp_name(path: str, seq: int) -> str:
+    # Strings, not Paths: a bulk write names thousands. seq keeps the names of one batch apart
+    # even if the clock has not moved between them.
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.tmp-{os.getpid()}-{time.monotonic_ns()}-{seq}")
+
+
+def _create(tmp: str | Path, mode: int) -> int:
     try:
         return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileNotFoundError:
         # Create the folder only when missing: bulk writes would pay a mkdir call per file.
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
         return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
 
 
@@ -47,7 +53,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _write_failed(path: Path, exc: OSError) -> SecretctlError:
+def _write_failed(path: str | Path, exc: OSError) -> SecretctlError:
     return SecretctlError(f"cannot write {path}: {exc.strerror or type(exc).__name__}",
                           hint="check that the folder is writable, is not a file, and the disk has space")
 
@@ -79,17 +85,17 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 
 # Creating a file is kernel work that can dominate a bulk write, 2,000 files per 1,000 secrets
-# (ext4 on this project's VMs: 15-30 us per file at rest, 0.3-0.75 ms for minutes after many
-# files were deleted nearby); os.open, os.write and os.replace release the GIL, so a few threads
-# spread it over the cores. Below this many files one thread is cheaper.
-_PARALLEL_MIN = 64
+# (ext4 on this project's VMs: 15-30 us per file at rest, 0.3-0.75 ms for a minute or more after
+# many files were deleted nearby); os.open, os.write and os.replace release the GIL, so a few
+# threads spread it over the cores, while the caller's thread goes on producing files.
+_WORKERS = min(4, os.cpu_count() or 1)
+_CHUNK = 32  # files per task: a task per file costs more than the write (4,000 futures: 50 ms)
 
 
 def _each(fn: Callable[[int], None], count: int) -> None:
     """``fn(i)`` for every i, on a few threads for big batches; the first error is raised once
-    every call has finished (so the caller's clean-up sees every temp file created)."""
-    workers = min(4, os.cpu_count() or 1)
-    if count < _PARALLEL_MIN or workers < 2:
+    every call has finished (so the caller's clean-up sees every file touched)."""
+    if count < 2 * _CHUNK or _WORKERS < 2:
         for i in range(count):
             fn(i)
         return
@@ -99,53 +105,88 @@ def _each(fn: Callable[[int], None], count: int) -> None:
         for i in chunk:
             fn(i)
 
-    # A few chunks per thread, not a future per file (4,000 futures cost 50 ms here); several
-    # per thread so one slow chunk does not leave the others idle.
-    step = -(-count // (workers * 4))
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(run, [range(s, min(s + step, count)) for s in range(0, count, step)]):
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        for _ in pool.map(run, [range(s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]):
             pass
 
 
-def write_many(files: Sequence[tuple[Path, bytes]], *, mode: int = 0o644) -> None:
+def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: int = 0o644) -> None:
     """Write many files with the crash guarantee of :func:`atomic_write`, at bulk speed.
 
     Every temp file is written first, one ``sync`` makes all of them durable, then each is
     renamed into place: a crash leaves every file old or new, never torn. A per-file fsync
     would cost one disk flush each (1,000 secrets: seconds instead of one flush).
-    """
-    if len({path for path, _ in files}) != len(files):
-        # Renames run on several threads: which of two writes to one path won would be chance.
-        raise ValueError("write_many: a path appears twice in one batch")
-    temps = [_temp_for(path, i) for i, (path, _) in enumerate(files)]
 
-    def make(i: int) -> None:
-        path, data = files[i]
-        try:
-            fd = _create(temps[i], mode)
+    ``files`` may be a generator: writer threads take the first files while it produces the
+    rest, so its work (encryption, which holds the GIL) overlaps the writes' system calls.
+    """
+    temps: list[str] = []
+    targets: list[str] = []
+
+    def make(chunk: list[tuple[str, str, bytes]]) -> None:
+        for tmp, target, data in chunk:
             try:
-                _write_all(fd, data)
-                os.fchmod(fd, mode)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise _write_failed(path, exc) from None
+                fd = _create(tmp, mode)
+                try:
+                    _write_all(fd, data)
+                    os.fchmod(fd, mode)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise _write_failed(target, exc) from None
 
     def place(i: int) -> None:
         try:
-            os.replace(temps[i], files[i][0])
+            os.replace(temps[i], targets[i])
         except OSError as exc:
-            raise _write_failed(files[i][0], exc) from None
+            raise _write_failed(targets[i], exc) from None
 
     try:
-        _each(make, len(files))
+        _make_all(files, temps, targets, make)
         os.sync()
-        _each(place, len(files))
+        _each(place, len(targets))
     except BaseException:
         for tmp in temps:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
+
+
+def _make_all(files: Iterable[tuple[str | os.PathLike[str], bytes]], temps: list[str], targets: list[str],
+              make: Callable[[list[tuple[str, str, bytes]]], None]) -> None:
+    """Name a temp file for each of ``files`` (into ``temps``, before it is created, so a
+    clean-up sees it) and have ``make`` write them in chunks, on threads once there is more
+    than one chunk. Returns when every write has finished; raises the first error."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    seen: set[str] = set()
+    chunk: list[tuple[str, str, bytes]] = []
+    pool: ThreadPoolExecutor | None = None
+    futures: list[Future[None]] = []
+    try:
+        for path, data in files:
+            target = os.fspath(path)
+            if target in seen:
+                # Renames run on several threads: which of two writes to one path won would be chance.
+                raise ValueError("write_many: a path appears twice in one batch")
+            seen.add(target)
+            tmp = _temp_name(target, len(temps))
+            temps.append(tmp)
+            targets.append(target)
+            chunk.append((tmp, target, data))
+            if len(chunk) == _CHUNK:
+                if _WORKERS < 2:
+                    make(chunk)
+                else:
+                    pool = pool or ThreadPoolExecutor(_WORKERS)
+                    futures.append(pool.submit(make, chunk))
+                chunk = []
+        make(chunk)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # nothing may still be creating a temp file during clean-up
+    for f in futures:
+        f.result()
 
 
 def read_limited(path: Path, limit: int, *, what: str, display: str | None = None) -> bytes:

@@ -471,20 +471,34 @@ class Vault:
             store.atomic_write(self.root / rel, data)
         return [rel for rel, _ in files]
 
-    def _write_batch(self, files: Sequence[tuple[str, bytes]]) -> tuple[list[str], gitrepo.BlobStager | None]:
-        """Write many files as one batch (store.write_many) while git stages the same bytes;
-        returns the paths and the staging for the commit."""
+    def _write_batch(self, files: Iterable[tuple[str, bytes]]) -> tuple[list[str], gitrepo.BlobStager | None]:
+        """Write many files (vault-relative path, bytes) as one batch (store.write_many) while git
+        stages the same bytes; returns the paths and the staging for the commit.
+
+        ``files`` may be a generator that encrypts as it goes: the writes start with its first
+        files, and git starts staging as soon as it has produced the last one.
+        """
         from secretctl import gitrepo
 
-        blobs = dict(files)
-        staged = gitrepo.start_staging(self.root, blobs)
+        blobs: dict[str, bytes] = {}
+        staging: list[gitrepo.BlobStager | None] = []
+        root = os.fspath(self.root)
+
+        def produce() -> Iterator[tuple[str, bytes]]:
+            for rel, data in files:
+                blobs[rel] = data
+                yield os.path.join(root, rel), data
+            # Runs when write_many asks for more: git stages while the last writes, the sync and
+            # the renames go on.
+            staging.append(gitrepo.start_staging(self.root, blobs))
+
         try:
-            store.write_many([(self.root / rel, data) for rel, data in files])
+            store.write_many(produce())
         except BaseException:
-            if staged is not None:
-                staged.undo()
+            if staging and staging[0] is not None:
+                staging[0].undo()
             raise
-        return list(blobs), staged
+        return list(blobs), staging[0] if staging else None
 
     def _check_new_key(self, key: str) -> None:
         keys_mod.validate_key(key)
@@ -626,18 +640,20 @@ class Vault:
                 todo.append((key, value))
             if dry_run:
                 return Outcome("import", [k for k, _ in todo], None, skipped, {"dry_run": True})
-            files: list[tuple[str, bytes]] = []
             converted = _ConvertedRecipients()
             req = SetRequest(tags=tags)
-            for i, (key, value) in enumerate(todo):
-                old = self.meta(key) if key in existing else None
-                meta = self._build_meta(key, replace(req, value=value), old)
-                reldir, rfile = self.governing(key)
-                files += self._encode_secret(key, value, meta, converted.get(reldir, rfile))
-                written.append(key)
-                if progress:
-                    progress(i + 1)
-            paths, staged = self._write_batch(files)
+
+            def encoded() -> Iterator[tuple[str, bytes]]:
+                for i, (key, value) in enumerate(todo):
+                    old = self.meta(key) if key in existing else None
+                    meta = self._build_meta(key, replace(req, value=value), old)
+                    reldir, rfile = self.governing(key)
+                    yield from self._encode_secret(key, value, meta, converted.get(reldir, rfile))
+                    written.append(key)
+                    if progress:
+                        progress(i + 1)
+
+            paths, staged = self._write_batch(encoded())
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
         return Outcome("import", written, commit, skipped)
@@ -783,13 +799,15 @@ class Vault:
                 hint="a member who can read them must run `secretctl reencrypt`",
             )
         converted = _ConvertedRecipients()
-        files: list[tuple[str, bytes]] = []
-        for i, (k, value, m) in enumerate(plain):
-            reldir, rfile = self.governing(k)
-            files += self._encode_secret(k, value, m, converted.get(reldir, rfile))
-            if progress:
-                progress(i + 1, len(plain))
-        paths, staged = self._write_batch(files)
+
+        def encoded() -> Iterator[tuple[str, bytes]]:
+            for i, (k, value, m) in enumerate(plain):
+                reldir, rfile = self.governing(k)
+                yield from self._encode_secret(k, value, m, converted.get(reldir, rfile))
+                if progress:
+                    progress(i + 1, len(plain))
+
+        paths, staged = self._write_batch(encoded())
         return paths, staged, [k for k, _, _ in plain]
 
     # ------------------------------------------------------------------ check

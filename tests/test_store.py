@@ -4,6 +4,7 @@ leaves no temp file and no half-written target."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,24 @@ def test_write_many_refuses_a_path_twice_and_writes_nothing(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="twice"):
         store.write_many([(target, b"one"), (tmp_path / "other.age", b"x"), (target, b"two")])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_many_generator_failing_midway_leaves_targets_untouched_and_no_temp_files(tmp_path: Path) -> None:
+    goods = [tmp_path / f"d{i % 4}" / f"k{i}.age" for i in range(300)]
+    for g in goods:
+        g.parent.mkdir(exist_ok=True)
+        g.write_bytes(b"before")
+
+    class EncryptionFailed(Exception):
+        pass
+
+    def produce() -> Iterator[tuple[Path, bytes]]:
+        for i, g in enumerate(goods):
+            if i == 200:  # several chunks are already on writer threads by now
+                raise EncryptionFailed
+            yield g, b"after"
+
+    with pytest.raises(EncryptionFailed):
+        store.write_many(produce())
+    assert all(g.read_bytes() == b"before" for g in goods)
+    assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
