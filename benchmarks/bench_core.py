@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from common import Env, fill, interleaved, median_of, ms
@@ -26,17 +27,22 @@ def create_cost(folder: os.PathLike[str]) -> float:
     creation costs 15-30 us here; after thousands of deletions nearby (a test run deleting its
     vaults, or a re-encryption, which frees the old version of every file it replaces)
     0.3-0.75 ms, until they age out."""
-    # A hidden folder (secretctl skips those) inside ``folder``, so in the same block group as a
-    # rule; kept, not deleted: deleting would slow the next probe by the very effect it measures.
-    probe = os.path.join(folder, f".create-probe-{time.monotonic_ns()}")
-    os.mkdir(probe)
+    # In ``folder`` itself: a new folder may be placed in another block group (ext4 spreads
+    # folders), which would measure the wrong one. The probe files are then moved out of the
+    # vault, not deleted: deleting would slow the next probe by the very effect it measures.
+    junk = PROBES[0] if PROBES else tempfile.mkdtemp(prefix="secretctl-probes")
+    names = [f".create-probe-{time.monotonic_ns()}-{i}" for i in range(200)]
     start = time.perf_counter()
-    for i in range(200):
-        os.close(os.open(os.path.join(probe, str(i)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    return (time.perf_counter() - start) / 200 * 1e6
+    for name in names:
+        os.close(os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    cost = (time.perf_counter() - start) / len(names) * 1e6
+    for name in names:
+        os.rename(os.path.join(folder, name), os.path.join(junk, name))
+    return cost
 
 
 SETTLED_US = 40
+PROBES: list[str] = []  # the folder probe files go to once measured (the benchmark's own)
 
 
 def wait_settled(folder: os.PathLike[str], limit: float = 300) -> tuple[float, float]:
@@ -58,6 +64,8 @@ def settle(folder: os.PathLike[str], what: str) -> None:
 
 def main() -> None:
     env = Env()
+    PROBES.append(str(env.root / "probes"))
+    os.mkdir(PROBES[0])
     try:
         root = env.vault()
         v = env.open(root)
