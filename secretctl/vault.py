@@ -248,19 +248,25 @@ class Vault:
     def governing(self, key: str) -> tuple[str, RecipientsFile]:
         """(directory of the governing .age-recipients, its parsed content) for ``key``."""
         parts = key.split("/")[:-1]
+        cached = self._recipients_cache.get("/".join(parts))
+        if cached is not None:
+            return cached
+        passed: list[str] = []  # folders without a file of their own: they get the answer cached too
         while True:
             reldir = "/".join(parts)
-            cached = self._recipients_cache.get(reldir)
-            if cached is not None:
-                return cached
-            if (self.root / reldir / RECIPIENTS_FILE).is_file():
+            found = self._recipients_cache.get(reldir)
+            if found is None and os.path.isfile(os.path.join(self.root, reldir, RECIPIENTS_FILE)):
                 found = (reldir, self.recipients_file(reldir))
-                self._recipients_cache["/".join(key.split("/")[:-1])] = found
                 self._recipients_cache[reldir] = found
+            if found is not None:
+                # Bulk commands ask once per secret: without this, each asked the disk again.
+                for folder in passed:
+                    self._recipients_cache[folder] = found
                 return found
             if not parts:
                 raise VaultCorruptError("the vault has no .age-recipients file at its root",
                                         hint="add one: secretctl member add NAME RECIPIENT")
+            passed.append(reldir)
             parts.pop()
 
     def recipients_files(self) -> list[str]:
