@@ -12,8 +12,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, VaultCorruptError
+
+_T = TypeVar("_T")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -27,11 +30,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _temp_for(path: Path) -> Path:
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-
-
-def _temp_name(path: str, seq: int) -> str:
+def _temp_name(path: str, seq: int = 0) -> str:
     # Strings, not Paths: a bulk write names thousands. seq keeps the names of one batch apart
     # even if the clock has not moved between them.
     folder, name = os.path.split(path)
@@ -67,7 +66,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 
 def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    tmp = _temp_for(path)
+    tmp = _temp_name(os.fspath(path))
     fd = _create(tmp, mode)
     try:
         try:
@@ -92,24 +91,6 @@ _WORKERS = min(4, os.cpu_count() or 1)
 _CHUNK = 32  # files per task: a task per file costs more than the write (4,000 futures: 50 ms)
 
 
-def _each(fn: Callable[[int], None], count: int) -> None:
-    """``fn(i)`` for every i, on a few threads for big batches; the first error is raised once
-    every call has finished (so the caller's clean-up sees every file touched)."""
-    if count < 2 * _CHUNK or _WORKERS < 2:
-        for i in range(count):
-            fn(i)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    def run(chunk: range) -> None:
-        for i in chunk:
-            fn(i)
-
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        for _ in pool.map(run, [range(s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]):
-            pass
-
-
 def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: int = 0o644) -> None:
     """Write many files with the crash guarantee of :func:`atomic_write`, at bulk speed.
 
@@ -123,6 +104,19 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
     temps: list[str] = []
     targets: list[str] = []
 
+    def named() -> Iterator[tuple[str, str, bytes]]:
+        # Each temp name is recorded before the file exists, so a clean-up sees every one.
+        seen: set[str] = set()
+        for path, data in files:
+            target = os.fspath(path)
+            if target in seen:
+                # Renames run on several threads: which of two writes to one path won would be chance.
+                raise ValueError("write_many: a path appears twice in one batch")
+            seen.add(target)
+            temps.append(_temp_name(target, len(temps)))
+            targets.append(target)
+            yield temps[-1], target, data
+
     def make(chunk: list[tuple[str, str, bytes]]) -> None:
         for tmp, target, data in chunk:
             try:
@@ -135,16 +129,17 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
             except OSError as exc:
                 raise _write_failed(target, exc) from None
 
-    def place(i: int) -> None:
-        try:
-            os.replace(temps[i], targets[i])
-        except OSError as exc:
-            raise _write_failed(targets[i], exc) from None
+    def place(chunk: list[tuple[str, str]]) -> None:
+        for tmp, target in chunk:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _write_failed(target, exc) from None
 
     try:
-        _make_all(files, temps, targets, make)
+        _in_chunks(named(), make)
         os.sync()
-        _each(place, len(targets))
+        _in_chunks(zip(temps, targets, strict=True), place)
     except BaseException:
         for tmp in temps:
             with contextlib.suppress(OSError):
@@ -152,39 +147,29 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
         raise
 
 
-def _make_all(files: Iterable[tuple[str | os.PathLike[str], bytes]], temps: list[str], targets: list[str],
-              make: Callable[[list[tuple[str, str, bytes]]], None]) -> None:
-    """Name a temp file for each of ``files`` (into ``temps``, before it is created, so a
-    clean-up sees it) and have ``make`` write them in chunks, on threads once there is more
-    than one chunk. Returns when every write has finished; raises the first error."""
+def _in_chunks(items: Iterable[_T], work: Callable[[list[_T]], None]) -> None:
+    """``work`` on chunks of ``items``: each full chunk goes to a writer thread as soon as it is
+    taken, the last one runs here. Returns once every chunk is done (so a clean-up sees every
+    file touched) and raises the first error."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    seen: set[str] = set()
-    chunk: list[tuple[str, str, bytes]] = []
+    chunk: list[_T] = []
     pool: ThreadPoolExecutor | None = None
     futures: list[Future[None]] = []
     try:
-        for path, data in files:
-            target = os.fspath(path)
-            if target in seen:
-                # Renames run on several threads: which of two writes to one path won would be chance.
-                raise ValueError("write_many: a path appears twice in one batch")
-            seen.add(target)
-            tmp = _temp_name(target, len(temps))
-            temps.append(tmp)
-            targets.append(target)
-            chunk.append((tmp, target, data))
+        for item in items:
+            chunk.append(item)
             if len(chunk) == _CHUNK:
                 if _WORKERS < 2:
-                    make(chunk)
+                    work(chunk)
                 else:
                     pool = pool or ThreadPoolExecutor(_WORKERS)
-                    futures.append(pool.submit(make, chunk))
+                    futures.append(pool.submit(work, chunk))
                 chunk = []
-        make(chunk)
+        work(chunk)
     finally:
         if pool is not None:
-            pool.shutdown(wait=True)  # nothing may still be creating a temp file during clean-up
+            pool.shutdown(wait=True)  # nothing may still be touching a file during clean-up
     for f in futures:
         f.result()
 

@@ -248,9 +248,6 @@ class Vault:
     def governing(self, key: str) -> tuple[str, RecipientsFile]:
         """(directory of the governing .age-recipients, its parsed content) for ``key``."""
         parts = key.split("/")[:-1]
-        cached = self._recipients_cache.get("/".join(parts))
-        if cached is not None:
-            return cached
         passed: list[str] = []  # folders without a file of their own: they get the answer cached too
         while True:
             reldir = "/".join(parts)
@@ -487,24 +484,25 @@ class Vault:
         from secretctl import gitrepo
 
         blobs: dict[str, bytes] = {}
-        staging: list[gitrepo.BlobStager | None] = []
+        staged: gitrepo.BlobStager | None = None
         root = os.fspath(self.root)
 
         def produce() -> Iterator[tuple[str, bytes]]:
+            nonlocal staged
             for rel, data in files:
                 blobs[rel] = data
                 yield os.path.join(root, rel), data
             # Runs when write_many asks for more: git stages while the last writes, the sync and
             # the renames go on.
-            staging.append(gitrepo.start_staging(self.root, blobs))
+            staged = gitrepo.start_staging(self.root, blobs)
 
         try:
             store.write_many(produce())
         except BaseException:
-            if staging and staging[0] is not None:
-                staging[0].undo()
+            if staged is not None:
+                staged.undo()
             raise
-        return list(blobs), staging[0] if staging else None
+        return list(blobs), staged
 
     def _check_new_key(self, key: str) -> None:
         keys_mod.validate_key(key)
