@@ -32,7 +32,7 @@ def main() -> None:
         env.run("clone", str(remote), str(other))
         git(other, "branch", "-q", "--set-upstream-to=origin/main", env=env.env)
         # The other clone changes every secret in one import; this one pulls them.
-        from secretctl.secret import Secret
+        from secretctl.core.secret import Secret
 
         ov = env.open(other)
         ov.import_entries([(k, Secret(os.urandom(18).hex().encode())) for k in ov.key_names()], on_conflict="overwrite")

@@ -28,8 +28,8 @@ def main() -> None:
         os.chdir(root)
         from mcp import Client
 
-        from secretctl.agent import AgentSession
-        from secretctl.mcp_server import build_server
+        from secretctl.mcp.server import build_server
+        from secretctl.service.session import AgentSession
 
         t = time.perf_counter()
         session = AgentSession(v, base_env=dict(os.environ))

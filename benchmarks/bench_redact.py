@@ -13,8 +13,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from secretctl.redact import Redactor
-from secretctl.secret import Secret
+from secretctl.core.redact import Redactor
+from secretctl.core.secret import Secret
 
 QUICK = "--quick" in sys.argv
 SIZE_MB = 4 if QUICK else 100

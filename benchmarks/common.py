@@ -54,7 +54,7 @@ class Env:
         return path
 
     def open(self, path: Path):  # type: ignore[no-untyped-def]
-        from secretctl.vault import Vault
+        from secretctl.service.vault import Vault
 
         os.environ.update(self.env)
         return Vault(path, identity_path=self.identity, password=lambda: "", actor="bench")
@@ -65,7 +65,7 @@ class Env:
 
 def fill(vault, n: int, prefix: str = "svc") -> list[str]:  # type: ignore[no-untyped-def]
     """n secrets in one commit, through the service (import_entries)."""
-    from secretctl.secret import Secret
+    from secretctl.core.secret import Secret
 
     keys = [f"{prefix}{i % 100}/key{i}" for i in range(n)]
     vault.import_entries([(k, Secret(os.urandom(18).hex().encode())) for k in keys])

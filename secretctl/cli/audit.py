@@ -14,11 +14,12 @@ audit_app = typer.Typer(help="The audit trail: git history plus every member's a
 
 
 def _events(key: str | None, since: str | None, action: list[str] | None, limit: int | None) -> list[object]:
-    from secretctl import gitflow, keys
-    from secretctl.durations import parse_duration
-    from secretctl.meta import format_time, utcnow
+    from secretctl.core import keys
+    from secretctl.core.durations import parse_duration
+    from secretctl.core.meta import format_time, utcnow
+    from secretctl.service import team
 
-    events = gitflow.audit_events(open_vault())
+    events = team.audit_events(open_vault())
     if since:
         cutoff = format_time(utcnow() - parse_duration(since))
         events = [e for e in events if e.ts >= cutoff]
@@ -54,9 +55,9 @@ def audit_list(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check every access log's hash chain and flag commits made by hand or touching recipients."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    problems = gitflow.audit_verify(open_vault())
+    problems = team.audit_verify(open_vault())
     for p in problems:
         sys.stderr.write(f"secretctl: audit: {p}\n")
     if problems:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from secretctl import settings
+from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, UsageError
-from secretctl.secret import Secret
+from secretctl.infra import settings
 
 
 class State:
@@ -75,7 +75,7 @@ def new_password(no_passphrase: bool) -> str | None:
 
 
 def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
-    from secretctl.vault import Vault, locate
+    from secretctl.service.vault import Vault, locate
 
     root = locate(vault or STATE.vault_dir, os.environ, Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password_source,

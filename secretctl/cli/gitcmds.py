@@ -26,9 +26,9 @@ def _report(problems: list[object]) -> None:
 @hook_app.command("install")
 def hook_install() -> None:
     """Install the pre-commit and pre-push hooks into this vault's .git/hooks."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    for path in gitflow.install_hooks(open_vault().root):
+    for path in team.install_hooks(open_vault().root):
         info(f"installed {path}")
 
 
@@ -40,10 +40,10 @@ def hook_pre_commit(
     """Check the staged files (what git will commit, not the work tree). When your identity is
     available without a prompt (unprotected, or SECRETCTL_PASSWORD set) and the vault holds at
     most 1,000 secrets, staged text is also searched for current values, as with --deep."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
     v = open_vault()
-    _report(list(gitflow.check_tree(v, staged=True, only_changed=True, deep=deep or _cheap_unlock(v))))
+    _report(list(team.check_tree(v, staged=True, only_changed=True, deep=deep or _cheap_unlock(v))))
 
 
 AUTO_DEEP_MAX = 1000
@@ -53,8 +53,8 @@ def _cheap_unlock(vault: object) -> bool:
     """Whether the identity opens without asking anyone, in a vault small enough to decrypt whole."""
     import os
 
-    from secretctl import identity, settings
     from secretctl.errors import SecretctlError
+    from secretctl.infra import identity, settings
 
     try:
         path = settings.identity_path()
@@ -70,9 +70,9 @@ def hook_pre_push(
     deep: Annotated[bool, typer.Option("--deep", help="Also look for current secret values.")] = False,
 ) -> None:
     """Check every file of the commit being pushed (`commit --no-verify` skips pre-commit)."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    _report(list(gitflow.check_tree(open_vault(), staged=False, only_changed=False, deep=deep)))
+    _report(list(team.check_tree(open_vault(), staged=False, only_changed=False, deep=deep)))
 
 
 def clone(
@@ -80,10 +80,10 @@ def clone(
     directory: Annotated[Path | None, typer.Argument(help="Where (default: the repository's name).")] = None,
 ) -> None:
     """Clone a vault and set the local git config a clone does not carry (diff, merge drivers)."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
     dest = directory or Path(url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
-    gitflow.clone(url, dest)
+    team.clone(url, dest)
     info(f"cloned into {dest}; hooks: secretctl hook install")
 
 
@@ -92,9 +92,9 @@ def sync(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Pull (rebase), re-encrypt if recipients changed, push; report what came in."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    incoming = gitflow.sync(open_vault(), push=not no_push)
+    incoming = team.sync(open_vault(), push=not no_push)
     if json_out:
         emit_json(incoming.to_json())
         return
@@ -117,12 +117,12 @@ def resolve(
     theirs: Annotated[bool, typer.Option("--theirs", help="Take the incoming value.")] = False,
 ) -> None:
     """Settle a conflict named by sync: --ours is always your value, --theirs the incoming one."""
-    from secretctl import gitflow
     from secretctl.errors import UsageError
+    from secretctl.service import team
 
     if ours == theirs:
         raise UsageError("choose exactly one of --ours and --theirs")
-    gitflow.resolve(open_vault(), key, side="ours" if ours else "theirs")
+    team.resolve(open_vault(), key, side="ours" if ours else "theirs")
     info(f"resolved {key} ({'your value' if ours else 'the incoming value'}); run secretctl sync")
 
 
@@ -132,12 +132,12 @@ def merge_driver(
     path: Annotated[str, typer.Argument()],
 ) -> None:
     """(git plumbing) Merge *.age by plaintext and sidecars field by field."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
     if kind == "age":
-        ok = gitflow.merge_age(open_vault(), base, ours, theirs, path)
+        ok = team.merge_age(open_vault(), base, ours, theirs, path)
     else:
-        ok = gitflow.merge_meta(base, ours, theirs, path)
+        ok = team.merge_meta(base, ours, theirs, path)
     if not ok:
         sys.stderr.write(f"secretctl: conflict: {path} changed on both sides; secretctl resolve will settle it\n")
         raise typer.Exit(1)
@@ -145,16 +145,16 @@ def merge_driver(
 
 def textconv(path: Annotated[Path, typer.Argument()]) -> None:
     """(git plumbing) Show an age file as plaintext for `git diff` if you can decrypt it."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    sys.stdout.buffer.write(gitflow.textconv(open_vault(), path))
+    sys.stdout.buffer.write(team.textconv(open_vault(), path))
 
 
 def backup(output: Annotated[Path, typer.Option("-o", "--output", help="The backup file (mode 0600).")]) -> None:
     """Write the whole history as a git bundle encrypted to the vault's root recipients."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    size = gitflow.backup(open_vault(), output)
+    size = team.backup(open_vault(), output)
     info(f"wrote {output} ({size} bytes of history, encrypted)")
 
 
@@ -164,11 +164,12 @@ def restore(
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Decrypt and verify only.")] = False,
 ) -> None:
     """Restore (or just verify) a backup."""
-    from secretctl import gitflow, identity, settings
     from secretctl.cli.common import password_source
+    from secretctl.infra import identity, settings
+    from secretctl.service import team
 
     ident = identity.load(settings.identity_path(), password_source)
-    info(gitflow.restore(ident, file, directory, verify_only=verify_only))
+    info(team.restore(ident, file, directory, verify_only=verify_only))
 
 
 def scan(
@@ -177,9 +178,9 @@ def scan(
 ) -> None:
     """Look for vault values in other files (an app repo's pre-commit). Prints file:line: key,
     never the value; exit 1 on a hit."""
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    hits = gitflow.scan(open_vault(), paths or [Path(".")])
+    hits = team.scan(open_vault(), paths or [Path(".")])
     if json_out:
         emit_json([h.__dict__ for h in hits])
     else:

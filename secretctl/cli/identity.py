@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from secretctl import settings
 from secretctl.cli.common import emit_json, info, new_password
 from secretctl.cli.options import JsonOpt
 from secretctl.errors import NotFoundError
+from secretctl.infra import settings
 
 identity_app = typer.Typer(help="Your identity: the private key that decrypts secrets shared with you.",
                            no_args_is_help=True)
@@ -25,7 +25,7 @@ def identity_new(
     = False,
 ) -> None:
     """Create an identity protected by your master password ($SECRETCTL_PASSWORD or a prompt)."""
-    from secretctl import identity
+    from secretctl.infra import identity
 
     path = settings.identity_path()
     recipient = identity.create(path, passphrase=new_password(no_passphrase), force=force)
@@ -37,7 +37,7 @@ def identity_new(
 @identity_app.command("show")
 def identity_show(json_out: Annotated[bool, JsonOpt] = False) -> None:
     """Print your recipient (public key) to share with the team."""
-    from secretctl import identity
+    from secretctl.infra import identity
 
     path = settings.identity_path()
     recipient = identity.public_recipient(path)
@@ -61,7 +61,7 @@ def identity_import(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing identity.")] = False,
 ) -> None:
     """Use an existing key as your identity (stored protected by your master password)."""
-    from secretctl import identity
+    from secretctl.infra import identity
 
     path = settings.identity_path()
     recipient = identity.import_key(file, path, passphrase=new_password(no_passphrase), force=force)

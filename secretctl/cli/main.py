@@ -14,7 +14,7 @@ call `get` and `run` in loops (direnv, CI steps, shell prompts). So these exact 
 Anything else (help, completion, an unknown, abbreviated or repeated option, a missing
 argument) goes through Typer and gets its usual handling and usage errors. The fast path only
 parses: what runs is ``cli/reading.py`` or ``cli/running.py``, which the Typer commands call too.
-tests/test_cli_main.py checks, exhaustively for short argv and by property for longer, that it
+tests/cli/test_main.py checks, exhaustively for short argv and by property for longer, that it
 reads argv exactly as Typer does.
 """
 

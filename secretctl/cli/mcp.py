@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from secretctl import settings
+from secretctl.infra import settings
 
 
 def mcp_server(
@@ -22,7 +22,7 @@ def mcp_server(
     the protocol). The committed .secretctl/policy.yaml decides what the agent may run."""
     from secretctl.cli.common import STATE
     from secretctl.errors import IdentityError
-    from secretctl.vault import Vault, locate
+    from secretctl.service.vault import Vault, locate
 
     def password() -> str:
         pw = os.environ.get(settings.ENV_PASSWORD)
@@ -40,8 +40,8 @@ def mcp_server(
 
     # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
-    from secretctl.agent import AgentSession
-    from secretctl.mcp_server import build_server
+    from secretctl.mcp.server import build_server
+    from secretctl.service.session import AgentSession
 
     session = AgentSession(v)
     for w in session.warnings:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from secretctl.cli.common import emit_json, open_vault, print_warnings, stdout_is_tty
-from secretctl.secret import Secret
+from secretctl.core.secret import Secret
 
 
 def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, field: str | None = None,
@@ -37,7 +37,7 @@ def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, 
     if not masked:
         v.record_access("get", [key], field=field) if field else v.record_access("get", [key])
     if json_out:
-        from secretctl.secret import mask
+        from secretctl.core.secret import mask
 
         if masked:
             emit_json({"key": key, "masked_value": mask(value.reveal()), "value_length": len(value)})

@@ -52,9 +52,11 @@ def policy_check(
     """Would an agent be allowed to run this? Prints allow/deny and the deciding rule; exit 0/5."""
     from pathlib import Path
 
-    from secretctl import envmap, runner, runsvc
+    from secretctl.core import envmap
+    from secretctl.core.policy import RunCheck
     from secretctl.errors import PolicyError
-    from secretctl.policy import RunCheck
+    from secretctl.infra import runner
+    from secretctl.service import run
 
     v = open_vault()
     policy = load_policy(v, worktree)
@@ -62,7 +64,7 @@ def policy_check(
     path_env = os.environ.get("PATH", os.defpath)
     resolved = runner.resolve_command(command[0], path_env, Path.cwd())
     check = RunCheck(command=command[0], resolved_name=resolved.name, args=tuple(command[1:]), keys=tuple(keys),
-                     resolved_is=runsvc.identify_copy(resolved, path_env),
+                     resolved_is=run.identify_copy(resolved, path_env),
                      script_sha256=resolved.sha256() if "/" in command[0] else None,
                      expands=bool(envmap.referenced(command[1:], {envmap.env_name(k) for k in keys})))
     try:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import os
 import sys
 
-from secretctl import settings
 from secretctl.cli.common import open_vault, warn
+from secretctl.infra import settings
 
 
 def load_policy(vault: object, worktree: bool) -> object:
-    from secretctl import runsvc
+    from secretctl.service import run
 
     if worktree:
-        return runsvc.policy_from_worktree(vault)  # type: ignore[arg-type]
-    policy, warnings = runsvc.load_agent_policy(vault)  # type: ignore[arg-type]
+        return run.policy_from_worktree(vault)  # type: ignore[arg-type]
+    policy, warnings = run.load_agent_policy(vault)  # type: ignore[arg-type]
     for w in warnings:
         warn(w)
     return policy
@@ -25,7 +25,7 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
                 timeout: str | None = None, no_sanitize: bool = False, allow_short: bool = False,
                 use_policy: bool = False) -> int:
     """Run ``command`` with the secrets in its environment; returns its exit code."""
-    from secretctl import runsvc
+    from secretctl.service import run
 
     agent = use_policy or os.environ.get(settings.ENV_AGENT) == "1"
     v = open_vault()
@@ -35,16 +35,16 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
 
         raise PolicyError("--no-sanitize is not allowed under the agent policy")
     if timeout:
-        from secretctl.durations import parse_duration
+        from secretctl.core.durations import parse_duration
 
         seconds: float | None = parse_duration(timeout).total_seconds()
     else:
         seconds = None
-    req = runsvc.RunRequest(
+    req = run.RunRequest(
         patterns=tuple(key or ()), command=command[0], args=tuple(command[1:]), env_prefix=env_prefix,
         env_name=env, timeout=seconds, allow_short=allow_short,
     )
-    code, plan = runsvc.run_person(v, req, policy=policy, sanitize=not no_sanitize,  # type: ignore[arg-type]
+    code, plan = run.run_person(v, req, policy=policy, sanitize=not no_sanitize,  # type: ignore[arg-type]
                                    out=sys.stdout.buffer, err=sys.stderr.buffer)
     for w in plan.warnings:
         warn(w)

@@ -19,15 +19,15 @@ from secretctl.cli.common import (
     stdin_is_tty,
 )
 from secretctl.cli.options import JsonOpt
+from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, UsageError
-from secretctl.secret import Secret
 
 
 def _parse_expires(text: str | None) -> Any:
     if text is None:
         return None
-    from secretctl.durations import parse_expiry
-    from secretctl.meta import utcnow
+    from secretctl.core.durations import parse_expiry
+    from secretctl.core.meta import utcnow
 
     return parse_expiry(text, utcnow())
 
@@ -49,8 +49,8 @@ def set_(
 ) -> None:
     """Store a secret. The value comes from stdin (one trailing newline dropped), a hidden
     prompt, --from-file (bytes exactly) or --generate; never from the command line."""
-    from secretctl import keys as keys_mod
-    from secretctl.vault import SetRequest
+    from secretctl.core import keys as keys_mod
+    from secretctl.service.vault import SetRequest
 
     keys_mod.validate_key(key)
     sources = sum([from_file is not None, generate, bool(field)])
@@ -77,11 +77,11 @@ def set_(
         if not sensitive and not plain:
             raise UsageError("no fields given")
     elif from_file is not None:
-        from secretctl import store
+        from secretctl.infra import store
 
         value = Secret(store.read_limited(from_file, 64 * 1024 * 1024, what="file"))
     elif generate:
-        from secretctl.passwords import generate as gen
+        from secretctl.core.passwords import generate as gen
 
         value = gen(length, symbols=not no_symbols)
     else:
@@ -129,7 +129,7 @@ def list_(
     """List keys (never values)."""
     window = None
     if expiring is not None:
-        from secretctl.durations import parse_duration
+        from secretctl.core.durations import parse_duration
 
         window = parse_duration(expiring)
     v = open_vault()
@@ -183,7 +183,7 @@ def generate(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Print random passwords (nothing is stored)."""
-    from secretctl.passwords import generate as gen
+    from secretctl.core.passwords import generate as gen
 
     if not 1 <= count <= 1000:
         raise UsageError("--count must be between 1 and 1000")
@@ -204,18 +204,19 @@ def import_(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Import many secrets in one commit."""
-    from secretctl import dotenv, store
+    from secretctl.core import formats
+    from secretctl.infra import store
 
     if str(file) == "-":
-        data = sys.stdin.buffer.read(dotenv.MAX_IMPORT_BYTES + 1)
+        data = sys.stdin.buffer.read(formats.MAX_IMPORT_BYTES + 1)
         name = "<stdin>"
     else:
-        data = store.read_limited(file, dotenv.MAX_IMPORT_BYTES, what="import file")
+        data = store.read_limited(file, formats.MAX_IMPORT_BYTES, what="import file")
         name = str(file)
     kind = fmt or ("json" if name.endswith(".json") else "dotenv")
     if kind not in ("json", "dotenv"):
         raise UsageError(f"unknown --format {kind!r}", hint="use dotenv or json")
-    items = dotenv.parse_json(data, source=name) if kind == "json" else dotenv.parse_dotenv(data, source=name)
+    items = formats.parse_json(data, source=name) if kind == "json" else formats.parse_dotenv(data, source=name)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     entries = [(prefix + k, val) for k, val in items]
@@ -239,7 +240,8 @@ def export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE (mode 0600).")] = None,
 ) -> None:
     """Export plaintext values (dotenv names: aws/access_key -> AWS_ACCESS_KEY)."""
-    from secretctl import dotenv, envmap, store
+    from secretctl.core import envmap, formats
+    from secretctl.infra import store
 
     if fmt not in ("dotenv", "json"):
         raise UsageError(f"unknown --format {fmt!r}", hint="use dotenv or json")
@@ -253,9 +255,9 @@ def export(
     if fmt == "dotenv":
         names = envmap.build_env_map([lbl.replace(":", "/") for lbl, _ in items], "")
         by_key = {lbl.replace(":", "/"): val for lbl, val in items}
-        data = dotenv.render_dotenv([(n, by_key[k]) for n, k in names.items()])
+        data = formats.render_dotenv([(n, by_key[k]) for n, k in names.items()])
     else:
-        data = dotenv.render_json(items)
+        data = formats.render_json(items)
     print_warnings(v, selected)
     v.record_access("export", selected)
     if output is None:

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from secretctl import settings
 from secretctl.cli.common import STATE, emit_json, info, new_password
 from secretctl.cli.options import JsonOpt
+from secretctl.infra import settings
 
 
 def init(
@@ -21,7 +21,8 @@ def init(
                                                 "store it unprotected.")] = False,
 ) -> None:
     """Create a vault (a git repo) from the template, or adopt a passage store, with you as member."""
-    from secretctl import identity, vault
+    from secretctl.infra import identity
+    from secretctl.service import vault
 
     root = directory or (Path(STATE.vault_dir) if STATE.vault_dir else settings.default_vault_dir())
     ipath = settings.identity_path()
@@ -55,9 +56,9 @@ def check(
     from secretctl.cli.common import open_vault
 
     if staged or all_files:
-        from secretctl import gitflow
+        from secretctl.service import team
 
-        found = gitflow.check_tree(open_vault(), staged=staged, only_changed=False, deep=deep)
+        found = team.check_tree(open_vault(), staged=staged, only_changed=False, deep=deep)
         if json_out:
             emit_json({"ok": not found, "problems": [p.__dict__ for p in found]})
         for p in found:

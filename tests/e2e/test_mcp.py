@@ -77,16 +77,16 @@ def session(alice: Member, mcp_vault: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for k in [k for k in os.environ if k.startswith("SECRETCTL_") and k not in alice.env]:
         monkeypatch.delenv(k)
     monkeypatch.chdir(mcp_vault)
-    from secretctl import settings
-    from secretctl.agent import AgentSession
-    from secretctl.vault import Vault
+    from secretctl.infra import settings
+    from secretctl.service.session import AgentSession
+    from secretctl.service.vault import Vault
 
     v = Vault(mcp_vault, identity_path=settings.identity_path(), password=lambda: "", actor="alice")
     yield AgentSession(v, base_env=dict(os.environ))
 
 
 def call(session: Any, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    from secretctl.mcp_server import build_server
+    from secretctl.mcp.server import build_server
 
     async def go() -> list[Any]:
         out = []
@@ -99,7 +99,7 @@ def call(session: Any, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
 
 
 def test_tool_list_schemas_and_annotations(session: Any) -> None:
-    from secretctl.mcp_server import build_server
+    from secretctl.mcp.server import build_server
 
     async def go() -> Any:
         async with Client(build_server(session)) as client:

@@ -141,8 +141,8 @@ def test_pre_commit_hook_rejects(alice: Member, hooked: Path, case: str, tmp_pat
         enc = subprocess.run([AGE, "-e", "-p"], input=b"v", capture_output=True, env={**os.environ,
                              "AGE_PASSPHRASE": "x"}, check=False)
         if enc.returncode != 0:  # age reads the passphrase from a terminal only: build one with pyrage
-            from secretctl import crypto
-            from secretctl.secret import Secret
+            from secretctl.core.secret import Secret
+            from secretctl.infra import crypto
 
             data = crypto.encrypt_with_passphrase(Secret(b"v"), "pw")
         else:

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from secretctl.envmap import Alias
+from secretctl.core.envmap import Alias
+from secretctl.core.keys import match_pattern
 from secretctl.errors import PolicyError
-from secretctl.keys import match_pattern
 
 MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_TIMEOUT = 300.0
@@ -167,7 +167,7 @@ class Policy:
                                   "nor pinned by sha256)", hint="commit it, or add sha256: to its rule")
 
     def agent_env_allow(self) -> tuple[str, ...]:
-        from secretctl.runner import AGENT_ENV_DEFAULT
+        from secretctl.infra.runner import AGENT_ENV_DEFAULT
 
         return self.agent_env if self.agent_env is not None else AGENT_ENV_DEFAULT
 
@@ -330,7 +330,7 @@ def load_policy(text: str | bytes, source: str) -> Policy:
         lim = top["limits"].mapping("limits")
         _unknown(lim, {"timeout", "max_output_bytes"}, "limits")
         if "timeout" in lim:
-            from secretctl.durations import parse_duration
+            from secretctl.core.durations import parse_duration
             from secretctl.errors import UsageError
 
             try:

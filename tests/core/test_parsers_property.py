@@ -11,12 +11,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from secretctl import dotenv, keys
+from secretctl.core import formats, keys
+from secretctl.core.meta import Field, Meta, parse_meta, render_meta
+from secretctl.core.policy import RunCheck, load_policy
+from secretctl.core.recipients import parse_recipients_file
+from secretctl.core.secret import Secret, mask
 from secretctl.errors import PolicyError, UsageError, VaultCorruptError
-from secretctl.meta import Field, Meta, parse_meta, render_meta
-from secretctl.policy import RunCheck, load_policy
-from secretctl.recipients import parse_recipients_file
-from secretctl.secret import Secret, mask
 
 SETTINGS = settings(max_examples=300, deadline=None)
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
@@ -67,7 +67,7 @@ def test_sidecar_round_trip(created: datetime, updated: datetime, who: str, expi
 @given(st.binary(max_size=2000))
 def test_dotenv_parser_fails_only_with_usage_error(data: bytes) -> None:
     try:
-        dotenv.parse_dotenv(data, source="x.env")
+        formats.parse_dotenv(data, source="x.env")
     except UsageError as exc:
         assert "\n" not in exc.message
 
@@ -78,8 +78,8 @@ def test_dotenv_parser_fails_only_with_usage_error(data: bytes) -> None:
                                   max_size=40)),
                 max_size=8, unique_by=lambda t: t[0]))
 def test_dotenv_round_trip(items: list[tuple[str, str]]) -> None:
-    rendered = dotenv.render_dotenv([(k, Secret(v.encode())) for k, v in items])
-    parsed = dotenv.parse_dotenv(rendered, source="x")
+    rendered = formats.render_dotenv([(k, Secret(v.encode())) for k, v in items])
+    parsed = formats.parse_dotenv(rendered, source="x")
     assert [(k, s.reveal().decode()) for k, s in parsed] == items
 
 
@@ -170,7 +170,7 @@ def test_the_fast_sidecar_loader_agrees_with_yaml(lines: list[str], final_newlin
     """The shortcut for what render_meta writes must give YAML's answer or step aside."""
     import yaml
 
-    from secretctl.meta import _load_fast
+    from secretctl.core.meta import _load_fast
 
     data = ("\n".join(lines) + ("\n" if final_newline else "")).encode()
     fast = _load_fast(data)
@@ -182,7 +182,7 @@ def test_the_fast_sidecar_loader_agrees_with_yaml(lines: list[str], final_newlin
 @SETTINGS
 @given(text, text, tags)
 def test_rendered_sidecars_take_the_fast_path_when_plain(notes: str, url: str, tag_list: list[str]) -> None:
-    from secretctl.meta import _load_fast
+    from secretctl.core.meta import _load_fast
 
     meta = Meta(created=datetime(2026, 1, 1, tzinfo=UTC), updated=datetime(2026, 1, 2, tzinfo=UTC),
                 updated_by="alice", notes=notes or None, url=url or None, tags=tuple(tag_list),
@@ -200,7 +200,7 @@ key_seg = st.sampled_from(["a", "b", "ab", "abc", "x.y", "ba"])
 @SETTINGS
 @given(st.lists(pattern_seg, min_size=1, max_size=4), st.lists(key_seg, min_size=1, max_size=5))
 def test_a_pattern_matches_only_inside_its_folder(pattern_segs: list[str], key_segs: list[str]) -> None:
-    from secretctl.envmap import pattern_folder
+    from secretctl.core.envmap import pattern_folder
 
     pattern, key = "/".join(pattern_segs), "/".join(key_segs)
     folder = pattern_folder(pattern)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from secretctl import runner
-from secretctl.redact import PassThrough, Redactor
-from secretctl.secret import Secret
+from secretctl.core.redact import PassThrough, Redactor
+from secretctl.core.secret import Secret
+from secretctl.infra import runner
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENV_BIN = shutil.which("env") or "/usr/bin/env"
 
 
@@ -160,8 +160,8 @@ HELPER = textwrap.dedent(
     """
     import os, sys
     sys.path.insert(0, {repo!r})
-    from secretctl import runner
-    from secretctl.redact import PassThrough
+    from secretctl.infra import runner
+    from secretctl.core.redact import PassThrough
 
     class Out:
         def write(self, data):

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core.secret import Secret, mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
-from secretctl.secret import Secret, mask
 
 if TYPE_CHECKING:
-    from secretctl.policy import Policy
-    from secretctl.redact import Redactor
-    from secretctl.vault import Vault
+    from secretctl.core.policy import Policy
+    from secretctl.core.redact import Redactor
+    from secretctl.service.vault import Vault
 
 SECRET_MATERIAL = "argument contains secret material"
 
@@ -36,11 +36,11 @@ class _Cache:
 class AgentSession:
     def __init__(self, vault: Vault, *, policy: Policy | None = None, warnings: Sequence[str] = (),
                  base_env: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
-        from secretctl import runsvc
+        from secretctl.service import run
 
         self.vault = vault
         if policy is None:
-            policy, warn = runsvc.load_agent_policy(vault)
+            policy, warn = run.load_agent_policy(vault)
             warnings = [*warnings, *warn]
         self.policy = policy
         self.warnings = list(warnings)
@@ -54,7 +54,7 @@ class AgentSession:
     @staticmethod
     def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: int = 16) -> Redactor:
         """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
-        from secretctl.redact import Redactor
+        from secretctl.core.redact import Redactor
 
         values: dict[str, Secret] = {}
         for key in vault.key_names():
@@ -65,7 +65,7 @@ class AgentSession:
         return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min)
 
     def _refresh(self) -> None:
-        from secretctl import gitrepo
+        from secretctl.infra import gitrepo
 
         head = gitrepo.head(self.vault.root)
         if head == self._cache.head and self._cache.redactor is not None:
@@ -125,7 +125,7 @@ class AgentSession:
 
     # ----------------------------------------------------------------- tools
     def _entries(self) -> dict[str, Any]:
-        from secretctl import gitrepo
+        from secretctl.infra import gitrepo
 
         head = gitrepo.head(self.vault.root)
         if self._cache.metas is None or head != self._cache.head:
@@ -149,7 +149,7 @@ class AgentSession:
         now = self._now()
         window = None
         if expiring_within:
-            from secretctl.durations import parse_duration
+            from secretctl.core.durations import parse_duration
 
             window = parse_duration(expiring_within)
         metas = self._entries()
@@ -169,7 +169,7 @@ class AgentSession:
         return {"secrets": out}
 
     def secret_exists(self, key: str) -> dict[str, Any]:
-        from secretctl import keys
+        from secretctl.core import keys
 
         keys.validate_key(key)
         entry = self._entries().get(key)
@@ -214,7 +214,7 @@ class AgentSession:
     def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
                    timeout: float | None = None, env_prefix: str = "", env: str | None = None,
                    bindings_key: str | None = None, tool: str = "secret_run") -> dict[str, Any]:
-        from secretctl import runsvc
+        from secretctl.service import run
 
         if self.locked is not None:
             self._record(f"mcp.{tool}", list(keys), argv=[command, *args], decision="deny",
@@ -222,9 +222,9 @@ class AgentSession:
             raise PolicyError(f"{tool} is locked for this session ({self.locked})",
                               hint="start a new session; the access log records why")
         self._check_arguments(tool, [command, *args, env_prefix])
-        req = runsvc.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
+        req = run.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
                                 env_name=env, timeout=timeout, bindings_key=bindings_key)
-        result = runsvc.run_agent(self.vault, req, policy=self.policy, redactor=self.redactor,
+        result = run.run_agent(self.vault, req, policy=self.policy, redactor=self.redactor,
                                   base_env=self.base_env)
         # A redaction of a secret that was not injected means the command reflected input or read
         # the value some other way: count it as a probe.
@@ -245,8 +245,8 @@ class AgentSession:
 
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
                         expires: str | None = None) -> dict[str, Any]:
-        from secretctl.passwords import generate
-        from secretctl.vault import SetRequest
+        from secretctl.core.passwords import generate
+        from secretctl.service.vault import SetRequest
 
         if not self.policy.allow_generate:
             self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
@@ -255,7 +255,7 @@ class AgentSession:
             raise UsageError(f"secret already exists: {key}", hint="agents may only create new secrets")
         exp = None
         if expires:
-            from secretctl.durations import parse_expiry
+            from secretctl.core.durations import parse_expiry
 
             exp = parse_expiry(expires, self._now())
         value = generate(length, charset=charset)

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from secretctl import envmap, settings
+from secretctl.core import envmap
+from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, UsageError
-from secretctl.secret import Secret
+from secretctl.infra import settings
 
 if TYPE_CHECKING:
-    from secretctl.policy import Decision, Policy
-    from secretctl.redact import Redactor
-    from secretctl.runner import ResolvedCommand
-    from secretctl.vault import Vault
+    from secretctl.core.policy import Decision, Policy
+    from secretctl.core.redact import Redactor
+    from secretctl.infra.runner import ResolvedCommand
+    from secretctl.service.vault import Vault
 
 POLICY_PATH = ".secretctl/policy.yaml"
 Injector = Callable[[str, Secret, str, bool], None]
@@ -68,7 +69,7 @@ class Plan:
 
 def policy_from_worktree(vault: Vault) -> Policy:
     """The vault's policy as it is on disk (for a person's `run --policy` and `policy check`)."""
-    from secretctl.policy import Policy, load_policy
+    from secretctl.core.policy import Policy, load_policy
 
     path = vault.root / POLICY_PATH
     if not path.exists():
@@ -82,9 +83,9 @@ def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
     Returns (policy, warnings). A broken file gives a deny-all policy whose reason names the
     line, never an exception: the server keeps serving, and refuses every run.
     """
-    from secretctl import gitrepo
+    from secretctl.core.policy import Policy, load_policy
     from secretctl.errors import SecretctlError
-    from secretctl.policy import Policy, load_policy
+    from secretctl.infra import gitrepo
 
     warnings: list[str] = []
     committed = gitrepo.show_committed(vault.root, POLICY_PATH)
@@ -102,7 +103,7 @@ def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
 
 
 def _with_personal(policy: Policy) -> Policy:
-    from secretctl.policy import load_policy, narrow
+    from secretctl.core.policy import load_policy, narrow
 
     personal = settings.personal_policy_path()
     if personal.exists():
@@ -116,7 +117,7 @@ _BLOCKED_SIZES: dict[str, dict[int, list[str]]] = {}
 def identify_copy(resolved: ResolvedCommand, path_env: str) -> str | None:
     """If the resolved file is byte-identical to a blocked program on PATH (a copy renamed to
     look harmless), the blocked program's name."""
-    from secretctl.policy import ALWAYS_BLOCKED, WRAPPERS
+    from secretctl.core.policy import ALWAYS_BLOCKED, WRAPPERS
 
     sizes = _BLOCKED_SIZES.get(path_env)
     if sizes is None:
@@ -154,7 +155,7 @@ def _sha256(path: str) -> str:
 
 
 def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None:
-    from secretctl import gitrepo
+    from secretctl.infra import gitrepo
 
     try:
         rel = Path(resolved.realpath).relative_to(vault.root)
@@ -167,8 +168,8 @@ def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None
 def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
          base_env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Everything about a run, decided before anything starts. Raises on any refusal."""
-    from secretctl import runner
-    from secretctl.redact import check_redactable
+    from secretctl.core.redact import check_redactable
+    from secretctl.infra import runner
 
     base_env = os.environ if base_env is None else base_env
     cwd = cwd or Path.cwd()
@@ -219,7 +220,7 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
     decision = None
     refs = envmap.referenced(req.args, set(env))
     if policy is not None:
-        from secretctl.policy import RunCheck
+        from secretctl.core.policy import RunCheck
 
         script_sha = committed = None
         if "/" in req.command:
@@ -266,13 +267,13 @@ def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:
     path = vault.root / POLICY_PATH
     if not path.exists():
         return {}
-    from secretctl.policy import load_policy
+    from secretctl.core.policy import load_policy
 
     return load_policy(path.read_bytes(), POLICY_PATH).env_aliases
 
 
 def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
-    from secretctl.redact import Redactor
+    from secretctl.core.redact import Redactor
 
     if policy is None:
         return Redactor.build(values)
@@ -294,8 +295,8 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
     With a policy (``run --policy``, ``SECRETCTL_AGENT=1``) the child is agent-facing: an
     allow-listed environment, pagers off and stdin from /dev/null, as for the MCP server.
     """
-    from secretctl import runner
-    from secretctl.redact import PassThrough
+    from secretctl.core.redact import PassThrough
+    from secretctl.infra import runner
 
     p = plan(vault, req, policy=policy, agent=policy is not None)
     if policy is not None:
@@ -318,7 +319,7 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
 def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redactor | None = None,
               base_env: Mapping[str, str] | None = None) -> AgentRunResult:
     """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted."""
-    from secretctl import runner
+    from secretctl.infra import runner
 
     base_env = os.environ if base_env is None else base_env
     try:

@@ -6,8 +6,8 @@ import json
 import re
 from collections.abc import Sequence
 
+from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
-from secretctl.secret import Secret
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 _LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)")

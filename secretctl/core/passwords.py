@@ -5,8 +5,8 @@ from __future__ import annotations
 import string
 from typing import Protocol
 
+from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
-from secretctl.secret import Secret
 
 LOWER, UPPER, DIGITS = string.ascii_lowercase, string.ascii_uppercase, string.digits
 # Symbols that survive shells, URLs in most positions, .env files and YAML without quoting surprises.

@@ -21,18 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl import identity as identity_mod
-from secretctl import keys as keys_mod
-from secretctl import store
-from secretctl.errors import (
-    IdentityError,
-    NotFoundError,
-    SecretctlError,
-    UsageError,
-    VaultCorruptError,
-)
-from secretctl.meta import Field, Meta, new_meta, parse_meta, render_meta, utcnow, validate_tags
-from secretctl.recipients import (
+from secretctl.core import keys as keys_mod
+from secretctl.core.meta import Field, Meta, new_meta, parse_meta, render_meta, utcnow, validate_tags
+from secretctl.core.recipients import (
     RECIPIENTS_FILE,
     Recipient,
     RecipientsFile,
@@ -40,10 +31,19 @@ from secretctl.recipients import (
     parse_recipients_file,
     validate_member_name,
 )
-from secretctl.secret import Secret
+from secretctl.core.secret import Secret
+from secretctl.errors import (
+    IdentityError,
+    NotFoundError,
+    SecretctlError,
+    UsageError,
+    VaultCorruptError,
+)
+from secretctl.infra import identity as identity_mod
+from secretctl.infra import store
 
 if TYPE_CHECKING:
-    from secretctl import gitrepo
+    from secretctl.infra import gitrepo
 
 CONFIG_DIR = ".secretctl"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
@@ -68,7 +68,7 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         m = self.meta
-        from secretctl.meta import format_time
+        from secretctl.core.meta import format_time
 
         return {
             "key": self.key,
@@ -135,7 +135,7 @@ def find_vault_root(start: Path) -> Path | None:
 
 def locate(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
     """``--vault`` > ``SECRETCTL_VAULT`` > the vault containing cwd > the default vault."""
-    from secretctl import settings
+    from secretctl.infra import settings
 
     if explicit:
         return Path(explicit).expanduser()
@@ -345,7 +345,7 @@ class Vault:
 
     def read(self, key: str) -> Secret:
         """The stored bytes exactly (for a multi-field secret: its JSON document of sensitive fields)."""
-        from secretctl import crypto
+        from secretctl.infra import crypto
 
         path = self._require_secret(key)
         data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
@@ -405,7 +405,7 @@ class Vault:
         return out
 
     def expiry_warnings(self, keys: Iterable[str]) -> list[ExpiryWarning]:
-        from secretctl.meta import format_time
+        from secretctl.core.meta import format_time
 
         now = self.clock()
         out = []
@@ -446,7 +446,8 @@ class Vault:
 
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str,
                 staged: gitrepo.BlobStager | None = None) -> str | None:
-        from secretctl import audit, gitrepo
+        from secretctl.core import audit
+        from secretctl.infra import gitrepo
 
         log_paths = self._flush_access_log()
         paths = list(paths) + log_paths
@@ -457,7 +458,7 @@ class Vault:
     def _encode_secret(self, key: str, plaintext: Secret, meta: Meta,
                        converted: Any = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
         """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar."""
-        from secretctl import crypto
+        from secretctl.infra import crypto
 
         _, rfile = self.governing(key)
         if converted is None:
@@ -481,7 +482,7 @@ class Vault:
         ``files`` may be a generator that encrypts as it goes: the writes start with its first
         files, and git starts staging as soon as it has produced the last one.
         """
-        from secretctl import gitrepo
+        from secretctl.infra import gitrepo
 
         blobs: dict[str, bytes] = {}
         staged: gitrepo.BlobStager | None = None
@@ -514,7 +515,7 @@ class Vault:
         fields: tuple[Field, ...] = ()
         bindings: tuple[tuple[str, str], ...] = ()
         if req.sensitive_fields or req.plain_fields:
-            from secretctl.meta import validate_env_name, validate_field_name
+            from secretctl.core.meta import validate_env_name, validate_field_name
 
             names = set()
             flist: list[Field] = []
@@ -779,7 +780,7 @@ class Vault:
     def _reencrypt_locked(
         self, *, progress: Callable[[int, int], None] | None
     ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
-        from secretctl import crypto
+        from secretctl.infra import crypto
 
         todo = self._stale()
         if not todo:
@@ -817,7 +818,8 @@ class Vault:
     # ------------------------------------------------------------------ check
     def check(self, *, decrypt: bool = True) -> list[CheckProblem]:
         """Every problem in the vault: unreadable files, bad sidecars, stale recipients, expiry."""
-        from secretctl import agefile, crypto
+        from secretctl.core import agefile
+        from secretctl.infra import crypto
 
         self.require()
         problems: list[CheckProblem] = []
@@ -875,7 +877,8 @@ class Vault:
 
     def commit_access_log(self) -> str | None:
         """Commit pending access records on their own (sync does this before pulling)."""
-        from secretctl import audit, gitrepo
+        from secretctl.core import audit
+        from secretctl.infra import gitrepo
 
         with self._mutation():
             paths = self._flush_access_log()
@@ -908,7 +911,7 @@ class Vault:
     def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
         """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an
         edit of the last line (which no later line's hash covers) is detected too."""
-        from secretctl import audit
+        from secretctl.core import audit
 
         out = ""
         for rel in log_paths:
@@ -939,7 +942,7 @@ class Vault:
         return written
 
     def _append_to_member_log(self, raw: bytes) -> list[str]:
-        from secretctl import audit
+        from secretctl.core import audit
 
         logpath = self.root / AUDIT_DIR / f"{_safe_name(self.actor)}.jsonl"
         existing = logpath.read_bytes() if logpath.exists() else b""
@@ -975,7 +978,7 @@ class _ConvertedRecipients:
         self._cache: dict[str, Any] = {}
 
     def get(self, reldir: str, rfile: RecipientsFile) -> Any:
-        from secretctl import crypto
+        from secretctl.infra import crypto
 
         if reldir not in self._cache:
             self._cache[reldir] = crypto.to_pyrage_recipients(rfile.recipients)
@@ -987,7 +990,7 @@ def _under(d: str, prefix: str) -> bool:
 
 
 def _fmt(t: datetime) -> str:
-    from secretctl.meta import format_time
+    from secretctl.core.meta import format_time
 
     return format_time(t)
 
@@ -1039,7 +1042,8 @@ def init_vault(root: Path, *, recipient: str, name: str, template: Path | None =
 
 
 def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) -> Outcome:
-    from secretctl import audit, gitrepo
+    from secretctl.core import audit
+    from secretctl.infra import gitrepo
 
     root.mkdir(parents=True, exist_ok=True)
     if (root / CONFIG_FILE).exists():
@@ -1069,9 +1073,9 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) 
     written.append(RECIPIENTS_FILE)
     if not gitrepo.is_repo(root):
         gitrepo.init(root)
-    from secretctl import gitflow
+    from secretctl.service import team
 
-    gitflow.configure_repo(root)
+    team.configure_repo(root)
     trailers = audit.format_trailers("init", [], f"{name} <{recip.text}>")
     summary = "secretctl: adopt passage store" if adopting else "secretctl: create vault"
     commit = gitrepo.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)
@@ -1079,8 +1083,8 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) 
 
 
 def _template_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for cand in (here / "data" / "vault-template", here.parent / "vault-template"):
+    package = Path(__file__).resolve().parents[1]
+    for cand in (package / "data" / "vault-template", package.parent / "vault-template"):
         if cand.is_dir():
             return cand
     raise NotFoundError("vault template not found", hint="reinstall secretctl")

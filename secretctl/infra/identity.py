@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from secretctl import crypto, store
+from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, UsageError
-from secretctl.secret import Secret
+from secretctl.infra import crypto, store
 
 MAX_IDENTITY_BYTES = 64 * 1024
 PasswordSource = Callable[[], str]

@@ -15,8 +15,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from secretctl.agent import AgentSession
 from secretctl.errors import SecretctlError
+from secretctl.service.session import AgentSession
 
 INSTRUCTIONS = """\
 secretctl gives you access to secrets without exposing them.

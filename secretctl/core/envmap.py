@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from secretctl.core.keys import match_pattern
 from secretctl.errors import NotFoundError, PolicyError, UsageError
-from secretctl.keys import match_pattern
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl import gitrepo, keys, store
+from secretctl.core import keys
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
+from secretctl.infra import gitrepo, store
 
 if TYPE_CHECKING:
-    from secretctl.hookcheck import Problem
-    from secretctl.vault import Vault
+    from secretctl.core.hookcheck import Problem
+    from secretctl.service.vault import Vault
 
 CONFLICTS = "secretctl/conflicts.json"
 
@@ -52,7 +53,7 @@ def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None)
 # ------------------------------------------------------------------ textconv
 def textconv(vault: Vault, path: Path) -> bytes:
     """What `git diff` shows for an age file: the plaintext if we can decrypt it, else <encrypted>."""
-    from secretctl import crypto
+    from secretctl.infra import crypto
 
     try:
         data = path.read_bytes()
@@ -92,8 +93,8 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
     a conflict ``ours`` keeps a valid age file and both ciphertexts are recorded, labelled
     local/incoming whatever git calls them (a rebase swaps ours and theirs).
     """
-    from secretctl import crypto
-    from secretctl.merge import decide_value_merge
+    from secretctl.core.merge import decide_value_merge
+    from secretctl.infra import crypto
 
     ids = vault.unlock().keys
 
@@ -122,7 +123,7 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
         winner = o if o is not None else t
     if winner is None:
         return True
-    from secretctl.secret import Secret
+    from secretctl.core.secret import Secret
 
     _, rfile = vault.governing(key)
     store.atomic_write(ours, crypto.encrypt(Secret(winner), rfile.recipients))
@@ -134,8 +135,8 @@ def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
     takes the side updated last. Always produces a valid sidecar."""
     import yaml
 
-    from secretctl.merge import merge_mappings
-    from secretctl.meta import parse_meta, render_meta
+    from secretctl.core.merge import merge_mappings
+    from secretctl.core.meta import parse_meta, render_meta
 
     def load(p: Path) -> dict[str, Any] | None:
         if not p.exists() or not p.read_bytes().strip():
@@ -173,7 +174,7 @@ class Incoming:
 
 
 def _incoming(root: Path, rng: str) -> Incoming:
-    from secretctl.audit import parse_trailers
+    from secretctl.core.audit import parse_trailers
 
     out = Incoming()
     log = _git(root, "log", "--reverse", "--format=%H%x00%B%x1e", rng).stdout.decode(errors="replace")
@@ -244,7 +245,7 @@ def sync(vault: Vault, *, push: bool = True) -> Incoming:
 
 def resolve(vault: Vault, key: str, *, side: str) -> None:
     """Settle a conflict: ``ours`` is always your local value, ``theirs`` the incoming one."""
-    from secretctl import crypto
+    from secretctl.infra import crypto
 
     root = vault.root
     rel = keys.secret_path(keys.validate_key(key))
@@ -336,8 +337,8 @@ def _read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
 
 def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:
     """Run the hook's checks over the staged files (or a commit's tree)."""
-    from secretctl.hookcheck import StagedFile, check_files
-    from secretctl.recipients import RECIPIENTS_FILE, parse_recipients_file
+    from secretctl.core.hookcheck import StagedFile, check_files
+    from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 
     root = vault.root
     entries = _ls(root, staged=staged, rev=rev)
@@ -367,7 +368,7 @@ def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, re
 
     redactor = None
     if deep:
-        from secretctl.agent import AgentSession
+        from secretctl.service.session import AgentSession
 
         redactor = AgentSession.values_redactor(vault)
     scripts = _policy_scripts(blobs, entries)
@@ -380,7 +381,7 @@ def _policy_scripts(blobs: dict[str, bytes], entries: list[tuple[str, str, str]]
     sha = next((s for _, s, p in entries if p == ".secretctl/policy.yaml"), None)
     if sha is None or sha not in blobs:
         return frozenset()
-    from secretctl.policy import load_policy
+    from secretctl.core.policy import load_policy
 
     try:
         policy = load_policy(blobs[sha], ".secretctl/policy.yaml")
@@ -399,7 +400,7 @@ class ScanHit:
 
 def scan(vault: Vault, paths: Iterable[Path]) -> list[ScanHit]:
     """Find vault values in other files (an app repo's pre-commit): file, line and key only."""
-    from secretctl.agent import AgentSession
+    from secretctl.service.session import AgentSession
 
     redactor = AgentSession.values_redactor(vault)
     hits: list[ScanHit] = []
@@ -437,8 +438,8 @@ def backup(vault: Vault, output: Path) -> int:
     """A git bundle of the whole history, encrypted to the root recipients."""
     import tempfile
 
-    from secretctl import crypto
-    from secretctl.secret import Secret
+    from secretctl.core.secret import Secret
+    from secretctl.infra import crypto
 
     vault.require()
     with tempfile.TemporaryDirectory() as tmp:
@@ -454,7 +455,7 @@ def backup(vault: Vault, output: Path) -> int:
 def restore(vault_identity: Any, source: Path, dest: Path | None, *, verify_only: bool) -> str:
     import tempfile
 
-    from secretctl import crypto
+    from secretctl.infra import crypto
 
     data = store.read_limited(source, 4 * 1024 * 1024 * 1024, what="backup")
     bundle_bytes = crypto.decrypt(data, vault_identity.keys, source=str(source)).reveal()
@@ -494,7 +495,7 @@ class AuditEvent:
 
 def audit_events(vault: Vault) -> list[AuditEvent]:
     """Mutations from the history (trailers) and accesses from every member's log, by time."""
-    from secretctl.audit import parse_log, parse_trailers
+    from secretctl.core.audit import parse_log, parse_trailers
 
     root = vault.root
     events: list[AuditEvent] = []
@@ -519,7 +520,7 @@ def audit_events(vault: Vault) -> list[AuditEvent]:
             records = []
             for line in data.splitlines():
                 try:
-                    from secretctl.audit import record_from_json
+                    from secretctl.core.audit import record_from_json
 
                     records.append(record_from_json(json.loads(line)))
                 except (ValueError, SecretctlError):
@@ -544,11 +545,11 @@ def _utc(iso: str) -> str:
 def audit_verify(vault: Vault) -> list[str]:
     """Problems: a broken hash chain, commits that changed the vault without secretctl's trailers
     (edits by hand), and every change to a recipients file (listed for review)."""
-    from secretctl.audit import parse_trailers, verify_chain
+    from secretctl.core.audit import parse_trailers, verify_chain
 
     root = vault.root
     problems: list[str] = []
-    from secretctl.audit import line_hash
+    from secretctl.core.audit import line_hash
 
     heads: dict[str, str] = {}
     for line in _git(root, "log", "--format=%B").stdout.decode(errors="replace").splitlines():

@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
+from secretctl.core.redact import Redactor, check_redactable
+from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
-from secretctl.redact import Redactor, check_redactable
-from secretctl.secret import Secret
 
 # High-entropy values, as a password manager would generate them.
 TOKEN = b"Zq8vL2mW9rT4xK7pB3nF6hJ1"  # 24 chars, alphanumeric

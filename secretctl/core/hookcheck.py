@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from secretctl.errors import SecretctlError
 
 if TYPE_CHECKING:
-    from secretctl.recipients import RecipientsFile
-    from secretctl.redact import Redactor
+    from secretctl.core.recipients import RecipientsFile
+    from secretctl.core.redact import Redactor
 
 SYMLINK_MODE = "120000"
 KNOWN_FILES = {".gitattributes", ".gitignore", "README.md", ".pre-commit-config.yaml", ".secretctl/config.yaml",
@@ -72,7 +72,7 @@ def check_files(
     script_paths: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Problems with the given files (staged blobs, or the whole tree for ``--all``)."""
-    from secretctl import agefile, audit, keys, meta, recipients
+    from secretctl.core import agefile, audit, keys, meta, recipients
 
     problems: list[Problem] = []
     for f in files:
@@ -111,7 +111,7 @@ def check_files(
             elif p.startswith(".secretctl/audit/") and p.endswith(".jsonl"):
                 audit.verify_chain(f.data, source=p)
             elif p == ".secretctl/policy.yaml":
-                from secretctl.policy import load_policy
+                from secretctl.core.policy import load_policy
 
                 load_policy(f.data, p)
             elif p in KNOWN_FILES or p in script_paths:

@@ -1,4 +1,4 @@
-"""The C2SP age test vectors (tests/vectors/age, copied from shared/testvectors/age; 0BSD/CC0).
+"""The C2SP age test vectors (tests/core/vectors/age, copied from shared/testvectors/age; 0BSD/CC0).
 
 Two uses: the strict header parser (the pre-commit hook's check) rejects every `header
 failure` vector and accepts every vector whose header parses; and every vector gives its
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from secretctl import agefile, crypto
+from secretctl.core import agefile
 from secretctl.errors import IdentityError, VaultCorruptError
+from secretctl.infra import crypto
 
 VECTORS = Path(__file__).parent / "vectors" / "age"
 FILES = sorted(p for p in VECTORS.iterdir() if p.name != "README.md")

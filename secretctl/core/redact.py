@@ -38,8 +38,8 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
-from secretctl.secret import Secret
 
 MIN_REDACTABLE = 4
 _DFA_MAX_PATTERNS = 8000

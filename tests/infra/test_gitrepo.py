@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from secretctl import gitrepo
+from secretctl.infra import gitrepo
 from tests.conftest import AGE, Member, git, needs_age, snapshot
 
 BULK = gitrepo.PACK_THRESHOLD  # enough files for the pack path

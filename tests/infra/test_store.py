@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from secretctl import store
 from secretctl.errors import SecretctlError
+from secretctl.infra import store
 
 
 @pytest.mark.parametrize("count", [50, 300])  # one thread, and a batch big enough for several

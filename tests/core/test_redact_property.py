@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from secretctl.core.redact import Redactor, check_redactable, forms_of
+from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
-from secretctl.redact import Redactor, check_redactable, forms_of
-from secretctl.secret import Secret
 
 MARKER = re.compile(rb"\[REDACTED:[^\]]*\]")
 
@@ -167,7 +167,7 @@ def test_value_with_a_trailing_newline_is_refused_or_redacted() -> None:
 def test_the_counting_map_agrees_with_the_span_map(data: bytes, queries: list[int]) -> None:
     """Both ways back from the normalized view to the real bytes give the same positions, whatever
     order the positions are asked in (the counting map caches counts as it goes)."""
-    from secretctl.redact import _CountingMap, _Mapping
+    from secretctl.core.redact import _CountingMap, _Mapping
 
     view = data.translate(None, b"\r\n\x08")
     spans: list[tuple[int, int]] = []

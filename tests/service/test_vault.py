@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from secretctl import settings
-from secretctl.secret import Secret
-from secretctl.vault import Vault
+from secretctl.core.secret import Secret
+from secretctl.infra import settings
+from secretctl.service.vault import Vault
 from tests.conftest import Member
 
 
