@@ -75,7 +75,8 @@ def new_password(no_passphrase: bool) -> str | None:
 
 
 def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
-    from secretctl.service.vault import Vault, locate
+    from secretctl.service.base import locate
+    from secretctl.service.vault import Vault
 
     root = locate(vault or STATE.vault_dir, os.environ, Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password_source,

@@ -22,7 +22,8 @@ def mcp_server(
     the protocol). The committed .secretctl/policy.yaml decides what the agent may run."""
     from secretctl.cli.common import STATE
     from secretctl.errors import IdentityError
-    from secretctl.service.vault import Vault, locate
+    from secretctl.service.base import locate
+    from secretctl.service.vault import Vault
 
     def password() -> str:
         pw = os.environ.get(settings.ENV_PASSWORD)

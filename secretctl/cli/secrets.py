@@ -50,7 +50,7 @@ def set_(
     """Store a secret. The value comes from stdin (one trailing newline dropped), a hidden
     prompt, --from-file (bytes exactly) or --generate; never from the command line."""
     from secretctl.core import keys as keys_mod
-    from secretctl.service.vault import SetRequest
+    from secretctl.service.results import SetRequest
 
     keys_mod.validate_key(key)
     sources = sum([from_file is not None, generate, bool(field)])

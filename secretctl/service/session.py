@@ -246,7 +246,7 @@ class AgentSession:
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
                         expires: str | None = None) -> dict[str, Any]:
         from secretctl.core.passwords import generate
-        from secretctl.service.vault import SetRequest
+        from secretctl.service.results import SetRequest
 
         if not self.policy.allow_generate:
             self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")

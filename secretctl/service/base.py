@@ -1,0 +1,210 @@
+"""The Vault's state and its basics: where it is, who you are, which recipients govern a key.
+
+The Vault is built in layers, one concern per module, each class extending the one below:
+``base`` -> ``access`` (the access log) -> ``reading`` -> ``writing`` -> ``members`` -> ``health``
+-> ``vault.Vault``. Every front end goes through ``vault.Vault``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+from secretctl.core import keys as keys_mod
+from secretctl.core.meta import utcnow
+from secretctl.core.recipients import (
+    RECIPIENTS_FILE,
+    RecipientsFile,
+    parse_recipients_file,
+)
+from secretctl.errors import (
+    NotFoundError,
+    SecretctlError,
+    VaultCorruptError,
+)
+from secretctl.infra import identity as identity_mod
+from secretctl.infra import store
+
+if TYPE_CHECKING:
+    pass
+
+CONFIG_DIR = ".secretctl"
+CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
+POLICY_FILE = f"{CONFIG_DIR}/policy.yaml"
+AUDIT_DIR = f"{CONFIG_DIR}/audit"
+FORMAT_VERSION = 1
+MAX_SECRET_BYTES = 64 * 1024 * 1024
+MAX_CONFIG_BYTES = 64 * 1024
+EXPIRY_WARNING = timedelta(days=7)
+_SKIP_DIRS = {".git", CONFIG_DIR}
+
+Clock = Callable[[], datetime]
+_SIMPLE_CONFIG = re.compile(rb"(?:#[^\n]*\n)*version: ?([0-9]{1,6})\n?")
+
+def find_vault_root(start: Path) -> Path | None:
+    """The vault containing ``start``: the nearest directory with a secretctl config, or
+    a passage-style store (a git repo with a root ``.age-recipients``)."""
+    cur = start.resolve()
+    for d in (cur, *cur.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d
+        if (d / RECIPIENTS_FILE).is_file() and (d / ".git").exists():
+            return d
+    return None
+
+
+def locate(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
+    """``--vault`` > ``SECRETCTL_VAULT`` > the vault containing cwd > the default vault."""
+    from secretctl.infra import settings
+
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get(settings.ENV_VAULT):
+        return Path(env[settings.ENV_VAULT]).expanduser()
+    found = find_vault_root(cwd)
+    if found is not None:
+        return found
+    return settings.default_vault_dir(env)
+
+
+
+class VaultBase:
+    """One open vault. Cheap to construct: nothing is read until needed."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        identity_path: Path,
+        password: identity_mod.PasswordSource,
+        actor: str | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.root = root.resolve() if root.exists() else root
+        self.identity_path = identity_path
+        self._password = password
+        self._actor = actor
+        self.clock = clock
+        self._identity: identity_mod.Identity | None = None
+        self._recipients_cache: dict[str, tuple[str, RecipientsFile]] = {}
+        self._undo: dict[Path, bytes | None] = {}
+        self._keys_cache: list[str] | None = None
+
+    # ----------------------------------------------------------------- basics
+    def require(self) -> Self:
+        if not self.root.is_dir():
+            raise NotFoundError(f"no vault at {self.root}",
+                                hint="create one with `secretctl init`, or pass --vault / set SECRETCTL_VAULT")
+        if not (self.root / RECIPIENTS_FILE).is_file() and not (self.root / CONFIG_FILE).is_file():
+            raise NotFoundError(f"{self.root} is not a secretctl vault",
+                                hint="create one with `secretctl init`, or point --vault at your vault")
+        if (self.root / CONFIG_FILE).is_file():
+            self._check_config()
+        return self
+
+    def _check_config(self) -> None:
+        data = store.read_limited(self.root / CONFIG_FILE, MAX_CONFIG_BYTES, what="config")
+        # The usual file is one line; reading it without importing yaml keeps `get` fast.
+        simple = _SIMPLE_CONFIG.fullmatch(data)
+        raw: object = {"version": int(simple.group(1))} if simple else _load_config_yaml(data)
+        if not isinstance(raw, dict) or not isinstance(raw.get("version"), int):
+            raise VaultCorruptError(f"{CONFIG_FILE}: missing format version")
+        unknown = set(raw) - {"version", "name"}
+        if unknown:
+            raise VaultCorruptError(f"{CONFIG_FILE}: unknown field {sorted(unknown)[0]!r}")
+        if raw["version"] > FORMAT_VERSION:
+            raise VaultCorruptError(f"vault format {raw['version']} is newer than this secretctl supports",
+                                    hint="upgrade secretctl")
+
+    def path_of(self, key: str) -> Path:
+        return self.root / keys_mod.secret_path(keys_mod.validate_key(key))
+
+    def meta_path_of(self, key: str) -> Path:
+        return self.root / keys_mod.meta_path(keys_mod.validate_key(key))
+
+    def rel(self, p: Path) -> str:
+        return p.relative_to(self.root).as_posix()
+
+    # --------------------------------------------------------------- identity
+    def unlock(self) -> identity_mod.Identity:
+        if self._identity is None:
+            self._identity = identity_mod.load(self.identity_path, self._password)
+        return self._identity
+
+    def my_recipient(self) -> str | None:
+        if self._identity is not None:
+            return self._identity.recipient
+        try:
+            return identity_mod.public_recipient(self.identity_path)
+        except SecretctlError:
+            return None
+
+    @property
+    def actor(self) -> str:
+        """Who is acting: SECRETCTL_ACTOR, else my member name in the root recipients, else git/OS user."""
+        if self._actor:
+            return self._actor
+        mine = self.my_recipient()
+        if mine:
+            try:
+                for r in self.recipients_file("").recipients:
+                    if r.text == mine and r.name:
+                        self._actor = r.name
+                        return r.name
+            except SecretctlError:
+                pass
+        self._actor = os.environ.get("USER") or "unknown"
+        return self._actor
+
+    def actor_trailer(self) -> str:
+        mine = self.my_recipient()
+        return f"{self.actor} <{mine}>" if mine else self.actor
+
+    # ------------------------------------------------------------- recipients
+    def recipients_file(self, reldir: str) -> RecipientsFile:
+        path = self.root / reldir / RECIPIENTS_FILE
+        data = store.read_limited(path, 256 * 1024, what="recipients file", display=self.rel(path))
+        return parse_recipients_file(data, source=self.rel(path))
+
+    def governing(self, key: str) -> tuple[str, RecipientsFile]:
+        """(directory of the governing .age-recipients, its parsed content) for ``key``."""
+        parts = key.split("/")[:-1]
+        passed: list[str] = []  # folders without a file of their own: they get the answer cached too
+        while True:
+            reldir = "/".join(parts)
+            found = self._recipients_cache.get(reldir)
+            if found is None and os.path.isfile(os.path.join(self.root, reldir, RECIPIENTS_FILE)):
+                found = (reldir, self.recipients_file(reldir))
+                self._recipients_cache[reldir] = found
+            if found is not None:
+                # Bulk commands ask once per secret: without this, each asked the disk again.
+                for folder in passed:
+                    self._recipients_cache[folder] = found
+                return found
+            if not parts:
+                raise VaultCorruptError("the vault has no .age-recipients file at its root",
+                                        hint="add one: secretctl member add NAME RECIPIENT")
+            passed.append(reldir)
+            parts.pop()
+
+    def recipients_files(self) -> list[str]:
+        """Directories (vault-relative, '' for the root) that hold a .age-recipients file."""
+        out = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+            if RECIPIENTS_FILE in filenames:
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                out.append("" if rel == "." else rel)
+        return sorted(out)
+
+
+def _load_config_yaml(data: bytes) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError:
+        raise VaultCorruptError(f"{CONFIG_FILE}: not valid YAML") from None

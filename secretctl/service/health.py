@@ -1,0 +1,77 @@
+"""`check`: everything that can be wrong with a vault, as a list of problems."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from secretctl.core import keys as keys_mod
+from secretctl.core.recipients import (
+    RECIPIENTS_FILE,
+)
+from secretctl.errors import (
+    IdentityError,
+    SecretctlError,
+)
+from secretctl.service.base import _SKIP_DIRS
+from secretctl.service.members import Members
+from secretctl.service.results import CheckProblem
+
+if TYPE_CHECKING:
+    pass
+
+class Health(Members):
+    def check(self, *, decrypt: bool = True) -> list[CheckProblem]:
+        """Every problem in the vault: unreadable files, bad sidecars, stale recipients, expiry."""
+        from secretctl.core import agefile
+        from secretctl.infra import crypto
+
+        self.require()
+        problems: list[CheckProblem] = []
+        for d in self.recipients_files():
+            try:
+                self.recipients_file(d)
+            except SecretctlError as exc:
+                problems.append(CheckProblem(f"{d}/{RECIPIENTS_FILE}".lstrip("/"), exc.message))
+        now = self.clock()
+        ids = None
+        if decrypt:
+            try:
+                ids = self.unlock().keys
+            except SecretctlError as exc:
+                problems.append(CheckProblem(str(self.identity_path), f"{exc.message} (checked headers only)",
+                                             "warning"))
+        for k in self.key_names():
+            rel = keys_mod.secret_path(k)
+            data = (self.root / rel).read_bytes()
+            try:
+                if ids is None:
+                    agefile.parse_header(data, source=rel)
+                else:
+                    crypto.decrypt(data, ids, source=rel)  # checks the header strictly first
+            except IdentityError as exc:
+                problems.append(CheckProblem(rel, exc.message, "warning"))
+            except SecretctlError as exc:
+                problems.append(CheckProblem(rel, exc.message))
+            try:
+                m = self.meta(k)
+                _, rfile = self.governing(k)
+            except SecretctlError as exc:
+                problems.append(CheckProblem(keys_mod.meta_path(k), exc.message))
+                continue
+            if m is None:
+                continue
+            if m.recipients_fingerprint and m.recipients_fingerprint != rfile.fingerprint():
+                problems.append(CheckProblem(rel, "encrypted to an old recipient set; run `secretctl reencrypt`"))
+            if m.expired(now):
+                problems.append(CheckProblem(rel, "expired; rotate it", "expired"))
+        # Sidecars without a secret are left over from a hand-made delete.
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+            for f in filenames:
+                if f.endswith(keys_mod.META_SUFFIX):
+                    relm = (Path(dirpath) / f).relative_to(self.root).as_posix()
+                    if not (self.root / (relm[: -len(keys_mod.META_SUFFIX)] + ".age")).exists():
+                        problems.append(CheckProblem(relm, "sidecar without a secret; delete it"))
+        return problems

@@ -1,0 +1,170 @@
+"""Team membership: who can read which folder, and re-encryption when that changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from secretctl.core import keys as keys_mod
+from secretctl.core.meta import Meta, new_meta
+from secretctl.core.recipients import (
+    RECIPIENTS_FILE,
+    RecipientsFile,
+    parse_recipient,
+    validate_member_name,
+)
+from secretctl.core.secret import Secret
+from secretctl.errors import (
+    IdentityError,
+    NotFoundError,
+    UsageError,
+)
+from secretctl.infra import store
+from secretctl.service.base import MAX_SECRET_BYTES
+from secretctl.service.reading import _under
+from secretctl.service.results import Outcome
+from secretctl.service.writing import Writing, _ConvertedRecipients
+
+if TYPE_CHECKING:
+    from secretctl.infra import gitrepo
+
+class Members(Writing):
+    def members(self) -> list[dict[str, Any]]:
+        out = []
+        for reldir in self.recipients_files():
+            rfile = self.recipients_file(reldir)
+            for r in rfile.recipients:
+                out.append({"name": r.name, "recipient": r.text, "kind": r.kind, "path": reldir or "/"})
+        return out
+
+    def member_add(self, name: str, recipient_text: str, *, path: str = "",
+                   progress: Callable[[int, int], None] | None = None) -> Outcome:
+        """Give ``name`` access to ``path`` (default: the whole vault) and re-encrypt what they gain.
+
+        The new recipient goes into the recipients file governing ``path`` (created there
+        from the inherited set if ``path`` has none yet) and into every recipients file
+        below it, so the member can read the whole subtree.
+        """
+        validate_member_name(name)
+        recipient = parse_recipient(recipient_text, source="recipient argument")
+        path = path.strip("/")
+        if path:
+            keys_mod.validate_key(path)
+        with self._mutation():
+            changed: list[str] = []
+            targets = [d for d in self.recipients_files() if _under(d, path)]
+            if path not in targets:
+                _, inherited = self.governing(path + "/x") if path else ("", self.recipients_file(""))
+                self._write_recipients(path, inherited.with_added(name, recipient))
+                changed.append(path)
+            for d in targets:
+                rfile = self.recipients_file(d)
+                if rfile.find(name) is not None or rfile.has(recipient.text):
+                    raise UsageError(f"member {name} or that recipient already has access to /{d}",
+                                     hint="secretctl member list shows who has access where")
+                self._write_recipients(d, rfile.with_added(name, recipient))
+                changed.append(d)
+            self._recipients_cache.clear()
+            paths, staged, touched = self._reencrypt_locked(progress=progress)
+            paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
+            commit = self._commit("member-add", touched, paths,
+                                  f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)",
+                                  staged=staged)
+        return Outcome("member-add", touched, commit, details={"member": name, "path": path or "/"})
+
+    def member_remove(self, name: str, *, progress: Callable[[int, int], None] | None = None) -> Outcome:
+        with self._mutation():
+            changed = []
+            for d in self.recipients_files():
+                rfile = self.recipients_file(d)
+                if rfile.find(name) is None:
+                    continue
+                remaining = rfile.without(name)
+                if not remaining.recipients:
+                    raise UsageError(f"removing {name} would leave /{d} with no recipients",
+                                     hint="add another member there first")
+                self._write_recipients(d, remaining)
+                changed.append(d)
+            if not changed:
+                raise NotFoundError(f"member not found: {name}", hint="secretctl member list")
+            self._recipients_cache.clear()
+            readable = self._keys_under_files(changed)
+            paths, staged, touched = self._reencrypt_locked(progress=progress)
+            paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
+            commit = self._commit("member-remove", touched, paths,
+                                  f"secretctl: remove member {name} ({len(touched)} secrets re-encrypted)",
+                                  staged=staged)
+        return Outcome("member-remove", touched, commit,
+                       details={"member": name, "could_read": readable})
+
+    def _keys_under_files(self, dirs: Sequence[str]) -> list[str]:
+        return [k for k in self.key_names() if self.governing(k)[0] in dirs]
+
+    def _write_recipients(self, reldir: str, rfile: RecipientsFile) -> None:
+        path = self.root / reldir / RECIPIENTS_FILE
+        if path not in self._undo:  # member changes write these before re-encrypting: keep the old bytes
+            self._undo[path] = path.read_bytes() if path.is_file() else None
+        store.atomic_write(path, rfile.render().encode())
+
+
+    def stale(self) -> list[str]:
+        """Keys whose file was not encrypted to the recipients that now govern it."""
+        return [k for k, _ in self._stale()]
+
+    def _stale(self) -> list[tuple[str, Meta | None]]:
+        out = []
+        for k in self.key_names():
+            _, rfile = self.governing(k)
+            m = self.meta(k)
+            if m is None or m.recipients_fingerprint != rfile.fingerprint():
+                out.append((k, m))
+        return out
+
+    def reencrypt(self, *, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
+        """Re-encrypt exactly the files whose recipient set changed; one commit."""
+        if dry_run:
+            self.require()
+            return Outcome("reencrypt", self.stale(), None, details={"dry_run": True})
+        with self._mutation():
+            paths, staged, touched = self._reencrypt_locked(progress=progress)
+            commit = self._commit("reencrypt", touched, paths,
+                                  f"secretctl: re-encrypt {len(touched)} secrets", staged=staged) if touched else None
+        return Outcome("reencrypt", touched, commit)
+
+    def _reencrypt_locked(
+        self, *, progress: Callable[[int, int], None] | None
+    ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
+        from secretctl.infra import crypto
+
+        todo = self._stale()
+        if not todo:
+            return [], None, []
+        ids = self.unlock().keys
+        # Decrypt everything first: if any file is unreadable, fail before touching disk.
+        plain: list[tuple[str, Secret, Meta]] = []
+        unreadable = []
+        for k, m in todo:
+            rel = keys_mod.secret_path(k)
+            data = store.read_limited(self.root / rel, MAX_SECRET_BYTES, what="secret", display=rel)
+            try:
+                value = crypto.decrypt(data, ids, source=rel)
+            except IdentityError:
+                unreadable.append(k)
+                continue
+            plain.append((k, value, m if m is not None else new_meta(self.clock(), self.actor)))
+        if unreadable:
+            raise IdentityError(
+                f"cannot re-encrypt {len(unreadable)} secrets you are not a recipient of, e.g. {unreadable[0]}",
+                hint="a member who can read them must run `secretctl reencrypt`",
+            )
+        converted = _ConvertedRecipients()
+
+        def encoded() -> Iterator[tuple[str, bytes]]:
+            for i, (k, value, m) in enumerate(plain):
+                reldir, rfile = self.governing(k)
+                yield from self._encode_secret(k, value, m, converted.get(reldir, rfile))
+                if progress:
+                    progress(i + 1, len(plain))
+
+        paths, staged = self._write_batch(encoded())
+        return paths, staged, [k for k, _, _ in plain]

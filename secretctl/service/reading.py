@@ -1,0 +1,191 @@
+"""Reading secrets: names, metadata, values and expiry warnings."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from secretctl.core import keys as keys_mod
+from secretctl.core.meta import Field, Meta, parse_meta
+from secretctl.core.secret import Secret
+from secretctl.errors import (
+    NotFoundError,
+    SecretctlError,
+    UsageError,
+    VaultCorruptError,
+)
+from secretctl.infra import store
+from secretctl.service.access import AccessLog
+from secretctl.service.base import EXPIRY_WARNING, MAX_SECRET_BYTES
+from secretctl.service.results import Entry, ExpiryWarning
+
+if TYPE_CHECKING:
+    pass
+
+class Reading(AccessLog):
+    def key_names(self, under: str = "") -> list[str]:
+        """Every key, sorted; with ``under`` (a folder), only the keys inside it, found by walking
+        that folder alone (`run -k aws/*` on a 10,000-secret vault reads one folder, not 10,000
+        names). A folder the full walk would not enter yields nothing."""
+        if self._keys_cache is not None or not under:
+            if self._keys_cache is None:
+                self._keys_cache = self._walk("")
+            keys = self._keys_cache
+            return [k for k in keys if k.startswith(under + "/")] if under else list(keys)
+        return self._walk(under) if self._walkable(under) else []
+
+    def _walkable(self, folder: str) -> bool:
+        """Whether the full walk from the root would reach ``folder``: a valid key prefix (no
+        hidden, `..` or secret-file-named segment), every segment a real directory, no symlink."""
+        if not keys_mod.folder_ok(folder):
+            return False
+        path = str(self.root)
+        for seg in folder.split("/"):
+            path = os.path.join(path, seg)
+            if os.path.islink(path) or not os.path.isdir(path):
+                return False
+        return True
+
+    def _walk(self, start: str) -> list[str]:
+        found: list[str] = []
+        stack = [(start, os.path.join(str(self.root), start) if start else str(self.root))]
+        while stack:
+            folder, path = stack.pop()
+            try:
+                names = os.listdir(path)
+            except OSError:
+                continue
+            found += keys_mod.keys_in_folder(folder, names)
+            # Only names that can be key folders cost a stat: not hidden, and no segment may end
+            # in .age or .meta.yaml (a folder named x.age would be listed as a key and fail to read).
+            for name in names:
+                if name[0] != "." and not name.endswith((".age", ".meta.yaml")):
+                    sub = f"{folder}/{name}" if folder else name
+                    full = os.path.join(path, name)
+                    if os.path.isdir(full) and not os.path.islink(full) and keys_mod.folder_ok(sub):
+                        stack.append((sub, full))
+        found.sort()
+        return found
+
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    def _require_secret(self, key: str) -> Path:
+        path = self.path_of(key)
+        if not path.is_file():
+            raise NotFoundError(f"secret not found: {key}", hint="list what exists with `secretctl list`")
+        return path
+
+    def meta(self, key: str) -> Meta | None:
+        """The sidecar, or None for a secret written by another tool (valid, no metadata)."""
+        rel = keys_mod.meta_path(keys_mod.validate_key(key))
+        try:
+            data = store.read_limited(self.root / rel, 64 * 1024, what="sidecar", display=rel)
+        except NotFoundError:
+            return None
+        return parse_meta(data, source=rel)
+
+    def entry(self, key: str) -> Entry:
+        self._require_secret(key)
+        return Entry(key, self.meta(key))
+
+    def read(self, key: str) -> Secret:
+        """The stored bytes exactly (for a multi-field secret: its JSON document of sensitive fields)."""
+        from secretctl.infra import crypto
+
+        path = self._require_secret(key)
+        data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
+        return crypto.decrypt(data, self.unlock().keys, source=self.rel(path))
+
+    def read_fields(self, key: str) -> dict[str, Secret]:
+        """The sensitive fields of a multi-field secret."""
+        meta = self.meta(key)
+        if meta is None or not meta.is_multifield:
+            raise UsageError(f"{key} is not a multi-field secret", hint="read it with `secretctl get KEY`")
+        return _decode_fields(self.read(key), key)
+
+    def field_value(self, key: str, name: str) -> tuple[Field, Secret | str]:
+        """A field's value: a Secret for a sensitive field, plain text for a non-sensitive one."""
+        meta = self.meta(key)
+        self._require_secret(key)
+        f = meta.field(name) if meta else None
+        if meta is None or f is None:
+            known = ", ".join(x.name for x in meta.fields) if meta else ""
+            raise NotFoundError(f"field not found: {key} {name}",
+                                hint=f"fields of {key}: {known}" if known else f"{key} has no fields")
+        if not f.sensitive:
+            return f, f.value or ""
+        values = self.read_fields(key)
+        if f.name not in values:
+            raise VaultCorruptError(f"{key}: sensitive field {f.name} is missing from the encrypted document")
+        return f, values[f.name]
+
+    def secret_values(self, key: str) -> dict[str, Secret]:
+        """Every sensitive value of ``key`` by redaction label (``key`` or ``key:field``)."""
+        meta = self.meta(key)
+        if meta is not None and meta.is_multifield:
+            return {f"{key}:{k}": v for k, v in self.read_fields(key).items()}
+        return {key: self.read(key)}
+
+    def list_entries(
+        self,
+        pattern: str | None = None,
+        *,
+        tag: str | None = None,
+        expiring: timedelta | None = None,
+        prefix: str | None = None,
+    ) -> list[Entry]:
+        out: list[Entry] = []
+        now = self.clock()
+        for k in self.key_names():
+            if pattern and not keys_mod.match_pattern(pattern, k):
+                continue
+            if prefix and not k.startswith(prefix):
+                continue
+            m = self.meta(k)
+            if tag and (m is None or tag not in m.tags):
+                continue
+            if expiring is not None and (m is None or not m.expires_within(now, expiring)):
+                continue
+            out.append(Entry(k, m))
+        return out
+
+    def expiry_warnings(self, keys: Iterable[str]) -> list[ExpiryWarning]:
+        from secretctl.core.meta import format_time
+
+        now = self.clock()
+        out = []
+        for k in keys:
+            try:
+                # Only `expires` can warn: a sidecar without it needs no YAML parse (keeps `get` fast).
+                raw = (self.root / keys_mod.meta_path(k)).read_bytes()
+                if b"expires:" not in raw:
+                    continue
+                m = self.meta(k)
+            except (OSError, SecretctlError):
+                continue
+            if m is None or m.expires is None:
+                continue
+            if m.expired(now):
+                out.append(ExpiryWarning(k, f"{k} expired on {format_time(m.expires)}; rotate it"))
+            elif m.expires_within(now, EXPIRY_WARNING):
+                out.append(ExpiryWarning(k, f"{k} expires on {format_time(m.expires)}"))
+        return out
+
+
+def _under(d: str, prefix: str) -> bool:
+    return not prefix or d == prefix or d.startswith(prefix + "/")
+
+
+def _decode_fields(doc: Secret, key: str) -> dict[str, Secret]:
+    try:
+        raw = json.loads(doc.reveal())
+    except ValueError:
+        raise VaultCorruptError(f"{key}: the encrypted document of a multi-field secret is not JSON") from None
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise VaultCorruptError(f"{key}: the encrypted document must map field names to text")
+    return {str(k): Secret(v.encode()) for k, v in raw.items()}

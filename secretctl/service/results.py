@@ -1,0 +1,77 @@
+"""What the Vault's operations return: typed results, never values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from secretctl.core.meta import Meta
+from secretctl.core.secret import Secret
+
+if TYPE_CHECKING:
+    pass
+
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A secret as listing shows it: its key and (maybe absent) metadata, never a value."""
+
+    key: str
+    meta: Meta | None
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.meta
+        from secretctl.core.meta import format_time
+
+        return {
+            "key": self.key,
+            "tags": list(m.tags) if m else [],
+            "expires_at": format_time(m.expires) if m and m.expires else None,
+            "has_notes": bool(m and m.notes),
+            "has_url": bool(m and m.url),
+            "created_at": format_time(m.created) if m else None,
+            "updated_at": format_time(m.updated) if m else None,
+            "updated_by": m.updated_by if m else None,
+            "fields": [f.name for f in m.fields] if m else [],
+        }
+
+
+@dataclass(frozen=True)
+class ExpiryWarning:
+    key: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What a mutation did, for the front end to report."""
+
+    action: str
+    keys: list[str] = field(default_factory=list)
+    commit: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    path: str
+    message: str
+    severity: str = "error"  # "error" | "expired" | "warning"
+
+
+@dataclass(frozen=True)
+class SetRequest:
+    """A value and metadata to store. ``fields`` non-empty makes it a multi-field secret."""
+
+    value: Secret | None = None
+    sensitive_fields: Mapping[str, Secret] = field(default_factory=dict)
+    plain_fields: Mapping[str, str] = field(default_factory=dict)
+    bindings: Mapping[str, str] = field(default_factory=dict)
+    expires: datetime | None = None
+    notes: str | None = None
+    url: str | None = None
+    tags: Sequence[str] | None = None
