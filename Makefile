@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@# Byte-compile now: with PYTHONDONTWRITEBYTECODE set (as on CI) every start-up would recompile.
 	$(BIN)/python -m compileall -q -j 0 secretctl $(VENV)/lib >/dev/null || true
 	touch $(STAMP)
