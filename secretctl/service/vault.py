@@ -36,7 +36,8 @@ class Vault(Health):
     """One open vault. Cheap to construct: nothing is read until needed."""
 
 
-def init_vault(root: Path, *, recipient: str, name: str, template: Path | None = None) -> Outcome:
+def init_vault(root: Path, *, recipient: str, name: str,
+               template: Sequence[tuple[str, bytes]] | None = None) -> Outcome:
     """Create a vault at ``root`` (or adopt a passage store there) and make the first commit."""
 
     recip = parse_recipient(recipient, source="your identity")
@@ -54,7 +55,7 @@ def init_vault(root: Path, *, recipient: str, name: str, template: Path | None =
         raise
 
 
-def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) -> Outcome:
+def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tuple[str, bytes]] | None) -> Outcome:
     from secretctl.core import audit
     from secretctl.infra import gitrepo
 
@@ -64,16 +65,16 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) 
     adopting = (root / RECIPIENTS_FILE).exists()
     if not adopting and any(p for p in root.iterdir() if p.name != ".git"):
         raise UsageError(f"{root} is not empty", hint="pick an empty or new directory, or a passage store to adopt")
-    template = template or _template_dir()
+    if template is None:
+        from secretctl.infra import packagedata
+
+        template = packagedata.vault_template()
     written: list[str] = []
-    for src in sorted(template.rglob("*")):
-        if src.is_dir():
-            continue
-        rel = src.relative_to(template).as_posix()
+    for rel, data in template:
         dest = root / rel
         if dest.exists():
             continue
-        store.atomic_write(dest, src.read_bytes())
+        store.atomic_write(dest, data)
         written.append(rel)
     if adopting:
         rfile = parse_recipients_file((root / RECIPIENTS_FILE).read_bytes(), source=RECIPIENTS_FILE)
@@ -94,10 +95,3 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Path | None) 
     commit = gitrepo.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)
     return Outcome("init", [], commit, details={"adopted": adopting})
 
-
-def _template_dir() -> Path:
-    package = Path(__file__).resolve().parents[1]
-    for cand in (package / "data" / "vault-template", package.parent / "vault-template"):
-        if cand.is_dir():
-            return cand
-    raise NotFoundError("vault template not found", hint="reinstall secretctl")
