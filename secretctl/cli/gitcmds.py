@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from secretctl.cli.common import emit_json, info, open_vault
 from secretctl.cli.options import JsonOpt
 
+if TYPE_CHECKING:
+    from secretctl.core.pushrefs import RefUpdate
+
 hook_app = typer.Typer(help="Git hooks that refuse plaintext and malformed files in the vault.", no_args_is_help=True)
 
 
-def _report(problems: list[object]) -> None:
+def _report(problems: list[object], *, what: str = "committed") -> None:
     for p in problems:
         sys.stderr.write(f"secretctl: rejected: {p}\n")
     if problems:
-        sys.stderr.write(f"secretctl: {len(problems)} problem(s); nothing was committed\n")
+        sys.stderr.write(f"secretctl: {len(problems)} problem(s); nothing was {what}\n")
         raise typer.Exit(1)
 
 
@@ -67,12 +70,43 @@ def _cheap_unlock(vault: object) -> bool:
 
 @hook_app.command("pre-push")
 def hook_pre_push(
+    remote: Annotated[str | None, typer.Argument(help="The remote's name (git passes it).")] = None,
+    url: Annotated[str | None, typer.Argument(help="The remote's URL (git passes it).")] = None,
     deep: Annotated[bool, typer.Option("--deep", help="Also look for current secret values.")] = False,
 ) -> None:
-    """Check every file of the commit being pushed (`commit --no-verify` skips pre-commit)."""
-    from secretctl.service import team
+    """Check the commits a push sends (`commit --no-verify` skips pre-commit).
 
-    _report(list(team.check_tree(open_vault(), staged=False, only_changed=False, deep=deep)))
+    As git's pre-push hook it reads the refs being pushed on stdin; under the pre-commit
+    framework it reads PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF; run by hand on a terminal it
+    checks the commits of HEAD that no remote has yet."""
+    from secretctl.service import pushcheck
+
+    del remote, url  # git passes them; the refs on stdin say everything the check needs
+    vault = open_vault()
+    _report(list(pushcheck.check_push(vault, _push_updates(vault.root), deep=deep)), what="pushed")
+
+
+def _push_updates(root: Path) -> list[RefUpdate]:
+    """The ref updates to check, from whoever runs the hook."""
+    import os
+
+    from secretctl.cli.common import stdin_is_tty
+    from secretctl.core.pushrefs import RefUpdate, parse_push_lines
+    from secretctl.infra import gitrepo
+
+    env = os.environ
+    if env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_LOCAL_BRANCH"):
+        # The pre-commit framework consumed stdin; it names the range (or, for a first push of
+        # a history, only the branch: everything not on a remote yet).
+        local = gitrepo.run(root, "rev-parse", "--verify", "-q",
+                            (env.get("PRE_COMMIT_TO_REF") or env["PRE_COMMIT_LOCAL_BRANCH"]) + "^{commit}")
+        base = env.get("PRE_COMMIT_FROM_REF") or "0" * len(local)
+        return [RefUpdate(env.get("PRE_COMMIT_LOCAL_BRANCH", ""), local, env.get("PRE_COMMIT_REMOTE_BRANCH", ""),
+                          base)]
+    if not stdin_is_tty() and sys.stdin is not None:
+        return parse_push_lines(sys.stdin.buffer.read(1024 * 1024).decode(errors="replace"))
+    head = gitrepo.run(root, "rev-parse", "--verify", "-q", "HEAD")
+    return [RefUpdate("HEAD", head, "", "0" * len(head))]
 
 
 def clone(

@@ -3,8 +3,9 @@
 Every file must be one of: a valid age file named ``*.age`` encrypted to exactly the members
 of its directory (no passphrase stanza), a sidecar that validates against its schema and
 holds nothing value-like, a well-formed ``.age-recipients``, or a known config file. No
-symlinks. With a redactor (identity unlocked, or ``--deep``), no staged text may contain a
-current secret value.
+symlinks. No plaintext file may hold a credential (AWS keys, tokens, private keys: the
+redactor's detectors, called from :func:`credential_findings` alone). With a redactor (identity
+unlocked, or ``--deep``), no staged text may contain a current secret value.
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ SYMLINK_MODE = "120000"
 KNOWN_FILES = {".gitattributes", ".gitignore", "README.md", ".pre-commit-config.yaml", ".secretctl/config.yaml",
                ".secretctl/policy.yaml"}
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.~!@#$%^&*]{20,}")
+# What a detected credential is, by how it starts: named in the message instead of any of its text.
+_CREDENTIAL_KINDS = (
+    (("AKIA", "ASIA", "AGPA", "AROA"), "an AWS access key id"),
+    (("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"), "an AWS secret access key"),
+    (("FwoGZXIvYXdzE", "IQoJb3JpZ2luX2Vj"), "an AWS session token"),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), "a GitHub token"),
+    (("xox", "hooks.slack.com"), "a Slack token or webhook"),
+    (("sk_live_", "rk_live_"), "a Stripe key"),
+    (("AIza",), "a Google API key"),
+    (("eyJ",), "a JSON web token"),
+    (("AGE-SECRET-KEY-1",), "an age secret key"),
+    (("-----BEGIN",), "a private key"),
+)
+_DETECTOR: list[Redactor] = []
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,23 @@ def _entropy(s: str) -> float:
     for c in s:
         counts[c] = counts.get(c, 0) + 1
     return -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
+
+
+def credential_findings(data: bytes) -> list[tuple[int, str]]:
+    """(line, kind) of every credential-shaped string in ``data``: the one place the hooks call
+    the detectors, so the detector set can change without touching the checks."""
+    from secretctl.core.redact import CREDENTIAL, Redactor
+
+    if not _DETECTOR:
+        _DETECTOR.append(Redactor.build({}))  # no vault values: the credential rules alone
+    out = []
+    for m in _DETECTOR[0].find(data):
+        if m.label != CREDENTIAL:
+            continue
+        head = data[m.start : m.start + 32].decode(errors="replace")
+        kind = next((k for starts, k in _CREDENTIAL_KINDS if head.startswith(starts)), "a credential")
+        out.append((data.count(b"\n", 0, m.start) + 1, kind))
+    return out
 
 
 def value_like(text: str) -> bool:
@@ -80,6 +112,12 @@ def check_files(
         if f.mode == SYMLINK_MODE:
             problems.append(Problem(p, "symlinks are not allowed in a vault"))
             continue
+        if not p.endswith(keys.SECRET_SUFFIX):
+            # Every plaintext file, whatever else is wrong with it. Line and kind only: the
+            # string itself may be a live credential.
+            problems += [Problem(p, f"line {line}: holds what looks like {kind}; credentials belong in the vault "
+                                    "(secretctl set KEY), never in plaintext")
+                         for line, kind in credential_findings(f.data)]
         try:
             if p.endswith(keys.SECRET_SUFFIX):
                 if keys.key_from_path(p) is None:

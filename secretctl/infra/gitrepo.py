@@ -283,3 +283,98 @@ def show_committed(root: Path, relpath: str) -> bytes | None:
     """The committed (HEAD) content of a file, or None if it is not committed."""
     proc = git(root, "show", f"HEAD:{relpath}", check=False)
     return proc.stdout if proc.returncode == 0 else None
+
+
+# ----------------------------------------------------------- where git keeps things
+_GIT_DIRS: dict[Path, tuple[Path, Path]] = {}
+
+
+def git_dirs(root: Path) -> tuple[Path, Path]:
+    """(git dir, common dir) of the work tree at ``root``. In a plain clone both are ``root/.git``;
+    in a linked work tree (`git worktree add`, where ``.git`` is a file) the git dir is the work
+    tree's own (HEAD, index, rebase state) and the common dir holds objects, refs and hooks.
+    Asked of git once per root: a plain clone is recognised without spawning it."""
+    found = _GIT_DIRS.get(root)
+    if found is None:
+        dotgit = root / ".git"
+        if dotgit.is_dir():
+            found = (dotgit, dotgit)
+        else:
+            out = run(root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir").splitlines()
+            if len(out) != 2:
+                raise ConflictError(f"git rev-parse gave no git directory for {root}",
+                                    hint="run `git status` in the vault to see what git needs")
+            found = (Path(out[0]), Path(out[1]))
+        _GIT_DIRS[root] = found
+    return found
+
+
+def git_dir(root: Path) -> Path:
+    """Per-work-tree state: HEAD, the index, rebase state, secretctl's lock and pending log."""
+    return git_dirs(root)[0]
+
+
+def common_dir(root: Path) -> Path:
+    """State shared by every work tree of the repository: objects, refs, hooks, config."""
+    return git_dirs(root)[1]
+
+
+# ------------------------------------------------------------------ what a push sends
+def commits_to_push(root: Path, local_oid: str, remote_oid: str | None) -> list[str]:
+    """The commits a push of ``local_oid`` sends, oldest first: those not reachable from
+    ``remote_oid`` (what the remote has), or, for a new ref or a remote state we never fetched,
+    those not on any remote-tracking ref."""
+    if remote_oid is not None and git(root, "cat-file", "-e", f"{remote_oid}^{{commit}}", check=False).returncode == 0:
+        spec = [local_oid, "--not", remote_oid]
+    else:
+        spec = [local_oid, "--not", "--remotes"]
+    out = git(root, "rev-list", "--topo-order", "--reverse", *spec).stdout.decode()
+    return out.split()
+
+
+def changed_in_commits(root: Path, commits: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Per commit, the entries it adds or changes against its first parent (everything, for a
+    root commit): (mode, object id, path). Deletions are left out: they send no content."""
+    out: dict[str, list[tuple[str, str, str]]] = {c: [] for c in commits}
+    if not commits:
+        return out
+    raw = git(root, "diff-tree", "--stdin", "-r", "-z", "--root", "--no-renames", "--diff-merges=first-parent",
+              input=("\n".join(commits) + "\n").encode()).stdout
+    current: list[tuple[str, str, str]] | None = None
+    fields = raw.split(b"\0")
+    i = 0
+    while i < len(fields):
+        tok = fields[i].decode(errors="surrogateescape")
+        if tok.startswith(":"):
+            # ":old_mode new_mode old_oid new_oid status" then the path
+            _, new_mode, _, new_oid, status = tok[1:].split(" ")
+            path = fields[i + 1].decode(errors="surrogateescape")
+            if current is not None and status != "D":
+                current.append((new_mode, new_oid, path))
+            i += 2
+            continue
+        if tok.strip():
+            current = out.setdefault(tok.strip(), [])
+        i += 1
+    return out
+
+
+def read_objects(root: Path, names: Sequence[str]) -> dict[str, bytes]:
+    """Contents of objects by name (an id, or ``<commit>:<path>``) through one `git cat-file
+    --batch`; names that do not exist are left out."""
+    wanted = [n for n in dict.fromkeys(names) if "\n" not in n]
+    if not wanted:
+        return {}
+    out = git(root, "cat-file", "--batch", input=("\n".join(wanted) + "\n").encode()).stdout
+    found: dict[str, bytes] = {}
+    pos = 0
+    for name in wanted:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].split()
+        if len(header) < 3 or header[-1] == b"missing" or header[1] in (b"missing", b"ambiguous"):
+            pos = nl + 1
+            continue
+        size = int(header[2])
+        found[name] = out[nl + 1 : nl + 1 + size]
+        pos = nl + 1 + size + 1
+    return found

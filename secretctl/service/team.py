@@ -285,7 +285,14 @@ exec {fallback} hook {name} "$@"
 
 
 def install_hooks(root: Path) -> list[str]:
-    hooks = root / ".git" / "hooks"
+    """Write the pre-commit and pre-push hooks where git runs them: the repository's hooks folder,
+    which a linked work tree (`git worktree add`) shares with the main one."""
+    configured = _git(root, "config", "--get", "core.hooksPath", check=False).stdout.decode(errors="replace").strip()
+    if configured:
+        raise UsageError(f"git runs this repository's hooks from core.hooksPath ({configured[:200]})",
+                         hint="call `secretctl hook pre-commit` and `secretctl hook pre-push \"$@\"` from the hooks "
+                              "there, or unset core.hooksPath and run secretctl hook install again")
+    hooks = gitrepo.common_dir(root) / "hooks"
     hooks.mkdir(parents=True, exist_ok=True)
     out = []
     import shlex

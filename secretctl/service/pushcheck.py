@@ -1,0 +1,128 @@
+"""The pre-push check (service layer): exactly the commits a push sends, as git's hook contract
+describes them, each file checked as it is in the commit that brings it.
+
+`git commit --no-verify` skips the pre-commit hook, so the pre-push hook checks again what is
+about to leave the machine. It sees what git passes a pre-push hook (``<local ref> <local sha>
+<remote ref> <remote sha>`` per line on stdin): a deletion sends nothing; an update sends the
+commits between the remote's sha and ours; a new ref sends every commit not already on a
+remote-tracking ref. Each of those commits is checked for what it adds or changes (against its
+first parent), with the recipients files and policy of that same commit, so a bad file added
+and removed again before the push is still refused: its content is in the history being sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from secretctl.core.pushrefs import RefUpdate
+from secretctl.errors import SecretctlError
+from secretctl.infra import gitrepo
+
+if TYPE_CHECKING:
+    from secretctl.core.hookcheck import Problem
+    from secretctl.service.vault import Vault
+
+POLICY = ".secretctl/policy.yaml"
+
+
+def pushed_commits(vault: Vault, updates: Sequence[RefUpdate]) -> list[str]:
+    """Every commit the ref updates send, oldest first, each once."""
+    seen: dict[str, None] = {}
+    for u in updates:
+        if u.is_deletion:
+            continue
+        for c in gitrepo.commits_to_push(vault.root, u.local_oid, None if u.is_new else u.remote_oid):
+            seen.setdefault(c, None)
+    return list(seen)
+
+
+def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False) -> list[Problem]:
+    """Problems in the commits a push sends; each names ``<commit>:<path>`` (``git show`` takes it)."""
+    from secretctl.core.hookcheck import Problem
+
+    root = vault.root
+    commits = pushed_commits(vault, updates)
+    changed = gitrepo.changed_in_commits(root, commits)
+    # One cat-file for everything: the changed blobs, and for each commit the recipients files
+    # that could govern them and its policy (names that do not exist simply come back missing).
+    names: list[str] = []
+    for c, entries in changed.items():
+        names.append(f"{c}:{POLICY}")
+        for _, oid, path in entries:
+            names.append(oid)
+            names += [f"{c}:{d}" for d in _recipients_candidates(path)]
+    objects = gitrepo.read_objects(root, names)
+    redactor = None
+    if deep:
+        from secretctl.service.session import AgentSession
+
+        redactor = AgentSession.values_redactor(vault)
+    problems: list[Problem] = []
+    checked: set[tuple[str, str, bytes | None]] = set()
+    for c in commits:
+        todo = []
+        for mode, oid, path in changed.get(c, []):
+            governing = next((objects[f"{c}:{d}"] for d in _recipients_candidates(path) if f"{c}:{d}" in objects),
+                             None)
+            # The same content under the same recipients was checked in an earlier commit.
+            seen = (path, oid, governing)
+            if seen in checked:
+                continue
+            checked.add(seen)
+            todo.append((mode, oid, path))
+        if todo:
+            problems += [Problem(f"{c[:12]}:{p.path}", p.reason)
+                         for p in _check_commit(c, todo, objects, redactor)]
+    return problems
+
+
+def _recipients_candidates(path: str) -> list[str]:
+    """The .age-recipients files that could govern ``path``, nearest first."""
+    from secretctl.core.recipients import RECIPIENTS_FILE
+
+    parts = path.split("/")[:-1]
+    out = []
+    while True:
+        out.append("/".join([*parts, RECIPIENTS_FILE]))
+        if not parts:
+            return out
+        parts.pop()
+
+
+def _check_commit(commit: str, entries: list[tuple[str, str, str]], objects: dict[str, bytes],
+                  redactor: Any) -> list[Problem]:
+    from secretctl.core.hookcheck import StagedFile, check_files
+    from secretctl.core.recipients import parse_recipients_file
+
+    parsed: dict[str, Any] = {}
+
+    def recipients_for(path: str) -> Any:
+        for rp in _recipients_candidates(path):
+            data = objects.get(f"{commit}:{rp}")
+            if data is None:
+                continue
+            if rp not in parsed:
+                try:
+                    parsed[rp] = parse_recipients_file(data, source=rp)
+                except SecretctlError:
+                    parsed[rp] = None
+            return parsed[rp]
+        return None
+
+    files = [StagedFile(path, mode, objects.get(oid, b"")) for mode, oid, path in entries]
+    return check_files(files, recipients_for=recipients_for, redactor=redactor,
+                       script_paths=_scripts(objects.get(f"{commit}:{POLICY}")))
+
+
+def _scripts(policy_data: bytes | None) -> frozenset[str]:
+    """Scripts the commit's policy allows by path (``./deploy.sh``) may live in the vault."""
+    if policy_data is None:
+        return frozenset()
+    from secretctl.core.policy import load_policy
+
+    try:
+        policy = load_policy(policy_data, POLICY)
+    except SecretctlError:
+        return frozenset()
+    return frozenset(c.removeprefix("./") for c in policy.allowed_commands if "/" in c)
