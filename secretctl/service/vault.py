@@ -9,6 +9,7 @@ This package never prints and never exits; it returns data or raises SecretctlEr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,6 @@ from secretctl.core.recipients import (
     validate_member_name,
 )
 from secretctl.errors import (
-    NotFoundError,
     UsageError,
 )
 from secretctl.infra import store
