@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean age docs
+.PHONY: demo test lint typecheck unit bench clean age docs grammar
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,8 +27,9 @@ demo: $(STAMP) age
 	bash scripts/demo.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check secretctl tests benchmarks
+	$(BIN)/ruff check secretctl tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 unit: $(STAMP) age
 	$(BIN)/python -m pytest -n 2 -q
@@ -43,3 +44,7 @@ clean:
 
 docs: $(STAMP)
 	$(BIN)/typer secretctl.cli.app utils docs --name secretctl --title "secretctl CLI reference" --output docs/cli-reference.md
+
+# The options the fast path of cli/main.py reads, generated from the Typer app.
+grammar: $(STAMP)
+	$(BIN)/python scripts/gen_cli_grammar.py

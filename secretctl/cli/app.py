@@ -21,9 +21,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from secretctl.cli.main import print_version
-
-        print_version()
+        common.print_version()
         raise typer.Exit(0)
 
 
@@ -84,14 +82,3 @@ def run(argv: list[str]) -> None:
     if name is not None:
         _only(name)
     app(args=argv, prog_name="secretctl")
-
-
-def main() -> None:
-    """The program, for callers that import this module; the console script is cli/main.py."""
-    from secretctl.cli.main import main as program
-
-    program()
-
-
-if __name__ == "__main__":
-    main()

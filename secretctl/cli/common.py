@@ -162,3 +162,9 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+
+
+def print_version() -> None:
+    from importlib.metadata import version
+
+    sys.stdout.write(f"secretctl {version('secretctl')}\n")

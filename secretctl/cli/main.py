@@ -15,7 +15,9 @@ Anything else (help, completion, an unknown, abbreviated or repeated option, a m
 argument) goes through Typer and gets its usual handling and usage errors. The fast path only
 parses: what runs is ``cli/reading.py`` or ``cli/running.py``, which the Typer commands call too.
 tests/cli/test_main.py checks, exhaustively for short argv and by property for longer, that it
-reads argv exactly as Typer does.
+reads argv exactly as Typer does; the options themselves come from the Typer commands, through
+cli/grammar.py, which scripts/gen_cli_grammar.py generates (tests/cli/test_grammar.py fails when
+it is stale).
 """
 
 from __future__ import annotations
@@ -23,23 +25,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class Spec(NamedTuple):
-    flags: Mapping[str, str]  # option -> parameter (a bool)
-    values: Mapping[str, str]  # option -> parameter (one string)
-    multi: Mapping[str, str]  # option -> parameter (a list; the option may repeat)
-    rest: bool  # True: everything after the options is the command; False: exactly one KEY
-
-
-SPECS = {
-    "get": Spec(flags={"--masked": "masked", "--show-metadata": "show_metadata", "--json": "json_out"},
-                values={"--field": "field"}, multi={}, rest=False),
-    "run": Spec(flags={"--no-sanitize": "no_sanitize", "--allow-short": "allow_short", "--policy": "use_policy"},
-                values={"--env-prefix": "env_prefix", "--env": "env", "--timeout": "timeout"},
-                multi={"-k": "key", "--key": "key"}, rest=True),
-}
+from secretctl.cli.grammar import SPECS
 
 
 def _value_of(args: list[str], i: int, name: str) -> tuple[str, int] | None:
@@ -104,12 +92,6 @@ def fast_parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, st
     return args[0], vault, kwargs
 
 
-def print_version() -> None:
-    from importlib.metadata import version
-
-    sys.stdout.write(f"secretctl {version('secretctl')}\n")
-
-
 def _dispatch(argv: list[str]) -> None:
     fast = fast_parse(argv, os.environ)
     if fast is not None:
@@ -125,8 +107,11 @@ def _dispatch(argv: list[str]) -> None:
 
         sys.exit(run_command(**kwargs))
     if argv == ["--version"]:
+        from secretctl.cli.common import print_version
+
         print_version()
         return
+    # Lazily: the Typer app costs about 45 ms of start-up, which the plain forms above skip.
     from secretctl.cli import app
 
     app.run(argv)

@@ -27,7 +27,7 @@ def _parse_expires(text: str | None) -> Any:
     if text is None:
         return None
     from secretctl.core.durations import parse_expiry
-    from secretctl.core.meta import utcnow
+    from secretctl.infra.clock import utcnow
 
     return parse_expiry(text, utcnow())
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from secretctl.core import agefile, audit, keys, meta, recipients
+from secretctl.core.policy import load_policy
 from secretctl.errors import SecretctlError
 
 if TYPE_CHECKING:
@@ -104,7 +106,6 @@ def check_files(
     script_paths: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Problems with the given files (staged blobs, or the whole tree for ``--all``)."""
-    from secretctl.core import agefile, audit, keys, meta, recipients
 
     problems: list[Problem] = []
     for f in files:
@@ -149,7 +150,6 @@ def check_files(
             elif p.startswith(".secretctl/audit/") and p.endswith(".jsonl"):
                 audit.verify_chain(f.data, source=p)
             elif p == ".secretctl/policy.yaml":
-                from secretctl.core.policy import load_policy
 
                 load_policy(f.data, p)
             elif p in KNOWN_FILES or p in script_paths:

@@ -24,10 +24,6 @@ _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 FIELD_KINDS = frozenset({"text", "host", "port", "username", "password", "url", "token", "database", "other"})
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 def format_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

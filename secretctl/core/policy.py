@@ -13,9 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from secretctl.core.durations import parse_duration
 from secretctl.core.envmap import Alias
 from secretctl.core.keys import match_pattern
-from secretctl.errors import PolicyError
+from secretctl.errors import PolicyError, UsageError
+
+# What an agent's child inherits from the caller's environment unless the policy says otherwise.
+AGENT_ENV_DEFAULT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR")
 
 MAX_POLICY_BYTES = 256 * 1024
 DEFAULT_TIMEOUT = 300.0
@@ -167,7 +171,6 @@ class Policy:
                                   "nor pinned by sha256)", hint="commit it, or add sha256: to its rule")
 
     def agent_env_allow(self) -> tuple[str, ...]:
-        from secretctl.infra.runner import AGENT_ENV_DEFAULT
 
         return self.agent_env if self.agent_env is not None else AGENT_ENV_DEFAULT
 
@@ -330,8 +333,6 @@ def load_policy(text: str | bytes, source: str) -> Policy:
         lim = top["limits"].mapping("limits")
         _unknown(lim, {"timeout", "max_output_bytes"}, "limits")
         if "timeout" in lim:
-            from secretctl.core.durations import parse_duration
-            from secretctl.errors import UsageError
 
             try:
                 kw["timeout"] = parse_duration(lim["timeout"].text("limits.timeout")).total_seconds()

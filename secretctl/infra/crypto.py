@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from secretctl.core import agefile
 from secretctl.core.recipients import Recipient
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, UsageError, VaultCorruptError
@@ -89,7 +90,6 @@ def decrypt(ciphertext: bytes, identities: Sequence[Any], *, source: str) -> Sec
         raise VaultCorruptError(f"{source}: not an age file",
                                 hint="restore it with git (git checkout -- FILE) or set the secret again")
     # The strict header check first: pyrage is lenient about some header defects.
-    from secretctl.core import agefile
 
     agefile.parse_header(ciphertext, source=source)
     try:
@@ -108,7 +108,6 @@ def decrypt_with_passphrase(ciphertext: bytes, passphrase: str, *, source: str) 
 
     if not ciphertext.startswith(AGE_MAGIC):
         raise VaultCorruptError(f"{source}: not an age file")
-    from secretctl.core import agefile
 
     agefile.parse_header(ciphertext, source=source)
     try:

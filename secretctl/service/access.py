@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core import audit
+from secretctl.core.meta import format_time
 from secretctl.errors import (
     SecretctlError,
 )
@@ -49,7 +51,6 @@ class AccessLog(VaultBase):
     def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
         """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an
         edit of the last line (which no later line's hash covers) is detected too."""
-        from secretctl.core import audit
 
         out = ""
         for rel in log_paths:
@@ -80,7 +81,6 @@ class AccessLog(VaultBase):
         return written
 
     def _append_to_member_log(self, raw: bytes) -> list[str]:
-        from secretctl.core import audit
 
         logpath = self.root / AUDIT_DIR / f"{_safe_name(self.actor)}.jsonl"
         existing = logpath.read_bytes() if logpath.exists() else b""
@@ -102,7 +102,6 @@ class AccessLog(VaultBase):
 
 
 def _fmt(t: datetime) -> str:
-    from secretctl.core.meta import format_time
 
     return format_time(t)
 

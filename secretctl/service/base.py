@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from secretctl.core import keys as keys_mod
-from secretctl.core.meta import utcnow
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,
     RecipientsFile,
@@ -26,7 +25,8 @@ from secretctl.errors import (
     VaultCorruptError,
 )
 from secretctl.infra import identity as identity_mod
-from secretctl.infra import store
+from secretctl.infra import settings, store
+from secretctl.infra.clock import utcnow
 
 if TYPE_CHECKING:
     pass
@@ -58,7 +58,6 @@ def find_vault_root(start: Path) -> Path | None:
 
 def locate(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
     """``--vault`` > ``SECRETCTL_VAULT`` > the vault containing cwd > the default vault."""
-    from secretctl.infra import settings
 
     if explicit:
         return Path(explicit).expanduser()

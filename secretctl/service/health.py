@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretctl.core import agefile
 from secretctl.core import keys as keys_mod
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,
@@ -14,6 +15,7 @@ from secretctl.errors import (
     IdentityError,
     SecretctlError,
 )
+from secretctl.infra import crypto
 from secretctl.service.base import _SKIP_DIRS
 from secretctl.service.members import Members
 from secretctl.service.results import CheckProblem
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
 class Health(Members):
     def check(self, *, decrypt: bool = True) -> list[CheckProblem]:
         """Every problem in the vault: unreadable files, bad sidecars, stale recipients, expiry."""
-        from secretctl.core import agefile
-        from secretctl.infra import crypto
 
         self.require()
         problems: list[CheckProblem] = []

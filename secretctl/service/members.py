@@ -19,7 +19,7 @@ from secretctl.errors import (
     NotFoundError,
     UsageError,
 )
-from secretctl.infra import store
+from secretctl.infra import crypto, store
 from secretctl.service.base import MAX_SECRET_BYTES
 from secretctl.service.reading import _under
 from secretctl.service.results import Outcome
@@ -134,7 +134,6 @@ class Members(Writing):
     def _reencrypt_locked(
         self, *, progress: Callable[[int, int], None] | None
     ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
-        from secretctl.infra import crypto
 
         todo = self._stale()
         if not todo:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretctl.core import keys as keys_mod
-from secretctl.core.meta import Field, Meta, parse_meta
+from secretctl.core.meta import Field, Meta, format_time, parse_meta
 from secretctl.core.secret import Secret
 from secretctl.errors import (
     NotFoundError,
@@ -18,7 +18,7 @@ from secretctl.errors import (
     UsageError,
     VaultCorruptError,
 )
-from secretctl.infra import store
+from secretctl.infra import crypto, store
 from secretctl.service.access import AccessLog
 from secretctl.service.base import EXPIRY_WARNING, MAX_SECRET_BYTES
 from secretctl.service.results import Entry, ExpiryWarning
@@ -95,7 +95,6 @@ class Reading(AccessLog):
 
     def read(self, key: str) -> Secret:
         """The stored bytes exactly (for a multi-field secret: its JSON document of sensitive fields)."""
-        from secretctl.infra import crypto
 
         path = self._require_secret(key)
         data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
@@ -155,7 +154,6 @@ class Reading(AccessLog):
         return out
 
     def expiry_warnings(self, keys: Iterable[str]) -> list[ExpiryWarning]:
-        from secretctl.core.meta import format_time
 
         now = self.clock()
         out = []

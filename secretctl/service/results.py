@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core.meta import Meta
+from secretctl.core.meta import Meta, format_time
 from secretctl.core.secret import Secret
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         m = self.meta
-        from secretctl.core.meta import format_time
 
         return {
             "key": self.key,

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from secretctl.core import envmap
+from secretctl.core.policy import ALWAYS_BLOCKED, WRAPPERS, Policy, RunCheck, load_policy, narrow
+from secretctl.core.redact import PassThrough, Redactor, check_redactable
 from secretctl.core.secret import Secret
-from secretctl.errors import NotFoundError, PolicyError, UsageError
-from secretctl.infra import settings
+from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
+from secretctl.infra import gitrepo, runner, settings
 
 if TYPE_CHECKING:
     from secretctl.core.policy import Decision, Policy
@@ -69,7 +71,6 @@ class Plan:
 
 def policy_from_worktree(vault: Vault) -> Policy:
     """The vault's policy as it is on disk (for a person's `run --policy` and `policy check`)."""
-    from secretctl.core.policy import Policy, load_policy
 
     path = vault.root / POLICY_PATH
     if not path.exists():
@@ -83,9 +84,6 @@ def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
     Returns (policy, warnings). A broken file gives a deny-all policy whose reason names the
     line, never an exception: the server keeps serving, and refuses every run.
     """
-    from secretctl.core.policy import Policy, load_policy
-    from secretctl.errors import SecretctlError
-    from secretctl.infra import gitrepo
 
     warnings: list[str] = []
     committed = gitrepo.show_committed(vault.root, POLICY_PATH)
@@ -103,7 +101,6 @@ def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
 
 
 def _with_personal(policy: Policy) -> Policy:
-    from secretctl.core.policy import load_policy, narrow
 
     personal = settings.personal_policy_path()
     if personal.exists():
@@ -117,7 +114,6 @@ _BLOCKED_SIZES: dict[str, dict[int, list[str]]] = {}
 def identify_copy(resolved: ResolvedCommand, path_env: str) -> str | None:
     """If the resolved file is byte-identical to a blocked program on PATH (a copy renamed to
     look harmless), the blocked program's name."""
-    from secretctl.core.policy import ALWAYS_BLOCKED, WRAPPERS
 
     sizes = _BLOCKED_SIZES.get(path_env)
     if sizes is None:
@@ -155,7 +151,6 @@ def _sha256(path: str) -> str:
 
 
 def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None:
-    from secretctl.infra import gitrepo
 
     try:
         rel = Path(resolved.realpath).relative_to(vault.root)
@@ -168,8 +163,6 @@ def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None
 def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
          base_env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Everything about a run, decided before anything starts. Raises on any refusal."""
-    from secretctl.core.redact import check_redactable
-    from secretctl.infra import runner
 
     base_env = os.environ if base_env is None else base_env
     cwd = cwd or Path.cwd()
@@ -220,7 +213,6 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
     decision = None
     refs = envmap.referenced(req.args, set(env))
     if policy is not None:
-        from secretctl.core.policy import RunCheck
 
         script_sha = committed = None
         if "/" in req.command:
@@ -267,13 +259,11 @@ def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:
     path = vault.root / POLICY_PATH
     if not path.exists():
         return {}
-    from secretctl.core.policy import load_policy
 
     return load_policy(path.read_bytes(), POLICY_PATH).env_aliases
 
 
 def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
-    from secretctl.core.redact import Redactor
 
     if policy is None:
         return Redactor.build(values)
@@ -295,8 +285,6 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
     With a policy (``run --policy``, ``SECRETCTL_AGENT=1``) the child is agent-facing: an
     allow-listed environment, pagers off and stdin from /dev/null, as for the MCP server.
     """
-    from secretctl.core.redact import PassThrough
-    from secretctl.infra import runner
 
     p = plan(vault, req, policy=policy, agent=policy is not None)
     if policy is not None:
@@ -319,7 +307,6 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
 def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redactor | None = None,
               base_env: Mapping[str, str] | None = None) -> AgentRunResult:
     """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted."""
-    from secretctl.infra import runner
 
     base_env = os.environ if base_env is None else base_env
     try:

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core import keys
+from secretctl.core.durations import parse_duration, parse_expiry
+from secretctl.core.passwords import generate
+from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
+from secretctl.infra import gitrepo
+from secretctl.service import run
+from secretctl.service.results import SetRequest
 
 if TYPE_CHECKING:
     from secretctl.core.policy import Policy
@@ -36,7 +43,6 @@ class _Cache:
 class AgentSession:
     def __init__(self, vault: Vault, *, policy: Policy | None = None, warnings: Sequence[str] = (),
                  base_env: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
-        from secretctl.service import run
 
         self.vault = vault
         if policy is None:
@@ -54,7 +60,6 @@ class AgentSession:
     @staticmethod
     def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: int = 16) -> Redactor:
         """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
-        from secretctl.core.redact import Redactor
 
         values: dict[str, Secret] = {}
         for key in vault.key_names():
@@ -65,7 +70,6 @@ class AgentSession:
         return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min)
 
     def _refresh(self) -> None:
-        from secretctl.infra import gitrepo
 
         head = gitrepo.head(self.vault.root)
         if head == self._cache.head and self._cache.redactor is not None:
@@ -125,7 +129,6 @@ class AgentSession:
 
     # ----------------------------------------------------------------- tools
     def _entries(self) -> dict[str, Any]:
-        from secretctl.infra import gitrepo
 
         head = gitrepo.head(self.vault.root)
         if self._cache.metas is None or head != self._cache.head:
@@ -149,7 +152,6 @@ class AgentSession:
         now = self._now()
         window = None
         if expiring_within:
-            from secretctl.core.durations import parse_duration
 
             window = parse_duration(expiring_within)
         metas = self._entries()
@@ -169,7 +171,6 @@ class AgentSession:
         return {"secrets": out}
 
     def secret_exists(self, key: str) -> dict[str, Any]:
-        from secretctl.core import keys
 
         keys.validate_key(key)
         entry = self._entries().get(key)
@@ -214,7 +215,6 @@ class AgentSession:
     def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
                    timeout: float | None = None, env_prefix: str = "", env: str | None = None,
                    bindings_key: str | None = None, tool: str = "secret_run") -> dict[str, Any]:
-        from secretctl.service import run
 
         if self.locked is not None:
             self._record(f"mcp.{tool}", list(keys), argv=[command, *args], decision="deny",
@@ -245,8 +245,6 @@ class AgentSession:
 
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
                         expires: str | None = None) -> dict[str, Any]:
-        from secretctl.core.passwords import generate
-        from secretctl.service.results import SetRequest
 
         if not self.policy.allow_generate:
             self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
@@ -255,7 +253,6 @@ class AgentSession:
             raise UsageError(f"secret already exists: {key}", hint="agents may only create new secrets")
         exp = None
         if expires:
-            from secretctl.core.durations import parse_expiry
 
             exp = parse_expiry(expires, self._now())
         value = generate(length, charset=charset)

@@ -18,32 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretctl.core import keys
+from secretctl.core.audit import line_hash, parse_log, parse_trailers, record_from_json, verify_chain
+from secretctl.core.hookcheck import StagedFile, check_files
+from secretctl.core.merge import decide_value_merge, merge_mappings
+from secretctl.core.meta import parse_meta, render_meta
+from secretctl.core.policy import load_policy
+from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
+from secretctl.core.secret import Secret
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
-from secretctl.infra import gitrepo, store
+from secretctl.infra import crypto, gitrepo, store
+from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
     from secretctl.core.hookcheck import Problem
     from secretctl.service.vault import Vault
 
 CONFLICTS = "secretctl/conflicts.json"
-
-
-def configure_repo(root: Path) -> None:
-    """The local git config a clone does not carry: textconv for *.age and the merge drivers."""
-    settings = {
-        "diff.age.textconv": "secretctl textconv",
-        "diff.age.cachetextconv": "false",
-        "merge.secretctl-age.name": "secretctl: merge secrets by plaintext",
-        "merge.secretctl-age.driver": "secretctl merge-driver age %O %A %B %P",
-        "merge.secretctl-meta.name": "secretctl: merge metadata field by field",
-        "merge.secretctl-meta.driver": "secretctl merge-driver meta %O %A %B %P",
-    }
-    for k, v in settings.items():
-        gitrepo.run(root, "config", "--local", k, v)
-    # Index format 4 compresses the paths a vault repeats in every entry (aws/..., aws/...):
-    # a 10,000-secret vault's index shrinks by a sixth and every commit writes it.
-    gitrepo.run(root, "config", "--local", "index.version", "4")
-    gitrepo.git(root, "update-index", "--index-version", "4", check=False)
 
 
 def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -53,7 +43,6 @@ def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None)
 # ------------------------------------------------------------------ textconv
 def textconv(vault: Vault, path: Path) -> bytes:
     """What `git diff` shows for an age file: the plaintext if we can decrypt it, else <encrypted>."""
-    from secretctl.infra import crypto
 
     try:
         data = path.read_bytes()
@@ -93,8 +82,6 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
     a conflict ``ours`` keeps a valid age file and both ciphertexts are recorded, labelled
     local/incoming whatever git calls them (a rebase swaps ours and theirs).
     """
-    from secretctl.core.merge import decide_value_merge
-    from secretctl.infra import crypto
 
     ids = vault.unlock().keys
 
@@ -123,7 +110,6 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
         winner = o if o is not None else t
     if winner is None:
         return True
-    from secretctl.core.secret import Secret
 
     _, rfile = vault.governing(key)
     store.atomic_write(ours, crypto.encrypt(Secret(winner), rfile.recipients))
@@ -135,8 +121,6 @@ def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
     takes the side updated last. Always produces a valid sidecar."""
     import yaml
 
-    from secretctl.core.merge import merge_mappings
-    from secretctl.core.meta import parse_meta, render_meta
 
     def load(p: Path) -> dict[str, Any] | None:
         if not p.exists() or not p.read_bytes().strip():
@@ -174,7 +158,6 @@ class Incoming:
 
 
 def _incoming(root: Path, rng: str) -> Incoming:
-    from secretctl.core.audit import parse_trailers
 
     out = Incoming()
     log = _git(root, "log", "--reverse", "--format=%H%x00%B%x1e", rng).stdout.decode(errors="replace")
@@ -245,7 +228,6 @@ def sync(vault: Vault, *, push: bool = True) -> Incoming:
 
 def resolve(vault: Vault, key: str, *, side: str) -> None:
     """Settle a conflict: ``ours`` is always your local value, ``theirs`` the incoming one."""
-    from secretctl.infra import crypto
 
     root = vault.root
     rel = keys.secret_path(keys.validate_key(key))
@@ -344,8 +326,6 @@ def _read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
 
 def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:
     """Run the hook's checks over the staged files (or a commit's tree)."""
-    from secretctl.core.hookcheck import StagedFile, check_files
-    from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 
     root = vault.root
     entries = _ls(root, staged=staged, rev=rev)
@@ -375,7 +355,6 @@ def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, re
 
     redactor = None
     if deep:
-        from secretctl.service.session import AgentSession
 
         redactor = AgentSession.values_redactor(vault)
     scripts = _policy_scripts(blobs, entries)
@@ -388,7 +367,6 @@ def _policy_scripts(blobs: dict[str, bytes], entries: list[tuple[str, str, str]]
     sha = next((s for _, s, p in entries if p == ".secretctl/policy.yaml"), None)
     if sha is None or sha not in blobs:
         return frozenset()
-    from secretctl.core.policy import load_policy
 
     try:
         policy = load_policy(blobs[sha], ".secretctl/policy.yaml")
@@ -407,7 +385,6 @@ class ScanHit:
 
 def scan(vault: Vault, paths: Iterable[Path]) -> list[ScanHit]:
     """Find vault values in other files (an app repo's pre-commit): file, line and key only."""
-    from secretctl.service.session import AgentSession
 
     redactor = AgentSession.values_redactor(vault)
     hits: list[ScanHit] = []
@@ -437,7 +414,7 @@ def clone(url: str, dest: Path) -> Path:
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
         raise ConflictError(f"git clone failed: {last[:200]}")
-    configure_repo(dest)
+    gitrepo.configure_repo(dest)
     return dest
 
 
@@ -445,8 +422,6 @@ def backup(vault: Vault, output: Path) -> int:
     """A git bundle of the whole history, encrypted to the root recipients."""
     import tempfile
 
-    from secretctl.core.secret import Secret
-    from secretctl.infra import crypto
 
     vault.require()
     with tempfile.TemporaryDirectory() as tmp:
@@ -462,7 +437,6 @@ def backup(vault: Vault, output: Path) -> int:
 def restore(vault_identity: Any, source: Path, dest: Path | None, *, verify_only: bool) -> str:
     import tempfile
 
-    from secretctl.infra import crypto
 
     data = store.read_limited(source, 4 * 1024 * 1024 * 1024, what="backup")
     bundle_bytes = crypto.decrypt(data, vault_identity.keys, source=str(source)).reveal()
@@ -502,7 +476,6 @@ class AuditEvent:
 
 def audit_events(vault: Vault) -> list[AuditEvent]:
     """Mutations from the history (trailers) and accesses from every member's log, by time."""
-    from secretctl.core.audit import parse_log, parse_trailers
 
     root = vault.root
     events: list[AuditEvent] = []
@@ -527,7 +500,6 @@ def audit_events(vault: Vault) -> list[AuditEvent]:
             records = []
             for line in data.splitlines():
                 try:
-                    from secretctl.core.audit import record_from_json
 
                     records.append(record_from_json(json.loads(line)))
                 except (ValueError, SecretctlError):
@@ -552,11 +524,9 @@ def _utc(iso: str) -> str:
 def audit_verify(vault: Vault) -> list[str]:
     """Problems: a broken hash chain, commits that changed the vault without secretctl's trailers
     (edits by hand), and every change to a recipients file (listed for review)."""
-    from secretctl.core.audit import parse_trailers, verify_chain
 
     root = vault.root
     problems: list[str] = []
-    from secretctl.core.audit import line_hash
 
     heads: dict[str, str] = {}
     for line in _git(root, "log", "--format=%B").stdout.decode(errors="replace").splitlines():

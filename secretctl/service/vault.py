@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretctl.core import audit
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,
     Recipient,
@@ -24,7 +25,7 @@ from secretctl.core.recipients import (
 from secretctl.errors import (
     UsageError,
 )
-from secretctl.infra import store
+from secretctl.infra import gitrepo, packagedata, store
 from secretctl.service.base import CONFIG_FILE
 from secretctl.service.health import Health
 from secretctl.service.results import Outcome
@@ -56,8 +57,6 @@ def init_vault(root: Path, *, recipient: str, name: str,
 
 
 def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tuple[str, bytes]] | None) -> Outcome:
-    from secretctl.core import audit
-    from secretctl.infra import gitrepo
 
     root.mkdir(parents=True, exist_ok=True)
     if (root / CONFIG_FILE).exists():
@@ -66,7 +65,6 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tupl
     if not adopting and any(p for p in root.iterdir() if p.name != ".git"):
         raise UsageError(f"{root} is not empty", hint="pick an empty or new directory, or a passage store to adopt")
     if template is None:
-        from secretctl.infra import packagedata
 
         template = packagedata.vault_template()
     written: list[str] = []
@@ -87,9 +85,8 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tupl
     written.append(RECIPIENTS_FILE)
     if not gitrepo.is_repo(root):
         gitrepo.init(root)
-    from secretctl.service import team
 
-    team.configure_repo(root)
+    gitrepo.configure_repo(root)
     trailers = audit.format_trailers("init", [], f"{name} <{recip.text}>")
     summary = "secretctl: adopt passage store" if adopting else "secretctl: create vault"
     commit = gitrepo.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)

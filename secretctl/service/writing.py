@@ -10,14 +10,23 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core import audit
 from secretctl.core import keys as keys_mod
-from secretctl.core.meta import Field, Meta, new_meta, render_meta, validate_tags
+from secretctl.core.meta import (
+    Field,
+    Meta,
+    new_meta,
+    render_meta,
+    validate_env_name,
+    validate_field_name,
+    validate_tags,
+)
 from secretctl.core.recipients import (
     RecipientsFile,
 )
 from secretctl.core.secret import Secret
 from secretctl.errors import SecretctlError, UsageError
-from secretctl.infra import store
+from secretctl.infra import crypto, gitrepo, store
 from secretctl.service.reading import Reading
 from secretctl.service.results import Outcome, SetRequest
 
@@ -44,8 +53,6 @@ class Writing(Reading):
 
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str,
                 staged: gitrepo.BlobStager | None = None) -> str | None:
-        from secretctl.core import audit
-        from secretctl.infra import gitrepo
 
         log_paths = self._flush_access_log()
         paths = list(paths) + log_paths
@@ -56,7 +63,6 @@ class Writing(Reading):
     def _encode_secret(self, key: str, plaintext: Secret, meta: Meta,
                        converted: Any = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
         """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar."""
-        from secretctl.infra import crypto
 
         _, rfile = self.governing(key)
         if converted is None:
@@ -80,7 +86,6 @@ class Writing(Reading):
         ``files`` may be a generator that encrypts as it goes: the writes start with its first
         files, and git starts staging as soon as it has produced the last one.
         """
-        from secretctl.infra import gitrepo
 
         blobs: dict[str, bytes] = {}
         staged: gitrepo.BlobStager | None = None
@@ -113,7 +118,6 @@ class Writing(Reading):
         fields: tuple[Field, ...] = ()
         bindings: tuple[tuple[str, str], ...] = ()
         if req.sensitive_fields or req.plain_fields:
-            from secretctl.core.meta import validate_env_name, validate_field_name
 
             names = set()
             flist: list[Field] = []
@@ -275,8 +279,6 @@ class Writing(Reading):
 
     def commit_access_log(self) -> str | None:
         """Commit pending access records on their own (sync does this before pulling)."""
-        from secretctl.core import audit
-        from secretctl.infra import gitrepo
 
         with self._mutation():
             paths = self._flush_access_log()
@@ -294,7 +296,6 @@ class _ConvertedRecipients:
         self._cache: dict[str, Any] = {}
 
     def get(self, reldir: str, rfile: RecipientsFile) -> Any:
-        from secretctl.infra import crypto
 
         if reldir not in self._cache:
             self._cache[reldir] = crypto.to_pyrage_recipients(rfile.recipients)

@@ -290,8 +290,8 @@ def test_cli_does_not_import_mcp(alice: Member, vault_dir: Path) -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from secretctl.cli import app; sys.argv=['secretctl','list'];\n"
-            "try:\n    app.main()\nexcept SystemExit: pass\nprint('mcp' in sys.modules, file=sys.stderr)")
+    code = ("import sys; from secretctl.cli import main; sys.argv=['secretctl','list'];\n"
+            "try:\n    main.main()\nexcept SystemExit: pass\nprint('mcp' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], env=alice.env, capture_output=True, cwd=vault_dir)
     assert out.stderr.strip().endswith(b"False")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from secretctl.core.policy import AGENT_ENV_DEFAULT
 from secretctl.core.redact import PassThrough, Redactor
 from secretctl.core.secret import Secret
 from secretctl.infra import runner
@@ -225,10 +226,10 @@ def test_person_env_injected_value_is_redacted_in_output() -> None:
 def test_agent_env_keeps_only_the_allow_list() -> None:
     base = {**base_env(), "HOME": "/home/x", "EDITOR": "vi", "AWS_PROFILE": "prod", "SECRETCTL_PASSWORD": "pw-1234",
             "SSH_AUTH_SOCK": "/tmp/agent.sock", "PAGER": "less"}
-    env = runner.agent_env(base, runner.AGENT_ENV_DEFAULT, {"DB_URL": "postgres://x"})
+    env = runner.agent_env(base, AGENT_ENV_DEFAULT, {"DB_URL": "postgres://x"})
     res = captured([ENV_BIN], env=env)
     pairs = dict(line.split("=", 1) for line in res.stdout.decode().splitlines())
-    allowed = set(runner.AGENT_ENV_DEFAULT) | set(runner.AGENT_ENV_FIXED) | {"DB_URL"}
+    allowed = set(AGENT_ENV_DEFAULT) | set(runner.AGENT_ENV_FIXED) | {"DB_URL"}
     assert set(pairs) <= allowed, set(pairs) - allowed
     assert pairs["PAGER"] == "cat"
     assert pairs["HOME"] == "/home/x" and pairs["DB_URL"] == "postgres://x"

@@ -1,0 +1,74 @@
+"""The layers hold: import-linter's contracts pass, a deliberate violation breaks them, no cycles."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")],
+                          cwd=root, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "secretctl", tmp_path / "secretctl", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_contracts_hold_on_the_package(package_copy: Path) -> None:
+    proc = _lint(package_copy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout
+
+
+@pytest.mark.parametrize(("module", "line", "contract"), [
+    ("core/keys.py", "from secretctl.service import vault", "Layers import only downward"),
+    ("infra/store.py", "from secretctl.service import run", "Layers import only downward"),
+    ("core/meta.py", "import subprocess", "The core is pure"),
+    ("core/redact.py", "from secretctl.infra import settings", "The core is pure"),
+])
+def test_a_deliberate_violation_breaks_a_contract(package_copy: Path, module: str, line: str, contract: str) -> None:
+    target = package_copy / "secretctl" / module
+    target.write_text(target.read_text() + f"\n{line}  # deliberate violation\n")
+    proc = _lint(package_copy)
+    assert proc.returncode != 0
+    broken = [ln for ln in proc.stdout.splitlines() if ln.rstrip().endswith("BROKEN")]
+    assert any(contract in ln for ln in broken) or contract in proc.stdout.split("Broken contracts")[-1], proc.stdout
+
+
+def test_no_import_cycle_inside_the_package() -> None:
+    import grimp
+
+    graph = grimp.build_graph("secretctl")
+    modules = sorted(m for m in graph.modules if m.startswith("secretctl"))
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph.find_modules_directly_imported_by(m)):
+            if not n.startswith("secretctl") or n == m:
+                continue
+            if state.get(n) == 1:
+                cycle = [*stack[stack.index(n):], n]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if n not in state:
+                visit(n)
+        stack.pop()
+        state[m] = 2
+
+    for m in modules:
+        if m not in state:
+            visit(m)
