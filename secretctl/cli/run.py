@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
@@ -50,25 +49,14 @@ def policy_check(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Would an agent be allowed to run this? Prints allow/deny and the deciding rule; exit 0/5."""
-    from pathlib import Path
-
-    from secretctl.core import envmap
-    from secretctl.core.policy import RunCheck
     from secretctl.errors import PolicyError
-    from secretctl.infra import runner
     from secretctl.service import run
 
     v = open_vault()
     policy = load_policy(v, worktree)
-    keys = envmap.expand_patterns(key, v.key_names()) if key else []
-    path_env = os.environ.get("PATH", os.defpath)
-    resolved = runner.resolve_command(command[0], path_env, Path.cwd())
-    check = RunCheck(command=command[0], resolved_name=resolved.name, args=tuple(command[1:]), keys=tuple(keys),
-                     resolved_is=run.identify_copy(resolved, path_env),
-                     script_sha256=resolved.sha256() if "/" in command[0] else None,
-                     expands=bool(envmap.referenced(command[1:], {envmap.env_name(k) for k in keys})))
+    req = run.RunRequest(patterns=tuple(key or ()), command=command[0], args=tuple(command[1:]))
     try:
-        decision = policy.check(check)  # type: ignore[attr-defined]
+        decision = run.check_run(v, req, policy=policy)
     except PolicyError as exc:
         if json_out:
             emit_json({"allowed": False, "reason": exc.message})
@@ -88,7 +76,7 @@ def policy_show(
 ) -> None:
     """The effective policy agents get: committed file narrowed by your personal one."""
     v = open_vault()
-    desc = load_policy(v, worktree).describe()  # type: ignore[attr-defined]
+    desc = load_policy(v, worktree).describe()
     if json_out:
         emit_json(desc)
         return

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from secretctl.cli.common import open_vault, warn
 from secretctl.infra import settings
 
+if TYPE_CHECKING:
+    from secretctl.core.policy import Policy
+    from secretctl.service.vault import Vault
 
-def load_policy(vault: object, worktree: bool) -> object:
+
+def load_policy(vault: Vault, worktree: bool) -> Policy:
     from secretctl.service import run
 
     if worktree:
-        return run.policy_from_worktree(vault)  # type: ignore[arg-type]
-    policy, warnings = run.load_agent_policy(vault)  # type: ignore[arg-type]
+        return run.policy_from_worktree(vault)
+    policy, warnings = run.load_agent_policy(vault)
     for w in warnings:
         warn(w)
     return policy
@@ -44,7 +49,7 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
         patterns=tuple(key or ()), command=command[0], args=tuple(command[1:]), env_prefix=env_prefix,
         env_name=env, timeout=seconds, allow_short=allow_short,
     )
-    code, plan = run.run_person(v, req, policy=policy, sanitize=not no_sanitize,  # type: ignore[arg-type]
+    code, plan = run.run_person(v, req, policy=policy, sanitize=not no_sanitize,
                                    out=sys.stdout.buffer, err=sys.stderr.buffer)
     for w in plan.warnings:
         warn(w)

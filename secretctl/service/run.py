@@ -210,19 +210,9 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
 
     child_path = base_env.get("PATH", os.defpath)
     resolved = runner.resolve_command(req.command, child_path, cwd)
-    decision = None
     refs = envmap.referenced(req.args, set(env))
-    if policy is not None:
-
-        script_sha = committed = None
-        if "/" in req.command:
-            script_sha = resolved.sha256()
-            committed = _committed_script_sha(vault, resolved)
-        decision = policy.check(RunCheck(
-            command=req.command, resolved_name=resolved.name, args=tuple(req.args), keys=tuple(keys),
-            resolved_is=identify_copy(resolved, child_path), script_sha256=script_sha,
-            committed_sha256=committed, expands=bool(refs),
-        ))
+    decision = None if policy is None else _decide(vault, policy, req, resolved, child_path=child_path, keys=keys,
+                                                       expands=bool(refs))
     expand = decision.expand if decision is not None else True
     args = envmap.expand_args(req.args, env, set(env)) if expand and refs else list(req.args)
     timeout = req.timeout
@@ -230,6 +220,31 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
         timeout = policy.timeout if timeout is None else min(timeout, policy.timeout)
     return Plan([resolved.path, *args], [req.command, *req.args], env, values, keys, resolved, decision,
                 timeout, warnings)
+
+
+def _decide(vault: Vault, policy: Policy, req: RunRequest, resolved: ResolvedCommand, *, child_path: str,
+            keys: Sequence[str], expands: bool) -> Decision:
+    """The policy's decision on one run: the one place both `run --policy` and `policy check` ask."""
+    script_sha = committed = None
+    if "/" in req.command:
+        script_sha = resolved.sha256()
+        committed = _committed_script_sha(vault, resolved)
+    return policy.check(RunCheck(
+        command=req.command, resolved_name=resolved.name, args=tuple(req.args), keys=tuple(keys),
+        resolved_is=identify_copy(resolved, child_path), script_sha256=script_sha,
+        committed_sha256=committed, expands=expands,
+    ))
+
+
+def check_run(vault: Vault, req: RunRequest, *, policy: Policy, base_env: Mapping[str, str] | None = None,
+              cwd: Path | None = None) -> Decision:
+    """Would an agent be allowed this run? The decision `plan` would take, without reading a value."""
+    base_env = os.environ if base_env is None else base_env
+    keys = envmap.expand_patterns(list(req.patterns), vault.key_names()) if req.patterns else []
+    child_path = base_env.get("PATH", os.defpath)
+    resolved = runner.resolve_command(req.command, child_path, cwd or Path.cwd())
+    expands = bool(envmap.referenced(req.args, {envmap.env_name(k) for k in keys}))
+    return _decide(vault, policy, req, resolved, child_path=child_path, keys=keys, expands=expands)
 
 
 def _inject_bindings(vault: Vault, key: str, prefix: str, inject: Injector, *, require: bool = False) -> None:

@@ -205,14 +205,22 @@ def test_deny_args_and_uncommitted_scripts(alice: Member, runner_vault: Path, tm
     script = runner_vault / "deploy.sh"
     script.write_text("#!/bin/sh\necho deployed\n")
     script.chmod(0o755)
+    def policy_check() -> int:
+        proc = alice.run("policy", "check", "-k", "aws/*", "--", "./deploy.sh", check=False, cwd=runner_vault)
+        return proc.returncode
+
     uncommitted = alice.run("run", "--policy", "-k", "aws/*", "--", "./deploy.sh", check=False, cwd=runner_vault)
     assert uncommitted.returncode == 5
+    assert policy_check() == 5
     git(runner_vault, "add", "deploy.sh")
     git(runner_vault, "commit", "-qm", "deploy script", env=alice.env)
     assert alice.run("run", "--policy", "-k", "aws/*", "--", "./deploy.sh", cwd=runner_vault).stdout == b"deployed\n"
+    # `policy check` answers as `run --policy` decides (it used to deny a committed, unmodified script).
+    assert policy_check() == 0
     script.write_text("#!/bin/sh\necho tampered\n")
     tampered = alice.run("run", "--policy", "-k", "aws/*", "--", "./deploy.sh", check=False, cwd=runner_vault)
     assert tampered.returncode == 5
+    assert policy_check() == 5
 
 
 @pytest.mark.parametrize("broken", ["version: 1\ndefault_action: allow\nallowed_commands: [echo\n",
