@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from secretctl.core import schema
 from secretctl.errors import UsageError, VaultCorruptError
 
 FORMAT_VERSION = 1
@@ -174,16 +175,7 @@ _FIELD_KEYS = {"name", "sensitive", "value", "hint", "kind", "aliases"}
 
 
 def _load_yaml(data: bytes, source: str) -> Any:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(data, Loader=loader)  # noqa: S506 - CSafeLoader/SafeLoader: no object construction
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise VaultCorruptError(f"{source}{line}: not valid YAML",
-                                hint="fix the file by hand or restore it with git") from None
+    return schema.load(data, source=source)
 
 
 # The lines render_meta writes for a secret without fields: `key: "text"`, `version: 1`,
@@ -375,9 +367,4 @@ def render_meta(meta: Meta) -> bytes:
     fast = _render_fast(data)
     if fast is not None:
         return fast.encode("utf-8")
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    body = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=100)
-    return (_HEADER + body).encode("utf-8")
+    return (_HEADER + schema.dump(data)).encode("utf-8")

@@ -13,10 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from secretctl.core import schema
 from secretctl.core.durations import parse_duration
 from secretctl.core.envmap import Alias
 from secretctl.core.keys import match_pattern
+from secretctl.core.schema import Node
 from secretctl.errors import PolicyError, UsageError
+
+_FIX = "fix the policy; until then every run is refused"
 
 # What an agent's child inherits from the caller's environment unless the policy says otherwise.
 AGENT_ENV_DEFAULT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "TMPDIR")
@@ -211,69 +215,7 @@ def _contains_tokens(tokens: Sequence[str], seq: Sequence[str]) -> bool:
 
 
 # ---------------------------------------------------------------------- parsing
-class _Node:
-    """A tiny typed view of a yaml node with its line, so every error names the line."""
-
-    def __init__(self, node: Any, source: str) -> None:
-        self.node = node
-        self.source = source
-
-    @property
-    def line(self) -> int:
-        return int(self.node.start_mark.line) + 1
-
-    def fail(self, msg: str) -> PolicyError:
-        return PolicyError(f"{self.source}:{self.line}: {msg}", hint="fix the policy; until then every run is refused")
-
-    def mapping(self, what: str) -> dict[str, _Node]:
-        import yaml
-
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail(f"{what} must be a mapping")
-        out: dict[str, _Node] = {}
-        for k, v in self.node.value:
-            if not isinstance(k, yaml.ScalarNode):
-                raise _Node(k, self.source).fail(f"{what}: keys must be text")
-            if k.value in out:
-                raise _Node(k, self.source).fail(f"{what}: duplicate key {k.value!r}")
-            out[str(k.value)] = _Node(v, self.source)
-        return out
-
-    def seq(self, what: str) -> list[_Node]:
-        import yaml
-
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail(f"{what} must be a list")
-        return [_Node(v, self.source) for v in self.node.value]
-
-    def text(self, what: str) -> str:
-        import yaml
-
-        if not isinstance(self.node, yaml.ScalarNode) or (self.node.tag not in (
-            "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-        ) and not self.node.tag.endswith(":str")):
-            raise self.fail(f"{what} must be text")
-        return str(self.node.value)
-
-    def strings(self, what: str) -> tuple[str, ...]:
-        return tuple(n.text(f"{what} entries") for n in self.seq(what))
-
-    def integer(self, what: str) -> int:
-        import yaml
-
-        if not isinstance(self.node, yaml.ScalarNode) or self.node.tag != "tag:yaml.org,2002:int":
-            raise self.fail(f"{what} must be a whole number")
-        return int(self.node.value)
-
-    def boolean(self, what: str) -> bool:
-        import yaml
-
-        if not isinstance(self.node, yaml.ScalarNode) or self.node.tag != "tag:yaml.org,2002:bool":
-            raise self.fail(f"{what} must be true or false")
-        return str(self.node.value).lower() in ("true", "yes", "on")
-
-
-def _unknown(fields: Mapping[str, _Node], allowed: set[str], what: str) -> None:
+def _unknown(fields: Mapping[str, Node], allowed: set[str], what: str) -> None:
     for k, n in fields.items():
         if k not in allowed:
             raise n.fail(f"{what}: unknown field {k!r}")
@@ -281,24 +223,16 @@ def _unknown(fields: Mapping[str, _Node], allowed: set[str], what: str) -> None:
 
 def load_policy(text: str | bytes, source: str) -> Policy:
     """Parse strictly; any problem is a PolicyError naming ``source`` and the line."""
-    import yaml
-
     data = text.encode() if isinstance(text, str) else text
     if len(data) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source}: larger than {MAX_POLICY_BYTES} bytes")
-    try:
-        root = yaml.compose(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}{line}: not valid YAML",
-                          hint="fix the policy; until then every run is refused") from None
+    root = schema.compose(data, source=source, error=PolicyError, hint=_FIX)
     if root is None:
         raise PolicyError(f"{source}: empty policy", hint="see docs/policy.md for the format")
-    top = _Node(root, source).mapping("policy")
+    top = root.mapping("policy")
     _unknown(top, _TOP_FIELDS, "policy")
     if "version" not in top:
-        raise _Node(root, source).fail("missing version: 1")
+        raise root.fail("missing version: 1")
     version = top["version"].integer("version")
     if version != 1:
         raise top["version"].fail(f"unsupported version {version}")
@@ -369,10 +303,8 @@ def load_policy(text: str | bytes, source: str) -> Policy:
     return Policy(**kw)
 
 
-def _parse_rule(name: str, node: _Node) -> CommandRule:
-    import yaml
-
-    if isinstance(node.node, yaml.ScalarNode) and node.node.tag == "tag:yaml.org,2002:null":
+def _parse_rule(name: str, node: Node) -> CommandRule:
+    if node.is_null():
         return CommandRule(name)
     m = node.mapping(f"commands.{name}")
     _unknown(m, _RULE_FIELDS, f"commands.{name}")

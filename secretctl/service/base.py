@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from secretctl.core import keys as keys_mod
+from secretctl.core import schema
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,
     RecipientsFile,
@@ -201,9 +202,4 @@ class VaultBase:
 
 
 def _load_config_yaml(data: bytes) -> object:
-    import yaml
-
-    try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError:
-        raise VaultCorruptError(f"{CONFIG_FILE}: not valid YAML") from None
+    return schema.load(data, source=CONFIG_FILE)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core import keys
+from secretctl.core import keys, schema
 from secretctl.core.audit import line_hash, parse_log, parse_trailers, record_from_json, verify_chain
 from secretctl.core.hookcheck import StagedFile, check_files
 from secretctl.core.merge import decide_value_merge, merge_mappings
@@ -119,13 +119,12 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
 def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
     """The merge driver for sidecars: field by field; a field changed differently on both sides
     takes the side updated last. Always produces a valid sidecar."""
-    import yaml
-
-
     def load(p: Path) -> dict[str, Any] | None:
         if not p.exists() or not p.read_bytes().strip():
             return None
-        data = yaml.safe_load(p.read_bytes())
+        # A malformed side is a one-line VaultCorruptError naming the file and line (git then
+        # leaves the conflict for `secretctl resolve`), never a yaml exception.
+        data = schema.load(p.read_bytes(), source=relpath)
         return data if isinstance(data, dict) else None
 
     b, o, t = load(base), load(ours), load(theirs)
@@ -133,7 +132,7 @@ def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
         return o is not None or t is not None
     prefer = "theirs" if str(t.get("updated", "")) > str(o.get("updated", "")) else "ours"
     merged = merge_mappings(b, o, t, prefer=prefer).merged
-    text = yaml.safe_dump(merged, sort_keys=False).encode()
+    text = schema.dump(merged).encode()
     try:
         meta = parse_meta(text, source=relpath)
     except SecretctlError:
