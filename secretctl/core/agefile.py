@@ -27,7 +27,6 @@ ARMOR_BEGIN = b"-----BEGIN AGE ENCRYPTED FILE-----"
 MAX_HEADER = 1024 * 1024
 MAX_STANZAS = 4096
 COLUMNS = 64
-RECIPIENT_TYPES = frozenset({"X25519", "ssh-ed25519", "ssh-rsa", "mlkem768x25519"})
 
 
 @dataclass(frozen=True)

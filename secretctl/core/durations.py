@@ -39,15 +39,3 @@ def parse_expiry(text: str, now: datetime) -> datetime:
         raise UsageError(f"invalid expiry {text[:40]!r}",
                          hint="use a duration (30d, 12h) or a date (2027-01-31, 2027-01-31T12:00:00Z)") from None
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
-
-
-def format_duration(td: timedelta) -> str:
-    seconds = int(td.total_seconds())
-    if seconds <= 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        n, seconds = divmod(seconds, size)
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out)

@@ -74,12 +74,12 @@ class RunCheck:
     resolved_is: str | None = None  # the blocked program a renamed copy turned out to be
     script_sha256: str | None = None  # for a command given by path
     committed_sha256: str | None = None  # the vault's committed version of that script, if any
-    expands: bool = False  # args reference injected $NAMEs
 
 
 @dataclass(frozen=True)
 class Decision:
-    allowed: bool
+    """An allowed run (a refusal raises PolicyError): the deciding rule, and whether $NAME expands."""
+
     rule: str
     command: str
     expand: bool = False
@@ -152,7 +152,7 @@ class Policy:
         # Without `expand: true` a $NAME in the args is passed on literally (a shell child may
         # expand it from its own environment); secretctl never puts the value in argv.
         why = f"allowed_commands: {allowed_as}" if allowed_as else "default_action: allow"
-        return Decision(True, why, base, bool(rule and rule.expand))
+        return Decision(why, base, bool(rule and rule.expand))
 
     def _check_rule(self, rule: CommandRule, req: RunCheck, base: str) -> None:
         outside = [k for k in req.keys if not rule.key_allowed(k)]

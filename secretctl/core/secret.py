@@ -47,7 +47,9 @@ class Secret:
         return len(self._value)
 
     def __repr__(self) -> str:
-        return f"Secret({self.masked()!r}, len={len(self._value)})"
+        # The length only: even a masked tail (****WXYZ) is four characters an exception
+        # message or a log line should never carry.
+        return f"Secret(len={len(self._value)})"
 
     __str__ = __repr__
 

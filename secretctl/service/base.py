@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 CONFIG_DIR = ".secretctl"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
-POLICY_FILE = f"{CONFIG_DIR}/policy.yaml"
 AUDIT_DIR = f"{CONFIG_DIR}/audit"
 FORMAT_VERSION = 1
 MAX_SECRET_BYTES = 64 * 1024 * 1024

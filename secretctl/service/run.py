@@ -160,7 +160,7 @@ def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
+def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
          base_env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Everything about a run, decided before anything starts. Raises on any refusal."""
 
@@ -211,8 +211,7 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
     child_path = base_env.get("PATH", os.defpath)
     resolved = runner.resolve_command(req.command, child_path, cwd)
     refs = envmap.referenced(req.args, set(env))
-    decision = None if policy is None else _decide(vault, policy, req, resolved, child_path=child_path, keys=keys,
-                                                       expands=bool(refs))
+    decision = None if policy is None else _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
     expand = decision.expand if decision is not None else True
     args = envmap.expand_args(req.args, env, set(env)) if expand and refs else list(req.args)
     timeout = req.timeout
@@ -223,7 +222,7 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None, agent: bool,
 
 
 def _decide(vault: Vault, policy: Policy, req: RunRequest, resolved: ResolvedCommand, *, child_path: str,
-            keys: Sequence[str], expands: bool) -> Decision:
+            keys: Sequence[str]) -> Decision:
     """The policy's decision on one run: the one place both `run --policy` and `policy check` ask."""
     script_sha = committed = None
     if "/" in req.command:
@@ -232,7 +231,7 @@ def _decide(vault: Vault, policy: Policy, req: RunRequest, resolved: ResolvedCom
     return policy.check(RunCheck(
         command=req.command, resolved_name=resolved.name, args=tuple(req.args), keys=tuple(keys),
         resolved_is=identify_copy(resolved, child_path), script_sha256=script_sha,
-        committed_sha256=committed, expands=expands,
+        committed_sha256=committed,
     ))
 
 
@@ -243,8 +242,7 @@ def check_run(vault: Vault, req: RunRequest, *, policy: Policy, base_env: Mappin
     keys = envmap.expand_patterns(list(req.patterns), vault.key_names()) if req.patterns else []
     child_path = base_env.get("PATH", os.defpath)
     resolved = runner.resolve_command(req.command, child_path, cwd or Path.cwd())
-    expands = bool(envmap.referenced(req.args, {envmap.env_name(k) for k in keys}))
-    return _decide(vault, policy, req, resolved, child_path=child_path, keys=keys, expands=expands)
+    return _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
 
 
 def _inject_bindings(vault: Vault, key: str, prefix: str, inject: Injector, *, require: bool = False) -> None:
@@ -301,7 +299,7 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
     allow-listed environment, pagers off and stdin from /dev/null, as for the MCP server.
     """
 
-    p = plan(vault, req, policy=policy, agent=policy is not None)
+    p = plan(vault, req, policy=policy)
     if policy is not None:
         env = runner.agent_env(os.environ, policy.agent_env_allow(), p.env)
     else:
@@ -325,7 +323,7 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
 
     base_env = os.environ if base_env is None else base_env
     try:
-        p = plan(vault, req, policy=policy, agent=True, base_env=base_env)
+        p = plan(vault, req, policy=policy, base_env=base_env)
     except PolicyError as exc:
         red0 = redactor if redactor is not None else _redactor({}, policy)
         vault.record_access("run", _logged_argv(req.patterns, red0), argv=_logged_argv([req.command, *req.args], red0),
