@@ -72,3 +72,23 @@ def test_no_import_cycle_inside_the_package() -> None:
     for m in modules:
         if m not in state:
             visit(m)
+
+
+def _sources() -> list[Path]:
+    return sorted(p for p in (REPO / "secretctl").rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_only_settings_reads_the_process_environment() -> None:
+    readers = [p.relative_to(REPO).as_posix() for p in _sources()
+               if any(s in p.read_text() for s in ("os.environ", "os.getenv", "environb"))]
+    assert readers == ["secretctl/infra/settings.py"]
+
+
+def test_only_the_store_takes_file_locks() -> None:
+    lockers = [p.relative_to(REPO).as_posix() for p in _sources() if "fcntl.flock" in p.read_text()]
+    assert lockers == ["secretctl/infra/store.py"]
+
+
+def test_only_the_schema_module_imports_yaml() -> None:
+    importers = [p.relative_to(REPO).as_posix() for p in _sources() if "import yaml" in p.read_text()]
+    assert importers == ["secretctl/core/schema.py"]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from secretctl.cli import common
+from secretctl.infra import settings
 
 app = typer.Typer(
     name="secretctl",
@@ -49,9 +50,8 @@ _register()
 
 def _invoked_command(argv: list[str]) -> str | None:
     """The top-level command named in ``argv``, or None (help, completion, no command)."""
-    import os
 
-    if any(k.startswith("_SECRETCTL_COMPLETE") for k in os.environ):
+    if any(k.startswith("_SECRETCTL_COMPLETE") for k in settings.environ()):
         return None
     i = 0
     while i < len(argv):

@@ -40,7 +40,7 @@ def stdout_is_tty() -> bool:
 
 def password_source() -> str:
     """The master password: $SECRETCTL_PASSWORD, else a hidden prompt on a terminal. Never argv."""
-    pw = os.environ.get(settings.ENV_PASSWORD)
+    pw = settings.get(settings.ENV_PASSWORD)
     if pw:
         return pw
     if not stdin_is_tty():
@@ -58,7 +58,7 @@ def new_password(no_passphrase: bool) -> str | None:
     """The password for a new identity: None with --no-passphrase, $SECRETCTL_PASSWORD, or asked twice."""
     if no_passphrase:
         return None
-    pw = os.environ.get(settings.ENV_PASSWORD)
+    pw = settings.get(settings.ENV_PASSWORD)
     if pw:
         return pw
     if not stdin_is_tty():
@@ -78,9 +78,9 @@ def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
     from secretctl.service.base import locate
     from secretctl.service.vault import Vault
 
-    root = locate(vault or STATE.vault_dir, os.environ, Path.cwd())
+    root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password_source,
-              actor=os.environ.get(settings.ENV_ACTOR) or None)
+              actor=settings.get(settings.ENV_ACTOR))
     return v.require() if require else v
 
 

@@ -11,6 +11,7 @@ import typer
 
 from secretctl.cli.common import emit_json, info, open_vault
 from secretctl.cli.options import JsonOpt
+from secretctl.infra import settings
 
 if TYPE_CHECKING:
     from secretctl.core.pushrefs import RefUpdate
@@ -54,14 +55,13 @@ AUTO_DEEP_MAX = 1000
 
 def _cheap_unlock(vault: object) -> bool:
     """Whether the identity opens without asking anyone, in a vault small enough to decrypt whole."""
-    import os
 
     from secretctl.errors import SecretctlError
-    from secretctl.infra import identity, settings
+    from secretctl.infra import identity
 
     try:
         path = settings.identity_path()
-        if identity.is_protected(path.read_bytes()) and not os.environ.get(settings.ENV_PASSWORD):
+        if identity.is_protected(path.read_bytes()) and not settings.get(settings.ENV_PASSWORD):
             return False
         return len(vault.key_names()) <= AUTO_DEEP_MAX  # type: ignore[attr-defined]
     except (OSError, SecretctlError):
@@ -199,7 +199,7 @@ def restore(
 ) -> None:
     """Restore (or just verify) a backup."""
     from secretctl.cli.common import password_source
-    from secretctl.infra import identity, settings
+    from secretctl.infra import identity
     from secretctl.service import team
 
     ident = identity.load(settings.identity_path(), password_source)

@@ -22,12 +22,12 @@ it is stale).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from secretctl.cli.grammar import SPECS
+from secretctl.infra import settings
 
 
 def _value_of(args: list[str], i: int, name: str) -> tuple[str, int] | None:
@@ -93,7 +93,7 @@ def fast_parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, st
 
 
 def _dispatch(argv: list[str]) -> None:
-    fast = fast_parse(argv, os.environ)
+    fast = fast_parse(argv, settings.environ())
     if fast is not None:
         from secretctl.cli import common
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -26,15 +25,15 @@ def mcp_server(
     from secretctl.service.vault import Vault
 
     def password() -> str:
-        pw = os.environ.get(settings.ENV_PASSWORD)
+        pw = settings.get(settings.ENV_PASSWORD)
         if not pw:
             raise IdentityError("the MCP server cannot prompt for your password (stdin is the protocol)",
                                 hint="set SECRETCTL_PASSWORD in the MCP client's server config")
         return pw
 
-    root = locate(vault or STATE.vault_dir, os.environ, Path.cwd())
+    root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password,
-              actor=os.environ.get(settings.ENV_ACTOR) or None).require()
+              actor=settings.get(settings.ENV_ACTOR)).require()
     v.unlock()  # fail now, with a clear message, rather than on the agent's first call
 
     import logging

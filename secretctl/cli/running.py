@@ -3,7 +3,6 @@ fast path in ``cli/main.py`` alike."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,7 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
     """Run ``command`` with the secrets in its environment; returns its exit code."""
     from secretctl.service import run
 
-    agent = use_policy or os.environ.get(settings.ENV_AGENT) == "1"
+    agent = use_policy or settings.get(settings.ENV_AGENT) == "1"
     v = open_vault()
     policy = load_policy(v, worktree=False) if agent else None
     if agent and no_sanitize:

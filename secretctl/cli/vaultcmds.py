@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,7 +33,7 @@ def init(
     if recipient is None:
         recipient = identity.create(ipath, passphrase=new_password(no_passphrase))
         info(f"created your identity at {ipath}")
-    member = name or os.environ.get(settings.ENV_ACTOR) or os.environ.get("USER") or "me"
+    member = name or settings.get(settings.ENV_ACTOR) or settings.get("USER") or "me"
     out = vault.init_vault(root, recipient=recipient, name=member)
     info(("adopted passage store at " if out.details["adopted"] else "created vault at ") + str(root))
     info(f"your recipient (share it with teammates): {recipient}")

@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from secretctl.errors import ConflictError
+from secretctl.infra import settings
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None,
         check: bool = True) -> subprocess.CompletedProcess[bytes]:
     """Run git in ``root``; with ``check``, a failure is a ConflictError with git's last line.
     Git never prompts (a fetch that needs credentials fails instead of hanging)."""
-    env = {**(os.environ if env is None else env), "GIT_TERMINAL_PROMPT": "0"}
+    env = {**(settings.environ() if env is None else env), "GIT_TERMINAL_PROMPT": "0"}
     try:
         proc = subprocess.run(["git", *args], cwd=root, env=env, input=input, capture_output=True, check=False)
     except FileNotFoundError:
@@ -69,9 +70,9 @@ def _commit_config(root: Path) -> dict[str, str]:
 def _identity_env(config: dict[str, str], actor: str) -> dict[str, str]:
     """Commit as the configured git user; fall back to the actor so a fresh CI box can commit."""
     env: dict[str, str] = {}
-    if not config.get("user.name") and "GIT_AUTHOR_NAME" not in os.environ:
+    if not config.get("user.name") and "GIT_AUTHOR_NAME" not in settings.environ():
         env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = actor or "secretctl"
-    if not config.get("user.email") and "GIT_AUTHOR_EMAIL" not in os.environ:
+    if not config.get("user.email") and "GIT_AUTHOR_EMAIL" not in settings.environ():
         env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "secretctl@localhost"
     return env
 
@@ -236,7 +237,7 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
     changed = [p for p in git(root, "diff", "--cached", "--name-only", "--no-renames", "-z").stdout.split(b"\0") if p]
     if not changed:
         return None
-    env = {**os.environ, **_identity_env(config, actor)}
+    env = {**settings.environ(), **_identity_env(config, actor)}
     if (_has_commit_hooks(root, config) or config.get("commit.gpgsign", "").lower() in ("true", "yes", "on", "1")
             or not ours.issuperset(changed)):
         # Hooks, signing, or changes someone staged by hand: `git commit` does all of it as usual.

@@ -1,4 +1,9 @@
-"""Where things are: environment variables and platformdirs, in one place."""
+"""Where things are: environment variables and platformdirs, in one place.
+
+This is the only module that reads ``os.environ`` (tests/test_architecture.py checks it): every
+other module asks ``environ()`` or a named accessor, so what the process inherited is read in
+one place and a test can see every variable secretctl looks at.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,16 @@ ENV_ACTOR = "SECRETCTL_ACTOR"
 ENV_AGENT = "SECRETCTL_AGENT"
 ENV_CONFIG_DIR = "SECRETCTL_CONFIG_DIR"
 ENV_DATA_DIR = "SECRETCTL_DATA_DIR"
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment, read-only by convention: children get copies built from it."""
+    return os.environ
+
+
+def get(name: str) -> str | None:
+    """One variable, None when unset or empty."""
+    return os.environ.get(name) or None
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -229,3 +229,38 @@ def locked(lock_path: Path, *, timeout: float = 30.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def append_locked(path: Path, data: bytes) -> None:
+    """Append under an exclusive lock on the file itself, so an append is never interleaved with
+    ``drain_locked`` reading it (the pending access log: many readers append, one commit drains)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def drain_locked(path: Path, consume: Callable[[bytes], _T]) -> _T | None:
+    """Hand the file's bytes to ``consume`` and empty the file, holding its lock throughout: an
+    append made meanwhile waits, and lands after the truncation. None when there is nothing."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        raw = path.read_bytes()
+        if not raw.strip():
+            return None
+        out = consume(raw)
+        os.ftruncate(fd, 0)
+        return out
+    finally:
+        os.close(fd)

@@ -4,7 +4,6 @@ hash-chained log in the next commit."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,17 +35,8 @@ class AccessLog(VaultBase):
         """Append an access record. It waits outside the work tree (so `git status` stays clean)
         and is moved into the member's log by the next commit (mutation or sync)."""
         rec = {"ts": _fmt(self.clock()), "actor": self.actor, "action": action, "keys": list(keys), **details}
-        path = self._pending_log()
-        path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n"
-        import fcntl
-
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # never interleaved with a flush reading the file
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+        store.append_locked(self._pending_log(), line.encode())
 
     def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
         """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an
@@ -62,23 +52,8 @@ class AccessLog(VaultBase):
     def _flush_access_log(self) -> list[str]:
         """Move pending access records into ``.secretctl/audit/<member>.jsonl`` (hash-chained)."""
 
-        import fcntl
-
-        pending = self._pending_log()
-        if not pending.exists():
-            return []
-        fd = os.open(pending, os.O_RDWR)
-        try:
-            # Held until the records are in the member's log: an access recorded meanwhile waits.
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = pending.read_bytes()
-            if not raw.strip():
-                return []
-            written = self._append_to_member_log(raw)
-            os.ftruncate(fd, 0)
-        finally:
-            os.close(fd)
-        return written
+        # The pending file stays locked until its records are in the member's log.
+        return store.drain_locked(self._pending_log(), self._append_to_member_log) or []
 
     def _append_to_member_log(self, raw: bytes) -> list[str]:
 

@@ -155,7 +155,7 @@ class VaultBase:
                         return r.name
             except SecretctlError:
                 pass
-        self._actor = os.environ.get("USER") or "unknown"
+        self._actor = settings.get("USER") or "unknown"
         return self._actor
 
     def actor_trailer(self) -> str:

@@ -164,7 +164,7 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
          base_env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Plan:
     """Everything about a run, decided before anything starts. Raises on any refusal."""
 
-    base_env = os.environ if base_env is None else base_env
+    base_env = settings.environ() if base_env is None else base_env
     cwd = cwd or Path.cwd()
     if not req.command:
         raise UsageError("no command given", hint="secretctl run -k KEY -- COMMAND [ARGS...]")
@@ -238,7 +238,7 @@ def _decide(vault: Vault, policy: Policy, req: RunRequest, resolved: ResolvedCom
 def check_run(vault: Vault, req: RunRequest, *, policy: Policy, base_env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> Decision:
     """Would an agent be allowed this run? The decision `plan` would take, without reading a value."""
-    base_env = os.environ if base_env is None else base_env
+    base_env = settings.environ() if base_env is None else base_env
     keys = envmap.expand_patterns(list(req.patterns), vault.key_names()) if req.patterns else []
     child_path = base_env.get("PATH", os.defpath)
     resolved = runner.resolve_command(req.command, child_path, cwd or Path.cwd())
@@ -301,9 +301,9 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
 
     p = plan(vault, req, policy=policy)
     if policy is not None:
-        env = runner.agent_env(os.environ, policy.agent_env_allow(), p.env)
+        env = runner.agent_env(settings.environ(), policy.agent_env_allow(), p.env)
     else:
-        env = runner.person_env(os.environ, p.env)
+        env = runner.person_env(settings.environ(), p.env)
     red = _redactor(p.values, policy)
     make_filter = red.stream if sanitize else PassThrough
     try:
@@ -321,7 +321,7 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
               base_env: Mapping[str, str] | None = None) -> AgentRunResult:
     """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted."""
 
-    base_env = os.environ if base_env is None else base_env
+    base_env = settings.environ() if base_env is None else base_env
     try:
         p = plan(vault, req, policy=policy, base_env=base_env)
     except PolicyError as exc:

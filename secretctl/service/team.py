@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from secretctl.core.policy import load_policy
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.core.secret import Secret
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
-from secretctl.infra import crypto, gitrepo, store
+from secretctl.infra import crypto, gitrepo, settings, store
 from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
@@ -250,7 +249,7 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
     _save_conflicts(root, conflicts)
     if not conflicts and _rebasing(root):
         # All settled: let the rebase go on (a conflict on the next commit is recorded again).
-        env = {**os.environ, "GIT_EDITOR": "true"}
+        env = {**settings.environ(), "GIT_EDITOR": "true"}
         proc = subprocess.run(["git", "rebase", "--continue"], cwd=root, capture_output=True, env=env, check=False)
         if proc.returncode != 0 and _load_conflicts(root):
             raise ConflictError("more conflicts in the next commit",
@@ -409,7 +408,7 @@ def clone(url: str, dest: Path) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} is not empty", hint="pick a new directory")
     proc = subprocess.run(["git", "clone", "-q", url, str(dest)], capture_output=True, check=False,
-                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+                          env={**settings.environ(), "GIT_TERMINAL_PROMPT": "0"})
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
         raise ConflictError(f"git clone failed: {last[:200]}")
