@@ -92,3 +92,9 @@ def test_only_the_store_takes_file_locks() -> None:
 def test_only_the_schema_module_imports_yaml() -> None:
     importers = [p.relative_to(REPO).as_posix() for p in _sources() if "import yaml" in p.read_text()]
     assert importers == ["secretctl/core/schema.py"]
+
+
+@pytest.mark.parametrize("name", ["record_access", "RunCheck", "policy.check("])
+def test_front_ends_leave_access_records_and_run_decisions_to_the_service(name: str) -> None:
+    fronts = [p for p in _sources() if p.parts[-2] in ("cli", "mcp")]
+    assert [p.name for p in fronts if name in p.read_text()] == []

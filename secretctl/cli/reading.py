@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 from secretctl.cli.common import emit_json, open_vault, print_warnings, stdout_is_tty
-from secretctl.core.secret import Secret
 
 
 def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, field: str | None = None,
@@ -28,14 +27,8 @@ def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, 
                 if val not in (None, [], {}, ""):
                     sys.stdout.write(f"{k}: {val}\n")
         return
-    if field is not None:
-        _, fval = v.field_value(key, field)
-        value = fval if isinstance(fval, Secret) else Secret(fval.encode())
-    else:
-        value = v.read(key)
+    value = v.value_of(key, field) if masked else v.reveal(key, field=field)
     print_warnings(v, [key])
-    if not masked:
-        v.record_access("get", [key], field=field) if field else v.record_access("get", [key])
     if json_out:
         from secretctl.core.secret import mask
 

@@ -248,10 +248,7 @@ def export(
     v = open_vault()
     all_keys = v.key_names()
     selected = envmap.expand_patterns(key, all_keys) if key else all_keys
-    items: list[tuple[str, Secret]] = []
-    for k in selected:
-        for label, val in v.secret_values(k).items():
-            items.append((label, val))
+    items = v.reveal_all(selected)
     if fmt == "dotenv":
         names = envmap.build_env_map([lbl.replace(":", "/") for lbl, _ in items], "")
         by_key = {lbl.replace(":", "/"): val for lbl, val in items}
@@ -259,7 +256,6 @@ def export(
     else:
         data = formats.render_json(items)
     print_warnings(v, selected)
-    v.record_access("export", selected)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

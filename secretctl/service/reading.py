@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,6 +129,29 @@ class Reading(AccessLog):
         if meta is not None and meta.is_multifield:
             return {f"{key}:{k}": v for k, v in self.read_fields(key).items()}
         return {key: self.read(key)}
+
+    def value_of(self, key: str, field: str | None = None) -> Secret:
+        """The value of ``key`` (or of one of its fields), not recorded: callers that hand it to a
+        person go through ``reveal``; ``get --masked`` shows only a mask of it."""
+        if field is None:
+            return self.read(key)
+        _, fval = self.field_value(key, field)
+        return fval if isinstance(fval, Secret) else Secret(fval.encode())
+
+    def reveal(self, key: str, *, field: str | None = None) -> Secret:
+        """A person's explicit `get`: the plaintext and its access record, in one place."""
+        value = self.value_of(key, field)
+        if field:
+            self.record_access("get", [key], field=field)
+        else:
+            self.record_access("get", [key])
+        return value
+
+    def reveal_all(self, keys: Sequence[str]) -> list[tuple[str, Secret]]:
+        """Every value of ``keys`` by label (``key`` or ``key:field``) for `export`, recorded once."""
+        items = [item for k in keys for item in self.secret_values(k).items()]
+        self.record_access("export", list(keys))
+        return items
 
     def list_entries(
         self,
