@@ -13,8 +13,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from secretctl.service.vault import Vault
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -78,6 +82,39 @@ def make_member(tmp_path: Path, name: str, *, password: str | None = None) -> Me
     if password:
         m.env["SECRETCTL_PASSWORD"] = password
     return m
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """Whatever a test sets in os.environ (in-process vaults read settings from it) is undone."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def inproc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Vault:
+    """A real vault (real git, real age files) opened in this process: no CLI subprocess, so a
+    service test costs milliseconds. The identity is unprotected; the home is private."""
+    from secretctl.infra import identity, settings
+    from secretctl.service.vault import Vault, init_vault
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = alice\n\temail = alice@example.com\n"
+                                     "[init]\n\tdefaultBranch = main\n")
+    for k in [k for k in os.environ if k.startswith(("SECRETCTL_", "GIT_"))]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("SECRETCTL_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("SECRETCTL_DATA_DIR", str(home / "data"))
+    recipient = identity.create(settings.identity_path(), passphrase=None)
+    root = tmp_path / "vault"
+    init_vault(root, recipient=recipient, name="alice")
+    return Vault(root, identity_path=settings.identity_path(), password=lambda: "", actor="alice")
 
 
 @pytest.fixture

@@ -15,11 +15,7 @@ def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, 
     if show_metadata:
         entry = v.entry(key)
         print_warnings(v, [key])
-        data = entry.to_json()
-        m = entry.meta
-        if m is not None:
-            data.update(notes=m.notes, url=m.url, recipients_fingerprint=m.recipients_fingerprint,
-                        fields=[f.to_data() for f in m.fields], bindings=dict(m.bindings))
+        data = entry.to_json(v.clock(), detail=True)
         if json_out:
             emit_json(data)
         else:

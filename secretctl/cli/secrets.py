@@ -135,7 +135,8 @@ def list_(
     v = open_vault()
     entries = v.list_entries(pattern, tag=tag, expiring=window)
     if json_out:
-        emit_json([e.to_json() for e in entries])
+        now = v.clock()
+        emit_json([e.to_json(now) for e in entries])
         return
     for e in entries:
         sys.stdout.write(e.key + "\n")

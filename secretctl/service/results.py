@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from secretctl.core.meta import Meta, format_time
 from secretctl.core.secret import Secret
-
-if TYPE_CHECKING:
-    pass
-
 
 
 @dataclass(frozen=True)
@@ -22,13 +18,16 @@ class Entry:
     key: str
     meta: Meta | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, now: datetime, *, detail: bool = False) -> dict[str, Any]:
+        """The one JSON view of an entry, for `list --json`, `get --show-metadata` and the MCP
+        tools alike. ``detail`` adds what only a person's `get --show-metadata` prints: notes,
+        url, the recipients fingerprint, the field schema and the bindings (never a value)."""
         m = self.meta
-
-        return {
+        out: dict[str, Any] = {
             "key": self.key,
             "tags": list(m.tags) if m else [],
             "expires_at": format_time(m.expires) if m and m.expires else None,
+            "expired": bool(m and m.expired(now)),
             "has_notes": bool(m and m.notes),
             "has_url": bool(m and m.url),
             "created_at": format_time(m.created) if m else None,
@@ -36,6 +35,10 @@ class Entry:
             "updated_by": m.updated_by if m else None,
             "fields": [f.name for f in m.fields] if m else [],
         }
+        if detail and m is not None:
+            out.update(notes=m.notes, url=m.url, recipients_fingerprint=m.recipients_fingerprint,
+                       fields=[f.to_data() for f in m.fields], bindings=dict(m.bindings))
+        return out
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from secretctl.core.secret import Secret, mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
 from secretctl.infra import gitrepo
 from secretctl.service import run
-from secretctl.service.results import SetRequest
+from secretctl.service.results import Entry, SetRequest
 
 if TYPE_CHECKING:
     from secretctl.core.policy import Policy
@@ -143,7 +143,7 @@ class AgentSession:
         day = self._now().date().isoformat()
         if self._cache.entries is None or self._cache.day != day:
             now = self._now()
-            self._cache.entries = [_public(e, now) for e in metas.values()]
+            self._cache.entries = [e.to_json(now) for e in metas.values()]
             self._cache.day = day
         return self._cache.entries
 
@@ -175,10 +175,7 @@ class AgentSession:
         keys.validate_key(key)
         entry = self._entries().get(key)
         self._record("mcp.secret_exists", [key], decision="allow")
-        if entry is None:
-            return {"exists": False, "key": key, "tags": [], "expires_at": None, "has_notes": False,
-                    "has_url": False, "created_at": None, "updated_at": None}
-        return {"exists": True, **_public(entry, self._now())}
+        return {"exists": entry is not None, **(entry or Entry(key, None)).to_json(self._now())}
 
     def secret_get_masked(self, key: str) -> dict[str, Any]:
         value = self.vault.read(key)
@@ -262,16 +259,6 @@ class AgentSession:
 
     def _now(self) -> datetime:
         return self._clock() if self._clock else self.vault.clock()
-
-
-def _public(entry: Any, now: datetime) -> dict[str, Any]:
-    d = entry.to_json()
-    m = entry.meta
-    return {
-        "key": d["key"], "tags": d["tags"], "expires_at": d["expires_at"], "expired": bool(m and m.expired(now)),
-        "has_notes": d["has_notes"], "has_url": d["has_url"], "created_at": d["created_at"],
-        "updated_at": d["updated_at"],
-    }
 
 
 def _labels_in(output: bytes) -> list[str]:
