@@ -98,3 +98,9 @@ def test_only_the_schema_module_imports_yaml() -> None:
 def test_front_ends_leave_access_records_and_run_decisions_to_the_service(name: str) -> None:
     fronts = [p for p in _sources() if p.parts[-2] in ("cli", "mcp")]
     assert [p.name for p in fronts if name in p.read_text()] == []
+
+
+def test_only_gitrepo_runs_git() -> None:
+    runners = [p.relative_to(REPO).as_posix() for p in _sources()
+               if any(s in p.read_text() for s in ('["git"', "['git'", '"git", '))]
+    assert runners == ["secretctl/infra/gitrepo.py"]

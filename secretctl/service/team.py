@@ -249,8 +249,7 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
     _save_conflicts(root, conflicts)
     if not conflicts and _rebasing(root):
         # All settled: let the rebase go on (a conflict on the next commit is recorded again).
-        env = {**settings.environ(), "GIT_EDITOR": "true"}
-        proc = subprocess.run(["git", "rebase", "--continue"], cwd=root, capture_output=True, env=env, check=False)
+        proc = gitrepo.git(root, "rebase", "--continue", env={**settings.environ(), "GIT_EDITOR": "true"}, check=False)
         if proc.returncode != 0 and _load_conflicts(root):
             raise ConflictError("more conflicts in the next commit",
                                 hint="secretctl sync lists them; resolve each, then secretctl sync")
@@ -407,8 +406,8 @@ def scan(vault: Vault, paths: Iterable[Path]) -> list[ScanHit]:
 def clone(url: str, dest: Path) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} is not empty", hint="pick a new directory")
-    proc = subprocess.run(["git", "clone", "-q", url, str(dest)], capture_output=True, check=False,
-                          env={**settings.environ(), "GIT_TERMINAL_PROMPT": "0"})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    proc = gitrepo.git(dest.parent, "clone", "-q", url, str(dest), check=False)
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
         raise ConflictError(f"git clone failed: {last[:200]}")
@@ -443,9 +442,8 @@ def restore(vault_identity: Any, source: Path, dest: Path | None, *, verify_only
         bundle.write_bytes(bundle_bytes)
         # `git bundle verify` needs a repository to run in: an empty one will do (a full
         # bundle has no prerequisites).
-        subprocess.run(["git", "init", "-q", str(Path(tmp) / "check")], capture_output=True, check=True)
-        proc = subprocess.run(["git", "bundle", "verify", str(bundle)], capture_output=True, check=False,
-                              cwd=Path(tmp) / "check")
+        gitrepo.git(Path(tmp), "init", "-q", "check")
+        proc = gitrepo.git(Path(tmp) / "check", "bundle", "verify", str(bundle), check=False)
         if proc.returncode != 0:
             raise VaultCorruptError(f"{source}: not a valid vault backup")
         if verify_only:
