@@ -88,13 +88,11 @@ def hook_pre_push(
 
 def _push_updates(root: Path) -> list[RefUpdate]:
     """The ref updates to check, from whoever runs the hook."""
-    import os
-
     from secretctl.cli.common import stdin_is_tty
     from secretctl.core.pushrefs import RefUpdate, parse_push_lines
-    from secretctl.infra import gitrepo
+    from secretctl.infra import gitrepo, settings
 
-    env = os.environ
+    env = settings.environ()
     if env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_LOCAL_BRANCH"):
         # The pre-commit framework consumed stdin; it names the range (or, for a first push of
         # a history, only the branch: everything not on a remote yet).

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from secretctl.core import agefile, audit, keys, meta, recipients
 from secretctl.core.policy import load_policy
+from secretctl.core.redact import CREDENTIAL, Redactor
 from secretctl.errors import SecretctlError
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ def _entropy(s: str) -> float:
 def credential_findings(data: bytes) -> list[tuple[int, str]]:
     """(line, kind) of every credential-shaped string in ``data``: the one place the hooks call
     the detectors, so the detector set can change without touching the checks."""
-    from secretctl.core.redact import CREDENTIAL, Redactor
 
     if not _DETECTOR:
         _DETECTOR.append(Redactor.build({}))  # no vault values: the credential rules alone

@@ -15,9 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core.hookcheck import Problem, StagedFile, check_files
+from secretctl.core.policy import load_policy
 from secretctl.core.pushrefs import RefUpdate
+from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.errors import SecretctlError
 from secretctl.infra import gitrepo
+from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
     from secretctl.core.hookcheck import Problem
@@ -39,7 +43,6 @@ def pushed_commits(vault: Vault, updates: Sequence[RefUpdate]) -> list[str]:
 
 def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False) -> list[Problem]:
     """Problems in the commits a push sends; each names ``<commit>:<path>`` (``git show`` takes it)."""
-    from secretctl.core.hookcheck import Problem
 
     root = vault.root
     commits = pushed_commits(vault, updates)
@@ -55,7 +58,6 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
     objects = gitrepo.read_objects(root, names)
     redactor = None
     if deep:
-        from secretctl.service.session import AgentSession
 
         redactor = AgentSession.values_redactor(vault)
     problems: list[Problem] = []
@@ -79,7 +81,6 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
 
 def _recipients_candidates(path: str) -> list[str]:
     """The .age-recipients files that could govern ``path``, nearest first."""
-    from secretctl.core.recipients import RECIPIENTS_FILE
 
     parts = path.split("/")[:-1]
     out = []
@@ -92,8 +93,6 @@ def _recipients_candidates(path: str) -> list[str]:
 
 def _check_commit(commit: str, entries: list[tuple[str, str, str]], objects: dict[str, bytes],
                   redactor: Any) -> list[Problem]:
-    from secretctl.core.hookcheck import StagedFile, check_files
-    from secretctl.core.recipients import parse_recipients_file
 
     parsed: dict[str, Any] = {}
 
@@ -119,7 +118,6 @@ def _scripts(policy_data: bytes | None) -> frozenset[str]:
     """Scripts the commit's policy allows by path (``./deploy.sh``) may live in the vault."""
     if policy_data is None:
         return frozenset()
-    from secretctl.core.policy import load_policy
 
     try:
         policy = load_policy(policy_data, POLICY)
