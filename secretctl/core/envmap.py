@@ -53,7 +53,8 @@ def build_env_map(keys: Sequence[str], prefix: str = "", *, names: Mapping[str, 
 
 
 def expand_patterns(patterns: Iterable[str], all_keys: Sequence[str]) -> list[str]:
-    """Keys matching any pattern, in vault order; a pattern that matches nothing is an error."""
+    """Keys matching any pattern: pattern by pattern, each in vault order, without repeats; a
+    pattern that matches nothing is an error."""
     chosen: dict[str, None] = {}
     for pattern in patterns:
         hits = [k for k in all_keys if match_pattern(pattern, k)]
