@@ -44,6 +44,12 @@ def main() -> None:
         print(f"python -c pass (site and .pth files): median {ms(site)}, {site / bare:.2f}x baseline, "
               f"site costs {ms(site - bare)}")
         print(f"secretctl get (cold process): median {ms(get)}, {get / bare:.2f}x baseline (target < 80 ms)")
+        # The CLI grammar decision (docs/architecture.md): the same `get` through the fast path,
+        # and through Typer (`get -- KEY` is a form the fast path leaves to Typer).
+        fast, typer_path = interleaved(lambda: env.run("get", "app/token"),
+                                       lambda: env.run("get", "--", "app/token"), RUNS)
+        print(f"get via the generated fast path: median {ms(fast)}; via Typer: median {ms(typer_path)} "
+              f"({typer_path / fast:.2f}x, Typer adds {ms(typer_path - fast)})")
     finally:
         env.close()
 
