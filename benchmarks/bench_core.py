@@ -13,9 +13,9 @@ import time
 from common import Env, fill, interleaved, median_of, ms
 
 QUICK = "--quick" in sys.argv
-VAULT_SIZE = 300 if QUICK else 10_000
-BULK = 50 if QUICK else 1_000
-RUNS = 3 if QUICK else 20
+VAULT_SIZE = 60 if QUICK else 10_000
+BULK = 10 if QUICK else 1_000
+RUNS = 2 if QUICK else 20
 
 
 def create_cost(folder: os.PathLike[str]) -> float:

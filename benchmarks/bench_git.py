@@ -11,7 +11,7 @@ import time
 from common import Env, fill, ms
 
 QUICK = "--quick" in sys.argv
-N = 50 if QUICK else 1_000
+N = 10 if QUICK else 1_000
 
 
 def git(cwd: object, *args: str, env: dict[str, str]) -> None:

@@ -12,8 +12,8 @@ import time
 from common import Env, fill, median_of, ms
 
 QUICK = "--quick" in sys.argv
-VAULT_SIZE = 300 if QUICK else 10_000
-RUNS = 5 if QUICK else 30
+VAULT_SIZE = 40 if QUICK else 10_000
+RUNS = 2 if QUICK else 30
 
 
 def main() -> None:

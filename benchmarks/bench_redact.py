@@ -17,7 +17,7 @@ from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
 
 QUICK = "--quick" in sys.argv
-SIZE_MB = 4 if QUICK else 100
+SIZE_MB = 1 if QUICK else 100
 RUNS = 1 if QUICK else 5
 CHUNK = 64 * 1024
 

@@ -9,8 +9,8 @@ import sys
 from common import SECRETCTL, Env, interleaved, ms
 
 QUICK = "--quick" in sys.argv
-RUNS = 5 if QUICK else 40
-STREAM_MB = 20 if QUICK else 1024
+RUNS = 2 if QUICK else 40
+STREAM_MB = 4 if QUICK else 1024
 
 
 def main() -> None:

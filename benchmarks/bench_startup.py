@@ -18,7 +18,7 @@ from pathlib import Path
 
 from common import Env, interleaved, ms
 
-RUNS = 5 if "--quick" in sys.argv else 40
+RUNS = 2 if "--quick" in sys.argv else 40
 
 
 def editable_kind() -> str:
