@@ -14,7 +14,8 @@ Exit codes (documented in docs/cli.md):
 3     not found: secret, field, member, vault, identity file
 4     identity: wrong password, locked identity, not a recipient
 5     policy: the command or its keys are not allowed
-6     vault damaged: corrupt age file, sidecar or recipients file
+6     vault damaged or tampered: corrupt age file, sidecar or recipients file; an
+      uncommitted recipients change; a planted program-running git config key
 7     conflict: lock held, merge conflict, git failure
 124   ``run``: the child exceeded its timeout (its process group was killed)
 125   ``run``: secretctl failed before or while running the child
@@ -68,6 +69,11 @@ class VaultCorruptError(SecretctlError):
     """A file in the vault does not parse: age file, sidecar, recipients, config."""
 
     exit_code = 6
+
+
+class TamperedError(VaultCorruptError):
+    """Something that steers secretctl differs from what it trusts: an uncommitted change to a
+    recipients file, or a git config key that runs a program and that secretctl did not set."""
 
 
 class ConflictError(SecretctlError):

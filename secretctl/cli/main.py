@@ -120,6 +120,12 @@ def _dispatch(argv: list[str]) -> None:
 def main() -> None:
     from secretctl.errors import SecretctlError
 
+    if settings.get(settings.ENV_PASSWORD):
+        # Our environment holds the password from the first instruction on: a same-user process
+        # (a hook git runs for us, an agent's shell) must not read it from /proc/<pid>/environ.
+        from secretctl.infra import hardening
+
+        hardening.set_not_dumpable()
     try:
         _dispatch(sys.argv[1:])
     except SecretctlError as exc:

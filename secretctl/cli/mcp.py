@@ -21,8 +21,15 @@ def mcp_server(
     the protocol). The committed .secretctl/policy.yaml decides what the agent may run."""
     from secretctl.cli.common import STATE
     from secretctl.errors import IdentityError
+    from secretctl.infra import hardening
     from secretctl.service.base import locate
     from secretctl.service.vault import Vault
+
+    # The server holds the unlocked identity and every value for its whole life: no other
+    # process of this user may read its memory or environment (/proc/<pid>/mem, environ, ptrace).
+    if not hardening.set_not_dumpable():
+        sys.stderr.write("secretctl: warning: could not make the server undumpable on this OS; "
+                         "same-user processes may read its memory\n")
 
     def password() -> str:
         pw = settings.get(settings.ENV_PASSWORD)

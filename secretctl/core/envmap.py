@@ -33,10 +33,47 @@ def env_name(key: str, prefix: str = "") -> str:
     return name
 
 
+# Names that point a tool at another configuration, credential or certificate store: a file an
+# agent can write, which then names programs to run (kubeconfig exec plugins, docker credential
+# helpers, AWS credential_process, git config) or where to send traffic. Refused as injection
+# targets unless the command's rule names them (`inject_env: [KUBECONFIG]`).
+_REDIRECT_EXACT = frozenset({
+    "KUBECONFIG", "DOCKER_CONFIG", "DOCKER_HOST", "DOCKER_CERT_PATH", "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE", "AWS_WEB_IDENTITY_TOKEN_FILE", "BOTO_CONFIG",
+    "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "AZURE_CONFIG_DIR", "GNUPGHOME", "SSH_AUTH_SOCK",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "CURL_HOME",
+    "WGETRC", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY", "PGSERVICEFILE", "PGPASSFILE",
+    "PGSYSCONFDIR", "PGSSLROOTCERT", "MYSQL_HOME", "ANSIBLE_CONFIG", "CARGO_HOME", "RUSTUP_HOME", "GOPROXY",
+    "GOFLAGS", "GEM_HOME", "BUNDLE_GEMFILE", "BUNDLE_USER_CONFIG", "TERRAFORM_CONFIG", "KUBE_CONFIG_PATH",
+    "YARN_RC_FILENAME", "NPMRC",
+    "ENV", "BASH_ENV", "PATH", "HOME", "SHELL", "TMPDIR",
+})
+_REDIRECT_PREFIXES = ("GIT_", "NPM_CONFIG_", "PIP_", "PYTHON", "LD_", "DYLD_", "XDG_", "TF_CLI_")
+# Suffixes, not prefixes, for the families whose other names are ordinary secrets
+# (DOCKER_PASSWORD, KUBE_TOKEN, HELM_REPO_PASSWORD are fine; *_CONFIG_FILE is not).
+_REDIRECT_SUFFIXES = ("_CONFIG_FILE", "_CONFIG_DIR", "_CONFIG_PATH", "_CONFIG_HOME", "_DATA_HOME", "_CACHE_HOME",
+                      "_CA_BUNDLE", "_CREDENTIALS_FILE", "_RC_FILENAME")
+
+
 def check_injectable(name: str) -> None:
     if name in _REFUSED_EXACT or name.startswith(_REFUSED_PREFIXES):
         raise PolicyError(f"refusing to inject {name}: it changes how programs start",
                           hint="rename the key, or use --env-prefix")
+
+
+def redirects_config(name: str) -> bool:
+    """Whether ``name`` points a program at a configuration or credential file (see above)."""
+    return name in _REDIRECT_EXACT or name.startswith(_REDIRECT_PREFIXES) or name.endswith(_REDIRECT_SUFFIXES)
+
+
+def check_redirects(names: Iterable[str], allowed: Iterable[str]) -> None:
+    """Refuse any config-redirecting name among ``names`` that the rule did not name."""
+    ok = set(allowed)
+    bad = sorted(n for n in names if n not in ok and redirects_config(n))
+    if bad:
+        raise PolicyError(f"refusing to inject {bad[0]}: it points programs at another configuration",
+                          hint=f"rename the key or use an env prefix; or name it in the command's rule: "
+                               f"inject_env: [{bad[0]}]")
 
 
 def build_env_map(keys: Sequence[str], prefix: str = "", *, names: Mapping[str, str] | None = None) -> dict[str, str]:

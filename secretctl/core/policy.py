@@ -44,7 +44,7 @@ _BLOCKED_ARGS = re.compile(
     r"/proc/[^/\s]+/(environ|fd(/|$)|mem|cmdline)|/dev/fd/|/proc/(self|thread-self)\b|file://", re.I)
 _TOP_FIELDS = {"version", "default_action", "allowed_commands", "denied_commands", "commands", "env_aliases",
                "limits", "redaction", "agent_env", "mcp"}
-_RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256"}
+_RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256", "inject_env"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class CommandRule:
     args_allow: tuple[str, ...] = ()
     expand: bool = False
     sha256: str | None = None
+    # Config-redirecting env names (KUBECONFIG, ...) this command may receive a secret as.
+    inject_env: tuple[str, ...] = ()
     # Extra key limits added by narrowing: a key must match one pattern of every list.
     narrowed_keys: tuple[tuple[str, ...], ...] = ()
 
@@ -83,6 +85,7 @@ class Decision:
     rule: str
     command: str
     expand: bool = False
+    inject_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ class Policy:
         # Without `expand: true` a $NAME in the args is passed on literally (a shell child may
         # expand it from its own environment); secretctl never puts the value in argv.
         why = f"allowed_commands: {allowed_as}" if allowed_as else "default_action: allow"
-        return Decision(why, base, bool(rule and rule.expand))
+        return Decision(why, base, bool(rule and rule.expand), rule.inject_env if rule else ())
 
     def _check_rule(self, rule: CommandRule, req: RunCheck, base: str) -> None:
         outside = [k for k in req.keys if not rule.key_allowed(k)]
@@ -193,6 +196,7 @@ class Policy:
                 "args_allow": list(rule.args_allow) if rule else [],
                 "expand": bool(rule and rule.expand),
                 "pinned": bool(rule and rule.sha256),
+                "inject_env": list(rule.inject_env) if rule else [],
             })
         return {
             "source": self.source, "usable": True, "default_action": self.default_action,
@@ -317,6 +321,8 @@ def _parse_rule(name: str, node: Node) -> CommandRule:
         kw["args_allow"] = m["args_allow"].strings(f"commands.{name}.args_allow")
     if "expand" in m:
         kw["expand"] = m["expand"].boolean(f"commands.{name}.expand")
+    if "inject_env" in m:
+        kw["inject_env"] = m["inject_env"].strings(f"commands.{name}.inject_env")
     if "sha256" in m:
         pin = m["sha256"].text(f"commands.{name}.sha256").removeprefix("sha256:").lower()
         if not re.fullmatch(r"[0-9a-f]{64}", pin):
@@ -343,6 +349,7 @@ def narrow(base: Policy, personal: Policy) -> Policy:
             deny_args=brule.deny_args + prule.deny_args,
             args_allow=brule.args_allow or prule.args_allow,
             expand=brule.expand and prule.expand,
+            inject_env=tuple(n for n in brule.inject_env if not prule.inject_env or n in prule.inject_env),
         )
     base_env = base.agent_env_allow()
     return replace(

@@ -14,17 +14,28 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from secretctl.errors import ConflictError
+from secretctl.core import gitconfig
+from secretctl.errors import ConflictError, TamperedError
 from secretctl.infra import settings
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        check: bool = True, hooks: bool = False, network: bool = False,
+        signing: bool = False) -> subprocess.CompletedProcess[bytes]:
     """Run git in ``root``; with ``check``, a failure is a ConflictError with git's last line.
-    Git never prompts (a fetch that needs credentials fails instead of hanging)."""
-    env = {**(settings.environ() if env is None else env), "GIT_TERMINAL_PROMPT": "0"}
+
+    Every call is hardened (DANGER: see secretctl/core/gitconfig.py): the environment holds no
+    SECRETCTL_* secret, system config is off, and ``-c`` overrides leave no config key able to
+    start a program, except secretctl's own merge drivers and textconv, the person's hooks
+    when ``hooks`` (commits, pushes), their ssh/credential tools when ``network`` and their
+    gpg when ``signing``. A program-running key in the vault's own config that secretctl did
+    not write stops the command (TamperedError). Git never prompts."""
+    guard = _guard(root, env)
+    # `git config` starts no program, and overrides would be read back as the answer.
+    overrides = [] if args[:1] == ("config",) else guard.args(hooks=hooks, network=network, signing=signing)
     try:
-        proc = subprocess.run(["git", *args], cwd=root, env=env, input=input, capture_output=True, check=False)
+        proc = subprocess.run(["git", *overrides, *args], cwd=root, env=_child_env(env), input=input,
+                              capture_output=True, check=False)
     except FileNotFoundError:
         raise ConflictError("git is not installed", hint="install git (apt-get install git)") from None
     if check and proc.returncode != 0:
@@ -33,6 +44,117 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
         raise ConflictError(f"git {args[0]} failed: {detail[:200]}",
                             hint="run `git status` in the vault to see what git needs")
     return proc
+
+
+def verify_config(root: Path) -> None:
+    """Refuse (TamperedError) a vault whose own git config runs a program secretctl did not set:
+    mutations call it before writing anything, so a refusal leaves the disk as it was."""
+    _guard(root, None)
+
+
+def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    from secretctl.infra import hardening
+
+    out = hardening.child_env(settings.environ() if env is None else env)
+    out.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_PAGER="cat", GIT_EDITOR="true",
+               GIT_SEQUENCE_EDITOR="true")
+    return out
+
+
+class _Guard:
+    """The config git will read for ``root``, listed once by git itself (includes and quoting
+    are git's), and refused if the repository's own config runs a program we did not set."""
+
+    def __init__(self, entries: list[gitconfig.ConfigEntry]) -> None:
+        self.entries = entries
+        self._args: dict[tuple[bool, bool, bool], list[str]] = {}
+
+    def args(self, *, hooks: bool, network: bool, signing: bool) -> list[str]:
+        key = (hooks, network, signing)
+        if key not in self._args:
+            self._args[key] = gitconfig.overrides(self.entries, hooks=hooks, network=network, signing=signing)
+        return self._args[key]
+
+    def last(self, name: str) -> str | None:
+        """A single-valued key's effective value (git's rule: the last one read wins)."""
+        found = None
+        for e in self.entries:
+            if e.name.lower() == name:
+                found = e.value
+        return found
+
+
+_GUARDS: dict[str, tuple[tuple[object, ...], _Guard]] = {}
+
+
+def _config_files(root: Path, env: Mapping[str, str]) -> list[str]:
+    """The files git reads config from for ``root`` (found without running git: the guard runs
+    before every git call, git_dirs included)."""
+    gitdir = commondir = os.path.join(root, ".git")
+    if os.path.isfile(gitdir):  # a linked work tree: ".git" names its git dir, which names the common one
+        with contextlib.suppress(OSError):
+            with open(gitdir) as fh:
+                gitdir = os.path.join(root, fh.read().strip().removeprefix("gitdir: "))
+            commondir = gitdir
+            with open(os.path.join(gitdir, "commondir")) as fh:
+                commondir = os.path.join(gitdir, fh.read().strip())
+    home = env.get("HOME", "")
+    xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    glob = [env["GIT_CONFIG_GLOBAL"]] if env.get("GIT_CONFIG_GLOBAL") else [
+        os.path.join(home, ".gitconfig"), os.path.join(xdg, "git", "config")]
+    return [os.path.join(commondir, "config"), os.path.join(gitdir, "config.worktree"), *glob]
+
+
+def _stamp(paths: Sequence[str]) -> tuple[object, ...]:
+    out: list[object] = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+def _guard(root: Path, env: Mapping[str, str] | None) -> _Guard:
+    """The checked config of ``root``: listed again whenever one of its files changed (a stat
+    per call; the listing itself is one git call per process and change)."""
+    base = settings.environ() if env is None else env
+    files = _config_files(root, base)
+    stamp = _stamp(files)
+    cached = _GUARDS.get(str(root))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    listing = _list_config(root, base)
+    bad = gitconfig.untrusted_local(listing)
+    if bad:
+        e = bad[0]
+        where = ".git/config" if e.scope == "local" else ".git/config.worktree"  # as git users name them
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise TamperedError(
+            f"{where} sets {e.name}{more}, which runs a program, and secretctl did not set it",
+            hint=f"if you did not add it, remove it: git config --{e.scope} --unset-all {e.name}; "
+                 "a tool of your own belongs in ~/.gitconfig")
+    guard = _Guard(listing)
+    _GUARDS[str(root)] = (stamp, guard)
+    return guard
+
+
+def _list_config(root: Path, env: Mapping[str, str]) -> list[gitconfig.ConfigEntry]:
+    # Listing config starts no program. No overrides: they would be listed as the answer.
+    args = ["git", "config", "--list", "--show-scope", "-z"]
+    try:
+        proc = subprocess.run(args, cwd=root if root.is_dir() else None, env=_child_env(env),
+                              capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ConflictError("git is not installed", hint="install git (apt-get install git)") from None
+    if proc.returncode != 0:
+        # A config git cannot parse: fail closed, with git's own line.
+        lines = [ln.strip() for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip()]
+        raise TamperedError(f"git cannot read the vault's config: {(lines[-1] if lines else '')[:200]}",
+                            hint="fix .git/config (git config --local --edit)")
+    return gitconfig.parse_listing(proc.stdout)
 
 
 def run(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -49,21 +171,21 @@ def init(root: Path) -> None:
 
 
 def _config_get(root: Path, name: str) -> str:
-    return git(root, "config", "--get", name, check=False).stdout.decode(errors="replace").strip()
+    """A single-valued key's effective value, from the listing every git call checks anyway."""
+    return _guard(root, None).last(name.lower()) or ""
 
 
 _COMMIT_CONFIG = ("user.name", "user.email", "commit.gpgsign", "core.hookspath", "extensions.objectformat")
 
 
 def _commit_config(root: Path) -> dict[str, str]:
-    """The settings a commit depends on, read with one git call (names lower-cased)."""
-    pattern = "^(" + "|".join(n.replace(".", "\\.") for n in _COMMIT_CONFIG) + ")$"
-    out = git(root, "config", "-z", "--get-regexp", pattern, check=False).stdout.decode(errors="replace")
+    """The settings a commit depends on (names lower-cased), with no git call of their own."""
+    guard = _guard(root, None)
     found: dict[str, str] = {}
-    for record in out.split("\0"):
-        name, _, value = record.partition("\n")
-        if name:
-            found.setdefault(name.lower(), value)  # the first (most local) value is git's answer too
+    for name in _COMMIT_CONFIG:
+        value = guard.last(name)
+        if value is not None:
+            found[name] = value
     return found
 
 
@@ -242,7 +364,7 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
             or not ours.issuperset(changed)):
         # Hooks, signing, or changes someone staged by hand: `git commit` does all of it as usual.
         # A bulk commit's trailers can exceed the argv limit: the message goes on stdin (no value in it).
-        git(root, "commit", "-q", "-F", "-", env=env, input=message.encode())
+        git(root, "commit", "-q", "-F", "-", env=env, input=message.encode(), hooks=True, signing=True)
         return run(root, "rev-parse", "HEAD")
     # Plumbing skips what `git commit` adds here: a refresh that stats every file of the vault
     # and a second index write (100 ms of a 10,000-secret vault's commit).
@@ -381,17 +503,32 @@ def read_objects(root: Path, names: Sequence[str]) -> dict[str, bytes]:
     return found
 def configure_repo(root: Path) -> None:
     """The local git config a clone does not carry: textconv for *.age and the merge drivers."""
-    settings = {
-        "diff.age.textconv": "secretctl textconv",
+    # The program-running values come from gitconfig.OURS: every git call accepts exactly those.
+    values = {
+        **gitconfig.OURS,
         "diff.age.cachetextconv": "false",
         "merge.secretctl-age.name": "secretctl: merge secrets by plaintext",
-        "merge.secretctl-age.driver": "secretctl merge-driver age %O %A %B %P",
         "merge.secretctl-meta.name": "secretctl: merge metadata field by field",
-        "merge.secretctl-meta.driver": "secretctl merge-driver meta %O %A %B %P",
     }
-    for k, v in settings.items():
+    for k, v in values.items():
         run(root, "config", "--local", k, v)
     # Index format 4 compresses the paths a vault repeats in every entry (aws/..., aws/...):
     # a 10,000-secret vault's index shrinks by a sixth and every commit writes it.
     run(root, "config", "--local", "index.version", "4")
     git(root, "update-index", "--index-version", "4", check=False)
+
+
+def committed_many(root: Path, relpaths: Sequence[str]) -> dict[str, bytes | None]:
+    """The committed (HEAD) content of each path (None where HEAD has none), with one
+    ``git cat-file --batch`` call whatever their number."""
+    wanted = list(dict.fromkeys(relpaths))
+    found = read_objects(root, [f"HEAD:{p}" for p in wanted]) if wanted else {}
+    return {p: found.get(f"HEAD:{p}") for p in wanted}
+
+
+def uncommitted(root: Path, pathspecs: Sequence[str]) -> list[tuple[str, str]]:
+    """(two-letter status, path) of each file under ``pathspecs`` that differs from HEAD: staged
+    or not, untracked, and ignored too (a .gitignore line must not hide a planted file)."""
+    out = git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+              "--no-renames", "--", *pathspecs).stdout.decode("utf-8", errors="surrogateescape")
+    return [(entry[:2], entry[3:]) for entry in out.split("\0") if len(entry) > 3]

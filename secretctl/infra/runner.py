@@ -193,6 +193,7 @@ def _pump(
     sinks: dict[int, Callable[[bytes], None]],
     filters: dict[int, StreamFilter],
     timeout: float | None,
+    cancel: threading.Event | None = None,
 ) -> bool:
     """Read both pipes until EOF, through the filters into the sinks. Returns True on timeout."""
     sel = selectors.DefaultSelector()
@@ -211,7 +212,10 @@ def _pump(
             now = time.monotonic()
             if deadline is not None and now >= deadline and not timed_out:
                 timed_out = True
+                _kill_escaped(proc)
                 _kill_group(proc)
+            if _cancelled(cancel, proc):
+                deadline = None
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
                 # The child is gone: anything it left running in its group goes too (and with it
@@ -277,15 +281,62 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _cancelled(cancel: threading.Event | None, proc: subprocess.Popen[bytes]) -> bool:
+    """The caller gave up on this run (an MCP call cancelled or timed out by the client): kill
+    the whole group at once, so nothing holding the secrets outlives the call."""
+    if cancel is None or not cancel.is_set():
+        return False
+    _kill_escaped(proc)
+    _kill_group(proc, 0.0)  # SIGTERM then SIGKILL at once: the caller is waiting on us
+    return True
+
+
+def _kill_escaped(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL every descendant of the child that left its process group (``setsid``), found
+    through /proc while the child still holds them; the group kill gets the rest. (An agent
+    run's pid namespace, where there is one, kills everything anyway.)"""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        return
+    children: dict[int, list[int]] = {}
+    groups: dict[int, int] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            groups[int(entry)] = int(fields[2])
+    todo, tree = [proc.pid], []
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            tree.append(child)
+            todo.append(child)
+    for pid in tree:
+        if groups.get(pid) != pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _supervise(proc: subprocess.Popen[bytes], sinks: dict[int, Callable[[bytes], None]],
-               make_filter: Callable[[], StreamFilter], timeout: float | None, *, forward_signals: bool) -> bool:
+               make_filter: Callable[[], StreamFilter], timeout: float | None, *, forward_signals: bool,
+               cancel: threading.Event | None = None) -> bool:
     """Pump the child's output to the sinks until it is done, then make sure nothing of its
     group survives. Returns True on timeout."""
     stdout, stderr = _pipes(proc)
     filters = {fd: make_filter() for fd in sinks}
     try:
         with _forward_signals(proc) if forward_signals else contextlib.nullcontext():
-            timed_out = _pump(proc, sinks, filters, timeout)
+            timed_out = _pump(proc, sinks, filters, timeout, cancel)
             proc.wait()
     finally:
         if proc.poll() is None:
@@ -334,6 +385,7 @@ def run_captured(
     timeout: float | None,
     max_output_bytes: int,
     cwd: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> CapturedResult:
     """Run for an agent: stdin is /dev/null, no TTY, output captured (filtered) up to a cap.
 
@@ -359,7 +411,8 @@ def run_captured(
             bufs[fd] += data
         return write
 
-    timed_out = _supervise(proc, {fd: sink(fd) for fd in bufs}, make_filter, timeout, forward_signals=False)
+    timed_out = _supervise(proc, {fd: sink(fd) for fd in bufs}, make_filter, timeout, forward_signals=False,
+                           cancel=cancel)
     code, _ = _exit_code(proc, timed_out)
     out_fd, err_fd = list(bufs)
     return CapturedResult(code, bytes(bufs[out_fd]), bytes(bufs[err_fd]),

@@ -8,6 +8,7 @@ unexpected exception's text is never sent (it could carry a value).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,32 @@ def _call(session: AgentSession, tool: str, fn: Callable[[], dict[str, Any]]) ->
     return sanitized
 
 
+async def _call_cancellable(session: AgentSession, tool: str,
+                            fn: Callable[[threading.Event], dict[str, Any]]) -> dict[str, Any]:
+    """Run a tool that starts a command on a worker thread. If the call is cancelled (the client
+    sent notifications/cancelled, or gave up on a timeout) the command's whole process tree is
+    killed and waited for before the cancellation goes on: nothing holding the secrets outlives
+    the call."""
+    import anyio
+
+    cancel = threading.Event()
+    done = threading.Event()
+
+    def work() -> dict[str, Any]:
+        try:
+            return _call(session, tool, lambda: fn(cancel))
+        finally:
+            done.set()
+
+    try:
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        cancel.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(done.wait)
+        raise
+
+
 def build_server(session: AgentSession) -> MCPServer:
     server: MCPServer = MCPServer(name="secretctl", instructions=INSTRUCTIONS)
 
@@ -82,10 +109,11 @@ def build_server(session: AgentSession) -> MCPServer:
         "aws/** any depth). Output comes back with every trace of a secret replaced by [REDACTED:key]. "
         "Reference a value as $ENV_NAME in args (expanded only where the policy allows); never write a "
         "value out. `env` selects a policy environment alias (dev, staging, prod)."))
-    def secret_run(keys: list[str], command: str, args: list[str] | None = None, timeout: float | None = None,
-                   env_prefix: str = "", env: str | None = None) -> dict[str, Any]:
-        return _call(session, "secret_run", lambda: session.secret_run(
-            keys=keys, command=command, args=args or [], timeout=timeout, env_prefix=env_prefix, env=env))
+    async def secret_run(keys: list[str], command: str, args: list[str] | None = None, timeout: float | None = None,
+                         env_prefix: str = "", env: str | None = None) -> dict[str, Any]:
+        return await _call_cancellable(session, "secret_run", lambda cancel: session.secret_run(
+            keys=keys, command=command, args=args or [], timeout=timeout, env_prefix=env_prefix, env=env,
+            cancel=cancel))
 
     @server.tool(annotations=READ_ONLY, description=(
         "The fields of a multi-field secret (e.g. a database: host, port, username, password): names, "
@@ -102,11 +130,11 @@ def build_server(session: AgentSession) -> MCPServer:
     @server.tool(annotations=RUNS, description=(
         "Run an allowed command with a multi-field secret injected through its bindings "
         "(e.g. PGHOST, PGUSER, PGPASSWORD for a database). Output is redacted as in secret_run."))
-    def secret_run_with_bindings(key: str, command: str, args: list[str] | None = None,
-                                 timeout: float | None = None) -> dict[str, Any]:
-        return _call(session, "secret_run_with_bindings", lambda: session.secret_run(
+    async def secret_run_with_bindings(key: str, command: str, args: list[str] | None = None,
+                                       timeout: float | None = None) -> dict[str, Any]:
+        return await _call_cancellable(session, "secret_run_with_bindings", lambda cancel: session.secret_run(
             keys=[], command=command, args=args or [], timeout=timeout, bindings_key=key,
-            tool="secret_run_with_bindings"))
+            tool="secret_run_with_bindings", cancel=cancel))
 
     @server.tool(annotations=READ_ONLY, description=(
         "The effective policy: which commands you may run, which keys each may receive, limits. "

@@ -4,6 +4,7 @@ hash-chained log in the next commit."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -49,9 +50,49 @@ class AccessLog(VaultBase):
                 out += f"\nSecretctl-Audit-Head: {rel} {audit.line_hash(lines[-1])}"
         return out
 
-    def _flush_access_log(self) -> list[str]:
-        """Move pending access records into ``.secretctl/audit/<member>.jsonl`` (hash-chained)."""
+    def seal_access_log(self) -> None:
+        """Chain the pending records into the member's log now, not at the next commit (an agent
+        run's record is sealed before the agent sees the result). The log file is then committed
+        by the next commit, as the records would have been."""
+        with store.locked(self.root / ".git" / "secretctl.lock"):
+            written = self._flush_pending()
+            if written:
+                marker = self._sealed_marker()
+                known = set(marker.read_text().split()) if marker.exists() else set()
+                store.atomic_write(marker, "\n".join(sorted(known | set(written))).encode() + b"\n", mode=0o600)
 
+    def _sealed_marker(self) -> Path:
+        return self._pending_log().parent / "audit-sealed"
+
+    def _flush_access_log(self) -> list[str]:
+        """The member logs a commit must carry: pending records moved into
+        ``.secretctl/audit/<member>.jsonl`` (hash-chained) now, and logs sealed since the last commit."""
+        written = self._flush_pending()
+        marker = self._sealed_marker()
+        if marker.exists():
+            sealed = [p for p in marker.read_text().split() if (self.root / p).is_file()]
+            marker.unlink()
+            written = sorted(set(written) | set(sealed))
+        return written
+
+    def log_digest(self, text: str) -> str:
+        """What the access log keeps of an argument that held secret material: a keyed hash. The
+        key comes from this member's identity file (never committed), so the log cannot be
+        searched for guesses by anyone who only has the repository; the same text always gives
+        the same digest for this member, so repeated probes are visible."""
+        import hashlib
+        import hmac
+
+        if self._log_key is None:
+            try:
+                seed = self.identity_path.read_bytes()
+            except OSError:
+                seed = os.urandom(32)  # no identity file: digests are only comparable within this process
+            self._log_key = hashlib.sha256(b"secretctl access-log key v1\0" + seed).digest()
+        mac = hmac.new(self._log_key, text.encode("utf-8", errors="surrogateescape"), hashlib.sha256)
+        return f"[hmac-sha256:{mac.hexdigest()[:16]}]"
+
+    def _flush_pending(self) -> list[str]:
         # The pending file stays locked until its records are in the member's log.
         return store.drain_locked(self._pending_log(), self._append_to_member_log) or []
 

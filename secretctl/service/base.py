@@ -30,7 +30,8 @@ from secretctl.infra import settings, store
 from secretctl.infra.clock import utcnow
 
 if TYPE_CHECKING:
-    pass
+    from secretctl.core.meta import Meta
+    from secretctl.service.trust import CommittedRecipients
 
 CONFIG_DIR = ".secretctl"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
@@ -40,6 +41,9 @@ MAX_SECRET_BYTES = 64 * 1024 * 1024
 MAX_CONFIG_BYTES = 64 * 1024
 EXPIRY_WARNING = timedelta(days=7)
 _SKIP_DIRS = {".git", CONFIG_DIR}
+RECIPIENTS_PATHSPEC = ":(glob)**/.age-recipients"
+SIDECAR_PATHSPEC = ":(glob)**/*.meta.yaml"
+POLICY_PATHSPEC = ".secretctl/policy.yaml"
 
 Clock = Callable[[], datetime]
 _SIMPLE_CONFIG = re.compile(rb"(?:#[^\n]*\n)*version: ?([0-9]{1,6})\n?")
@@ -89,6 +93,9 @@ class VaultBase:
         self.clock = clock
         self._identity: identity_mod.Identity | None = None
         self._recipients_cache: dict[str, tuple[str, RecipientsFile]] = {}
+        self._committed: CommittedRecipients | None = None  # HEAD's recipients, per mutation
+        self._log_key: bytes | None = None
+        self._committed_meta_cache: tuple[str | None, dict[str, Meta | None]] = (None, {})
         self._undo: dict[Path, bytes | None] = {}
         self._keys_cache: list[str] | None = None
 
@@ -188,6 +195,18 @@ class VaultBase:
                                         hint="add one: secretctl member add NAME RECIPIENT")
             passed.append(reldir)
             parts.pop()
+
+    def encryption_recipients(self, key: str) -> tuple[str, RecipientsFile]:
+        """The recipients ``key`` is encrypted to: HEAD's governing file, and only if the work tree
+        agrees with HEAD on the way up (TamperedError otherwise; see service/trust.py)."""
+        return self._trust().governing(key)
+
+    def _trust(self) -> CommittedRecipients:
+        if self._committed is None:
+            from secretctl.service.trust import CommittedRecipients
+
+            self._committed = CommittedRecipients(self.root)
+        return self._committed
 
     def recipients_files(self) -> list[str]:
         """Directories (vault-relative, '' for the root) that hold a .age-recipients file."""

@@ -16,7 +16,7 @@ from secretctl.errors import (
     SecretctlError,
 )
 from secretctl.infra import crypto
-from secretctl.service.base import _SKIP_DIRS
+from secretctl.service.base import _SKIP_DIRS, POLICY_PATHSPEC, RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC
 from secretctl.service.members import Members
 from secretctl.service.results import CheckProblem
 
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
     pass
 
 class Health(Members):
+    def uncommitted_trust_files(self) -> list[tuple[str, str]]:
+        """(path, what) for each recipients file, sidecar or policy whose work-tree version
+        differs from HEAD: secretctl ignores such changes (it uses HEAD's) or refuses them."""
+        from secretctl.infra import gitrepo
+
+        out = []
+        for status, rel in gitrepo.uncommitted(self.root, [RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC, POLICY_PATHSPEC]):
+            what = {"??": "not committed", "!!": "not committed (and ignored by .gitignore)"}.get(
+                status, "deleted" if "D" in status else "changed")
+            out.append((rel, what))
+        return out
+
     def check(self, *, decrypt: bool = True) -> list[CheckProblem]:
         """Every problem in the vault: unreadable files, bad sidecars, stale recipients, expiry."""
 
@@ -66,6 +78,10 @@ class Health(Members):
                 problems.append(CheckProblem(rel, "encrypted to an old recipient set; run `secretctl reencrypt`"))
             if m.expired(now):
                 problems.append(CheckProblem(rel, "expired; rotate it", "expired"))
+        for rel, what in self.uncommitted_trust_files():
+            problems.append(CheckProblem(rel, f"uncommitted change ({what}): secretctl uses the committed version "
+                                              "for encryption and agent runs; commit it, or restore it with "
+                                              f"git checkout HEAD -- {rel}"))
         # Sidecars without a secret are left over from a hand-made delete.
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]

@@ -17,10 +17,11 @@ from secretctl.core.secret import Secret
 from secretctl.errors import (
     IdentityError,
     NotFoundError,
+    TamperedError,
     UsageError,
 )
 from secretctl.infra import crypto, store
-from secretctl.service.base import MAX_SECRET_BYTES
+from secretctl.service.base import MAX_SECRET_BYTES, RECIPIENTS_PATHSPEC
 from secretctl.service.reading import _under
 from secretctl.service.results import Outcome
 from secretctl.service.writing import Writing, _ConvertedRecipients
@@ -51,6 +52,7 @@ class Members(Writing):
         if path:
             keys_mod.validate_key(path)
         with self._mutation():
+            self._require_committed_recipients()
             changed: list[str] = []
             targets = [d for d in self.recipients_files() if _under(d, path)]
             if path not in targets:
@@ -74,6 +76,7 @@ class Members(Writing):
 
     def member_remove(self, name: str, *, progress: Callable[[int, int], None] | None = None) -> Outcome:
         with self._mutation():
+            self._require_committed_recipients()
             changed = []
             for d in self.recipients_files():
                 rfile = self.recipients_file(d)
@@ -97,6 +100,19 @@ class Members(Writing):
         return Outcome("member-remove", touched, commit,
                        details={"member": name, "could_read": readable})
 
+    def _require_committed_recipients(self) -> None:
+        """Member changes edit the work tree's recipients files: each must be HEAD's, or a planted
+        key would be committed as if the person had added it."""
+        from secretctl.infra import gitrepo
+        from secretctl.service.trust import describe
+
+        for _, rel in gitrepo.uncommitted(self.root, [RECIPIENTS_PATHSPEC]):
+            head = gitrepo.committed_many(self.root, [rel])[rel]
+            disk = (self.root / rel).read_bytes() if (self.root / rel).is_file() else None
+            raise TamperedError(describe(rel, head, disk),
+                                hint=f"commit it yourself if you made it; if not: git checkout HEAD -- {rel}"
+                                if head is not None else f"commit it yourself if you made it; if not: rm {rel}")
+
     def _keys_under_files(self, dirs: Sequence[str]) -> list[str]:
         return [k for k in self.key_names() if self.governing(k)[0] in dirs]
 
@@ -105,6 +121,7 @@ class Members(Writing):
         if path not in self._undo:  # member changes write these before re-encrypting: keep the old bytes
             self._undo[path] = path.read_bytes() if path.is_file() else None
         store.atomic_write(path, rfile.render().encode())
+        self._trust().wrote(reldir, rfile)  # encryption in this mutation follows what we wrote
 
 
     def stale(self) -> list[str]:
@@ -160,7 +177,7 @@ class Members(Writing):
 
         def encoded() -> Iterator[tuple[str, bytes]]:
             for i, (k, value, m) in enumerate(plain):
-                reldir, rfile = self.governing(k)
+                reldir, rfile = self.encryption_recipients(k)
                 yield from self._encode_secret(k, value, m, converted.get(reldir, rfile))
                 if progress:
                     progress(i + 1, len(plain))

@@ -89,6 +89,28 @@ class Reading(AccessLog):
             return None
         return parse_meta(data, source=rel)
 
+    def committed_meta(self, key: str) -> Meta | None:
+        """The sidecar as committed at HEAD (None if HEAD has none). Agent runs take sensitivity and
+        bindings from here: an uncommitted edit never makes a field non-sensitive or adds a binding."""
+        return self.committed_metas([key])[key]
+
+    def committed_metas(self, keys: Sequence[str]) -> dict[str, Meta | None]:
+        """:meth:`committed_meta` for many keys, with one git call for those not yet read at this HEAD."""
+        from secretctl.infra import gitrepo
+
+        head = gitrepo.head(self.root)
+        if self._committed_meta_cache[0] != head:
+            self._committed_meta_cache = (head, {})
+        cache = self._committed_meta_cache[1]
+        todo = [k for k in keys if k not in cache]
+        if todo:
+            rels = {k: keys_mod.meta_path(keys_mod.validate_key(k)) for k in todo}
+            blobs = gitrepo.committed_many(self.root, list(rels.values()))
+            for k, rel in rels.items():
+                data = blobs.get(rel)
+                cache[k] = None if data is None else parse_meta(data, source=f"{rel}@HEAD")
+        return {k: cache[k] for k in keys}
+
     def entry(self, key: str) -> Entry:
         self._require_secret(key)
         return Entry(key, self.meta(key))
@@ -100,9 +122,10 @@ class Reading(AccessLog):
         data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
         return crypto.decrypt(data, self.unlock().keys, source=self.rel(path))
 
-    def read_fields(self, key: str) -> dict[str, Secret]:
-        """The sensitive fields of a multi-field secret."""
-        meta = self.meta(key)
+    def read_fields(self, key: str, meta: Meta | None = None) -> dict[str, Secret]:
+        """The sensitive fields of a multi-field secret (``meta``: the sidecar to trust, default the
+        work tree's)."""
+        meta = self.meta(key) if meta is None else meta
         if meta is None or not meta.is_multifield:
             raise UsageError(f"{key} is not a multi-field secret", hint="read it with `secretctl get KEY`")
         return _decode_fields(self.read(key), key)

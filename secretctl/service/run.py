@@ -22,9 +22,12 @@ from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageEr
 from secretctl.infra import gitrepo, runner, settings
 
 if TYPE_CHECKING:
+    import threading
+
+    from secretctl.core.meta import Meta
     from secretctl.core.policy import Decision, Policy
     from secretctl.core.redact import Redactor
-    from secretctl.infra.runner import ResolvedCommand
+    from secretctl.infra.runner import ResolvedCommand, StreamFilter
     from secretctl.service.vault import Vault
 
 POLICY_PATH = ".secretctl/policy.yaml"
@@ -196,22 +199,29 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
         env[name] = value.reveal_text()
         owner[name] = label
 
+    # A run under a policy (an agent's: MCP, `run --policy`, SECRETCTL_AGENT=1) trusts the committed
+    # sidecars only (a planted edit could make a field non-sensitive or add a binding); a person's
+    # plain run reads the work tree, as every command does.
+    bound = [*keys, *([req.bindings_key] if req.bindings_key else [])]
+    metas = vault.committed_metas(bound) if policy is not None else {k: vault.meta(k) for k in bound}
     for k in keys:
-        meta = vault.meta(k)
+        meta = metas[k]
         if meta is not None and meta.is_multifield:
-            _inject_bindings(vault, k, req.env_prefix, inject)
+            _inject_bindings(vault, k, meta, req.env_prefix, inject)
         else:
             inject(envmap.env_name(names.get(k, k), req.env_prefix), vault.read(k), k)
     if req.bindings_key:
         if req.bindings_key not in keys:
             keys.append(req.bindings_key)
-        _inject_bindings(vault, req.bindings_key, "", inject, require=True)
+        _inject_bindings(vault, req.bindings_key, metas[req.bindings_key], "", inject, require=True)
     warnings = [w.message for w in vault.expiry_warnings(keys)]
 
     child_path = base_env.get("PATH", os.defpath)
     resolved = runner.resolve_command(req.command, child_path, cwd)
     refs = envmap.referenced(req.args, set(env))
     decision = None if policy is None else _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
+    # Names that point a program at other configuration only where a rule names them.
+    envmap.check_redirects(env, decision.inject_env if decision is not None else ())
     expand = decision.expand if decision is not None else True
     args = envmap.expand_args(req.args, env, set(env)) if expand and refs else list(req.args)
     timeout = req.timeout
@@ -245,15 +255,15 @@ def check_run(vault: Vault, req: RunRequest, *, policy: Policy, base_env: Mappin
     return _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
 
 
-def _inject_bindings(vault: Vault, key: str, prefix: str, inject: Injector, *, require: bool = False) -> None:
+def _inject_bindings(vault: Vault, key: str, meta: Meta | None, prefix: str, inject: Injector, *,
+                     require: bool = False) -> None:
     """A multi-field secret reaches the child through its bindings (PGHOST=host, ...)."""
-    meta = vault.meta(key)
     if meta is None or not meta.bindings:
         if require or (meta is not None and meta.is_multifield):
             raise UsageError(f"{key} has no bindings to inject",
                              hint="add them: secretctl set KEY --field ... --binding ENV=field")
         return
-    sensitive = vault.read_fields(key) if meta.sensitive_fields() else {}
+    sensitive = vault.read_fields(key, meta) if meta.sensitive_fields() else {}
     for env_var, fname in meta.bindings:
         f = meta.field(fname)
         if f is None:
@@ -284,10 +294,11 @@ def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
                           fragment_value_min=policy.fragment_value_min)
 
 
-def _logged_argv(argv: Sequence[str], redactor: Redactor) -> list[str]:
-    """argv for the access log: as written (``$NAME`` unexpanded), any value typed into it redacted
-    (the log is committed to git)."""
-    return [redactor.redact(a.encode("utf-8", errors="surrogateescape")).decode("utf-8", errors="replace")
+def _logged_argv(vault: Vault, argv: Sequence[str], redactor: Redactor) -> list[str]:
+    """argv for the access log (committed to git): as written (``$NAME`` unexpanded), except that
+    an argument holding a value, an encoding or a fragment of one is replaced by a keyed hash;
+    a redacted copy would still show the rest of a guess."""
+    return [vault.log_digest(a) if redactor.contains(a.encode("utf-8", errors="surrogateescape")) else a
             for a in argv]
 
 
@@ -311,34 +322,42 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
                                       stdin_passthrough=policy is None)
     finally:
         p.env.clear()
-    vault.record_access("run", p.keys, argv=_logged_argv(p.shown_argv, red), decision="allow",
+    vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red), decision="allow",
                         rule=p.decision.rule if p.decision else "person", exit_code=result.exit_code,
                         duration_ms=result.duration_ms)
     return result.exit_code, p
 
 
 def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redactor | None = None,
-              base_env: Mapping[str, str] | None = None) -> AgentRunResult:
-    """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted."""
+              base_env: Mapping[str, str] | None = None, cancel: threading.Event | None = None,
+              make_filter: Callable[[Redactor], Callable[[], StreamFilter]] | None = None) -> AgentRunResult:
+    """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted.
+
+    ``cancel`` set by the caller kills the child's whole group at once. ``make_filter`` wraps the
+    redactor's stream filter (the session counts what it redacts). The access record is in the
+    member's hash-chained log before this returns, whatever the outcome."""
 
     base_env = settings.environ() if base_env is None else base_env
     try:
         p = plan(vault, req, policy=policy, base_env=base_env)
     except PolicyError as exc:
         red0 = redactor if redactor is not None else _redactor({}, policy)
-        vault.record_access("run", _logged_argv(req.patterns, red0), argv=_logged_argv([req.command, *req.args], red0),
-                            decision="deny", reason=exc.message)
+        vault.record_access("run", _logged_argv(vault, req.patterns, red0),
+                            argv=_logged_argv(vault, [req.command, *req.args], red0), decision="deny",
+                            reason=exc.message)
+        vault.seal_access_log()
         raise
     env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
     red = redactor if redactor is not None else _redactor(p.values, policy)
     try:
-        res = runner.run_captured(p.argv, env, make_filter=red.stream, timeout=p.timeout,
-                                  max_output_bytes=policy.max_output_bytes)
+        res = runner.run_captured(p.argv, env, make_filter=make_filter(red) if make_filter else red.stream,
+                                  timeout=p.timeout, max_output_bytes=policy.max_output_bytes, cancel=cancel)
     finally:
         p.env.clear()
         env.clear()
-    vault.record_access("run", p.keys, argv=_logged_argv(p.shown_argv, red), decision="allow",
+    vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red), decision="allow",
                         rule=p.decision.rule if p.decision else "", exit_code=res.exit_code,
                         duration_ms=res.duration_ms)
+    vault.seal_access_log()  # chained before the agent sees the result: nothing it does next erases it
     return AgentRunResult(res.exit_code, res.stdout, res.stderr, res.duration_ms, True, res.truncated,
                           res.timed_out, tuple(p.keys), p.decision.rule if p.decision else "")

@@ -8,7 +8,10 @@ redacted), and the oracle defence (strikes, then a lock on running commands).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +28,7 @@ from secretctl.service.results import Entry, SetRequest
 
 if TYPE_CHECKING:
     from secretctl.core.policy import Policy
-    from secretctl.core.redact import Redactor
+    from secretctl.infra.runner import StreamFilter
     from secretctl.service.vault import Vault
 
 SECRET_MATERIAL = "argument contains secret material"
@@ -53,6 +56,10 @@ class AgentSession:
         self.base_env = base_env
         self.strikes = 0
         self.locked: str | None = None
+        # Strikes, the lock and the runs in flight change together under this condition: the MCP
+        # server runs tool calls on concurrent threads.
+        self._guard = threading.Condition()
+        self._inflight = 0
         self._cache = _Cache()
         self._clock = clock
 
@@ -106,26 +113,77 @@ class AgentSession:
         return obj
 
     def _record(self, action: str, keys: Sequence[str], **details: Any) -> None:
-        """An access-log record with anything the agent typed (keys, fields) sanitized first:
-        the log is committed, and an agent may pass a value where a key name belongs."""
-        self.vault.record_access(action, self._sanitize_each(list(keys)), **self._sanitize_each(details))
+        """An access-log record in which anything the agent typed that holds secret material
+        (a value, an encoding, a fragment) is kept only as a keyed hash: the log is committed."""
+        self.vault.record_access(action, self._loggable(list(keys)), **self._loggable(details))
 
-    def _check_arguments(self, tool: str, texts: Sequence[str]) -> None:
-        """The oracle defence: refuse arguments that already hold a secret form or fragment."""
+    def _loggable(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.vault.log_digest(obj) if self.redactor.contains(obj.encode("utf-8", "surrogateescape")) else obj
+        if isinstance(obj, list | tuple):
+            return [self._loggable(x) for x in obj]
+        if isinstance(obj, dict):
+            return {k: self._loggable(v) for k, v in obj.items()}
+        return obj
+
+    def _check_arguments(self, tool: str, texts: Sequence[str | None]) -> None:
+        """The oracle defence: refuse (and count) arguments that already hold a secret form or
+        fragment: run arguments, and every argument of the read tools, whose answers or errors
+        would otherwise reflect the guess back (redacted, but a redaction confirms it)."""
         r = self.redactor
         for t in texts:
-            if r.contains(t.encode("utf-8", errors="surrogateescape")):
-                self._strike(tool, "argument contained secret material")
+            if t and r.contains(t.encode("utf-8", errors="surrogateescape")):
+                self._strike(tool, "argument contained secret material", argument=t)  # logged as a hash
                 raise PolicyError(SECRET_MATERIAL,
                                   hint="reference the value as $ENV_NAME instead of writing it out")
 
-    def _strike(self, tool: str, reason: str) -> None:
-        self.strikes += 1
-        self._record(f"mcp.{tool}", [], decision="deny", reason=f"strike {self.strikes}: {reason}")
-        if self.strikes >= self.policy.strike_limit and self.locked is None:
-            self.locked = f"{self.strikes} attempts to probe secret values"
-            self._record("mcp.lock", [], decision="deny",
-                                     reason=f"secret_run locked for this session: {self.locked}")
+    def _check_key_arguments(self, tool: str, keys: Sequence[str | None]) -> None:
+        """Key arguments: a key that exists is what secret_list showed (never a probe); any other
+        is checked like every typed argument."""
+        self._check_arguments(tool, [k for k in keys if k and not self._is_key(k)])
+
+    def _is_key(self, text: str) -> bool:
+        try:
+            return self.vault.exists(text)
+        except SecretctlError:
+            return False
+
+    def _strike(self, tool: str, reason: str, **details: Any) -> None:
+        with self._guard:
+            self.strikes += 1
+            n = self.strikes
+            newly_locked = n >= self.policy.strike_limit and self.locked is None
+            if newly_locked:
+                self.locked = f"{n} attempts to probe secret values"
+            self._guard.notify_all()
+        self._record(f"mcp.{tool}", [], decision="deny", reason=f"strike {n}: {reason}", **details)
+        if newly_locked:
+            self._record("mcp.lock", [], decision="deny", reason=f"secret_run locked for this session: {self.locked}")
+
+    @contextmanager
+    def _run_slot(self, tool: str, keys: Sequence[str], argv: Sequence[str],
+                  cancel: threading.Event | None) -> Iterator[None]:
+        """A run starts only while strikes plus runs in flight stay under the strike limit: each
+        run in flight may still turn out to be a probe, so concurrent probes can never run more
+        often than the limit allows. Others wait their turn (or their cancellation)."""
+        with self._guard:
+            while self.locked is None and self.strikes + self._inflight >= self.policy.strike_limit:
+                if cancel is not None and cancel.is_set():
+                    raise PolicyError(f"{tool} cancelled before it started")
+                self._guard.wait(0.05)
+            locked = self.locked
+            if locked is None:
+                self._inflight += 1
+        if locked is not None:
+            self._record(f"mcp.{tool}", list(keys), argv=list(argv), decision="deny", reason=f"locked: {locked}")
+            raise PolicyError(f"{tool} is locked for this session ({locked})",
+                              hint="start a new session; the access log records why")
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._inflight -= 1
+                self._guard.notify_all()
 
     # ----------------------------------------------------------------- tools
     def _entries(self) -> dict[str, Any]:
@@ -172,19 +230,22 @@ class AgentSession:
 
     def secret_exists(self, key: str) -> dict[str, Any]:
 
+        self._check_key_arguments("secret_exists", [key])
         keys.validate_key(key)
         entry = self._entries().get(key)
         self._record("mcp.secret_exists", [key], decision="allow")
         return {"exists": entry is not None, **(entry or Entry(key, None)).to_json(self._now())}
 
     def secret_get_masked(self, key: str) -> dict[str, Any]:
+        self._check_key_arguments("secret_get_masked", [key])
         value = self.vault.read(key)
         self._record("mcp.secret_get_masked", [key], decision="allow")
         text = value.reveal().decode("utf-8", errors="replace")
         return {"key": key, "masked_value": mask(value.reveal()), "value_length": len(text)}
 
     def secret_list_fields(self, key: str) -> dict[str, Any]:
-        meta = self.vault.entry(key).meta
+        self._check_key_arguments("secret_list_fields", [key])
+        meta = self._committed_meta(key)
         fields = [] if meta is None else [
             {"name": f.name, "sensitive": f.sensitive, "hint": f.hint, "kind": f.kind, "aliases": list(f.aliases)}
             for f in meta.fields
@@ -193,7 +254,9 @@ class AgentSession:
         return {"key": key, "fields": fields, "bindings": dict(meta.bindings) if meta else {}}
 
     def secret_get_field(self, key: str, field: str) -> dict[str, Any]:
-        meta = self.vault.entry(key).meta
+        self._check_key_arguments("secret_get_field", [key])
+        self._check_arguments("secret_get_field", [field])
+        meta = self._committed_meta(key)
         f = meta.field(field) if meta else None
         if f is None:
             raise NotFoundError(f"field not found: {key} {field}")
@@ -211,30 +274,31 @@ class AgentSession:
 
     def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
                    timeout: float | None = None, env_prefix: str = "", env: str | None = None,
-                   bindings_key: str | None = None, tool: str = "secret_run") -> dict[str, Any]:
+                   bindings_key: str | None = None, tool: str = "secret_run",
+                   cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Run a command for the agent. ``cancel`` (set when the MCP call is cancelled or times
+        out) kills the command's whole process tree before this returns."""
 
-        if self.locked is not None:
-            self._record(f"mcp.{tool}", list(keys), argv=[command, *args], decision="deny",
-                                     reason=f"locked: {self.locked}")
-            raise PolicyError(f"{tool} is locked for this session ({self.locked})",
-                              hint="start a new session; the access log records why")
-        self._check_arguments(tool, [command, *args, env_prefix])
-        req = run.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
-                                env_name=env, timeout=timeout, bindings_key=bindings_key)
-        result = run.run_agent(self.vault, req, policy=self.policy, redactor=self.redactor,
-                                  base_env=self.base_env)
-        # A redaction of a secret that was not injected means the command reflected input or read
-        # the value some other way: count it as a probe.
-        labels = set(_labels_in(result.stdout) + _labels_in(result.stderr))
-        injected = set(result.keys)
-        foreign = {lbl for lbl in labels if lbl.split(":")[0] not in injected and lbl != "credential"}
-        if foreign:
-            self._strike(tool, f"output revealed {len(foreign)} secret(s) that were not injected")
+        with self._run_slot(tool, keys, [command, *args], cancel):
+            self._check_arguments(tool, [command, *args, env_prefix, env])
+            self._check_key_arguments(tool, [*keys, bindings_key])
+            req = run.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
+                                 env_name=env, timeout=timeout, bindings_key=bindings_key)
+            seen = _Redactions()
+            result = run.run_agent(self.vault, req, policy=self.policy, redactor=self.redactor,
+                                   base_env=self.base_env, cancel=cancel, make_filter=seen.wrap)
+            # A redaction the redactor made (not a marker the output already held) of a secret that
+            # was not injected: the command reflected typed input or read the value some other way.
+            injected = set(result.keys)
+            foreign = {lbl for lbl in seen.made() if lbl.split(":")[0] not in injected and lbl != "credential"}
+            if foreign:
+                self._strike(tool, f"output revealed {len(foreign)} secret(s) that were not injected")
         return {
             "exit_code": result.exit_code,
             "stdout": result.stdout.decode("utf-8", errors="replace"),
             "stderr": result.stderr.decode("utf-8", errors="replace"),
-            "duration_ms": result.duration_ms,
+            # A side channel (a program can take longer on a value's bits): agents get 100 ms steps.
+            "duration_ms": round(result.duration_ms, -2),
             "sanitized": True,
             "truncated": result.truncated,
             "timed_out": result.timed_out,
@@ -243,6 +307,7 @@ class AgentSession:
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
                         expires: str | None = None) -> dict[str, Any]:
 
+        self._check_arguments("secret_generate", [key, charset, expires])
         if not self.policy.allow_generate:
             self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
             raise PolicyError("secret_generate is off", hint="the policy must say mcp: {allow_generate: true}")
@@ -260,10 +325,76 @@ class AgentSession:
     def _now(self) -> datetime:
         return self._clock() if self._clock else self.vault.clock()
 
+    def _committed_meta(self, key: str) -> Any:
+        """The committed sidecar of an existing secret (NotFoundError otherwise): what the agent is
+        told about fields and sensitivity never comes from an uncommitted edit."""
+        self.vault.entry(key)  # the secret must exist (and the key be valid)
+        return self.vault.committed_meta(key)
 
-def _labels_in(output: bytes) -> list[str]:
-    import re
 
-    return [m.decode() for m in re.findall(rb"\[REDACTED:([^\]]+)\]", output)]
+_MARKER_MAX = 4096  # longer than any marker: a key name is at most a few hundred bytes
+
+
+class _MarkerCount:
+    """Counts ``[REDACTED:label]`` markers per label in a byte stream, across chunk boundaries."""
+
+    def __init__(self) -> None:
+        import re
+
+        self.counts: Counter[str] = Counter()
+        self._tail = b""
+        self._done = 0  # offset in the tail up to which markers are counted
+        self._re = re.compile(rb"\[REDACTED:([^\]\n]{1,1024})\]")
+
+    def feed(self, data: bytes) -> None:
+        buf = self._tail + data
+        end = self._done
+        for m in self._re.finditer(buf):
+            if m.start() >= self._done:
+                self.counts[m.group(1).decode("utf-8", errors="replace")] += 1
+                end = m.end()
+        keep = max(len(buf) - _MARKER_MAX, 0)
+        self._tail = buf[keep:]
+        self._done = max(end - keep, 0)
+
+
+class _Redactions:
+    """Wraps the redactor's stream filters to learn which labels the redactor itself put in the
+    output: a forged marker the command printed is counted before and after, so it cancels out."""
+
+    def __init__(self) -> None:
+        self._pairs: list[tuple[_MarkerCount, _MarkerCount]] = []
+
+    def wrap(self, redactor: Redactor) -> Callable[[], StreamFilter]:
+        def make() -> StreamFilter:
+            before, after = _MarkerCount(), _MarkerCount()
+            self._pairs.append((before, after))
+            return _Counting(redactor.stream(), before, after)
+        return make
+
+    def made(self) -> set[str]:
+        out: set[str] = set()
+        for before, after in self._pairs:
+            out |= set(after.counts - before.counts)
+        return out
+
+
+class _Counting:
+    def __init__(self, inner: StreamFilter, before: _MarkerCount, after: _MarkerCount) -> None:
+        self._inner, self._before, self._after = inner, before, after
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._before.feed(chunk)
+        return self._seen(self._inner.feed(chunk))
+
+    def flush_idle(self) -> bytes:
+        return self._seen(self._inner.flush_idle())
+
+    def close(self) -> bytes:
+        return self._seen(self._inner.close())
+
+    def _seen(self, out: bytes) -> bytes:
+        self._after.feed(out)
+        return out
 
 

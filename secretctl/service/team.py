@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 CONFLICTS = "secretctl/conflicts.json"
 
 
-def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return gitrepo.git(root, *args, check=check, input=input)
+def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None, hooks: bool = False,
+         network: bool = False) -> subprocess.CompletedProcess[bytes]:
+    return gitrepo.git(root, *args, check=check, input=input, hooks=hooks, network=network)
 
 
 # ------------------------------------------------------------------ textconv
@@ -110,7 +111,7 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
     if winner is None:
         return True
 
-    _, rfile = vault.governing(key)
+    _, rfile = vault.encryption_recipients(key)
     store.atomic_write(ours, crypto.encrypt(Secret(winner), rfile.recipients))
     return True
 
@@ -194,14 +195,14 @@ def sync(vault: Vault, *, push: bool = True) -> Incoming:
                             hint="secretctl resolve KEY --ours|--theirs for each, then secretctl sync")
     # The pending access log goes in before pulling, as its own commit.
     vault.commit_access_log()
-    _git(root, "fetch", "--quiet")
+    _git(root, "fetch", "--quiet", network=True)
     upstream = _git(root, "rev-parse", "--abbrev-ref", "@{u}", check=False)
     if upstream.returncode != 0:
         branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip()
         remote = _git(root, "remote").stdout.decode().split()[0]
         if _git(root, "rev-parse", "--verify", "-q", f"{remote}/{branch}", check=False).returncode != 0:
             if push:
-                _git(root, "push", "-q", "-u", remote, branch)
+                _git(root, "push", "-q", "-u", remote, branch, network=True, hooks=True)
             return Incoming()
         _git(root, "branch", "-q", f"--set-upstream-to={remote}/{branch}")
     incoming = _incoming(root, "HEAD..@{u}")
@@ -220,7 +221,7 @@ def sync(vault: Vault, *, push: bool = True) -> Incoming:
     if vault.stale():
         vault.reencrypt()
     if push:
-        _git(root, "push", "-q")
+        _git(root, "push", "-q", network=True, hooks=True)
     return incoming
 
 
@@ -240,7 +241,7 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
         _git(root, "rm", "-q", "--cached", "--ignore-unmatch", rel, keys.meta_path(key))
     else:
         value = crypto.decrypt(base64.b64decode(chosen), vault.unlock().keys, source=rel)
-        _, rfile = vault.governing(key)
+        _, rfile = vault.encryption_recipients(key)
         store.atomic_write(target, crypto.encrypt(value, rfile.recipients))
         _git(root, "add", rel)
         if (root / keys.meta_path(key)).exists():
@@ -407,7 +408,7 @@ def clone(url: str, dest: Path) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} is not empty", hint="pick a new directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    proc = gitrepo.git(dest.parent, "clone", "-q", url, str(dest), check=False)
+    proc = gitrepo.git(dest.parent, "clone", "-q", url, str(dest), check=False, network=True)
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
         raise ConflictError(f"git clone failed: {last[:200]}")
@@ -426,7 +427,7 @@ def backup(vault: Vault, output: Path) -> int:
         bundle = Path(tmp) / "vault.bundle"
         _git(vault.root, "bundle", "create", "-q", str(bundle), "--all")
         data = bundle.read_bytes()
-    _, rfile = vault.governing("x")
+    _, rfile = vault.encryption_recipients("x")
     store.atomic_write(output, crypto.encrypt(Secret(data), rfile.recipients), mode=0o600)
     return len(data)
 

@@ -36,10 +36,14 @@ if TYPE_CHECKING:
 class Writing(Reading):
     @contextmanager
     def _mutation(self) -> Iterator[None]:
+        from secretctl.infra import gitrepo
+
         self.require()
+        gitrepo.verify_config(self.root)  # before anything is written (the git calls check again)
         with store.locked(self.root / ".git" / "secretctl.lock"):
             self._keys_cache = None
             self._recipients_cache.clear()
+            self._committed = None  # HEAD may have moved since the last mutation
             self._undo = {}
             try:
                 yield
@@ -50,6 +54,7 @@ class Writing(Reading):
                 # Another process may have written before we took the lock, and we just wrote.
                 self._keys_cache = None
                 self._recipients_cache.clear()
+                self._committed = None
 
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str,
                 staged: gitrepo.BlobStager | None = None) -> str | None:
@@ -64,7 +69,7 @@ class Writing(Reading):
                        converted: Any = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
         """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar."""
 
-        _, rfile = self.governing(key)
+        _, rfile = self.encryption_recipients(key)
         if converted is None:
             ciphertext = crypto.encrypt(plaintext, rfile.recipients)
         else:
@@ -254,7 +259,7 @@ class Writing(Reading):
                 for i, (key, value) in enumerate(todo):
                     old = self.meta(key) if key in existing else None
                     meta = self._build_meta(key, replace(req, value=value), old)
-                    reldir, rfile = self.governing(key)
+                    reldir, rfile = self.encryption_recipients(key)
                     yield from self._encode_secret(key, value, meta, converted.get(reldir, rfile))
                     written.append(key)
                     if progress:
