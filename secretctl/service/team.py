@@ -24,7 +24,7 @@ from secretctl.core.meta import parse_meta, render_meta
 from secretctl.core.policy import load_policy
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.core.secret import Secret
-from secretctl.errors import ConflictError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
+from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
 from secretctl.infra import crypto, gitrepo, settings, store
 from secretctl.service.session import AgentSession
 
@@ -83,16 +83,21 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
     local/incoming whatever git calls them (a rebase swaps ours and theirs).
     """
 
-    ids = vault.unlock().keys
+    try:
+        ids = vault.unlock().keys
+    except IdentityError:
+        # secretctl gives its git children no password: with a protected identity and no unlock
+        # agent the driver cannot compare plaintexts, so the person settles it with `resolve`.
+        ids = None
 
     def plain(p: Path) -> bytes | None:
         data = p.read_bytes() if p.exists() else b""
-        if not data:
+        if not data or ids is None:
             return None
         return crypto.decrypt(data, ids, source=relpath).reveal()
 
     b, o, t = plain(base), plain(ours), plain(theirs)
-    decision = decide_value_merge(b, o, t)
+    decision = decide_value_merge(b, o, t) if ids is not None else "conflict"
     key = keys.key_from_path(relpath)
     if decision == "conflict" or key is None:
         rebasing = _rebasing(vault.root)

@@ -195,3 +195,32 @@ def test_member_add_is_the_way_and_check_reports_uncommitted_changes(carol: Memb
     git(cvault, "checkout", "--", ".age-recipients", "app/token.meta.yaml")
     carol.run("member", "add", "mallory", rcpt)
     carol.run("set", "app/token", input=b"tok-Trust-Canary-0008")
+
+
+def test_a_merge_driver_without_the_password_leaves_a_named_conflict(tmp_path: Path) -> None:
+    """The merge driver gets no password (secretctl's children never do): with protected
+    identities both sides' changes become a conflict `resolve` settles, in the person's process."""
+    dave = make_member(tmp_path, "dave", password=PASSWORD)
+    erin = make_member(tmp_path, "erin", password=PASSWORD + "-erin")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    d_root = tmp_path / "dave-vault"
+    dave.run("init", str(d_root), "--name", "dave")
+    dave.env["SECRETCTL_VAULT"] = str(d_root)
+    dave.run("member", "add", "erin", erin.recipient)
+    dave.run("set", "shared/one", input=b"first-Value-111")
+    git(d_root, "remote", "add", "origin", str(remote))
+    git(d_root, "push", "-q", "-u", "origin", "main", env=dave.env)
+    e_root = tmp_path / "erin-vault"
+    erin.run("clone", str(remote), str(e_root))
+    erin.env["SECRETCTL_VAULT"] = str(e_root)
+    git(e_root, "branch", "-q", "--set-upstream-to=origin/main")
+    dave.run("set", "shared/one", input=b"dave-Changed-1")
+    dave.run("sync")
+    erin.run("set", "shared/one", input=b"erin-Changed-22")
+    out = erin.run("sync", check=False)
+    assert out.returncode == 7, out.stderr
+    assert b"shared/one" in out.stderr
+    erin.run("resolve", "shared/one", "--theirs")
+    erin.run("sync")
+    assert erin.run("get", "shared/one").stdout == b"dave-Changed-1"
