@@ -23,7 +23,7 @@ RUNS = 3 if QUICK else 30
 
 def main() -> None:
     from secretctl.core.secret import Secret
-    from secretctl.service.vault import SetRequest
+    from secretctl.service.results import SetRequest
 
     env = Env()
     try:
