@@ -207,6 +207,7 @@ class AgentSession:
 
     def secret_list(self, *, tag: str | None = None, expiring_within: str | None = None,
                     prefix: str | None = None) -> dict[str, Any]:
+        self._check_arguments("secret_list", [tag, expiring_within, prefix])
         now = self._now()
         window = None
         if expiring_within:

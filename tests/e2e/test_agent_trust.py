@@ -88,6 +88,7 @@ def test_read_tool_guesses_count_as_strikes(session: Any) -> None:
         ("secret_get_masked", {"key": TOKEN}),
         ("secret_get_field", {"key": "db/main", "field": "x" + TOKEN[2:14]}),
         ("secret_run", {"keys": ["app/*"], "command": "sh", "args": ["-c", "echo harmless"]}),
+        ("secret_list", {"prefix": TOKEN}),  # locked or not, a guess is refused
         ("secret_exists", {"key": "app/token"}),  # an existing key is never a probe
     ])
     for o in outs[:3]:
@@ -95,7 +96,8 @@ def test_read_tool_guesses_count_as_strikes(session: Any) -> None:
         assert "argument contains secret material" in text_of(o)
         assert TOKEN not in text_of(o) and "REDACTED" not in text_of(o)
     assert "locked for this session" in text_of(outs[3])
-    assert outs[4].structured_content["exists"] is True
+    assert "argument contains secret material" in text_of(outs[4])
+    assert outs[5].structured_content["exists"] is True
 
 
 def test_access_log_keeps_a_keyed_hash_of_a_guess_not_its_text(session: Any) -> None:
