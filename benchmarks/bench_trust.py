@@ -17,8 +17,8 @@ import time
 from common import Env, fill, interleaved, ms
 
 QUICK = "--quick" in sys.argv
-VAULT_SIZE = 50 if QUICK else 1_000
-RUNS = 3 if QUICK else 30
+VAULT_SIZE = 20 if QUICK else 1_000
+RUNS = 2 if QUICK else 30
 
 
 def main() -> None:
