@@ -6,6 +6,7 @@ so nothing touches the developer's real identity or vault.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -75,13 +76,31 @@ def make_member(tmp_path: Path, name: str, *, password: str | None = None) -> Me
                                      "[init]\n\tdefaultBranch = main\n")
     m = Member(name, home, _base_env(home))
     m.env["SECRETCTL_ACTOR"] = name
-    args = ["identity", "new"] + ([] if password else ["--no-passphrase"])
-    extra = {"SECRETCTL_PASSWORD": password} if password else None
-    proc = m.run(*args, env=extra)
-    m.recipient = proc.stdout.decode().strip()
     if password:
+        proc = m.run("identity", "new", env={"SECRETCTL_PASSWORD": password})
+        m.recipient = proc.stdout.decode().strip()
         m.env["SECRETCTL_PASSWORD"] = password
+        return m
+    # What `secretctl identity new --no-passphrase` does, in this process: a CLI start per
+    # member was most of the suite's set-up (tests/e2e/test_vault_cli.py tests the command).
+    from secretctl.infra import identity, settings
+
+    with member_environ(m):
+        m.recipient = identity.create(settings.identity_path(), passphrase=None)
     return m
+
+
+@contextlib.contextmanager
+def member_environ(member: Member) -> Iterator[None]:
+    """Run in-process service code with exactly the environment the member's CLI would get."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(member.env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)
@@ -130,8 +149,13 @@ def bob(tmp_path: Path) -> Member:
 @pytest.fixture
 def vault_dir(tmp_path: Path, alice: Member) -> Iterator[Path]:
     """A fresh vault initialised by alice; alice's env points at it."""
+    from secretctl.service.vault import init_vault
+
     root = tmp_path / "vault"
-    alice.run("init", str(root), "--name", "alice")
+    # What `secretctl init DIR --name alice` does once the identity exists, in this process
+    # (tests/e2e/test_vault_cli.py runs the command itself).
+    with member_environ(alice):
+        init_vault(root, recipient=alice.recipient, name="alice")
     alice.env["SECRETCTL_VAULT"] = str(root)
     yield root
 

@@ -384,3 +384,19 @@ def test_no_value_leaks_anywhere(alice: Member, vault_dir: Path, tmp_path: Path)
         for form in (s, base64.b64encode(s), s.hex().encode()):
             assert form not in blob, "a value reached the vault repository or its history"
             assert form not in stderr, "a value reached stderr"
+
+
+def test_identity_new_and_init_through_the_cli(tmp_path: Path) -> None:
+    """The fixtures make identities and vaults in-process; this is the same through the CLI."""
+    from tests.conftest import Member, _base_env
+
+    home = tmp_path / "dana"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = dana\n\temail = dana@example.com\n")
+    dana = Member("dana", home, _base_env(home))
+    recipient = dana.run("identity", "new", "--no-passphrase").stdout.decode().strip()
+    assert recipient.startswith("age1")
+    assert (dana.identity.stat().st_mode & 0o777) == 0o600
+    assert dana.run("identity", "show").stdout.decode().strip() == recipient
+    dana.run("init", str(tmp_path / "v"), "--name", "dana")
+    assert (tmp_path / "v" / ".age-recipients").read_text().count(recipient) == 1
