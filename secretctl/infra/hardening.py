@@ -7,7 +7,7 @@ tests/infra/test_hardening.py and the attack tests in tests/e2e/test_trust.py.
 - ``set_not_dumpable``: no same-user process may read our memory or environment through
   ``/proc/<pid>/mem``, ``/proc/<pid>/environ`` or ptrace (Linux: PR_SET_DUMPABLE 0;
   macOS: PT_DENY_ATTACH, which stops debuggers but not every reader). Used by the MCP
-  server and by the unlock agent.
+  server and by the unlock agent, which also calls ``no_core_dumps`` and ``lock_memory``.
 - ``child_env``: the environment of a child secretctl starts for itself (git, age, hooks,
   merge drivers): never a SECRETCTL_* variable that carries a secret.
 """
@@ -26,6 +26,7 @@ LOCATION_VARS = frozenset({"SECRETCTL_VAULT", "SECRETCTL_IDENTITY", "SECRETCTL_C
 _PR_SET_DUMPABLE = 4
 _PR_GET_DUMPABLE = 3
 _PT_DENY_ATTACH = 31
+_MCL_CURRENT = 1
 
 
 def child_env(base: Mapping[str, str]) -> dict[str, str]:
@@ -68,3 +69,23 @@ def is_dumpable() -> bool | None:
     if libc is None:
         return None
     return int(libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)) != 0  # type: ignore[attr-defined]  # as above
+
+
+def no_core_dumps() -> None:
+    """RLIMIT_CORE 0 (every Unix): no core file, whatever the dumpable flag (the unlock agent)."""
+    import contextlib
+    import resource
+
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def lock_memory() -> bool:
+    """``mlockall(MCL_CURRENT)``: the pages holding a key now stay out of swap. Only the current
+    pages, on purpose: with MCL_FUTURE a later allocation past RLIMIT_MEMLOCK would fail, and a
+    Rust allocation failure aborts the process. Fails (False) where RLIMIT_MEMLOCK is smaller
+    than the process, as it is by default for users without CAP_IPC_LOCK."""
+    libc = _libc()
+    if libc is None:
+        return False
+    return bool(libc.mlockall(_MCL_CURRENT) == 0)  # type: ignore[attr-defined]  # ctypes resolves by name

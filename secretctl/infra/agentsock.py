@@ -1,0 +1,187 @@
+"""The unlock agent's client: find its socket, check who answers, send one request.
+
+Imported on the start-up fast path of `get`, so it imports nothing heavy: no pyrage, no yaml,
+no platformdirs (``settings.agent_socket_path`` computes the path without them).
+
+Trust runs both ways. The agent refuses a peer of another uid; this client refuses a socket in a
+directory someone else owns or can write to, and an agent that is not running as us: either
+could hand us a fake value or collect what we ask for.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import struct
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from secretctl.core import agentproto
+from secretctl.errors import IdentityError, SecretctlError, UsageError, VaultCorruptError
+
+LOCKED_MESSAGE = "vault locked: run `secretctl unlock`"
+TIMEOUT = 30.0  # a decryption batch takes milliseconds; a hung agent must not hang every command
+BATCH_BYTES = 32 * 1024 * 1024  # split big batches well under the protocol's message limit
+_ERRORS: dict[str, type[SecretctlError]] = {
+    "IdentityError": IdentityError, "VaultCorruptError": VaultCorruptError, "UsageError": UsageError,
+}
+
+
+class AgentUnavailable(Exception):  # noqa: N818 - a state, not a failure: callers fall back to prompting
+    """No agent answers at the socket (none started, or it exited, was locked or killed)."""
+
+
+class AgentStatus(NamedTuple):  # a NamedTuple: dataclasses costs the fast path 5 ms of imports
+    recipient: str
+    pid: int
+    expires_in: float | None
+    idle_in: float | None
+    memory_locked: bool
+    refused_peers: int
+
+
+def check_private_dir(path: Path) -> None:
+    """Refuse a runtime directory that is a symlink, someone else's, or open to others."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise AgentUnavailable(str(path)) from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise IdentityError(f"the agent's directory {path} is not private (owner {st.st_uid}, "
+                            f"mode {stat.S_IMODE(st.st_mode):o})",
+                            hint="it must be a directory of yours with mode 0700; remove it and run `secretctl unlock`")
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a connected unix socket."""
+    if sys.platform.startswith("linux"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return int(uid)
+    if sys.platform == "darwin" or "bsd" in sys.platform:
+        # LOCAL_PEERCRED (SOL_LOCAL=0, option 1) fills a struct xucred: u_int version, uid_t uid, ...
+        creds = sock.getsockopt(0, 1, 76)
+        _version, uid = struct.unpack_from("2I", creds)
+        return int(uid)
+    raise IdentityError("this platform cannot tell who is at the other end of a socket",
+                        hint="the unlock agent needs Linux or macOS")
+
+
+def connect(path: Path, *, timeout: float = TIMEOUT) -> socket.socket:
+    """A connection to the agent at ``path``, after checking its directory and its uid."""
+    check_private_dir(path.parent)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        # No socket, or one left by a killed agent: nobody listens, so nobody holds the key.
+        sock.close()
+        raise AgentUnavailable(str(path)) from None
+    except OSError as exc:
+        sock.close()
+        raise IdentityError(f"cannot reach the unlock agent at {path}: {exc.strerror or type(exc).__name__}",
+                            hint="run `secretctl lock` and `secretctl unlock` again") from None
+    if peer_uid(sock) != os.getuid():
+        sock.close()
+        raise IdentityError(f"the socket {path} is served by another user",
+                            hint="remove it and run `secretctl unlock`")
+    return sock
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise AgentUnavailable("the agent closed the connection")
+        buf += chunk
+    return bytes(buf)
+
+
+def exchange(sock: socket.socket, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> tuple[dict[str, Any],
+                                                                                               list[bytes]]:
+    """Send one request and read its reply on an open connection."""
+    try:
+        sock.sendall(agentproto.encode({"v": agentproto.VERSION, **header}, list(blobs)))
+        n = agentproto.body_length(_recv_exact(sock, 4))
+        reply, out = agentproto.decode(_recv_exact(sock, n))
+    except (BrokenPipeError, ConnectionResetError):
+        raise AgentUnavailable("the agent closed the connection") from None
+    except TimeoutError:
+        raise IdentityError("the unlock agent did not answer in time",
+                            hint="run `secretctl lock` and `secretctl unlock` again") from None
+    except agentproto.ProtocolError:
+        raise IdentityError("the unlock agent sent a malformed reply",
+                            hint="run `secretctl lock` and `secretctl unlock` again") from None
+    error = reply.get("error")
+    if isinstance(error, dict):
+        raise error_from(error)
+    return reply, out
+
+
+def error_from(data: Mapping[str, Any]) -> SecretctlError:
+    """The error an agent reported, as the class the local decryption would have raised."""
+    cls = _ERRORS.get(str(data.get("type")), IdentityError)
+    hint = data.get("hint")
+    return cls(str(data.get("message", "the unlock agent refused")), hint=str(hint) if hint else None)
+
+
+class AgentClient:
+    """One connection to a running agent, reused for every request of a command."""
+
+    def __init__(self, path: Path, *, recipient: str | None = None) -> None:
+        self.path = path
+        self.recipient = recipient  # the recipient the caller expects (from the .pub file), if known
+        self._sock: socket.socket | None = None
+
+    def _conn(self) -> socket.socket:
+        if self._sock is None:
+            self._sock = connect(self.path)
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def status(self) -> AgentStatus:
+        reply, _ = exchange(self._conn(), {"op": "status"})
+        return AgentStatus(str(reply["recipient"]), int(reply["pid"]), reply.get("expires_in"), reply.get("idle_in"),
+                           bool(reply.get("memory_locked")), int(reply.get("refused_peers", 0)))
+
+    def lock(self) -> None:
+        exchange(self._conn(), {"op": "lock"})
+        self.close()
+
+    def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | SecretctlError]:
+        """Plaintexts (or the error each file gave), for ``(source label, ciphertext)`` pairs, in order."""
+        out: list[bytes | SecretctlError] = []
+        start = 0
+        while start < len(items):
+            end, size = start, 0
+            while end < len(items) and (end == start or size + len(items[end][1]) < BATCH_BYTES):
+                size += len(items[end][1])
+                end += 1
+            batch = items[start:end]
+            header: dict[str, Any] = {"op": "decrypt", "sources": [s for s, _ in batch]}
+            if self.recipient:
+                header["recipient"] = self.recipient
+            reply, blobs = exchange(self._conn(), header, [c for _, c in batch])
+            results = reply.get("results")
+            if not isinstance(results, list) or len(results) != len(batch) or len(blobs) != len(batch):
+                raise IdentityError("the unlock agent sent a malformed reply",
+                                    hint="run `secretctl lock` and `secretctl unlock` again")
+            for res, blob in zip(results, blobs, strict=True):
+                out.append(error_from(res["error"]) if isinstance(res, dict) and "error" in res else blob)
+            start = end
+        return out
+
+    def decrypt(self, ciphertext: bytes, *, source: str) -> bytes:
+        (result,) = self.decrypt_many([(source, ciphertext)])
+        if isinstance(result, SecretctlError):
+            raise result
+        return result
