@@ -59,6 +59,15 @@ class IdentityError(SecretctlError):
     exit_code = 4
 
 
+class WrongPasswordError(IdentityError):
+    """The master password does not open the identity (a terminal asks again)."""
+
+
+class VaultLockedError(IdentityError):
+    """No unlock agent holds the identity and no password can be asked (the MCP server's tools
+    answer this instead of exiting)."""
+
+
 class PolicyError(SecretctlError):
     """The policy forbids this, or the policy itself is broken (fail closed)."""
 

@@ -136,6 +136,26 @@ def inproc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Vault:
     return Vault(root, identity_path=settings.identity_path(), password=lambda: "", actor="alice")
 
 
+def protect_identity(member: Member, password: str) -> None:
+    """Re-encrypt ``member``'s identity under ``password`` with a low scrypt work factor
+    (tests/weak_scrypt.py: test-only, the package cannot write one). SECRETCTL_PASSWORD is not
+    put in the member's environment: each test says how the password arrives."""
+    from tests.weak_scrypt import encrypt_with_passphrase
+
+    key = member.identity.read_bytes()
+    member.identity.write_bytes(encrypt_with_passphrase(key, password))
+
+
+def private_runtime_dir(member: Member) -> Path:
+    """A short, private folder for the member's unlock agent socket (a unix socket path must
+    fit in about 100 bytes, which pytest's tmp_path names can exceed)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="sc-"))
+    member.env["SECRETCTL_RUNTIME_DIR"] = str(path / "run")
+    return path / "run"
+
+
 @pytest.fixture
 def alice(tmp_path: Path) -> Member:
     return make_member(tmp_path, "alice")

@@ -38,20 +38,31 @@ def stdout_is_tty() -> bool:
         return False
 
 
-def password_source() -> str:
-    """The master password: $SECRETCTL_PASSWORD, else a hidden prompt on a terminal. Never argv."""
-    pw = settings.get(settings.ENV_PASSWORD)
-    if pw:
-        return pw
-    if not stdin_is_tty():
-        raise IdentityError("your identity is password-protected and there is no terminal to ask",
-                            hint="set SECRETCTL_PASSWORD, or run in a terminal")
-    import getpass
+class PasswordSource:
+    """The master password: $SECRETCTL_PASSWORD, else a hidden prompt on a terminal. Never argv.
+    ``tries``: how often the identity asks again after a wrong password (a person typing: 3;
+    the variable: once, it would only fail the same way again)."""
 
-    pw = getpass.getpass("secretctl password: ")
-    if not pw:
-        raise IdentityError("no password given")
-    return pw
+    @property
+    def tries(self) -> int:
+        return 1 if settings.get(settings.ENV_PASSWORD) else 3
+
+    def __call__(self) -> str:
+        pw = settings.get(settings.ENV_PASSWORD)
+        if pw:
+            return pw
+        if not stdin_is_tty():
+            raise IdentityError("your identity is password-protected and there is no terminal to ask",
+                                hint="run `secretctl unlock` first, set SECRETCTL_PASSWORD, or run in a terminal")
+        import getpass
+
+        pw = getpass.getpass("secretctl password: ")
+        if not pw:
+            raise IdentityError("no password given")
+        return pw
+
+
+password_source = PasswordSource()
 
 
 def new_password(no_passphrase: bool) -> str | None:
@@ -66,9 +77,12 @@ def new_password(no_passphrase: bool) -> str | None:
                          hint="set SECRETCTL_PASSWORD, or pass --no-passphrase for automation")
     import getpass
 
+    from secretctl.infra.identity import check_new_password
+
     first = getpass.getpass("new secretctl password: ")
     if not first:
         raise UsageError("empty password", hint="choose one, or pass --no-passphrase")
+    check_new_password(first)
     if getpass.getpass("repeat password: ") != first:
         raise UsageError("the passwords do not match")
     return first
@@ -80,8 +94,21 @@ def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
 
     root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password_source,
-              actor=settings.get(settings.ENV_ACTOR))
+              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path())
     return v.require() if require else v
+
+
+def unlocked_identity() -> Any:
+    """The identity for commands without a vault (restore, identity show): the unlock agent
+    when one runs, else the identity file (which may prompt)."""
+    from secretctl.infra import agentsock
+    from secretctl.infra import identity as identity_mod
+
+    path = settings.identity_path()
+    try:
+        return agentsock.AgentIdentity.open(settings.agent_socket_path(), path, identity_mod.pub_recipient(path))
+    except agentsock.AgentUnavailable:
+        return identity_mod.load(path, password_source)
 
 
 def read_secret_input(prompt: str, *, confirm: bool = True) -> Secret:

@@ -61,7 +61,8 @@ def _cheap_unlock(vault: object) -> bool:
 
     try:
         path = settings.identity_path()
-        if identity.is_protected(path.read_bytes()) and not settings.get(settings.ENV_PASSWORD):
+        if (identity.is_protected(path.read_bytes()) and not settings.get(settings.ENV_PASSWORD)
+                and vault.agent_identity() is None):  # type: ignore[attr-defined]
             return False
         return len(vault.key_names()) <= AUTO_DEEP_MAX  # type: ignore[attr-defined]
     except (OSError, SecretctlError):
@@ -196,12 +197,10 @@ def restore(
     verify_only: Annotated[bool, typer.Option("--verify-only", help="Decrypt and verify only.")] = False,
 ) -> None:
     """Restore (or just verify) a backup."""
-    from secretctl.cli.common import password_source
-    from secretctl.infra import identity
+    from secretctl.cli.common import unlocked_identity
     from secretctl.service import team
 
-    ident = identity.load(settings.identity_path(), password_source)
-    info(team.restore(ident, file, directory, verify_only=verify_only))
+    info(team.restore(unlocked_identity(), file, directory, verify_only=verify_only))
 
 
 def scan(

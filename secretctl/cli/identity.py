@@ -44,9 +44,9 @@ def identity_show(json_out: Annotated[bool, JsonOpt] = False) -> None:
     if recipient is None:
         if not path.exists():
             raise NotFoundError(f"no identity at {path}", hint="create one: secretctl identity new")
-        from secretctl.cli.common import password_source
+        from secretctl.cli.common import unlocked_identity
 
-        recipient = identity.load(path, password_source).recipient
+        recipient = unlocked_identity().recipient
     if json_out:
         emit_json({"recipient": recipient, "path": str(path),
                    "protected": identity.is_protected(path.read_bytes())})

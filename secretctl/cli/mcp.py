@@ -17,10 +17,12 @@ def mcp_server(
 ) -> None:
     """Serve the vault to an agent over stdio (Claude Code, Claude Desktop, any MCP client).
 
-    The identity is unlocked once at start from SECRETCTL_PASSWORD (never a prompt: stdin is
-    the protocol). The committed .secretctl/policy.yaml decides what the agent may run."""
+    Decryption goes through the unlock agent (`secretctl unlock`) when one runs; else the identity
+    is unlocked from SECRETCTL_PASSWORD (never a prompt: stdin is the protocol). While neither is
+    there, the tools answer "vault locked". The committed .secretctl/policy.yaml decides what the
+    agent may run."""
     from secretctl.cli.common import STATE
-    from secretctl.errors import IdentityError
+    from secretctl.errors import VaultLockedError
     from secretctl.infra import hardening
     from secretctl.service.base import locate
     from secretctl.service.vault import Vault
@@ -34,14 +36,20 @@ def mcp_server(
     def password() -> str:
         pw = settings.get(settings.ENV_PASSWORD)
         if not pw:
-            raise IdentityError("the MCP server cannot prompt for your password (stdin is the protocol)",
-                                hint="set SECRETCTL_PASSWORD in the MCP client's server config")
+            raise VaultLockedError("vault locked: run `secretctl unlock`",
+                                   hint="the MCP server cannot prompt (stdin is the protocol): unlock the agent, "
+                                        "or set SECRETCTL_PASSWORD in the MCP client's server config")
         return pw
 
     root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password,
-              actor=settings.get(settings.ENV_ACTOR)).require()
-    v.unlock()  # fail now, with a clear message, rather than on the agent's first call
+              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path()).require()
+    locked = False
+    try:
+        v.unlock()  # a wrong password fails now, with a clear message, not on the agent's first call
+    except VaultLockedError as exc:
+        locked = True
+        sys.stderr.write(f"secretctl: warning: {exc.message}; the tools answer so until you do\n")
 
     import logging
 
@@ -53,7 +61,12 @@ def mcp_server(
     session = AgentSession(v)
     for w in session.warnings:
         sys.stderr.write(f"secretctl: warning: {w}\n")
-    session.redactor  # noqa: B018 - build the all-values redactor before serving the first call
+    if not locked:
+        import contextlib
+
+        # Locked meanwhile (the agent forgot the key): built on the first call after `unlock`.
+        with contextlib.suppress(VaultLockedError):
+            session.redactor  # noqa: B018 - build the all-values redactor before serving the first call
     build_server(session).run("stdio")
 
 

@@ -27,6 +27,9 @@ def run(
                                               "cannot be redacted reliably).")] = False,
     use_policy: Annotated[bool, typer.Option("--policy", help="Apply the agent policy (also when "
                                              "SECRETCTL_AGENT=1).")] = False,
+    with_agent: Annotated[bool, typer.Option("--with-agent", help="Tell the command where the unlock agent is "
+                                             "(SECRETCTL_AGENT_SOCKET), so its own secretctl calls use it.")]
+    = False,
 ) -> None:
     """Run a command with secrets in its environment; its output comes back redacted.
 
@@ -37,7 +40,8 @@ def run(
     from secretctl.cli.running import run_command
 
     raise typer.Exit(run_command(command, key=key, env_prefix=env_prefix, env=env, timeout=timeout,
-                                 no_sanitize=no_sanitize, allow_short=allow_short, use_policy=use_policy))
+                                 no_sanitize=no_sanitize, allow_short=allow_short, use_policy=use_policy,
+                                 with_agent=with_agent))
 
 
 @policy_app.command("check")

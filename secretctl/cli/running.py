@@ -27,7 +27,7 @@ def load_policy(vault: Vault, worktree: bool) -> Policy:
 
 def run_command(command: list[str], *, key: list[str] | None = None, env_prefix: str = "", env: str | None = None,
                 timeout: str | None = None, no_sanitize: bool = False, allow_short: bool = False,
-                use_policy: bool = False) -> int:
+                use_policy: bool = False, with_agent: bool = False) -> int:
     """Run ``command`` with the secrets in its environment; returns its exit code."""
     from secretctl.service import run
 
@@ -38,6 +38,11 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
         from secretctl.errors import PolicyError
 
         raise PolicyError("--no-sanitize is not allowed under the agent policy")
+    if agent and with_agent:
+        from secretctl.errors import PolicyError
+
+        raise PolicyError("--with-agent is not allowed under the agent policy",
+                          hint="an agent's commands never get a way to the unlock agent")
     if timeout:
         from secretctl.core.durations import parse_duration
 
@@ -49,7 +54,7 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
         env_name=env, timeout=seconds, allow_short=allow_short,
     )
     code, plan = run.run_person(v, req, policy=policy, sanitize=not no_sanitize,
-                                   out=sys.stdout.buffer, err=sys.stderr.buffer)
+                                   out=sys.stdout.buffer, err=sys.stderr.buffer, with_agent=with_agent)
     for w in plan.warnings:
         warn(w)
     if code == 124:

@@ -27,9 +27,9 @@ def init(
     ipath = settings.identity_path()
     recipient = identity.public_recipient(ipath)
     if recipient is None and ipath.exists():
-        from secretctl.cli.common import password_source
+        from secretctl.cli.common import unlocked_identity
 
-        recipient = identity.load(ipath, password_source).recipient
+        recipient = unlocked_identity().recipient
     if recipient is None:
         recipient = identity.create(ipath, passphrase=new_password(no_passphrase))
         info(f"created your identity at {ipath}")

@@ -40,7 +40,7 @@ def encode(header: dict[str, Any], blobs: list[bytes] | tuple[bytes, ...] = ()) 
 
 def body_length(prefix: bytes) -> int:
     """The length announced by a message's first four bytes (checked against the limit)."""
-    (n,) = _U32.unpack(prefix)
+    n: int = _U32.unpack(prefix)[0]
     if n > MAX_MESSAGE or n < 4:
         raise ProtocolError("bad message length")
     return n

@@ -20,17 +20,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from secretctl.core import agentproto
-from secretctl.errors import IdentityError, SecretctlError, UsageError, VaultCorruptError
+from secretctl.core.secret import Secret
+from secretctl.errors import IdentityError, SecretctlError, UsageError, VaultCorruptError, VaultLockedError
 
 LOCKED_MESSAGE = "vault locked: run `secretctl unlock`"
 TIMEOUT = 30.0  # a decryption batch takes milliseconds; a hung agent must not hang every command
 BATCH_BYTES = 32 * 1024 * 1024  # split big batches well under the protocol's message limit
 _ERRORS: dict[str, type[SecretctlError]] = {
     "IdentityError": IdentityError, "VaultCorruptError": VaultCorruptError, "UsageError": UsageError,
+    "VaultLockedError": VaultLockedError,
 }
+LOCKED_HINT = "the unlock agent has forgotten the key (timeout, `secretctl lock`) or is not running"
 
 
-class AgentUnavailable(Exception):  # noqa: N818 - a state, not a failure: callers fall back to prompting
+class AgentUnavailable(Exception):
     """No agent answers at the socket (none started, or it exited, was locked or killed)."""
 
 
@@ -185,3 +188,45 @@ class AgentClient:
         if isinstance(result, SecretctlError):
             raise result
         return result
+
+
+class AgentIdentity:
+    """The identity as the agent holds it: decrypts through the agent, never sees the key
+    (``infra.identity.Unlocked``)."""
+
+    def __init__(self, client: AgentClient, recipient: str, path: Path) -> None:
+        self.client, self.recipient, self.path = client, recipient, path
+
+    def __repr__(self) -> str:
+        return f"AgentIdentity(recipient={self.recipient!r}, socket={str(self.client.path)!r})"
+
+    @classmethod
+    def open(cls, socket_path: Path, identity_path: Path, expected: str | None) -> AgentIdentity:
+        """The running agent for ``identity_path``; AgentUnavailable when none answers."""
+        client = AgentClient(socket_path, recipient=expected)
+        status = client.status()
+        if expected and status.recipient != expected:
+            client.close()
+            raise IdentityError(f"the unlock agent holds another identity than {identity_path}",
+                                hint="run `secretctl lock`, then `secretctl unlock`")
+        return cls(client, status.recipient, identity_path)
+
+    def decrypt(self, ciphertext: bytes, *, source: str) -> Secret:
+        (result,) = self.decrypt_many([(source, ciphertext)])
+        if isinstance(result, SecretctlError):
+            raise result
+        return result
+
+    def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]:
+        # A long-lived caller (the MCP server) outlives agents: after a lock and a new unlock,
+        # the next request reaches the new agent; with none, it is "vault locked", not a crash.
+        try:
+            results = self.client.decrypt_many(items)
+        except AgentUnavailable:
+            self.client.close()
+            try:
+                results = self.client.decrypt_many(items)
+            except AgentUnavailable:
+                self.client.close()
+                raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT) from None
+        return [r if isinstance(r, SecretctlError) else Secret(r) for r in results]

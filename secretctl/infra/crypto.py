@@ -12,7 +12,7 @@ from typing import Any
 from secretctl.core import agefile
 from secretctl.core.recipients import Recipient
 from secretctl.core.secret import Secret
-from secretctl.errors import IdentityError, UsageError, VaultCorruptError
+from secretctl.errors import IdentityError, UsageError, VaultCorruptError, WrongPasswordError
 
 ARMOR_BEGIN = b"-----BEGIN AGE ENCRYPTED FILE-----"
 AGE_MAGIC = b"age-encryption.org/v1\n"
@@ -115,7 +115,7 @@ def decrypt_with_passphrase(ciphertext: bytes, passphrase: str, *, source: str) 
     except pyrage.DecryptError as exc:
         text = str(exc)
         if "Decryption failed" in text or "passphrase" in text.lower() or "No matching keys" in text:
-            raise IdentityError(f"{source}: wrong password",
+            raise WrongPasswordError(f"{source}: wrong password",
                                 hint="check SECRETCTL_PASSWORD or type it again") from None
         raise VaultCorruptError(f"{source}: damaged age file ({_safe(exc)})") from None
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from secretctl.core.secret import Secret
-from secretctl.errors import IdentityError, NotFoundError, UsageError
+from secretctl.errors import IdentityError, NotFoundError, SecretctlError, UsageError, WrongPasswordError
 from secretctl.infra import crypto, store
 
 MAX_IDENTITY_BYTES = 64 * 1024
+MIN_PASSWORD = 8
 PasswordSource = Callable[[], str]
 
 
@@ -34,6 +35,34 @@ class Identity:
 
     def __repr__(self) -> str:
         return f"Identity(recipient={self.recipient!r}, path={str(self.path)!r})"
+
+    def decrypt(self, ciphertext: bytes, *, source: str) -> Secret:
+        return crypto.decrypt(ciphertext, self.keys, source=source)
+
+    def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]:
+        """Each file's plaintext or the error it gave, in order (the agent answers the same way)."""
+        out: list[Secret | SecretctlError] = []
+        for source, data in items:
+            try:
+                out.append(crypto.decrypt(data, self.keys, source=source))
+            except SecretctlError as exc:
+                out.append(exc)
+        return out
+
+
+class Unlocked(Protocol):
+    """What decrypts for a vault: a local ``Identity``, or the unlock agent that holds it
+    (``infra.agentsock.AgentIdentity``), which never hands out the key."""
+
+    @property
+    def recipient(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+    def decrypt(self, ciphertext: bytes, *, source: str) -> Secret: ...
+
+    def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]: ...
 
 
 def pub_path(path: Path) -> Path:
@@ -98,11 +127,16 @@ def create(path: Path, *, passphrase: str | None, force: bool = False) -> str:
     if path.exists() and not force:
         raise UsageError(f"an identity already exists at {path}",
                          hint="use it (secretctl identity show), or pass --force to replace it (you lose access)")
-    if passphrase is not None and not passphrase:
-        raise UsageError("empty password", hint="choose a password, or pass --no-passphrase for automation")
+    check_new_password(passphrase)
     key, recipient = crypto.generate_identity()
     _write(path, key, recipient, passphrase)
     return recipient
+
+
+def check_new_password(passphrase: str | None) -> None:
+    if passphrase is not None and len(passphrase) < MIN_PASSWORD:
+        raise UsageError(f"password shorter than {MIN_PASSWORD} characters",
+                         hint="choose a longer one, or pass --no-passphrase for automation")
 
 
 def import_key(source: Path, path: Path, *, passphrase: str | None, force: bool = False) -> str:
@@ -110,6 +144,7 @@ def import_key(source: Path, path: Path, *, passphrase: str | None, force: bool 
     if is_protected(data):
         raise UsageError(f"{source} is password-protected",
                          hint="decrypt it first (age -d), then import the plain key file")
+    check_new_password(passphrase)
     key = Secret(data)
     recipient = recipient_for(key.reveal_text())
     crypto.parse_identities(key.reveal_text(), source=str(source))  # refuse what we could not use later
@@ -135,13 +170,52 @@ def public_recipient(path: Path) -> str | None:
     return recipient_for(data.decode("utf-8", errors="replace"))
 
 
-def load(path: Path, password: PasswordSource) -> Identity:
+def pub_recipient(path: Path) -> str | None:
+    """The recipient from the ``.pub`` file only (no key parsing: the fast path reads it)."""
     try:
-        data = store.read_limited(path, MAX_IDENTITY_BYTES, what="identity")
+        with open(pub_path(path), "rb") as fh:
+            text = fh.read(16 * 1024).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return store.read_limited(path, MAX_IDENTITY_BYTES, what="identity")
     except NotFoundError:
         raise IdentityError(f"no identity at {path}",
                             hint="create one with `secretctl identity new`, or set SECRETCTL_IDENTITY") from None
-    key = crypto.decrypt_with_passphrase(data, password(), source=str(path)) if is_protected(data) else Secret(data)
+
+
+def _open(path: Path, data: bytes, password: PasswordSource) -> Secret:
+    """The key file's text; a terminal's password source (``tries`` > 1) is asked again after a
+    wrong password, the others fail at once."""
+    if not is_protected(data):
+        return Secret(data)
+    tries = max(1, int(getattr(password, "tries", 1)))
+    for attempt in range(tries):
+        try:
+            return crypto.decrypt_with_passphrase(data, password(), source=str(path))
+        except WrongPasswordError:
+            if attempt + 1 >= tries:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def load(path: Path, password: PasswordSource) -> Identity:
+    key = _open(path, _read(path), password)
     text = key.reveal_text()
     keys = crypto.parse_identities(text, source=str(path))
     return Identity(tuple(keys), recipient_for(text), path)
+
+
+def change_password(path: Path, old: PasswordSource, new: str | None) -> str:
+    """Re-encrypt the identity file under a new password (None: unprotected), atomically: the
+    key, and so the recipient, stay the same. Returns the recipient."""
+    check_new_password(new)
+    key = _open(path, _read(path), old)
+    recipient = recipient_for(key.reveal_text())
+    crypto.parse_identities(key.reveal_text(), source=str(path))
+    _write(path, key, recipient, new)
+    return recipient

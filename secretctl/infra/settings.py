@@ -8,6 +8,7 @@ one place and a test can see every variable secretctl looks at.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +20,8 @@ ENV_ACTOR = "SECRETCTL_ACTOR"
 ENV_AGENT = "SECRETCTL_AGENT"
 ENV_CONFIG_DIR = "SECRETCTL_CONFIG_DIR"
 ENV_DATA_DIR = "SECRETCTL_DATA_DIR"
+ENV_RUNTIME_DIR = "SECRETCTL_RUNTIME_DIR"
+ENV_AGENT_SOCKET = "SECRETCTL_AGENT_SOCKET"
 
 
 def environ() -> Mapping[str, str]:
@@ -62,3 +65,38 @@ def identity_path(env: Mapping[str, str] | None = None) -> Path:
 
 def personal_policy_path(env: Mapping[str, str] | None = None) -> Path:
     return config_dir(env) / "mcp-policy.yaml"
+
+
+def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the unlock agent's socket lives: $SECRETCTL_RUNTIME_DIR, else $XDG_RUNTIME_DIR/secretctl
+    (a per-user tmpfs on systemd machines), else a folder named by uid in the temp dir. Computed
+    without platformdirs (the fast path of `get` reads it), and trusted only once the agent or
+    client has checked its owner and mode (infra/agentsock.check_private_dir)."""
+    env = os.environ if env is None else env
+    if env.get(ENV_RUNTIME_DIR):
+        return Path(env[ENV_RUNTIME_DIR])
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / APP
+    # macOS gives each user a private $TMPDIR; elsewhere /tmp is shared, hence the uid in the name.
+    tmp = env.get("TMPDIR", "") if sys.platform == "darwin" else ""
+    # S108: a shared /tmp is the documented fallback; the folder's owner and mode are checked before use.
+    return Path(tmp if os.path.isabs(tmp) else "/tmp") / f"{APP}-{os.getuid()}"  # noqa: S108
+
+
+def agent_socket_path(env: Mapping[str, str] | None = None) -> Path:
+    """The socket of the agent holding this identity: $SECRETCTL_AGENT_SOCKET (set in a `run`
+    child only by `run --with-agent`), else one socket per identity file in the runtime dir."""
+    env = os.environ if env is None else env
+    if env.get(ENV_AGENT_SOCKET):
+        return Path(env[ENV_AGENT_SOCKET])
+    return runtime_dir(env) / f"agent-{_fnv1a(os.path.abspath(identity_path(env)))}.sock"
+
+
+def _fnv1a(text: str) -> str:
+    # A name, not a defence (the agent checks the recipient a client expects): FNV-1a spares the
+    # fast path the 10 ms it takes to import hashlib's OpenSSL.
+    h = 0xCBF29CE484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"

@@ -231,6 +231,21 @@ def locked(lock_path: Path, *, timeout: float = 30.0) -> Iterator[None]:
         os.close(fd)
 
 
+def try_lock(lock_path: Path) -> int | None:
+    """An exclusive advisory lock held until the returned descriptor is closed (or the process
+    dies, however it dies), or None at once when another process holds it. The unlock agent holds
+    one for its whole life: a second agent refuses to start, a killed one frees it."""
+    import fcntl
+
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def append_locked(path: Path, data: bytes) -> None:
     """Append under an exclusive lock on the file itself, so an append is never interleaved with
     ``drain_locked`` reading it (the pending access log: many readers append, one commit drains)."""

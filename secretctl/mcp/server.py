@@ -16,7 +16,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from secretctl.errors import SecretctlError
+from secretctl.errors import SecretctlError, VaultLockedError
 from secretctl.service.session import AgentSession
 
 INSTRUCTIONS = """\
@@ -40,19 +40,26 @@ RUNS = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_h
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 
 log = logging.getLogger("secretctl.mcp")
+LOCKED = "vault locked: run `secretctl unlock`"
 
 
 def _call(session: AgentSession, tool: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run a tool: secretctl errors become sanitized ToolErrors; anything else a generic one."""
     try:
         result = fn()
+        sanitized: dict[str, Any] = session.sanitize(result)
+    except VaultLockedError:
+        # A fixed text, nothing to redact (and no redactor can be built while locked).
+        raise ToolError(LOCKED) from None
     except SecretctlError as exc:
         message = exc.message if not exc.hint else f"{exc.message} (hint: {exc.hint})"
-        raise ToolError(session.sanitize(message)) from None
+        try:
+            raise ToolError(session.sanitize(message)) from None
+        except VaultLockedError:
+            raise ToolError(LOCKED) from None
     except Exception as exc:
         log.error("tool %s failed: internal error (%s)", tool, type(exc).__name__)
         raise ToolError(f"internal error in {tool} ({type(exc).__name__}); see the server's stderr") from None
-    sanitized: dict[str, Any] = session.sanitize(result)
     return sanitized
 
 

@@ -85,13 +85,15 @@ class VaultBase:
         password: identity_mod.PasswordSource,
         actor: str | None = None,
         clock: Clock = utcnow,
+        agent_socket: Path | None = None,
     ) -> None:
         self.root = root.resolve() if root.exists() else root
         self.identity_path = identity_path
         self._password = password
+        self.agent_socket = agent_socket  # where a running unlock agent would listen (None: never ask one)
         self._actor = actor
         self.clock = clock
-        self._identity: identity_mod.Identity | None = None
+        self._identity: identity_mod.Unlocked | None = None
         self._recipients_cache: dict[str, tuple[str, RecipientsFile]] = {}
         self._committed: CommittedRecipients | None = None  # HEAD's recipients, per mutation
         self._log_key: bytes | None = None
@@ -135,9 +137,26 @@ class VaultBase:
         return p.relative_to(self.root).as_posix()
 
     # --------------------------------------------------------------- identity
-    def unlock(self) -> identity_mod.Identity:
+    def unlock(self) -> identity_mod.Unlocked:
+        """What decrypts: the unlock agent when one runs for this identity, else the identity
+        file, opened with the password source (which may prompt)."""
         if self._identity is None:
-            self._identity = identity_mod.load(self.identity_path, self._password)
+            self._identity = self.agent_identity() or identity_mod.load(self.identity_path, self._password)
+        return self._identity
+
+    def agent_identity(self) -> identity_mod.Unlocked | None:
+        """The running unlock agent for this identity, or None (none runs, or none is asked)."""
+        if self._identity is not None:
+            return None if isinstance(self._identity, identity_mod.Identity) else self._identity
+        if self.agent_socket is None:
+            return None
+        from secretctl.infra import agentsock
+
+        try:
+            self._identity = agentsock.AgentIdentity.open(self.agent_socket, self.identity_path,
+                                                          identity_mod.pub_recipient(self.identity_path))
+        except agentsock.AgentUnavailable:
+            return None
         return self._identity
 
     def my_recipient(self) -> str | None:

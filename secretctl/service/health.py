@@ -15,7 +15,6 @@ from secretctl.errors import (
     IdentityError,
     SecretctlError,
 )
-from secretctl.infra import crypto
 from secretctl.service.base import _SKIP_DIRS, POLICY_PATHSPEC, RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC
 from secretctl.service.members import Members
 from secretctl.service.results import CheckProblem
@@ -47,10 +46,10 @@ class Health(Members):
             except SecretctlError as exc:
                 problems.append(CheckProblem(f"{d}/{RECIPIENTS_FILE}".lstrip("/"), exc.message))
         now = self.clock()
-        ids = None
+        unlocked = None
         if decrypt:
             try:
-                ids = self.unlock().keys
+                unlocked = self.unlock()
             except SecretctlError as exc:
                 problems.append(CheckProblem(str(self.identity_path), f"{exc.message} (checked headers only)",
                                              "warning"))
@@ -58,10 +57,10 @@ class Health(Members):
             rel = keys_mod.secret_path(k)
             data = (self.root / rel).read_bytes()
             try:
-                if ids is None:
+                if unlocked is None:
                     agefile.parse_header(data, source=rel)
                 else:
-                    crypto.decrypt(data, ids, source=rel)  # checks the header strictly first
+                    unlocked.decrypt(data, source=rel)  # checks the header strictly first
             except IdentityError as exc:
                 problems.append(CheckProblem(rel, exc.message, "warning"))
             except SecretctlError as exc:

@@ -17,10 +17,11 @@ from secretctl.core.secret import Secret
 from secretctl.errors import (
     IdentityError,
     NotFoundError,
+    SecretctlError,
     TamperedError,
     UsageError,
 )
-from secretctl.infra import crypto, store
+from secretctl.infra import store
 from secretctl.service.base import MAX_SECRET_BYTES, RECIPIENTS_PATHSPEC
 from secretctl.service.reading import _under
 from secretctl.service.results import Outcome
@@ -151,22 +152,23 @@ class Members(Writing):
     def _reencrypt_locked(
         self, *, progress: Callable[[int, int], None] | None
     ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
-
         todo = self._stale()
         if not todo:
             return [], None, []
-        ids = self.unlock().keys
-        # Decrypt everything first: if any file is unreadable, fail before touching disk.
+        unlocked = self.unlock()
+        # Decrypt everything first: if any file is unreadable, fail before touching disk. In one
+        # batch: through the agent, one round trip instead of one per secret.
+        rels = [keys_mod.secret_path(k) for k, _ in todo]
+        values = unlocked.decrypt_many(
+            [(rel, store.read_limited(self.root / rel, MAX_SECRET_BYTES, what="secret", display=rel)) for rel in rels])
         plain: list[tuple[str, Secret, Meta]] = []
         unreadable = []
-        for k, m in todo:
-            rel = keys_mod.secret_path(k)
-            data = store.read_limited(self.root / rel, MAX_SECRET_BYTES, what="secret", display=rel)
-            try:
-                value = crypto.decrypt(data, ids, source=rel)
-            except IdentityError:
+        for (k, m), value in zip(todo, values, strict=True):
+            if isinstance(value, IdentityError):
                 unreadable.append(k)
                 continue
+            if isinstance(value, SecretctlError):
+                raise value
             plain.append((k, value, m if m is not None else new_meta(self.clock(), self.actor)))
         if unreadable:
             raise IdentityError(

@@ -18,7 +18,7 @@ from secretctl.errors import (
     UsageError,
     VaultCorruptError,
 )
-from secretctl.infra import crypto, store
+from secretctl.infra import store
 from secretctl.service.access import AccessLog
 from secretctl.service.base import EXPIRY_WARNING, MAX_SECRET_BYTES
 from secretctl.service.results import Entry, ExpiryWarning
@@ -117,10 +117,9 @@ class Reading(AccessLog):
 
     def read(self, key: str) -> Secret:
         """The stored bytes exactly (for a multi-field secret: its JSON document of sensitive fields)."""
-
         path = self._require_secret(key)
         data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
-        return crypto.decrypt(data, self.unlock().keys, source=self.rel(path))
+        return self.unlock().decrypt(data, source=self.rel(path))
 
     def read_fields(self, key: str, meta: Meta | None = None) -> dict[str, Secret]:
         """The sensitive fields of a multi-field secret (``meta``: the sidecar to trust, default the

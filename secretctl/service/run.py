@@ -303,7 +303,7 @@ def _logged_argv(vault: Vault, argv: Sequence[str], redactor: Redactor) -> list[
 
 
 def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize: bool,
-               out: BinaryIO, err: BinaryIO) -> tuple[int, Plan]:
+               out: BinaryIO, err: BinaryIO, with_agent: bool = False) -> tuple[int, Plan]:
     """Stream a command's output as it comes; returns (exit code, plan).
 
     With a policy (``run --policy``, ``SECRETCTL_AGENT=1``) the child is agent-facing: an
@@ -315,6 +315,10 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
         env = runner.agent_env(settings.environ(), policy.agent_env_allow(), p.env)
     else:
         env = runner.person_env(settings.environ(), p.env)
+        if with_agent and vault.agent_socket is not None:
+            # Opted in by the person (`run --with-agent`): the child's own secretctl calls may use
+            # the agent. Otherwise nothing in its environment points at the socket.
+            env[settings.ENV_AGENT_SOCKET] = str(vault.agent_socket)
     red = _redactor(p.values, policy)
     make_filter = red.stream if sanitize else PassThrough
     try:

@@ -21,7 +21,7 @@ from secretctl.core.durations import parse_duration, parse_expiry
 from secretctl.core.passwords import generate
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret, mask
-from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
+from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError, VaultLockedError
 from secretctl.infra import gitrepo
 from secretctl.service import run
 from secretctl.service.results import Entry, SetRequest
@@ -72,6 +72,8 @@ class AgentSession:
         for key in vault.key_names():
             try:
                 values.update(vault.secret_values(key))
+            except VaultLockedError:
+                raise  # locked: no redactor at all, rather than one that knows no value
             except SecretctlError:
                 continue  # not a recipient, or damaged: nothing to redact that we could know
         return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min)

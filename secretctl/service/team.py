@@ -30,6 +30,7 @@ from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
     from secretctl.core.hookcheck import Problem
+    from secretctl.infra.identity import Unlocked
     from secretctl.service.vault import Vault
 
 CONFLICTS = "secretctl/conflicts.json"
@@ -43,10 +44,9 @@ def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None,
 # ------------------------------------------------------------------ textconv
 def textconv(vault: Vault, path: Path) -> bytes:
     """What `git diff` shows for an age file: the plaintext if we can decrypt it, else <encrypted>."""
-
     try:
         data = path.read_bytes()
-        return crypto.decrypt(data, vault.unlock().keys, source=str(path)).reveal() + b"\n"
+        return vault.unlock().decrypt(data, source=str(path)).reveal() + b"\n"
     except (OSError, SecretctlError):
         return b"<encrypted>\n"
 
@@ -83,21 +83,22 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
     local/incoming whatever git calls them (a rebase swaps ours and theirs).
     """
 
+    unlocked: Unlocked | None
     try:
-        ids = vault.unlock().keys
+        unlocked = vault.unlock()
     except IdentityError:
         # secretctl gives its git children no password: with a protected identity and no unlock
         # agent the driver cannot compare plaintexts, so the person settles it with `resolve`.
-        ids = None
+        unlocked = None
 
     def plain(p: Path) -> bytes | None:
         data = p.read_bytes() if p.exists() else b""
-        if not data or ids is None:
+        if not data or unlocked is None:
             return None
-        return crypto.decrypt(data, ids, source=relpath).reveal()
+        return unlocked.decrypt(data, source=relpath).reveal()
 
     b, o, t = plain(base), plain(ours), plain(theirs)
-    decision = decide_value_merge(b, o, t) if ids is not None else "conflict"
+    decision = decide_value_merge(b, o, t) if unlocked is not None else "conflict"
     key = keys.key_from_path(relpath)
     if decision == "conflict" or key is None:
         rebasing = _rebasing(vault.root)
@@ -245,7 +246,7 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
         store.remove(root / keys.meta_path(key))
         _git(root, "rm", "-q", "--cached", "--ignore-unmatch", rel, keys.meta_path(key))
     else:
-        value = crypto.decrypt(base64.b64decode(chosen), vault.unlock().keys, source=rel)
+        value = vault.unlock().decrypt(base64.b64decode(chosen), source=rel)
         _, rfile = vault.encryption_recipients(key)
         store.atomic_write(target, crypto.encrypt(value, rfile.recipients))
         _git(root, "add", rel)
@@ -440,9 +441,8 @@ def backup(vault: Vault, output: Path) -> int:
 def restore(vault_identity: Any, source: Path, dest: Path | None, *, verify_only: bool) -> str:
     import tempfile
 
-
     data = store.read_limited(source, 4 * 1024 * 1024 * 1024, what="backup")
-    bundle_bytes = crypto.decrypt(data, vault_identity.keys, source=str(source)).reveal()
+    bundle_bytes = vault_identity.decrypt(data, source=str(source)).reveal()
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "vault.bundle"
         bundle.write_bytes(bundle_bytes)

@@ -1,0 +1,157 @@
+"""unlock / lock / status: the unlock agent, which holds your identity so that commands stop
+asking for the password (and stop paying for scrypt)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from secretctl.cli.common import emit_json, info, stdin_is_tty
+from secretctl.cli.options import JsonOpt
+from secretctl.infra import settings
+
+
+def _seconds(text: str) -> float:
+    from secretctl.core.durations import parse_duration
+
+    return parse_duration(text).total_seconds()
+
+
+def _asker(protected: bool) -> Any:
+    """The passphrase for attempt N: $SECRETCTL_PASSWORD once, a terminal three times, stdin once."""
+    if not protected:
+        return lambda _n: None
+    env_pw = settings.get(settings.ENV_PASSWORD)
+    tty = stdin_is_tty()
+
+    def ask(attempt: int) -> str | None:
+        if env_pw:
+            return env_pw if attempt == 0 else None
+        if tty:
+            import getpass
+
+            return getpass.getpass("secretctl password: ") or None
+        if attempt:
+            return None
+        data = sys.stdin.buffer.read(64 * 1024)
+        text = data.decode("utf-8", errors="replace")
+        return text.removesuffix("\n").removesuffix("\r") or None
+
+    return ask
+
+
+def _on_wrong(attempt: int) -> None:
+    from secretctl.infra.unlock_agent import MAX_TRIES
+
+    if stdin_is_tty() and not settings.get(settings.ENV_PASSWORD):
+        info(f"wrong password; try again ({MAX_TRIES - attempt} left)")
+
+
+def _describe(st: Any) -> str:
+    parts = []
+    if st.expires_in is not None:
+        parts.append(f"in {_fmt(st.expires_in)}")
+    if st.idle_in is not None:
+        parts.append(f"after {_fmt(st.idle_in)} unused")
+    when = " or ".join(parts) if parts else "on `secretctl lock`"
+    return f"unlocked: agent pid {st.pid} holds {st.recipient}; it forgets the key {when}"
+
+
+def _fmt(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def unlock(
+    timeout: Annotated[str, typer.Option("--timeout", help="Forget the key this long after unlocking.")] = "15m",
+    idle: Annotated[str, typer.Option("--idle", help="Forget the key after this long without a decryption.")]
+    = "5m",
+    foreground: Annotated[bool, typer.Option("--foreground", help="Serve in this process until locked "
+                                             "(systemd and launchd units).")] = False,
+) -> None:
+    """Start the unlock agent: it asks for your password once (a terminal, $SECRETCTL_PASSWORD or
+    stdin) and decrypts for your commands, the hooks and the MCP server until it forgets the key."""
+    from secretctl.errors import IdentityError
+    from secretctl.infra import agentsock, unlock_agent
+    from secretctl.infra import identity as identity_mod
+
+    timeout_s, idle_s = _seconds(timeout), _seconds(idle)
+    path = settings.identity_path()
+    sock = settings.agent_socket_path()
+    if not path.exists():
+        raise IdentityError(f"no identity at {path}", hint="create one with `secretctl identity new`")
+    try:
+        client = agentsock.AgentClient(sock)
+        st = client.status()
+        client.close()
+        info(f"already {_describe(st)}")
+        return
+    except agentsock.AgentUnavailable:
+        pass
+    protected = identity_mod.is_protected(path.read_bytes()[:64])
+    ask = _asker(protected)
+    if foreground:
+        def ready(agent: Any) -> None:
+            info(f"unlocked; serving at {sock} until the key is forgotten (memory locked: "
+                 f"{'yes' if agent.memory_locked else 'no'})")
+
+        unlock_agent.serve_foreground(path, sock, ask, timeout=timeout_s, idle=idle_s, ready=ready,
+                                      on_wrong=_on_wrong)
+        info("locked: the agent has forgotten the key")
+        return
+    unlock_agent.spawn(path, sock, ask, protected=protected, timeout=timeout_s, idle=idle_s,
+                       environ=dict(settings.environ()), on_wrong=_on_wrong)
+    client = agentsock.AgentClient(sock)
+    info(_describe(client.status()))
+    client.close()
+
+
+def lock() -> None:
+    """Make the unlock agent forget the key (it exits and removes its socket)."""
+    from secretctl.infra import agentsock
+
+    sock = settings.agent_socket_path()
+    client = agentsock.AgentClient(sock)
+    try:
+        client.lock()
+    except agentsock.AgentUnavailable:
+        info("locked (no agent was running)")
+        return
+    # Wait for the socket to go, so the next command cannot find it.
+    deadline = time.monotonic() + 5
+    while sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    info("locked: the agent has forgotten the key")
+
+
+def status(json_out: Annotated[bool, JsonOpt] = False) -> None:
+    """Whether an unlock agent holds your identity (exit 0), or not (exit 1)."""
+    from secretctl.infra import agentsock
+
+    sock = settings.agent_socket_path()
+    client = agentsock.AgentClient(sock)
+    try:
+        st = client.status()
+    except agentsock.AgentUnavailable:
+        if json_out:
+            emit_json({"unlocked": False, "socket": str(sock)})
+        else:
+            sys.stdout.write("locked: no unlock agent is running (secretctl unlock)\n")
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    if json_out:
+        emit_json({"unlocked": True, "socket": str(sock), "pid": st.pid, "recipient": st.recipient,
+                   "expires_in": st.expires_in, "idle_in": st.idle_in, "memory_locked": st.memory_locked,
+                   "refused_peers": st.refused_peers})
+    else:
+        sys.stdout.write(_describe(st) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("unlock")(unlock)
+    app.command("lock")(lock)
+    app.command("status")(status)
