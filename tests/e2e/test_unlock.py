@@ -321,7 +321,7 @@ def test_password_and_identity_never_in_argv_environment_or_output(carol: Member
     assert b"SECRETCTL_" not in environ
     assert b"AGE-SECRET-KEY" not in cmdline + environ
     limits = Path(f"/proc/{pid}/limits").read_text()
-    assert [ln for ln in limits.splitlines() if ln.startswith("Max core file size")][0].split()[4:6] == ["0", "0"]
+    assert next(ln for ln in limits.splitlines() if ln.startswith("Max core file size")).split()[4:6] == ["0", "0"]
     # Every process on the machine, now: nobody's argv or environment holds the password.
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
