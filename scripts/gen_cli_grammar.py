@@ -36,6 +36,14 @@ class Spec(NamedTuple):
 '''
 
 
+def _dict(d: dict[str, str]) -> str:
+    """One line when it fits the project's 120 columns, else one entry per line."""
+    one = repr(d)
+    if len(one) <= 100:
+        return one
+    return "{\n" + "".join(f"            {k!r}: {v!r},\n" for k, v in d.items()) + "        }"
+
+
 def render() -> str:
     import typer.core
     import typer.main
@@ -61,8 +69,8 @@ def render() -> str:
             target = flags if p.is_flag else multi if p.multiple else values
             for opt in p.opts:
                 target[opt] = p.name
-        out.append(f"    {name!r}: Spec(\n        flags={flags!r},\n        values={values!r},\n"
-                   f"        multi={multi!r},\n        rest={rest!r},\n    ),\n")
+        out.append(f"    {name!r}: Spec(\n        flags={_dict(flags)},\n        values={_dict(values)},\n"
+                   f"        multi={_dict(multi)},\n        rest={rest!r},\n    ),\n")
     out.append("}\n")
     return "".join(out)
 

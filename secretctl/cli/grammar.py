@@ -25,7 +25,12 @@ SPECS = {
         rest=False,
     ),
     'run': Spec(
-        flags={'--no-sanitize': 'no_sanitize', '--allow-short': 'allow_short', '--policy': 'use_policy', '--with-agent': 'with_agent'},
+        flags={
+            '--no-sanitize': 'no_sanitize',
+            '--allow-short': 'allow_short',
+            '--policy': 'use_policy',
+            '--with-agent': 'with_agent',
+        },
         values={'--env-prefix': 'env_prefix', '--env': 'env', '--timeout': 'timeout'},
         multi={'-k': 'key', '--key': 'key'},
         rest=True,

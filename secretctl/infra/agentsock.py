@@ -10,8 +10,8 @@ could hand us a fake value or collect what we ask for.
 
 from __future__ import annotations
 
+import _socket  # the C module: socket.py would import enum and selectors (the fast path's budget)
 import os
-import socket
 import stat
 import struct
 import sys
@@ -58,10 +58,10 @@ def check_private_dir(path: Path) -> None:
                             hint="it must be a directory of yours with mode 0700; remove it and run `secretctl unlock`")
 
 
-def peer_uid(sock: socket.socket) -> int:
+def peer_uid(sock: _socket.socket) -> int:
     """The uid of the process at the other end of a connected unix socket."""
     if sys.platform.startswith("linux"):
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", creds)
         return int(uid)
     if sys.platform == "darwin" or "bsd" in sys.platform:
@@ -73,10 +73,10 @@ def peer_uid(sock: socket.socket) -> int:
                         hint="the unlock agent needs Linux or macOS")
 
 
-def connect(path: Path, *, timeout: float = TIMEOUT) -> socket.socket:
+def connect(path: Path, *, timeout: float = TIMEOUT) -> _socket.socket:
     """A connection to the agent at ``path``, after checking its directory and its uid."""
     check_private_dir(path.parent)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(str(path))
@@ -95,7 +95,7 @@ def connect(path: Path, *, timeout: float = TIMEOUT) -> socket.socket:
     return sock
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: _socket.socket, n: int) -> bytes:
     buf = bytearray()
     while len(buf) < n:
         chunk = sock.recv(min(n - len(buf), 1 << 20))
@@ -105,7 +105,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def exchange(sock: socket.socket, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> tuple[dict[str, Any],
+def exchange(sock: _socket.socket, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> tuple[dict[str, Any],
                                                                                                list[bytes]]:
     """Send one request and read its reply on an open connection."""
     try:
@@ -139,9 +139,9 @@ class AgentClient:
     def __init__(self, path: Path, *, recipient: str | None = None) -> None:
         self.path = path
         self.recipient = recipient  # the recipient the caller expects (from the .pub file), if known
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
 
-    def _conn(self) -> socket.socket:
+    def _conn(self) -> _socket.socket:
         if self._sock is None:
             self._sock = connect(self.path)
         return self._sock

@@ -16,6 +16,7 @@ from secretctl.errors import (
     SecretctlError,
 )
 from secretctl.infra import store
+from secretctl.service import pending
 from secretctl.service.base import AUDIT_DIR, VaultBase
 
 if TYPE_CHECKING:
@@ -30,14 +31,13 @@ class AccessLog(VaultBase):
 
     # ------------------------------------------------------------------ check
     def _pending_log(self) -> Path:
-        return self.root / ".git" / "secretctl" / "audit-pending.jsonl"
+        return pending.pending_path(self.root)
 
     def record_access(self, action: str, keys: Sequence[str], **details: Any) -> None:
         """Append an access record. It waits outside the work tree (so `git status` stays clean)
         and is moved into the member's log by the next commit (mutation or sync)."""
         rec = {"ts": _fmt(self.clock()), "actor": self.actor, "action": action, "keys": list(keys), **details}
-        line = json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n"
-        store.append_locked(self._pending_log(), line.encode())
+        store.append_locked(self._pending_log(), pending.encode(rec))
 
     def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
         """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an

@@ -1,0 +1,147 @@
+"""`secretctl get KEY` through a running unlock agent, before anything heavy is imported.
+
+With the agent, `get` needs no pyrage, yaml, Typer or Vault: find the vault, check the key, read
+the ``.age`` file, ask the agent, record the access. This module does exactly that, for the plain
+form only (no option), and only on the common path. Anything unusual (no agent, a sidecar with an
+expiry to warn about, a config file that needs YAML, a vault in a git worktree, any error) answers
+None *before* the agent decrypts anything, and the caller runs the normal path (Vault.reveal),
+which does what it always does. tests/cli/test_fastget.py compares the two.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+# Spelled out here, not imported: their modules import what this path exists to skip
+# (tests/cli/test_fastget.py checks they match service/base.py and core/recipients.py).
+CONFIG_FILE = ".secretctl/config.yaml"
+RECIPIENTS_FILE = ".age-recipients"
+FORMAT_VERSION = 1
+MAX_SECRET_BYTES = 64 * 1024 * 1024
+
+
+def _find_root(start: str) -> str | None:
+    cur = os.path.realpath(start)
+    while True:
+        if os.path.isfile(os.path.join(cur, CONFIG_FILE)):
+            return cur
+        if os.path.isfile(os.path.join(cur, RECIPIENTS_FILE)) and os.path.exists(os.path.join(cur, ".git")):
+            return cur
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return None
+        cur = parent
+
+
+def _vault_root(explicit: str | None, env: Mapping[str, str]) -> str | None:
+    """As service.base.locate, but None where it would fall back to the default vault (rare:
+    left to the normal path, which knows where platformdirs puts it)."""
+    if explicit:
+        root = os.path.expanduser(explicit)
+    elif env.get("SECRETCTL_VAULT"):
+        root = os.path.expanduser(env["SECRETCTL_VAULT"])
+    else:
+        root = _find_root(os.getcwd()) or ""
+    return os.path.realpath(root) if root and os.path.exists(root) else None
+
+
+def _config_ok(root: str) -> bool:
+    """What Vault.require() accepts without YAML: a vault folder whose config is the one-line form."""
+    config = os.path.join(root, CONFIG_FILE)
+    if not os.path.isfile(config):
+        return os.path.isfile(os.path.join(root, RECIPIENTS_FILE))
+    import re
+
+    with open(config, "rb") as fh:
+        data = fh.read(64 * 1024 + 1)
+    m = re.fullmatch(rb"(?:#[^\n]*\n)*version: ?([0-9]{1,6})\n?", data)
+    return m is not None and int(m.group(1)) <= FORMAT_VERSION
+
+
+def _actor(root: str, env: Mapping[str, str], identity: Path) -> str | None:
+    """As Vault.actor: SECRETCTL_ACTOR, else my member name in the root recipients, else $USER."""
+    if env.get("SECRETCTL_ACTOR"):
+        return env["SECRETCTL_ACTOR"]
+    from secretctl.errors import SecretctlError
+
+    mine = _pub_recipient(identity)
+    if mine is None:
+        return None  # the normal path would parse the key itself
+    try:
+        from secretctl.core.recipients import parse_recipients_file
+
+        with open(os.path.join(root, RECIPIENTS_FILE), "rb") as fh:
+            rfile = parse_recipients_file(fh.read(256 * 1024 + 1), source=RECIPIENTS_FILE)
+        for r in rfile.recipients:
+            if r.text == mine and r.name:
+                return r.name
+    except (OSError, SecretctlError):
+        pass
+    return env.get("USER") or "unknown"
+
+
+def _pub_recipient(identity: Path) -> str | None:
+    """As infra.identity.pub_recipient, whose module imports dataclasses and hashlib."""
+    try:
+        with open(f"{identity}.pub", "rb") as fh:
+            text = fh.read(16 * 1024).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def reveal_via_agent(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | None:
+    """The value of ``key``, decrypted by the unlock agent, its access recorded; None: not served,
+    and nothing was recorded or decrypted (the caller runs the normal path)."""
+    root = _vault_root(vault, env)
+    if root is None or not _config_ok(root) or not os.path.isdir(os.path.join(root, ".git")):
+        return None
+    from secretctl.core import keys as keys_mod
+    from secretctl.errors import SecretctlError
+
+    try:
+        keys_mod.validate_key(key)
+    except SecretctlError:
+        return None
+    rel = keys_mod.secret_path(key)
+    try:
+        with open(os.path.join(root, keys_mod.meta_path(key)), "rb") as fh:
+            if b"expires:" in fh.read(64 * 1024 + 1):
+                return None  # a warning may be due: the normal path parses the sidecar
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        with open(os.path.join(root, rel), "rb") as fh:
+            ciphertext = fh.read(MAX_SECRET_BYTES + 1)
+    except OSError:
+        return None
+    if len(ciphertext) > MAX_SECRET_BYTES:
+        return None
+    from secretctl.infra import agentsock, settings
+
+    identity = settings.identity_path(env)
+    actor = _actor(root, env, identity)
+    if actor is None:
+        return None
+    client = agentsock.AgentClient(settings.agent_socket_path(env), recipient=_pub_recipient(identity))
+    try:
+        (value,) = client.decrypt_many([(rel, ciphertext)])
+    except (agentsock.AgentUnavailable, SecretctlError):
+        return None
+    finally:
+        client.close()
+    if isinstance(value, SecretctlError):
+        return None  # the normal path reports it, worded as always
+    import time
+
+    from secretctl.infra import store
+    from secretctl.service import pending
+
+    store.append_locked(pending.pending_path(Path(root)),
+                        pending.encode({"ts": pending.format_ts(time.time()), "actor": actor, "action": "get",
+                                        "keys": [key]}))
+    return value

@@ -1,0 +1,107 @@
+"""`get` through the unlock agent on the start-up fast path (cli/fastget.py, service/fastget.py) prints, records and
+fails exactly as the normal path does; and it imports none of what it exists to skip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SECRETCTL, Member
+from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
+
+
+@pytest.fixture
+def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
+    root = Path(carol.env["SECRETCTL_VAULT"])
+    assert unlock(carol).returncode == 0
+    carol.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
+    carol.run("set", "app/plain", input=b"plain-Value-1234\n")
+    (root / "app" / "notes.meta.yaml").write_text("tags: []\n")  # a sidecar with no secret
+    yield carol
+    stop_agent(carol)
+
+
+def pending(root: Path) -> list[dict[str, object]]:
+    path = root / ".git" / "secretctl" / "audit-pending.jsonl"
+    recs = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    for r in recs:
+        r.pop("ts")
+    return recs
+
+
+def both(m: Member, key: str, *, cwd: Path | None = None, env: dict[str, str] | None = None,
+         vault: list[str] | None = None) -> tuple[tuple[int, bytes, bytes, list[object]], ...]:
+    """(exit code, stdout, stderr, new access records) from the fast form and from `get -- KEY`,
+    which the fast parser leaves to Typer, and so to the normal path."""
+    root = Path(m.env["SECRETCTL_VAULT"])
+    out = []
+    for args in ([*(vault or []), "get", key], [*(vault or []), "get", "--", key]):
+        before = len(pending(root))
+        p = m.run(*args, check=False, cwd=cwd, env=env)
+        out.append((p.returncode, p.stdout, p.stderr, pending(root)[before:]))
+    return tuple(out)
+
+
+@pytest.mark.parametrize("key", ["app/token", "app/plain", "app/soon", "app/missing", "app/notes", "bad//key",
+                                 ".hidden", "app/token.age"])
+def test_fast_and_normal_get_agree(unlocked: Member, key: str) -> None:
+    fast, normal = both(unlocked, key)
+    assert fast == normal
+
+
+def test_fast_and_normal_agree_without_an_actor_and_from_the_vault_folder(unlocked: Member) -> None:
+    root = Path(unlocked.env["SECRETCTL_VAULT"])
+    env = {k: v for k, v in unlocked.env.items() if k not in ("SECRETCTL_ACTOR", "SECRETCTL_VAULT")}
+    for cwd, vault in ((root / "app", None), (unlocked.home, ["--vault", str(root)])):
+        fast, normal = both(unlocked, "app/token", cwd=cwd, env=None, vault=vault)
+        assert fast == normal
+        p = subprocess.run([SECRETCTL, *(vault or []), "get", "app/token"], env=env, cwd=cwd, capture_output=True)
+        q = subprocess.run([SECRETCTL, *(vault or []), "get", "--", "app/token"], env=env, cwd=cwd,
+                           capture_output=True)
+        assert (p.returncode, p.stdout, p.stderr) == (q.returncode, q.stdout, q.stderr) == (0, VALUE, b"")
+    recs = pending(root)
+    assert recs[-1] == recs[-2] == {"action": "get", "actor": "carol", "keys": ["app/token"]}
+
+
+def test_fast_and_normal_agree_when_the_agent_is_locked(unlocked: Member) -> None:
+    unlocked.run("lock")
+    fast, normal = both(unlocked, "app/token")
+    assert fast == normal
+    assert fast[0] == 4
+
+
+def imported(m: Member, *args: str) -> tuple[bytes, set[str]]:
+    code = ("import sys\nfrom secretctl.cli.main import main\nsys.argv = ['secretctl', *sys.argv[1:]]\n"
+            "try:\n    main()\nfinally:\n    sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n")
+    p = subprocess.run([sys.executable, "-c", code, *args], env=m.env, capture_output=True, cwd=m.home)
+    mods = p.stderr.decode().rsplit("MODULES ", 1)[1].split()
+    return p.stdout, set(mods)
+
+
+def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
+    out, mods = imported(unlocked, "get", "app/token")
+    assert out == VALUE
+    heavy = {m for m in mods if m.split(".")[0] in ("pyrage", "yaml", "typer", "click", "rich", "platformdirs",
+                                                     "dataclasses", "hashlib")}
+    heavy |= {m for m in mods if m.startswith(("secretctl.service", "secretctl.infra.crypto",
+                                               "secretctl.infra.identity"))}
+    heavy -= {"secretctl.service", "secretctl.service.fastget", "secretctl.service.pending"}
+    assert heavy == set()
+    _, normal = imported(unlocked, "get", "--", "app/token")
+    assert "typer" in normal  # the comparison form really takes the other path
+
+
+def test_constants_match_their_homes() -> None:
+    from secretctl.core import recipients
+    from secretctl.service import fastget
+    from secretctl.service import base
+
+    assert fastget.CONFIG_FILE == base.CONFIG_FILE
+    assert fastget.RECIPIENTS_FILE == recipients.RECIPIENTS_FILE
+    assert fastget.FORMAT_VERSION == base.FORMAT_VERSION
+    assert fastget.MAX_SECRET_BYTES == base.MAX_SECRET_BYTES
