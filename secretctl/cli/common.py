@@ -88,6 +88,25 @@ def new_password(no_passphrase: bool) -> str | None:
     return first
 
 
+def read_new_password() -> str:
+    """A replacement password (identity passwd): asked twice on a terminal, else one line of stdin.
+    Never $SECRETCTL_PASSWORD: that one holds the current password."""
+    from secretctl.infra.identity import check_new_password
+
+    if stdin_is_tty():
+        import getpass
+
+        first = getpass.getpass("new secretctl password: ")
+        check_new_password(first)
+        if getpass.getpass("repeat password: ") != first:
+            raise UsageError("the passwords do not match")
+        return first
+    line = sys.stdin.buffer.readline(64 * 1024).decode("utf-8", errors="replace").removesuffix("\n")
+    line = line.removesuffix("\r")
+    check_new_password(line)
+    return line
+
+
 def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
     from secretctl.service.base import locate
     from secretctl.service.vault import Vault

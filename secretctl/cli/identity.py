@@ -54,6 +54,25 @@ def identity_show(json_out: Annotated[bool, JsonOpt] = False) -> None:
         sys.stdout.write(recipient + "\n")
 
 
+@identity_app.command("passwd")
+def identity_passwd(
+    no_passphrase: Annotated[bool, typer.Option("--no-passphrase", help="Remove the password (automation, CI).")]
+    = False,
+) -> None:
+    """Change your master password: the identity file is re-encrypted in place (atomically); the key,
+    and so your access, stay the same. The current password comes from $SECRETCTL_PASSWORD or a
+    prompt; the new one is asked twice on a terminal, or read from stdin (one line)."""
+    from secretctl.cli.common import password_source, read_new_password
+    from secretctl.infra import identity
+
+    path = settings.identity_path()
+    if not path.exists():
+        raise NotFoundError(f"no identity at {path}", hint="create one: secretctl identity new")
+    new = None if no_passphrase else read_new_password()
+    identity.change_password(path, password_source, new)
+    info(f"password {'removed from' if new is None else 'changed for'} {path}")
+
+
 @identity_app.command("import")
 def identity_import(
     file: Annotated[Path, typer.Argument(help="An age key file (age-keygen) or an OpenSSH ed25519 private key.")],
