@@ -1,0 +1,137 @@
+"""The unlock agent (issue 13): `get` and `run` with a protected identity and the agent running,
+against the same commands without it and against the age CLI, all measured in this run.
+
+One key, three identity files: ``identity.age`` protected by a password (real scrypt, as
+`identity passwd` writes it) and served by the agent; ``locked.age``, a copy no agent serves
+(opened with SECRETCTL_PASSWORD: today's way); ``plain.age``, the same key unprotected
+(SECRETCTL_IDENTITY switches between them). Timed commands are interleaved (a, b,
+c, a, b, c, ...) so a machine that slows down mid-run shifts every column alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from common import SECRETCTL, Env, fill, ms
+
+QUICK = "--quick" in sys.argv
+VAULT_SIZE = 300 if QUICK else 10_000
+RUNS = 3 if QUICK else 30
+SLOW_RUNS = 1 if QUICK else 5
+PASSWORD = "bench-Password-2026"
+
+
+def interleave(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def peak_rss_mb(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, check=True)
+    return int(out.stderr.decode().strip().splitlines()[-1]) / 1024
+
+
+def mcp_start(env: dict[str, str], root: Path) -> float:
+    """Seconds from launching `secretctl mcp-server` to the first tool answer."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    params = StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(root)], env=env,
+                                   cwd=str(root))
+
+    async def go() -> float:
+        start = time.perf_counter()
+        async with Client(params) as client:
+            r = await client.call_tool("secret_get_masked", {"key": "svc0/key0"})
+            assert not r.is_error, r
+        return time.perf_counter() - start
+
+    return asyncio.run(go())
+
+
+def main() -> None:
+    env = Env()
+    runtime = Path(tempfile.mkdtemp(prefix="sc-bench-"))
+    env.env["SECRETCTL_RUNTIME_DIR"] = str(runtime / "run")
+    try:
+        root = env.vault()
+        fill(env.open(root), VAULT_SIZE)
+        small = env.vault("small")
+        fill(env.open(small), 10)
+        (small / ".secretctl/policy.yaml").write_text('version: 1\nallowed_commands: ["true"]\n')
+        subprocess.run(["git", "add", "-A"], cwd=small, check=True, env=env.env, capture_output=True)
+        subprocess.run(["git", "commit", "-qm", "policy"], cwd=small, check=True, env=env.env, capture_output=True)
+        env.env["SECRETCTL_VAULT"] = str(root)
+        key = "svc7/key7"
+        plain = env.root / "config" / "plain.age"
+        shutil.copy(env.identity, plain)
+        shutil.copy(f"{env.identity}.pub", f"{plain}.pub")
+        env.run("identity", "passwd", input=PASSWORD.encode() + b"\n")  # the real scrypt work factor
+        env.run("unlock", "--timeout", "1h", "--idle", "1h", input=PASSWORD.encode() + b"\n")
+        # The same protected file under another name: no agent serves it (one agent per identity file).
+        locked = env.root / "config" / "locked.age"
+        shutil.copy(env.identity, locked)
+        shutil.copy(f"{env.identity}.pub", f"{locked}.pub")
+        unprotected = {**env.env, "SECRETCTL_IDENTITY": str(plain)}
+        with_password = {**env.env, "SECRETCTL_IDENTITY": str(locked), "SECRETCTL_PASSWORD": PASSWORD}
+        age_file = root / f"{key}.age"
+
+        def cmd(argv: list[str], e: dict[str, str]) -> Callable[[], object]:
+            return lambda: subprocess.run(argv, env=e, cwd=env.root, capture_output=True, check=True)
+
+        fast = interleave({
+            "agent": cmd([SECRETCTL, "get", key], env.env),
+            "plain": cmd([SECRETCTL, "get", key], unprotected),
+            "age": cmd(["age", "-d", "-i", str(plain), str(age_file)], env.env),
+            "run_agent": cmd([SECRETCTL, "run", "-k", key, "--", "true"], env.env),
+            "run_plain": cmd([SECRETCTL, "run", "-k", key, "--", "true"], unprotected),
+        }, RUNS)
+        slow = interleave({
+            "pw_get": cmd([SECRETCTL, "get", key], with_password),
+            "pw_run": cmd([SECRETCTL, "run", "-k", key, "--", "true"], with_password),
+        }, SLOW_RUNS)
+        print(f"{VAULT_SIZE}-secret vault, protected identity; medians of {RUNS} interleaved runs "
+              f"({SLOW_RUNS} for the password rows):")
+        print(f"  get, agent running:              {ms(fast['agent'])} (target <= 25 ms)")
+        print(f"  get, password, no agent (today): {ms(slow['pw_get'])}  -> agent is "
+              f"{slow['pw_get'] / fast['agent']:.0f}x faster")
+        print(f"  get, unprotected, no agent:      {ms(fast['plain'])} (no regression: <= 49 ms on the issue's "
+              f"machine); agent/unprotected = {fast['agent'] / fast['plain']:.2f}")
+        print(f"  age -d -i identity FILE:         {ms(fast['age'])} (passage show's way); get via agent / age = "
+              f"{fast['agent'] / fast['age']:.2f}")
+        print(f"  run -k KEY -- true, agent:       {ms(fast['run_agent'])} (target <= 60 ms); "
+              f"unprotected, no agent: {ms(fast['run_plain'])}; password, no agent: {ms(slow['pw_run'])}")
+        rss_agent = peak_rss_mb([SECRETCTL, "get", key], env.env, env.root)
+        rss_pw = peak_rss_mb([SECRETCTL, "get", key], with_password, env.root)
+        print(f"  peak RSS of get: agent {rss_agent:.0f} MB (target <= 40 MB); password, no agent {rss_pw:.0f} MB")
+        starts = {"agent": [], "password": []}  # type: dict[str, list[float]]
+        for _ in range(SLOW_RUNS):
+            starts["agent"].append(mcp_start(env.env, small))
+            starts["password"].append(mcp_start(with_password, small))
+        a, p = statistics.median(starts["agent"]), statistics.median(starts["password"])
+        print(f"  MCP server start to first answer, 10 secrets: agent {a:.2f} s (target <= 0.7 s); "
+              f"password, no agent {p:.2f} s; ratio {p / a:.1f}x")
+    finally:
+        subprocess.run([SECRETCTL, "lock"], env=env.env, capture_output=True, check=False)
+        shutil.rmtree(runtime, ignore_errors=True)
+        env.close()
+
+
+if __name__ == "__main__":
+    os.chdir(Path(__file__).resolve().parent)
+    main()
