@@ -98,8 +98,7 @@ def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
 
 def test_constants_match_their_homes() -> None:
     from secretctl.core import recipients
-    from secretctl.service import fastget
-    from secretctl.service import base
+    from secretctl.service import base, fastget
 
     assert fastget.CONFIG_FILE == base.CONFIG_FILE
     assert fastget.RECIPIENTS_FILE == recipients.RECIPIENTS_FILE
