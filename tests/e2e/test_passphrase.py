@@ -35,7 +35,6 @@ def test_identity_new_refuses_a_password_under_8_characters(tmp_path: Path) -> N
     assert not (home / "config" / "identity.age").exists()
 
 
-@pytest.mark.slow
 def test_identity_passwd_changes_the_password_and_keeps_the_key(carol: Member) -> None:  # noqa: F811
     ident = carol.identity
     pub_before = Path(f"{ident}.pub").read_bytes()
@@ -59,7 +58,6 @@ def test_identity_passwd_changes_the_password_and_keeps_the_key(carol: Member) -
     assert wrong.returncode == 4
 
 
-@pytest.mark.slow
 def test_identity_new_never_writes_a_weak_work_factor(tmp_path: Path) -> None:
     """The suite's cheap scrypt comes from tests/weak_scrypt.py alone: the installed command, run
     with the suite's whole environment, writes the real one, and no package module can reach the
