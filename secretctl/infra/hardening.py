@@ -21,7 +21,7 @@ from collections.abc import Mapping
 # find the same vault and identity; these names hold paths, never a secret. Every other
 # SECRETCTL_* (the password above all) is dropped.
 LOCATION_VARS = frozenset({"SECRETCTL_VAULT", "SECRETCTL_IDENTITY", "SECRETCTL_CONFIG_DIR", "SECRETCTL_DATA_DIR",
-                           "SECRETCTL_ACTOR"})
+                           "SECRETCTL_ACTOR", "SECRETCTL_RUNTIME_DIR"})  # the last: where the unlock agent listens
 
 _PR_SET_DUMPABLE = 4
 _PR_GET_DUMPABLE = 3

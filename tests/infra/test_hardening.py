@@ -16,8 +16,12 @@ from secretctl.infra import gitrepo, hardening
 
 def test_child_env_drops_every_secretctl_secret_and_keeps_locations() -> None:
     env = hardening.child_env({"SECRETCTL_PASSWORD": "pw", "SECRETCTL_AGENT_SOCKET": "/s", "SECRETCTL_VAULT": "/v",
-                               "SECRETCTL_CONFIG_DIR": "/c", "PATH": "/bin", "GIT_DIR": "/g"})
-    assert env == {"SECRETCTL_VAULT": "/v", "SECRETCTL_CONFIG_DIR": "/c", "PATH": "/bin", "GIT_DIR": "/g"}
+                               "SECRETCTL_CONFIG_DIR": "/c", "SECRETCTL_RUNTIME_DIR": "/r", "PATH": "/bin",
+                               "GIT_DIR": "/g"})
+    # The runtime folder is a location (the merge driver finds the same unlock agent); the socket
+    # variable is `run --with-agent`'s opt-in pointer and stays out.
+    assert env == {"SECRETCTL_VAULT": "/v", "SECRETCTL_CONFIG_DIR": "/c", "SECRETCTL_RUNTIME_DIR": "/r",
+                   "PATH": "/bin", "GIT_DIR": "/g"}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_DUMPABLE is Linux's")
