@@ -38,9 +38,9 @@ def _global(
 
 
 def _register() -> None:
-    from secretctl.cli import agentcmds, audit, gitcmds, identity, mcp, members, run, secrets, vaultcmds
+    from secretctl.cli import agentcmds, audit, gitcmds, identity, mcp, members, migrate, run, secrets, vaultcmds
 
-    for mod in (vaultcmds, secrets, members, identity, agentcmds, run, mcp, gitcmds, audit):
+    for mod in (vaultcmds, secrets, members, identity, agentcmds, run, mcp, gitcmds, audit, migrate):
         mod.register(app)
     # Command groups added by later modules register here, one line each.
 

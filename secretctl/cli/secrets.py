@@ -16,7 +16,7 @@ from secretctl.cli.common import (
     open_vault,
     print_warnings,
     read_secret_input,
-    stdin_is_tty,
+    warn,
 )
 from secretctl.cli.options import JsonOpt
 from secretctl.core.secret import Secret
@@ -43,8 +43,14 @@ def set_(
     url: Annotated[str | None, typer.Option("--url", help="Where the secret is used or rotated.")] = None,
     tags: Annotated[str | None, typer.Option("--tags", help="Comma-separated tags.")] = None,
     field: Annotated[list[str] | None, typer.Option(
-        "--field", help="name=value (non-sensitive, stored in the sidecar) or name (sensitive, prompted; "
-        "without a terminal, one line per sensitive field on stdin).")] = None,
+        "--field", help="A field of a multi-field secret: NAME (or NAME=-) reads its value from a hidden prompt or "
+        "stdin; NAME=VALUE takes it from the command line, where other users see it in `ps` (fine for public "
+        "fields). Every value is encrypted; fields are sensitive unless --public.")] = None,
+    public: Annotated[list[str] | None, typer.Option(
+        "--public", help="Mark field NAME public: agents may read it, run does not redact it. Never allowed for "
+        "names such as password, secret, token, key, credential, pin.")] = None,
+    template: Annotated[str | None, typer.Option(
+        "--template", help="database, login, api or ssh: the usual fields and env bindings.")] = None,
     binding: Annotated[list[str] | None, typer.Option("--binding", help="ENV=field: inject a field as ENV.")] = None,
 ) -> None:
     """Store a secret. The value comes from stdin (one trailing newline dropped), a hidden
@@ -53,29 +59,22 @@ def set_(
     from secretctl.service.results import SetRequest
 
     keys_mod.validate_key(key)
-    sources = sum([from_file is not None, generate, bool(field)])
-    if sources > 1:
-        raise UsageError("give one of --from-file, --generate or --field")
-    plain: dict[str, str] = {}
-    sensitive_names: list[str] = []
-    for f in field or []:
-        name, eq, val = f.partition("=")
-        if eq:
-            plain[name] = val
-        else:
-            sensitive_names.append(name)
-    bindings = {}
-    for b in binding or []:
-        env, eq, fname = b.partition("=")
-        if not eq:
-            raise UsageError(f"--binding {b!r}: expected ENV=field")
-        bindings[env] = fname
+    multi = bool(field) or template is not None
+    if sum([from_file is not None, generate, multi]) > 1:
+        raise UsageError("give one of --from-file, --generate or --field/--template")
+    if (public or binding) and not multi:
+        raise UsageError("--public and --binding need --field or --template")
     value: Secret | None = None
-    sensitive: dict[str, Secret] = {}
-    if field:
-        sensitive = _read_fields(sensitive_names)
-        if not sensitive and not plain:
-            raise UsageError("no fields given")
+    fields: list[Any] = []
+    bindings: dict[str, str] = {}
+    if multi:
+        from secretctl.cli.fieldinput import gather
+
+        given = gather(field or [], public or [], template, binding or [])
+        for name in given.in_argv:
+            warn(f"the value of field {name} is on the command line, where other users of this machine can "
+                 f"see it (ps); next time use --field {name}=- to read it from stdin or a prompt")
+        fields, bindings = given.fields, given.bindings
     elif from_file is not None:
         from secretctl.infra import store
 
@@ -87,24 +86,13 @@ def set_(
     else:
         value = read_secret_input(f"value for {key}: ")
     req = SetRequest(
-        value=value, sensitive_fields=sensitive, plain_fields=plain, bindings=bindings,
+        value=value, fields=fields, bindings=bindings,
         expires=_parse_expires(expires), notes=notes, url=url,
         tags=[t for t in tags.split(",")] if tags is not None else None,
     )
     v = open_vault()
     out = v.set(key, req)
     info(f"{'stored' if out.details.get('created') else 'updated'} {key}")
-
-
-def _read_fields(names: list[str]) -> dict[str, Secret]:
-    if not names:
-        return {}
-    if stdin_is_tty():
-        return {n: read_secret_input(f"{n}: ") for n in names}
-    lines = sys.stdin.buffer.read(1024 * 1024).split(b"\n")
-    if len([ln for ln in lines if ln]) < len(names):
-        raise UsageError(f"expected {len(names)} lines on stdin, one per sensitive field ({', '.join(names)})")
-    return {n: Secret(lines[i].rstrip(b"\r")) for i, n in enumerate(names)}
 
 
 def get(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from secretctl.core import agefile, audit, keys, meta, recipients
+from secretctl.core import agefile, audit, fields, keys, meta, recipients
 from secretctl.core.policy import load_policy
 from secretctl.core.redact import CREDENTIAL, Redactor
 from secretctl.errors import SecretctlError
@@ -137,8 +137,12 @@ def check_files(
                 continue
             if p.endswith(keys.META_SUFFIX):
                 parsed = meta.parse_meta(f.data, source=p)
+                legacy = fields.legacy_problem(parsed)
+                if legacy is not None:
+                    problems.append(Problem(p, f"sidecar {legacy}"))
+                    continue
                 texts = [("notes", parsed.notes or ""), ("url", parsed.url or "")]
-                texts += [(f"field {fl.name}", x) for fl in parsed.fields for x in (fl.value or "", fl.hint or "")]
+                texts += [(f"field {fl.name}", fl.hint or "") for fl in parsed.fields]
                 for where, t in texts:
                     if value_like(t):
                         # Name the place, never any part of the string: it may be a real credential.

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretctl.core import agefile
+from secretctl.core import fields as fields_mod
 from secretctl.core import keys as keys_mod
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,
@@ -73,6 +74,9 @@ class Health(Members):
                 continue
             if m is None:
                 continue
+            legacy = fields_mod.legacy_problem(m)
+            if legacy is not None:
+                problems.append(CheckProblem(keys_mod.meta_path(k), legacy))
             if m.recipients_fingerprint and m.recipients_fingerprint != rfile.fingerprint():
                 problems.append(CheckProblem(rel, "encrypted to an old recipient set; run `secretctl reencrypt`"))
             if m.expired(now):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretctl.core import fields as fields_mod
 from secretctl.core import keys as keys_mod
 from secretctl.core.meta import Field, Meta, format_time, parse_meta
 from secretctl.core.secret import Secret
@@ -116,40 +116,49 @@ class Reading(AccessLog):
         return Entry(key, self.meta(key))
 
     def read(self, key: str) -> Secret:
-        """The stored bytes exactly (for a multi-field secret: its JSON document of sensitive fields)."""
+        """The stored bytes exactly (for a multi-field secret: its JSON document of field values)."""
         path = self._require_secret(key)
         data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
         return self.unlock().decrypt(data, source=self.rel(path))
 
     def read_fields(self, key: str, meta: Meta | None = None) -> dict[str, Secret]:
-        """The sensitive fields of a multi-field secret (``meta``: the sidecar to trust, default the
-        work tree's)."""
+        """Every field value of a multi-field secret, an old vault's sidecar values included
+        (``meta``: the sidecar to trust, default the work tree's)."""
         meta = self.meta(key) if meta is None else meta
         if meta is None or not meta.is_multifield:
             raise UsageError(f"{key} is not a multi-field secret", hint="read it with `secretctl get KEY`")
-        return _decode_fields(self.read(key), key)
+        doc = fields_mod.decode_document(self.read(key), source=keys_mod.secret_path(key))
+        return fields_mod.field_values(meta, doc)
 
-    def field_value(self, key: str, name: str) -> tuple[Field, Secret | str]:
-        """A field's value: a Secret for a sensitive field, plain text for a non-sensitive one."""
-        meta = self.meta(key)
+    def field_value(self, key: str, name: str, meta: Meta | None = None) -> tuple[Field, Secret]:
+        """A field's schema entry and value (``name`` may be an alias; ``meta`` as for read_fields)."""
+        meta = self.meta(key) if meta is None else meta
         self._require_secret(key)
         f = meta.field(name) if meta else None
         if meta is None or f is None:
             known = ", ".join(x.name for x in meta.fields) if meta else ""
             raise NotFoundError(f"field not found: {key} {name}",
                                 hint=f"fields of {key}: {known}" if known else f"{key} has no fields")
-        if not f.sensitive:
-            return f, f.value or ""
-        values = self.read_fields(key)
+        values = self.read_fields(key, meta)
         if f.name not in values:
-            raise VaultCorruptError(f"{key}: sensitive field {f.name} is missing from the encrypted document")
+            raise VaultCorruptError(f"{key}: field {f.name} is missing from the encrypted document")
         return f, values[f.name]
 
+    def masked_fields(self, key: str, meta: Meta | None = None) -> list[fields_mod.MaskedField]:
+        """Each field of a multi-field secret masked on its own (``meta`` as for read_fields)."""
+        meta = self.meta(key) if meta is None else meta
+        values = self.read_fields(key, meta)
+        if meta is None:
+            raise NotFoundError(f"{key} has no fields")
+        return fields_mod.mask_fields(meta, values)
+
     def secret_values(self, key: str) -> dict[str, Secret]:
-        """Every sensitive value of ``key`` by redaction label (``key`` or ``key:field``)."""
+        """Every sensitive value of ``key`` by redaction label (``key`` or ``key:field``); public
+        fields are left out, so output is never redacted for them."""
         meta = self.meta(key)
         if meta is not None and meta.is_multifield:
-            return {f"{key}:{k}": v for k, v in self.read_fields(key).items()}
+            values = fields_mod.sensitive_values(meta, self.read_fields(key))
+            return {f"{key}:{k}": v for k, v in values.items()}
         return {key: self.read(key)}
 
     def value_of(self, key: str, field: str | None = None) -> Secret:
@@ -157,8 +166,8 @@ class Reading(AccessLog):
         person go through ``reveal``; ``get --masked`` shows only a mask of it."""
         if field is None:
             return self.read(key)
-        _, fval = self.field_value(key, field)
-        return fval if isinstance(fval, Secret) else Secret(fval.encode())
+        _, value = self.field_value(key, field)
+        return value
 
     def reveal(self, key: str, *, field: str | None = None) -> Secret:
         """A person's explicit `get`: the plaintext and its access record, in one place."""
@@ -222,13 +231,3 @@ class Reading(AccessLog):
 
 def _under(d: str, prefix: str) -> bool:
     return not prefix or d == prefix or d.startswith(prefix + "/")
-
-
-def _decode_fields(doc: Secret, key: str) -> dict[str, Secret]:
-    try:
-        raw = json.loads(doc.reveal())
-    except ValueError:
-        raise VaultCorruptError(f"{key}: the encrypted document of a multi-field secret is not JSON") from None
-    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise VaultCorruptError(f"{key}: the encrypted document must map field names to text")
-    return {str(k): Secret(v.encode()) for k, v in raw.items()}

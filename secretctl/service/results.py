@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from secretctl.core.fields import FieldInput
 from secretctl.core.meta import Meta, format_time
 from secretctl.core.secret import Secret
 
@@ -70,8 +71,7 @@ class SetRequest:
     """A value and metadata to store. ``fields`` non-empty makes it a multi-field secret."""
 
     value: Secret | None = None
-    sensitive_fields: Mapping[str, Secret] = field(default_factory=dict)
-    plain_fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Sequence[FieldInput] = ()  # every value goes to the .age file; the sidecar gets the schema
     bindings: Mapping[str, str] = field(default_factory=dict)
     expires: datetime | None = None
     notes: str | None = None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from secretctl.core import envmap
+from secretctl.core import fields as fields_mod
 from secretctl.core.policy import ALWAYS_BLOCKED, WRAPPERS, Policy, RunCheck, load_policy, narrow
 from secretctl.core.redact import PassThrough, Redactor, check_redactable
 from secretctl.core.secret import Secret
@@ -263,19 +264,17 @@ def _inject_bindings(vault: Vault, key: str, meta: Meta | None, prefix: str, inj
             raise UsageError(f"{key} has no bindings to inject",
                              hint="add them: secretctl set KEY --field ... --binding ENV=field")
         return
-    sensitive = vault.read_fields(key, meta) if meta.sensitive_fields() else {}
+    values = vault.read_fields(key, meta)
     for env_var, fname in meta.bindings:
         f = meta.field(fname)
         if f is None:
             raise NotFoundError(f"{key}: binding {env_var} names unknown field {fname}")
-        if f.sensitive:
-            value = sensitive.get(f.name)
-            if value is None:
-                raise NotFoundError(f"{key}: sensitive field {f.name} is missing")
-            inject(prefix + env_var, value, f"{key}:{f.name}", True)
-        else:
-            # Not a secret (it lives in the plaintext sidecar): injected, never redacted.
-            inject(prefix + env_var, Secret((f.value or "").encode()), f"{key}:{f.name}", False)
+        value = values.get(f.name)
+        if value is None:
+            raise NotFoundError(f"{key}: field {f.name} is missing from the encrypted document")
+        # A public field is injected but never redacted; the name rule keeps a password sensitive
+        # even where an old or hand-edited sidecar calls it public.
+        inject(prefix + env_var, value, f"{key}:{f.name}", fields_mod.is_sensitive(f))
 
 
 def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:

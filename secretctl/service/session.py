@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from secretctl.core import keys
 from secretctl.core.durations import parse_duration, parse_expiry
+from secretctl.core.fields import is_sensitive
 from secretctl.core.passwords import generate
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret, mask
@@ -241,6 +242,13 @@ class AgentSession:
 
     def secret_get_masked(self, key: str) -> dict[str, Any]:
         self._check_key_arguments("secret_get_masked", [key])
+        meta = self._committed_meta(key)
+        if meta is not None and meta.is_multifield:
+            # Each field on its own: masking the serialized document would show its last characters.
+            masked = self.vault.masked_fields(key, meta)
+            self._record("mcp.secret_get_masked", [key], decision="allow")
+            return {"key": key, "masked_value": ", ".join(f"{m.name}={m.masked_value}" for m in masked),
+                    "fields": [m.to_json() for m in masked]}
         value = self.vault.read(key)
         self._record("mcp.secret_get_masked", [key], decision="allow")
         text = value.reveal().decode("utf-8", errors="replace")
@@ -250,26 +258,29 @@ class AgentSession:
         self._check_key_arguments("secret_list_fields", [key])
         meta = self._committed_meta(key)
         fields = [] if meta is None else [
-            {"name": f.name, "sensitive": f.sensitive, "hint": f.hint, "kind": f.kind, "aliases": list(f.aliases)}
+            {"name": f.name, "sensitive": is_sensitive(f), "hint": f.hint, "kind": f.kind,
+             "aliases": list(f.aliases)}
             for f in meta.fields
         ]
         self._record("mcp.secret_list_fields", [key], decision="allow")
         return {"key": key, "fields": fields, "bindings": dict(meta.bindings) if meta else {}}
 
     def secret_get_field(self, key: str, field: str) -> dict[str, Any]:
+        """A public field's value, decrypted here: the agent never gets a sensitive one."""
         self._check_key_arguments("secret_get_field", [key])
         self._check_arguments("secret_get_field", [field])
         meta = self._committed_meta(key)
         f = meta.field(field) if meta else None
         if f is None:
             raise NotFoundError(f"field not found: {key} {field}")
-        if f.sensitive:
+        if is_sensitive(f):
             self._record("mcp.secret_get_field", [key], decision="deny", field=field,
                                      reason="sensitive field")
             raise PolicyError(f"field {field} of {key} is sensitive: agents never receive it",
                               hint="inject it with secret_run_with_bindings and reference $ENV_NAME")
+        _, value = self.vault.field_value(key, f.name, meta)
         self._record("mcp.secret_get_field", [key], decision="allow", field=field)
-        return {"key": key, "field": f.name, "value": f.value or "", "kind": f.kind}
+        return {"key": key, "field": f.name, "value": value.reveal_text(), "kind": f.kind}
 
     def policy_show(self) -> dict[str, Any]:
         self._record("mcp.policy_show", [], decision="allow")

@@ -67,6 +67,11 @@ def _load_conflicts(root: Path) -> dict[str, Any]:
     return data
 
 
+def in_conflict(root: Path, key: str) -> bool:
+    """Whether a stopped sync waits on ``key``."""
+    return keys.secret_path(key) in _load_conflicts(root)
+
+
 def _save_conflicts(root: Path, conflicts: dict[str, Any]) -> None:
     path = root / ".git" / CONFLICTS
     if conflicts:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from secretctl.core import audit
+from secretctl.core import fields as fields_mod
 from secretctl.core import keys as keys_mod
 from secretctl.core.meta import (
     Field,
@@ -122,28 +122,16 @@ class Writing(Reading):
         now = self.clock()
         fields: tuple[Field, ...] = ()
         bindings: tuple[tuple[str, str], ...] = ()
-        if req.sensitive_fields or req.plain_fields:
-
-            names = set()
-            flist: list[Field] = []
-            for name, val in req.plain_fields.items():
-                validate_field_name(name)
-                names.add(name)
-                flist.append(Field(name, False, val, kind=_guess_kind(name)))
-            for name in req.sensitive_fields:
-                validate_field_name(name)
-                if name in names:
-                    raise UsageError(f"field {name} given twice")
-                names.add(name)
-                flist.append(Field(name, True, kind=_guess_kind(name)))
-            blist = []
-            for env, fname in req.bindings.items():
+        if req.fields:
+            for f in req.fields:
+                validate_field_name(f.name)
+                for alias in f.aliases:
+                    validate_field_name(alias)
+            for env in req.bindings:
                 validate_env_name(env)
-                if fname not in names:
-                    raise UsageError(f"binding {env}={fname} names unknown field {fname}",
-                                     hint=f"fields: {', '.join(sorted(names))}")
-                blist.append((env, fname))
-            fields, bindings = tuple(flist), tuple(blist)
+            fields_mod.check_inputs(req.fields, req.bindings.items())
+            fields = tuple(f.schema() for f in req.fields)
+            bindings = tuple(req.bindings.items())
         elif req.bindings:
             raise UsageError("--binding needs --field", hint="bindings map env names to fields of a multi-field secret")
         tags = validate_tags(list(req.tags)) if req.tags is not None else (old.tags if old else ())
@@ -170,7 +158,7 @@ class Writing(Reading):
             old = self.meta(key) if existed else None
             meta = self._build_meta(key, req, old)
             if meta.is_multifield:
-                plaintext = _encode_fields(req.sensitive_fields)
+                plaintext = fields_mod.encode_document({f.name: f.value for f in req.fields})
             else:
                 if req.value is None:
                     raise UsageError("no value given")
@@ -305,17 +293,3 @@ class _ConvertedRecipients:
         if reldir not in self._cache:
             self._cache[reldir] = crypto.to_pyrage_recipients(rfile.recipients)
         return self._cache[reldir]
-
-
-_KIND_GUESS = {"host": "host", "hostname": "host", "port": "port", "user": "username", "username": "username",
-               "password": "password", "pass": "password", "url": "url", "token": "token", "database": "database",
-               "db": "database", "dbname": "database"}
-
-
-def _guess_kind(name: str) -> str:
-    return _KIND_GUESS.get(name.lower(), "text")
-
-
-def _encode_fields(fields: Mapping[str, Secret]) -> Secret:
-    doc = {k: v.reveal_text() for k, v in sorted(fields.items())}
-    return Secret(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode())

@@ -44,7 +44,7 @@ def test_a_field_given_on_the_command_line_is_encrypted_never_in_git(alice: Memb
     assert PASSWORD not in everything
     assert HOST not in everything  # a public field is encrypted too: "public" is about agents, not storage
     sidecar = (vault_dir / "db/main.meta.yaml").read_bytes()
-    assert b"value" not in sidecar
+    assert b"value:" not in sidecar
     assert alice.run("get", "db/main", "--field", "password").stdout == PASSWORD
     assert alice.run("get", "db/main", "--field", "host").stdout == HOST
     assert fields_of(alice, "db/main") == {"password": True, "host": False}
@@ -162,7 +162,7 @@ def session(alice: Member, vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for k, v in alice.env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(vault_dir)
-    from secretctl import settings
+    from secretctl.infra import settings
     from secretctl.service.session import AgentSession
     from secretctl.service.vault import Vault
 
@@ -284,7 +284,7 @@ def test_migrate_fields_moves_every_value_into_the_encrypted_file_in_one_commit(
     assert b"rotate" in report and b"db/main" in report and b"password" in report
     assert LEGACY_PASSWORD not in report and HOST not in report
     sidecar = (vault_dir / "db/main.meta.yaml").read_text()
-    assert "value" not in sidecar and LEGACY_PASSWORD.decode() not in sidecar
+    assert "value:" not in sidecar and LEGACY_PASSWORD.decode() not in sidecar
     assert fields_of(alice, "db/main") == {"host": False, "password": True, "token": True}
     for field, value in (("host", HOST), ("password", LEGACY_PASSWORD), ("token", TOKEN)):
         assert alice.run("get", "db/main", "--field", field).stdout == value

@@ -46,6 +46,7 @@ def mcp_vault(alice: Member, vault_dir: Path) -> Path:
     for key, value in VALUES.items():
         alice.run("set", key, input=value)
     alice.run("set", "db/main", "--field", "host=db.internal", "--field", "user=app", "--field", "password",
+              "--public", "host", "--public", "user",
               "--binding", "PGHOST=host", "--binding", "PGUSER=user", "--binding", "PGPASSWORD=password",
               input=DB_PASSWORD + b"\n")
     alice.run("set", "old/expired", "--expires", "2001-01-01", input=b"expired-Value-123")

@@ -25,7 +25,8 @@ def runner_vault(alice: Member, vault_dir: Path) -> Path:
     alice.run("set", "aws/secret_access_key", input=b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     alice.run("set", "app/api-token", input=b"tok_live_ABCDEF123456")
     alice.run("set", "short/pin", input=b"123")
-    alice.run("set", "db/main", "--field", "host=db.internal", "--field", "password", "--binding", "PGHOST=host",
+    alice.run("set", "db/main", "--field", "host=db.internal", "--public", "host", "--field", "password",
+              "--binding", "PGHOST=host",
               "--binding", "PGPASSWORD=password", input=b"pg-Pass-Word-99\n")
     return vault_dir
 

@@ -294,11 +294,12 @@ def test_import_export_one_commit(alice: Member, vault_dir: Path, tmp_path: Path
 
 def test_multi_field_secret(alice: Member, vault_dir: Path) -> None:
     alice.run("set", "db/main", "--field", "host=db.internal", "--field", "user=app", "--field", "password",
+              "--public", "host", "--public", "user",
               "--binding", "PGHOST=host", "--binding", "PGPASSWORD=password", input=b"pg-Secret-123\n")
     assert alice.run("get", "db/main", "--field", "host").stdout == b"db.internal"
     assert alice.run("get", "db/main", "--field", "password").stdout == b"pg-Secret-123"
     sidecar = (vault_dir / "db/main.meta.yaml").read_bytes()
-    assert b"db.internal" in sidecar and b"pg-Secret-123" not in sidecar
+    assert b"db.internal" not in sidecar and b"pg-Secret-123" not in sidecar  # every value is encrypted
     meta = json.loads(alice.run("get", "db/main", "--show-metadata", "--json").stdout)
     assert meta["bindings"] == {"PGHOST": "host", "PGPASSWORD": "password"}
 
