@@ -122,7 +122,7 @@ def test_template_database_creates_fields_and_bindings(alice: Member, vault_dir:
     assert b"warning" in out.stderr and b"password" in out.stderr and b"username" not in out.stderr
 
 
-@pytest.mark.parametrize("template,fields", [
+@pytest.mark.parametrize(("template", "fields"), [
     ("login", {"username": False, "password": True}),
     ("api", {"api_key": True}),
     ("ssh", {"host": False, "username": False, "private_key": True}),

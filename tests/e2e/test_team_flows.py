@@ -197,7 +197,7 @@ commands:
 
 
 def test_policy_commit_keeps_audit_verify_green(team: Team) -> None:
-    alice, bob, a_root, b_root = team
+    alice, bob, a_root, _b_root = team
     (a_root / ".secretctl/policy.yaml").write_text(POLICY)
     (a_root / "deploy.sh").write_text("#!/bin/sh\necho deployed\n")
     (a_root / "deploy.sh").chmod(0o755)
@@ -245,7 +245,7 @@ def test_the_documented_team_workflow_keeps_audit_verify_green(team: Team, tmp_p
     alice.run("run", "-k", "db/main", "--", "true")
     alice.run("sync")
     bob.run("sync")
-    for m, root in ((alice, a_root), (bob, b_root)):
+    for m in (alice, bob):
         out = m.run("audit", "verify", check=False)
         assert out.returncode == 0, out.stderr
         assert m.run("check").returncode == 0
