@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -124,39 +124,83 @@ def sync(
     no_push: Annotated[bool, typer.Option("--no-push", help="Pull and re-encrypt, but do not push.")] = False,
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
-    """Pull (rebase), re-encrypt if recipients changed, push; report what came in."""
+    """Pull (rebase), re-encrypt if recipients changed, push; report what went out and came in."""
     from secretctl.service import team
 
-    incoming = team.sync(open_vault(), push=not no_push)
+    report = team.sync(open_vault(), push=not no_push)
     if json_out:
-        emit_json(incoming.to_json())
+        emit_json(report.to_json())
         return
-    if not incoming.commits:
+    out, incoming = report.outgoing, report.incoming
+    if not out.commits and not incoming.commits:
         info("already up to date")
         return
-    info(f"{incoming.commits} commit(s) came in")
-    for label, items in (("added", incoming.added), ("changed", incoming.changed), ("removed", incoming.removed)):
+    if out.commits:
+        verb = "sent" if report.pushed else "not pushed (--no-push)"
+        info(f"{verb}: {out.commits} commit(s)")
+        _changes_lines(out, by=False)
+    if incoming.commits:
+        info(f"received: {incoming.commits} commit(s)")
+        _changes_lines(incoming, by=True)
+
+
+def _changes_lines(c: Any, *, by: bool) -> None:
+    for label, items in (("added", c.added), ("changed", c.changed), ("removed", c.removed)):
         for key, who in items.items():
-            info(f"  {label}: {key} (by {who})")
-    for m in incoming.members:
+            info(f"  {label}: {key}" + (f" (by {who})" if by else ""))
+    for old, new in c.moved.items():
+        info(f"  moved: {old} -> {new}")
+    for m in c.members:
         info(f"  {m}")
-    if incoming.rotate:
-        info("  a member was removed who could read: " + ", ".join(incoming.rotate) + " (rotate them)")
+    if c.rotate:
+        info("  a member was removed who could read: " + ", ".join(c.rotate) + " (rotate them)")
 
 
 def resolve(
     key: Annotated[str, typer.Argument(help="The conflicted secret.")],
     ours: Annotated[bool, typer.Option("--ours", help="Keep your local value.")] = False,
     theirs: Annotated[bool, typer.Option("--theirs", help="Take the incoming value.")] = False,
+    show: Annotated[bool, typer.Option("--show", help="Show both sides (masked) and change nothing.")] = False,
+    reveal: Annotated[bool, typer.Option("--reveal", help="With --show: print both values in full.")] = False,
+    json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
-    """Settle a conflict named by sync: --ours is always your value, --theirs the incoming one."""
+    """Settle a conflict named by sync: --ours is always your value, --theirs the incoming one.
+    --show prints both sides first (masked as ****WXYZ unless --reveal)."""
     from secretctl.errors import UsageError
     from secretctl.service import team
 
+    if show:
+        if ours or theirs:
+            raise UsageError("--show changes nothing: give it alone, then --ours or --theirs")
+        _show_sides(key, reveal=reveal, json_out=json_out)
+        return
+    if reveal:
+        raise UsageError("--reveal goes with --show")
     if ours == theirs:
-        raise UsageError("choose exactly one of --ours and --theirs")
+        raise UsageError("choose exactly one of --ours and --theirs", hint=f"see both: secretctl resolve --show {key}")
     team.resolve(open_vault(), key, side="ours" if ours else "theirs")
     info(f"resolved {key} ({'your value' if ours else 'the incoming value'}); run secretctl sync")
+
+
+def _show_sides(key: str, *, reveal: bool, json_out: bool) -> None:
+    from secretctl.service import conflicts
+
+    v = open_vault()
+    yours, incoming = conflicts.show(v, key, reveal=reveal)
+    if reveal:
+        v.record_access("resolve-show", [key])
+    if json_out:
+        emit_json({"key": key, "ours": yours.to_json(), "theirs": incoming.to_json()})
+        return
+
+    def line(label: str, side: Any) -> str:
+        if side.deleted:
+            return f"  {label}: deleted\n"
+        shown = side.value.reveal_text() if side.value is not None else side.masked_value
+        return f"  {label}: {shown}  ({side.value_length} characters)\n"
+
+    sys.stdout.write(f"{key}: changed on both sides\n" + line("yours    (--ours)  ", yours)
+                     + line("incoming (--theirs)", incoming))
 
 
 def merge_driver(

@@ -65,9 +65,8 @@ def _show_masked_fields(v: Any, key: str, json_out: bool) -> None:
 
 def _warn_conflict(v: Any, key: str) -> None:
     """During a stopped sync the tree holds your side of a conflicted secret: say so."""
-    if not (v.root / ".git" / "secretctl" / "conflicts.json").exists():
-        return  # the usual case, one stat: `get` does not import the team service for it
-    from secretctl.service.team import in_conflict
+    from secretctl.service.conflicts import in_conflict
 
     if in_conflict(v.root, key):
-        warn(f"{key} is in conflict: showing your value; see both with `secretctl resolve --show {key}`")
+        warn(f"{key} is in conflict with an incoming change: this is your side; see both with "
+             f"`secretctl resolve --show {key}`")

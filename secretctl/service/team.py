@@ -12,12 +12,13 @@ import base64
 import json
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core import keys, schema
+from secretctl.core import changes, keys, schema
 from secretctl.core.audit import line_hash, parse_log, parse_trailers, record_from_json, verify_chain
+from secretctl.core.changes import Changes
 from secretctl.core.hookcheck import StagedFile, check_files
 from secretctl.core.merge import decide_value_merge, merge_mappings
 from secretctl.core.meta import parse_meta, render_meta
@@ -25,7 +26,8 @@ from secretctl.core.policy import load_policy
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.core.secret import Secret
 from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
-from secretctl.infra import crypto, gitrepo, settings, store
+from secretctl.infra import crypto, gitrepo, store
+from secretctl.service import conflicts
 from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
     from secretctl.infra.identity import Unlocked
     from secretctl.service.vault import Vault
 
-CONFLICTS = "secretctl/conflicts.json"
 
 
 def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None, hooks: bool = False,
@@ -52,34 +53,6 @@ def textconv(vault: Vault, path: Path) -> bytes:
 
 
 # -------------------------------------------------------------- merge driver
-def _rebasing(root: Path) -> bool:
-    return (root / ".git" / "rebase-merge").exists() or (root / ".git" / "rebase-apply").exists()
-
-
-def _load_conflicts(root: Path) -> dict[str, Any]:
-    path = root / ".git" / CONFLICTS
-    if not path.exists():
-        return {}
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return data
-
-
-def in_conflict(root: Path, key: str) -> bool:
-    """Whether a stopped sync waits on ``key``."""
-    return keys.secret_path(key) in _load_conflicts(root)
-
-
-def _save_conflicts(root: Path, conflicts: dict[str, Any]) -> None:
-    path = root / ".git" / CONFLICTS
-    if conflicts:
-        store.atomic_write(path, json.dumps(conflicts, indent=1).encode(), mode=0o600)
-    else:
-        store.remove(path)
-
-
 def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
     """The merge driver for *.age: compare plaintexts. Returns False on a real conflict.
 
@@ -106,15 +79,12 @@ def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) 
     decision = decide_value_merge(b, o, t) if unlocked is not None else "conflict"
     key = keys.key_from_path(relpath)
     if decision == "conflict" or key is None:
-        rebasing = _rebasing(vault.root)
-        local, incoming = (theirs, ours) if rebasing else (ours, theirs)
-        conflicts = _load_conflicts(vault.root)
-        conflicts[relpath] = {
-            "key": key,
-            "local": base64.b64encode(local.read_bytes()).decode() if local.exists() else None,
-            "incoming": base64.b64encode(incoming.read_bytes()).decode() if incoming.exists() else None,
-        }
-        _save_conflicts(vault.root, conflicts)
+        local, incoming = (theirs, ours) if conflicts.rebasing(vault.root) else (ours, theirs)
+        local_bytes = local.read_bytes() if local.exists() else None
+        conflicts.record(vault.root, relpath, local_bytes, incoming.read_bytes() if incoming.exists() else None)
+        if local_bytes is not None and local is not ours:
+            # Git leaves %A in the tree: make it your side, so `get` shows what docs/team.md says.
+            store.atomic_write(ours, local_bytes)
         return False
     winner = {"same": o, "ours": o, "theirs": t, "deleted": None}[decision]
     if winner is None:
@@ -153,57 +123,34 @@ def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
 
 
 # ---------------------------------------------------------------- sync
-@dataclass
-class Incoming:
-    commits: int = 0
-    added: dict[str, str] = field(default_factory=dict)  # key -> by
-    changed: dict[str, str] = field(default_factory=dict)
-    removed: dict[str, str] = field(default_factory=dict)
-    members: list[str] = field(default_factory=list)
-    rotate: list[str] = field(default_factory=list)  # readable by a member who was removed
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync moved: what came in, and what went out (or would have, with --no-push)."""
+
+    incoming: Changes
+    outgoing: Changes
+    pushed: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"commits": self.commits, "added": self.added, "changed": self.changed, "removed": self.removed,
-                "members": self.members, "rotate": self.rotate}
+        # The incoming side stays at the top level, as before; what went out is beside it.
+        return {**self.incoming.to_json(), "outgoing": {**self.outgoing.to_json(), "pushed": self.pushed}}
 
 
-def _incoming(root: Path, rng: str) -> Incoming:
-
-    out = Incoming()
-    log = _git(root, "log", "--reverse", "--format=%H%x00%B%x1e", rng).stdout.decode(errors="replace")
-    for raw in log.split("\x1e"):
-        entry = raw.strip("\n")
-        if not entry:
-            continue
-        out.commits += 1
-        _, _, body = entry.partition("\x00")
-        t = parse_trailers(body)
-        if t is None:
-            continue
-        who = t.actor.split(" <")[0]
-        for k in t.keys:
-            if t.action == "set" and "update" not in body.split("\n", 1)[0]:
-                out.added[k] = who
-            elif t.action in ("set", "import", "move"):
-                out.changed[k] = who
-            elif t.action == "delete":
-                out.removed[k] = who
-        if t.action.startswith("member"):
-            out.members.append(body.split("\n", 1)[0].removeprefix("secretctl: "))
-            if t.action == "member-remove":
-                out.rotate += [k for k in t.keys if k not in out.rotate]
-    return out
+def _changes(root: Path, rng: str) -> Changes:
+    log = _git(root, "log", "--reverse", "--no-renames", "--name-status", f"--format={changes.LOG_FORMAT}", rng)
+    return changes.parse_log(log.stdout.decode(errors="replace"))
 
 
-def sync(vault: Vault, *, push: bool = True) -> Incoming:
-    """Pull (rebase), re-encrypt if recipients changed, push; report what came in."""
+def sync(vault: Vault, *, push: bool = True) -> SyncReport:
+    """Pull (rebase), re-encrypt if recipients changed, push; report what came in and went out."""
     root = vault.root
     vault.require()
     if not _git(root, "remote", check=False).stdout.strip():
         raise UsageError("the vault has no git remote", hint="git remote add origin URL, then secretctl sync")
-    if _load_conflicts(root) or _rebasing(root):
+    if conflicts.load(root) or conflicts.rebasing(root):
         raise ConflictError("a previous sync stopped on conflicts",
-                            hint="secretctl resolve KEY --ours|--theirs for each, then secretctl sync")
+                            hint="see them with secretctl resolve --show KEY; settle each with secretctl resolve "
+                                 "KEY --ours|--theirs, then secretctl sync")
     # The pending access log goes in before pulling, as its own commit.
     vault.commit_access_log()
     _git(root, "fetch", "--quiet", network=True)
@@ -212,28 +159,22 @@ def sync(vault: Vault, *, push: bool = True) -> Incoming:
         branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.decode().strip()
         remote = _git(root, "remote").stdout.decode().split()[0]
         if _git(root, "rev-parse", "--verify", "-q", f"{remote}/{branch}", check=False).returncode != 0:
+            outgoing = _changes(root, "HEAD")
             if push:
                 _git(root, "push", "-q", "-u", remote, branch, network=True, hooks=True)
-            return Incoming()
+            return SyncReport(Changes(), outgoing, push)
         _git(root, "branch", "-q", f"--set-upstream-to={remote}/{branch}")
-    incoming = _incoming(root, "HEAD..@{u}")
-    env_ok = _git(root, "-c", "rebase.autoStash=false", "rebase", "-q", "@{u}", check=False)
-    if env_ok.returncode != 0:
-        conflicts = _load_conflicts(root)
-        names = [v.get("key") or k for k, v in conflicts.items()]
-        if not names:
-            _git(root, "rebase", "--abort", check=False)
-            raise ConflictError("sync stopped: git could not rebase your changes",
-                                hint="resolve it with git (git status), then secretctl sync")
-        raise ConflictError(f"both sides changed {len(names)} secret(s): {', '.join(sorted(names))}",
-                            hint="choose for each: secretctl resolve KEY --ours (your value) or --theirs "
-                                 "(the incoming one)")
+    incoming = _changes(root, "HEAD..@{u}")
+    rebased = _git(root, "-c", "rebase.autoStash=false", "rebase", "-q", "@{u}", check=False)
+    if rebased.returncode != 0:
+        conflicts.settle(vault)  # finishes the rebase, or raises naming what a person must choose
     vault.invalidate()
     if vault.stale():
         vault.reencrypt()
-    if push:
+    outgoing = _changes(root, "@{u}..HEAD")
+    if push and outgoing.commits:
         _git(root, "push", "-q", network=True, hooks=True)
-    return incoming
+    return SyncReport(incoming, outgoing, push)
 
 
 def resolve(vault: Vault, key: str, *, side: str) -> None:
@@ -241,10 +182,10 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
 
     root = vault.root
     rel = keys.secret_path(keys.validate_key(key))
-    conflicts = _load_conflicts(root)
-    if rel not in conflicts:
+    pending = conflicts.load(root)
+    if rel not in pending:
         raise NotFoundError(f"no conflict on {key}", hint="secretctl sync names the conflicted keys")
-    chosen = conflicts[rel]["local" if side == "ours" else "incoming"]
+    chosen = pending[rel]["local" if side == "ours" else "incoming"]
     target = root / rel
     if chosen is None:
         store.remove(target)
@@ -257,14 +198,14 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
         _git(root, "add", rel)
         if (root / keys.meta_path(key)).exists():
             _git(root, "add", keys.meta_path(key))
-    del conflicts[rel]
-    _save_conflicts(root, conflicts)
-    if not conflicts and _rebasing(root):
-        # All settled: let the rebase go on (a conflict on the next commit is recorded again).
-        proc = gitrepo.git(root, "rebase", "--continue", env={**settings.environ(), "GIT_EDITOR": "true"}, check=False)
-        if proc.returncode != 0 and _load_conflicts(root):
-            raise ConflictError("more conflicts in the next commit",
-                                hint="secretctl sync lists them; resolve each, then secretctl sync")
+    del pending[rel]
+    conflicts.save(root, pending)
+    if not pending and conflicts.rebasing(root):
+        # All settled: let the rebase go on; the next commit may stop again (named as by sync).
+        try:
+            conflicts.settle(vault)
+        except ConflictError as exc:
+            raise ConflictError(f"more conflicts in the next commit: {exc.message}", hint=exc.hint) from None
 
 
 # -------------------------------------------------------------------- hooks
