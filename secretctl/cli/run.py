@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from secretctl.cli.common import emit_json, open_vault
+from secretctl.cli.common import emit_json, info, open_vault
 from secretctl.cli.options import JsonOpt
 from secretctl.cli.running import load_policy
 
@@ -71,6 +71,19 @@ def policy_check(
         emit_json({"allowed": True, "rule": decision.rule, "expand": decision.expand})
     else:
         sys.stdout.write(f"allow: {decision.rule}\n")
+
+
+@policy_app.command("commit")
+def policy_commit() -> None:
+    """Check .secretctl/policy.yaml and commit it, with the scripts it allows by path, as one
+    audited commit (agents get the committed policy only; a plain git commit fails `audit verify`)."""
+    from secretctl.service.policyfile import commit_policy
+
+    out = commit_policy(open_vault())
+    if out.commit is None:
+        info("nothing to commit: the policy and its scripts are as committed")
+        return
+    info(f"committed {', '.join(out.details['paths'])}; agents use it from now on (secretctl sync shares it)")
 
 
 @policy_app.command("show")
