@@ -232,6 +232,7 @@ def test_the_documented_team_workflow_keeps_audit_verify_green(team: Team, tmp_p
     alice.run("policy", "commit")
     alice.run("sync")
     bob.run("sync")
+    bob.run("hook", "install")
     bob.run("set", "shared/one", input=b"bob-Rotated-Value-9")
     bob.run("mv", "github/token", "ci/github_token")
     alice.run("set", "shared/one", input=b"alice-Rotated-Value-8")
