@@ -70,3 +70,4 @@ def _warn_conflict(v: Any, key: str) -> None:
     if in_conflict(v.root, key):
         warn(f"{key} is in conflict with an incoming change: this is your side; see both with "
              f"`secretctl resolve --show {key}`")
+

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from secretctl.core.meta import Field, Meta
 from secretctl.core.secret import Secret, mask
@@ -68,6 +69,14 @@ def is_sensitive(field: Field) -> bool:
     """Effective sensitivity: what the sidecar says, overruled when the name or kind says secret
     (an old or hand-edited sidecar cannot make a password readable by agents)."""
     return field.sensitive or secret_word(field.name, field.kind) is not None
+
+
+def schema_view(field: Field) -> dict[str, Any]:
+    """A field as metadata shows it: never a value (an old sidecar may still hold one), and
+    sensitive as enforced (a secret-looking name is sensitive whatever the sidecar says)."""
+    d = {k: v for k, v in field.to_data().items() if k != "value"}
+    d["sensitive"] = is_sensitive(field)
+    return d
 
 
 def check_public(name: str, kind: str = "text") -> None:

@@ -152,6 +152,14 @@ class Reading(AccessLog):
             raise NotFoundError(f"{key} has no fields")
         return fields_mod.mask_fields(meta, values)
 
+    def export_values(self, key: str) -> dict[str, Secret]:
+        """Every value of ``key`` by label (``key``, or ``key:field`` for each field, public ones
+        included): what `export` writes."""
+        meta = self.meta(key)
+        if meta is not None and meta.is_multifield:
+            return {f"{key}:{k}": v for k, v in self.read_fields(key).items()}
+        return {key: self.read(key)}
+
     def secret_values(self, key: str) -> dict[str, Secret]:
         """Every sensitive value of ``key`` by redaction label (``key`` or ``key:field``); public
         fields are left out, so output is never redacted for them."""
@@ -180,7 +188,7 @@ class Reading(AccessLog):
 
     def reveal_all(self, keys: Sequence[str]) -> list[tuple[str, Secret]]:
         """Every value of ``keys`` by label (``key`` or ``key:field``) for `export`, recorded once."""
-        items = [item for k in keys for item in self.secret_values(k).items()]
+        items = [item for k in keys for item in self.export_values(k).items()]
         self.record_access("export", list(keys))
         return items
 

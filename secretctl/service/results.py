@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from secretctl.core.fields import FieldInput
+from secretctl.core.fields import FieldInput, schema_view
 from secretctl.core.meta import Meta, format_time
 from secretctl.core.secret import Secret
 
@@ -38,7 +38,7 @@ class Entry:
         }
         if detail and m is not None:
             out.update(notes=m.notes, url=m.url, recipients_fingerprint=m.recipients_fingerprint,
-                       fields=[f.to_data() for f in m.fields], bindings=dict(m.bindings))
+                       fields=[schema_view(f) for f in m.fields], bindings=dict(m.bindings))
         return out
 
 

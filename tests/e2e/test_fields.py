@@ -151,6 +151,13 @@ def test_run_injects_fields_and_redacts_only_sensitive_ones(alice: Member, vault
     assert out.stdout == HOST + b" app [REDACTED:db/main:password]\n"
 
 
+def test_export_writes_every_field(alice: Member, vault_dir: Path) -> None:
+    db_set(alice, "--template", "database", "--field", f"host={HOST.decode()}", "--field", "username=app",
+           input=PASSWORD + b"\n")
+    out = json.loads(alice.run("export", "-k", "db/main", "--format", "json").stdout)
+    assert out == {"db/main:host": HOST.decode(), "db/main:password": PASSWORD.decode(), "db/main:username": "app"}
+
+
 # ------------------------------------------------------------ agents
 @pytest.fixture
 def session(alice: Member, vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
@@ -247,6 +254,9 @@ def test_check_flags_a_sidecar_holding_values_without_echoing_them(alice: Member
     assert b"db/main.meta.yaml" in out.stdout + out.stderr
     assert b"migrate fields" in out.stdout + out.stderr
     assert LEGACY_PASSWORD not in out.stdout + out.stderr and HOST not in out.stdout + out.stderr
+    meta = alice.run("get", "db/main", "--show-metadata", "--json").stdout
+    assert LEGACY_PASSWORD not in meta and HOST not in meta  # metadata never shows a value
+    assert {f["name"]: f["sensitive"] for f in json.loads(meta)["fields"]}["password"] is True
     # Old vaults stay readable until migrated.
     assert alice.run("get", "db/main", "--field", "password").stdout == LEGACY_PASSWORD
     assert alice.run("get", "db/main", "--field", "token").stdout == TOKEN
