@@ -187,8 +187,6 @@ def _show_sides(key: str, *, reveal: bool, json_out: bool) -> None:
 
     v = open_vault()
     yours, incoming = conflicts.show(v, key, reveal=reveal)
-    if reveal:
-        v.record_access("resolve-show", [key])
     if json_out:
         emit_json({"key": key, "ours": yours.to_json(), "theirs": incoming.to_json()})
         return

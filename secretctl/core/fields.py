@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from secretctl.core.meta import Field, Meta
@@ -203,8 +203,6 @@ def legacy_problem(meta: Meta) -> str | None:
 
 def migrated(meta: Meta) -> Meta:
     """The sidecar after migration: no values, secret-looking fields sensitive."""
-    from dataclasses import replace
-
     fields = tuple(replace(f, value=None, sensitive=is_sensitive(f)) for f in meta.fields)
     return replace(meta, fields=fields)
 

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretctl.core import keys
+from secretctl.core.audit import parse_trailers
+from secretctl.core.merge import decide_value_merge
+from secretctl.core.meta import Meta, parse_meta, render_meta
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError
-from secretctl.infra import gitrepo, settings, store
+from secretctl.infra import crypto, gitrepo, settings, store
 
 if TYPE_CHECKING:
-    from secretctl.core.meta import Meta
     from secretctl.service.vault import Vault
 
 CONFLICTS = "secretctl/conflicts.json"
@@ -97,9 +99,7 @@ class Side:
 
 
 def show(vault: Vault, key: str, *, reveal: bool) -> tuple[Side, Side]:
-    """(yours, incoming) of a pending conflict."""
-    from secretctl.infra import crypto
-
+    """(yours, incoming) of a pending conflict; revealing them is recorded in the access log."""
     rel = keys.secret_path(keys.validate_key(key))
     entry = load(vault.root).get(rel)
     if entry is None:
@@ -111,7 +111,10 @@ def show(vault: Vault, key: str, *, reveal: bool) -> tuple[Side, Side]:
         value = crypto.decrypt(base64.b64decode(b64), vault.unlock().keys, source=rel)
         return Side(False, mask(value.reveal()), len(value.reveal_text()), value if reveal else None)
 
-    return side(entry.get("local")), side(entry.get("incoming"))
+    sides = side(entry.get("local")), side(entry.get("incoming"))
+    if reveal:
+        vault.record_access("resolve-show", [key])  # plaintext to a person: an access, as `get` is
+    return sides
 
 
 # ------------------------------------------------------- settling a rebase
@@ -133,8 +136,6 @@ def _unmerged(root: Path) -> dict[str, dict[int, str]]:
 
 def _moves(root: Path) -> dict[str, str]:
     """old key -> new key for every `secretctl mv` on either side of the rebase in progress."""
-    from secretctl.core.audit import parse_trailers
-
     state = gitrepo.git_dir(root) / "rebase-merge"
     try:
         onto = (state / "onto").read_text().strip()
@@ -264,9 +265,6 @@ def _settle_secret(vault: Vault, key: str, stages: dict[int, str], meta_stages: 
 def _follow_move(vault: Vault, key: str, target: str, *, stages: dict[int, str], meta_stages: dict[int, str],
                  mine_edited: bool, target_blob: str) -> None:
     """The edit of ``key`` follows its move to ``target``, unless the moved value changed too."""
-    from secretctl.core.merge import decide_value_merge
-    from secretctl.infra import crypto
-
     root = vault.root
     trel = keys.secret_path(target)
     ids = vault.unlock().keys
@@ -307,15 +305,11 @@ def _merge_sidecar_into(vault: Vault, target: str, edited_sha: str | None) -> No
         chosen = edited
     if chosen is None:
         return
-    from secretctl.core.meta import render_meta
-
     _, rfile = vault.governing(target)
     store.atomic_write(root / mrel, render_meta(replace(chosen, recipients_fingerprint=rfile.fingerprint())))
 
 
 def _parse_meta(vault: Vault, data: bytes | None, source: str) -> Meta | None:
-    from secretctl.core.meta import parse_meta
-
     if not data:
         return None
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from secretctl.core.policy import load_policy
 from secretctl.errors import NotFoundError, UsageError
 from secretctl.infra import gitrepo
 from secretctl.service.results import Outcome
@@ -38,8 +39,6 @@ def policy_scripts(allowed_commands: tuple[str, ...] | list[str]) -> list[str]:
 def commit_policy(vault: Vault) -> Outcome:
     """Validate the policy on disk and commit it with the scripts it names; commit None when
     nothing changed."""
-    from secretctl.core.policy import load_policy
-
     vault.require()
     path = vault.root / POLICY_PATH
     if not path.is_file():

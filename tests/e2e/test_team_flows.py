@@ -140,6 +140,8 @@ def test_resolve_show_masks_both_sides_unless_reveal(team: Team) -> None:
     data = json.loads(revealed.stdout)
     assert data["ours"]["value"] == "bob-Changed-Value-22"
     assert data["theirs"]["value"] == "alice-Changed-Value-1"
+    events = json.loads(bob.run("audit", "list", "--json").stdout)
+    assert [e["keys"] for e in events if e["action"] == "resolve-show"] == [["shared/one"]]  # --reveal only
     # Showing settles nothing.
     assert bob.run("sync", check=False).returncode == 7
     missing = bob.run("resolve", "--show", "shared/two", check=False)
