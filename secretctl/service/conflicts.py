@@ -108,7 +108,7 @@ def show(vault: Vault, key: str, *, reveal: bool) -> tuple[Side, Side]:
     def side(b64: str | None) -> Side:
         if b64 is None:
             return Side(deleted=True)
-        value = crypto.decrypt(base64.b64decode(b64), vault.unlock().keys, source=rel)
+        value = vault.unlock().decrypt(base64.b64decode(b64), source=rel)
         return Side(False, mask(value.reveal()), len(value.reveal_text()), value if reveal else None)
 
     sides = side(entry.get("local")), side(entry.get("incoming"))
@@ -267,7 +267,7 @@ def _follow_move(vault: Vault, key: str, target: str, *, stages: dict[int, str],
     """The edit of ``key`` follows its move to ``target``, unless the moved value changed too."""
     root = vault.root
     trel = keys.secret_path(target)
-    ids = vault.unlock().keys
+    unlocked = vault.unlock()
     edited_blob = _blob(root, stages[3] if mine_edited else stages[2])
     moved_blob = _blob(root, target_blob)
     base_blob = _blob(root, stages.get(1))
@@ -275,7 +275,7 @@ def _follow_move(vault: Vault, key: str, target: str, *, stages: dict[int, str],
         raise ConflictError(f"sync stopped: git lost a side of {key}", hint="git status; git rebase --abort")
 
     def plain(data: bytes | None, where: str) -> bytes | None:
-        return None if data is None else crypto.decrypt(data, ids, source=where).reveal()
+        return None if data is None else unlocked.decrypt(data, source=where).reveal()
 
     base = plain(base_blob, keys.secret_path(key))
     edited = plain(edited_blob, keys.secret_path(key))
