@@ -193,3 +193,47 @@ def test_uncommitted_sidecar_edits_never_steer_an_agent_run(session: Any, tmp_pa
     assert {f["name"]: f["sensitive"] for f in fields.structured_content["fields"]}["password"] is True
     assert "EVIL_TARGET" not in fields.structured_content["bindings"]
     assert field.is_error and "sensitive" in text_of(field)
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+def test_over_stdio_a_cancelled_or_timed_out_call_kills_the_tree(alice: Member, mcp_vault: Path, tmp_path: Path,
+                                                                 how: str) -> None:
+    """The real `secretctl mcp-server` over stdio: the client cancels the call, or gives up on
+    its own read timeout (and sends notifications/cancelled); the command and what it forked
+    (one child left the group with setsid) are gone."""
+    from mcp.client.stdio import StdioServerParameters
+    from mcp.shared.exceptions import MCPError
+
+    from tests.conftest import SECRETCTL
+
+    pids = tmp_path / "pids"
+    script = f"sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+    params = StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(mcp_vault)],
+                                   env=alice.env, cwd=str(mcp_vault))
+    call_args = {"keys": ["app/*"], "command": "sh", "args": ["-c", script]}
+
+    async def go() -> None:
+        async with Client(params) as client:
+            if how == "timeout":
+                with pytest.raises(MCPError, match="timed out"):
+                    await client.call_tool("secret_run", call_args, read_timeout_seconds=3)
+            else:
+                task = asyncio.create_task(client.call_tool("secret_run", call_args))
+                for _ in range(300):
+                    if pids.exists() and len(pids.read_text().split()) == 3:
+                        break
+                    await asyncio.sleep(0.05)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            assert not (await client.call_tool("policy_show", {})).is_error  # still serving
+
+    asyncio.run(go())
+    numbers = [int(p) for p in pids.read_text().split()]
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in numbers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [p for p in numbers if _alive(p)]
+    for p in alive:
+        os.kill(p, 9)
+    assert len(numbers) == 3 and not alive, f"still running: {alive}"
