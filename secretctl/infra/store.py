@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from secretctl.core import faults
 from secretctl.errors import ConflictError, NotFoundError, SecretctlError, VaultCorruptError
 
 _T = TypeVar("_T")
@@ -32,9 +34,19 @@ def _fsync_dir(path: Path) -> None:
 
 def _temp_name(path: str, seq: int = 0) -> str:
     # Strings, not Paths: a bulk write names thousands. seq keeps the names of one batch apart
-    # even if the clock has not moved between them.
+    # even if the clock has not moved between them. temp_target() reads this naming back.
     folder, name = os.path.split(path)
     return os.path.join(folder, f".{name}.tmp-{os.getpid()}-{time.monotonic_ns()}-{seq}")
+
+
+_TEMP_NAME = re.compile(r"\.(.+)\.tmp-[0-9]+-[0-9]+-[0-9]+")
+
+
+def temp_target(name: str) -> str | None:
+    """The name of the file a temp file called ``name`` was written for; None if it is not one
+    of ours (crash recovery and `check` find what a killed write left)."""
+    m = _TEMP_NAME.fullmatch(name)
+    return m.group(1) if m else None
 
 
 def _create(tmp: str | Path, mode: int) -> int:
@@ -75,12 +87,14 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        faults.point("store.temp-written")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+    faults.point("store.file-written")
 
 
 # Creating a file is kernel work that can dominate a bulk write, 2,000 files per 1,000 secrets
@@ -135,9 +149,11 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
                 os.replace(tmp, target)
             except OSError as exc:
                 raise _write_failed(target, exc) from None
+        faults.point("store.batch-placing")
 
     try:
         _in_chunks(named(), make)
+        faults.point("store.batch-temps-written")
         os.sync()
         _in_chunks(zip(temps, targets, strict=True), place)
     except BaseException:
@@ -222,7 +238,7 @@ def locked(lock_path: Path, *, timeout: float = 30.0) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     raise ConflictError("the vault is locked by another secretctl process",
                                         hint=f"wait for it to finish; if none is running, remove {lock_path}") from None
                 time.sleep(0.02)

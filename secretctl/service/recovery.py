@@ -1,0 +1,227 @@
+"""A crash leaves the old state or the new, never a third: the intent journal around every
+mutation, and the recovery the next command runs first.
+
+A mutation opens an :class:`IntentLog` under the vault lock and names every vault file before it
+touches it (``cover``); the journal (``infra/journal.py``) makes each name durable first. When
+the commit has landed it ``finish``\\es (the journal goes); when it fails it ``roll_back``\\s.
+When it was killed, the next command (holding the vault lock) calls :func:`recover`, which:
+
+1. waits for git processes still working in the vault (a killed secretctl's git children run on
+   to their end), then removes git lock files their dead owners left (``infra/gitlocks.py``);
+2. makes every file the journal names, in the index and the work tree, what HEAD has:
+   HEAD is still the starting commit (the change is rolled back) or it is the mutation's own
+   commit (the change is complete, and this is a no-op). Files HEAD lacks are removed;
+3. removes the temp files of those files, and, if the commit landed, drops the access records
+   it moved into the member's log from the pending log;
+4. removes the journal, and says what it did in one line.
+
+Every step is idempotent: a recovery killed half-way is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from secretctl.core import faults, intent
+from secretctl.errors import SecretctlError
+from secretctl.infra import gitlocks, gitrepo, journal, store
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What recovery did, for the front end's one line."""
+
+    op: str | None  # None: only stale git locks were cleared
+    outcome: str  # "rolled back" | "completed" | "reset to HEAD" | "discarded"
+    head: str | None
+    files: int = 0
+    temps: int = 0
+    locks: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        short = (self.head or "")[:7] or "an empty history"
+        locks = f"; removed the stale git lock {', '.join(self.locks)}" if self.locks else ""
+        if self.op is None:
+            return f"removed the stale git lock {', '.join(self.locks)} (no git process was using it)"
+        if self.outcome == "rolled back":
+            what = f"rolled back to {short}"
+        elif self.outcome == "completed":
+            what = f"completed as {short}"
+        elif self.outcome == "discarded":
+            what = "nothing had been changed yet"
+        else:
+            what = f"its files reset to HEAD {short}, which moved since it started"
+        return f"recovered an interrupted '{self.op}' ({what}){locks}"
+
+
+@dataclass
+class IntentLog:
+    """The journal of one running mutation. Every vault file the mutation writes or removes is
+    ``cover``\\ed first; the journal is created by the first ``cover``, so a mutation that fails
+    before touching anything leaves no journal behind."""
+
+    root: Path
+    git_dir: Path
+    op: str
+    head: str | None
+    started: str
+    covered: set[str] = field(default_factory=set)
+    audit: intent.AuditTrim | None = None
+
+    @property
+    def path(self) -> Path:
+        return journal.journal_path(self.git_dir)
+
+    def cover(self, paths: Iterable[str]) -> None:
+        new = [p for p in dict.fromkeys(paths) if p not in self.covered]
+        if not new:
+            return
+        line = intent.paths_line(new)
+        if self.covered or self.audit is not None:
+            journal.append(self.path, line)
+        else:
+            journal.begin(self.path, intent.header_line(self.op, self.head, os.getpid(), self.started) + line)
+        self.covered.update(new)
+        faults.point("journal.written")
+
+    def cover_audit(self, trim: intent.AuditTrim) -> None:
+        line = intent.audit_line(trim)
+        if self.covered or self.audit is not None:
+            journal.append(self.path, line)
+        else:
+            journal.begin(self.path, intent.header_line(self.op, self.head, os.getpid(), self.started) + line)
+        self.audit = trim
+
+    def finish(self) -> None:
+        """The commit landed (or there was nothing to commit): the change is complete."""
+        if self.audit is not None:
+            trim_pending(self.pending_log(), self.audit)
+        journal.clear(self.path)
+
+    def roll_back(self) -> Recovered | None:
+        """Undo what this mutation did, from its journal; on failure the journal stays for the
+        next command to finish."""
+        if not self.covered and self.audit is None:
+            return None
+        return _settle(self.root, self.git_dir, read_intent(self.path))
+
+    def pending_log(self) -> Path:
+        return pending_log(self.git_dir)
+
+
+def pending_log(git_dir: Path) -> Path:
+    return git_dir / "secretctl" / "audit-pending.jsonl"
+
+
+def read_intent(path: Path) -> intent.Intent | None:
+    return journal.read(path)[1]
+
+
+def recover(root: Path, git_dir: Path, *, wait: float = 5.0) -> Recovered | None:
+    """Finish or undo an interrupted mutation and clear dead git locks. The caller holds the
+    vault lock. None when there was nothing to do."""
+    path = journal.journal_path(git_dir)
+    exists = os.path.lexists(path)
+    if exists:
+        # A killed secretctl's git children (update-index, index-pack, commit) run on: let them end
+        # before deciding whether the commit landed.
+        gitlocks.wait_for_git([root, *gitrepo.git_dirs(root)], wait)
+    locks = tuple(gitlocks.clear_stale(root, wait=wait if exists else 0.0))
+    if not exists:
+        return Recovered(None, "locks", gitrepo.head(root), locks=locks) if locks else None
+    found, recorded = journal.read(path)
+    if recorded is None:
+        # Not even the header became durable: nothing was touched.
+        journal.clear(path)
+        return Recovered("unknown", "discarded", gitrepo.head(root), locks=locks) if found else None
+    done = _settle(root, git_dir, recorded)
+    return Recovered(done.op, done.outcome, done.head, done.files, done.temps, locks)
+
+
+def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recovered:
+    """Make the named files what HEAD has, tidy up, and remove the journal (the last step)."""
+    path = journal.journal_path(git_dir)
+    if recorded is None:
+        journal.clear(path)
+        return Recovered("unknown", "discarded", gitrepo.head(root))
+    head = gitrepo.head(root)
+    gone = gitrepo.restore_paths(root, list(recorded.paths))
+    faults.point("recovery.restored")
+    real_root = os.path.realpath(root)
+    for rel in gone:
+        target = root / rel
+        # Never remove through a folder swapped for a link to somewhere else.
+        if os.path.realpath(target.parent) != os.path.join(real_root, *rel.split("/")[:-1]).rstrip("/"):
+            continue
+        if os.path.islink(target) or target.is_file():
+            store.remove(target)
+            store.prune_empty_dirs(target.parent, root)
+    temps = _remove_temps(root, recorded.paths, base=root)
+    temps += _remove_temps(git_dir, ["secretctl/audit-pending.jsonl"], base=git_dir)
+    if head == recorded.head:
+        outcome = "rolled back"
+    elif head is not None and recorded.head is not None and gitrepo.first_parent(root, head) == recorded.head:
+        outcome = "completed"
+    else:
+        outcome = "reset to HEAD"
+    if outcome != "rolled back" and recorded.audit is not None:
+        trim_pending(pending_log(git_dir), recorded.audit)
+    journal.clear(path)
+    return Recovered(recorded.op, outcome, head, len(recorded.paths), temps)
+
+
+def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:
+    """Remove the temp files (store's naming) of ``paths``: each folder is listed once."""
+    by_folder: dict[str, set[str]] = {}
+    for rel in paths:
+        folder, _, name = rel.rpartition("/")
+        by_folder.setdefault(folder, set()).add(name)
+    removed = 0
+    for folder, names in by_folder.items():
+        where = base / folder if folder else base
+        try:
+            listing = os.listdir(where)
+        except OSError:
+            continue
+        for entry in listing:
+            if store.temp_target(entry) in names:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(where / entry)
+                    removed += 1
+    return removed
+
+
+def trim_pending(path: Path, trim: intent.AuditTrim) -> bool:
+    """Drop from the pending access log the records a landed commit moved into the member's log:
+    the first ``trim.length`` bytes, if the file is still the one they were read from (device,
+    inode) and those bytes hash as recorded. Replacing the file gives it a new inode, so a
+    second trim of the same records cannot happen. Appenders re-open the file if it was
+    replaced while they waited for its lock (``Vault.record_access``)."""
+    import fcntl
+    import hashlib
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (trim.dev, trim.ino):
+            return False
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read()
+        if hashlib.sha256(data[: trim.length]).hexdigest() != trim.sha256:
+            return False
+        store.atomic_write(path, data[trim.length :], mode=0o600)
+        return True
+    finally:
+        os.close(fd)
+
+
+def describe_failure(exc: SecretctlError) -> str:
+    return f"an interrupted command could not be recovered yet: {exc.message}"
