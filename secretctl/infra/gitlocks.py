@@ -79,9 +79,40 @@ def wait_for_git(dirs: Sequence[Path], timeout: float) -> bool:
         time.sleep(_POLL)
 
 
+_GIT_TEMPS = ("tmp_obj_", "tmp_pack_", "tmp_idx_", "tmp_rev_")
+
+
+def clear_git_temps(root: Path) -> int:
+    """Remove the temp object files a git that failed or died left in ``objects/`` (git removes
+    them itself only in a ``gc`` weeks later; on a full disk they hold the space an undo needs).
+    Only when no git process works in the repository: a live one may be writing them. The
+    caller holds the vault lock. Returns how many were removed."""
+    gitdir, common = gitrepo.git_dirs(root)
+    running = git_processes([root, gitdir, common])
+    if running is None or running:
+        return 0
+    removed = 0
+    objects = common / "objects"
+    try:
+        folders = [e.path for e in os.scandir(objects) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(_GIT_TEMPS):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+    return removed
+
+
 def clear_stale(root: Path, *, wait: float = 5.0) -> list[str]:
     """Remove the locks a dead git left (rule in the module doc). The caller holds the vault lock.
-    Returns the locks removed, relative to the git directory's parent."""
+    Returns the locks removed, relative to ``root``."""
     locks = lock_files(root)
     if not locks:
         return []

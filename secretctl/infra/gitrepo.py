@@ -49,6 +49,9 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
                                 hint="wait for it (an editor open for `git commit`?); if no git process runs in "
                                      "the vault, the lock is stale: run the secretctl command again (it removes a "
                                      f"stale lock itself, see docs/cli.md) or remove {path}")
+        if any("No space left on device" in ln or "Out of diskspace" in ln for ln in lines):
+            raise ConflictError(f"git {args[0]} failed: the disk is full",
+                                hint="free some space, then run the command again")
         raise ConflictError(f"git {args[0]} failed: {detail[:200]}",
                             hint="run `git status` in the vault to see what git needs")
     return proc

@@ -149,6 +149,8 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
         journal.clear(path)
         return Recovered("unknown", "discarded", gitrepo.head(root))
     head = gitrepo.head(root)
+    # A git that failed on a full disk leaves its half-written object: the undo needs the room.
+    gitlocks.clear_git_temps(root)
     gone = gitrepo.restore_paths(root, list(recorded.paths))
     faults.point("recovery.restored")
     real_root = os.path.realpath(root)
