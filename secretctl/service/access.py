@@ -54,7 +54,7 @@ class AccessLog(VaultBase):
         """Chain the pending records into the member's log now, not at the next commit (an agent
         run's record is sealed before the agent sees the result). The log file is then committed
         by the next commit, as the records would have been."""
-        with store.locked(self.root / ".git" / "secretctl.lock"):
+        with store.locked(self._lock_path()):
             written = self._flush_pending()
             if written:
                 marker = self._sealed_marker()
@@ -69,11 +69,22 @@ class AccessLog(VaultBase):
         ``.secretctl/audit/<member>.jsonl`` (hash-chained) now, and logs sealed since the last commit."""
         written = self._flush_pending()
         marker = self._sealed_marker()
-        if marker.exists():
-            sealed = [p for p in marker.read_text().split() if (self.root / p).is_file()]
-            marker.unlink()
-            written = sorted(set(written) | set(sealed))
+        sealed = [p for p in marker.read_text().split() if (self.root / p).is_file()] if marker.exists() else []
+        written = sorted(set(written) | set(sealed))
+        if written and set(written) != set(sealed):
+            # Records moved out of the pending log are final: until a commit carries their log,
+            # the marker says it must (a crash or a failed commit keeps them, never loses them).
+            store.atomic_write(marker, "\n".join(written).encode() + b"\n", mode=0o600)
         return written
+
+    def _access_log_committed(self) -> None:
+        """The commit carrying the sealed logs landed."""
+        store.remove(self._sealed_marker())
+
+    def sealed_logs(self) -> list[str]:
+        """Member logs holding records that wait for the next commit (not a crash's leftover)."""
+        marker = self._sealed_marker()
+        return marker.read_text().split() if marker.exists() else []
 
     def log_digest(self, text: str) -> str:
         """What the access log keeps of an argument that held secret material: a keyed hash. The

@@ -198,31 +198,9 @@ def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:
 
 
 def trim_pending(path: Path, trim: intent.AuditTrim) -> bool:
-    """Drop from the pending access log the records a landed commit moved into the member's log:
-    the first ``trim.length`` bytes, if the file is still the one they were read from (device,
-    inode) and those bytes hash as recorded. Replacing the file gives it a new inode, so a
-    second trim of the same records cannot happen. Appenders re-open the file if it was
-    replaced while they waited for its lock (``Vault.record_access``)."""
-    import fcntl
-    import hashlib
-
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (trim.dev, trim.ino):
-            return False
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            data = fh.read()
-        if hashlib.sha256(data[: trim.length]).hexdigest() != trim.sha256:
-            return False
-        store.atomic_write(path, data[trim.length :], mode=0o600)
-        return True
-    finally:
-        os.close(fd)
+    """Drop from the pending access log the records a landed commit moved into the member's log
+    (store.drop_prefix_locked: only those exact bytes of that exact file, never twice)."""
+    return store.drop_prefix_locked(path, dev=trim.dev, ino=trim.ino, length=trim.length, sha256=trim.sha256)
 
 
 def describe_failure(exc: SecretctlError) -> str:

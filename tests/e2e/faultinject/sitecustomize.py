@@ -21,16 +21,15 @@ if _AT:
 
     _name, _, _nth = _AT.partition("@")
     _count = int(_nth or 1)
-    _seen = 0
+    _seen = [0]  # how often the point was reached (points may run on writer threads)
     _lock = threading.Lock()
 
     def _hook(point: str) -> None:
-        global _seen
         if point != _name:
             return
         with _lock:
-            _seen += 1
-            hit = _seen == _count
+            _seen[0] += 1
+            hit = _seen[0] == _count
         if hit:
             os.kill(os.getpid(), signal.SIGKILL)
 
