@@ -106,7 +106,6 @@ class VaultBase:
         self._notify = notify
         self._recovery_checked = False
         self._intent: IntentLog | None = None
-        self._git_dir_cache: Path | None = None
         self._keys_cache: list[str] | None = None
 
     # ----------------------------------------------------------------- basics
@@ -127,11 +126,9 @@ class VaultBase:
     @property
     def git_dir(self) -> Path:
         """The vault's git directory (``.git``, or where a ``.git`` file points in a worktree)."""
-        if self._git_dir_cache is None:
-            from secretctl.infra import gitrepo
+        from secretctl.infra import gitrepo
 
-            self._git_dir_cache = gitrepo.git_dir(self.root)
-        return self._git_dir_cache
+        return gitrepo.git_dir(self.root)  # cached by gitrepo: no git spawned in a plain clone
 
     def _lock_path(self) -> Path:
         return self.git_dir / "secretctl.lock"

@@ -54,7 +54,7 @@ def _old(path: Path) -> Path:
 def test_a_dead_owners_locks_are_removed(repo: Path) -> None:
     gitdir = repo / ".git"
     index, ref = _old(gitdir / "index.lock"), _old(gitdir / "refs" / "heads" / "main.lock")
-    assert sorted(gitlocks.clear_stale(repo, gitdir, wait=0)) == [".git/index.lock", ".git/refs/heads/main.lock"]
+    assert sorted(gitlocks.clear_stale(repo, wait=0)) == [".git/index.lock", ".git/refs/heads/main.lock"]
     assert not index.exists() and not ref.exists()
     _git(repo, "commit", "-q", "--allow-empty", "-m", "git works again")
 
@@ -63,14 +63,14 @@ def test_a_fresh_lock_is_removed_only_after_the_grace_period(repo: Path) -> None
     lock = repo / ".git" / "index.lock"
     lock.write_bytes(b"")
     start = time.monotonic()
-    assert gitlocks.clear_stale(repo, repo / ".git", wait=0) == [".git/index.lock"]
+    assert gitlocks.clear_stale(repo, wait=0) == [".git/index.lock"]
     assert time.monotonic() - start >= gitlocks.GRACE * 0.9
 
 
 def test_a_live_gits_lock_is_kept(repo: Path, live_git: subprocess.Popen[bytes]) -> None:
     lock = _old(repo / ".git" / "index.lock")
     assert gitlocks.git_processes([repo]) == [live_git.pid]
-    assert gitlocks.clear_stale(repo, repo / ".git", wait=0.2) == []
+    assert gitlocks.clear_stale(repo, wait=0.2) == []
     assert lock.exists()
 
 
@@ -81,7 +81,7 @@ def test_a_git_elsewhere_does_not_count(repo: Path, tmp_path: Path) -> None:
                             stdout=subprocess.DEVNULL)
     try:
         _old(repo / ".git" / "index.lock")
-        assert gitlocks.clear_stale(repo, repo / ".git", wait=0) == [".git/index.lock"]
+        assert gitlocks.clear_stale(repo, wait=0) == [".git/index.lock"]
     finally:
         proc.kill()
         proc.wait()
@@ -102,11 +102,11 @@ def test_git_temp_objects_go_only_when_no_git_runs(repo: Path) -> None:
         while not gitlocks.git_processes([repo]):
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        assert gitlocks.clear_git_temps(repo, repo / ".git") == 0
+        assert gitlocks.clear_git_temps(repo) == 0
     finally:
         proc.kill()
         proc.wait()
-    assert gitlocks.clear_git_temps(repo, repo / ".git") == 2
+    assert gitlocks.clear_git_temps(repo) == 2
     assert not any(p.exists() for p in leftovers) and keep.exists()
 
 
@@ -129,11 +129,9 @@ def test_restore_paths_makes_exactly_those_files_what_head_has(repo: Path) -> No
     assert status == " M keep\n"
 
 
-def test_git_dir_follows_a_worktree_file(repo: Path, tmp_path: Path) -> None:
+def test_head_is_read_in_a_worktree(repo: Path, tmp_path: Path) -> None:
     wt = tmp_path / "wt"
     _git(repo, "worktree", "add", "-q", str(wt))
-    gitdir = gitrepo.git_dir(wt)
-    assert gitdir == (repo / ".git" / "worktrees" / "wt").resolve() or gitdir.resolve() == (
-        repo / ".git" / "worktrees" / "wt").resolve()
-    assert gitrepo.common_dir(gitdir).resolve() == (repo / ".git").resolve()
-    assert gitrepo.head(wt) == gitrepo.head(repo)
+    assert gitrepo.git_dir(wt).resolve() == (repo / ".git" / "worktrees" / "wt").resolve()
+    assert gitrepo.common_dir(wt).resolve() == (repo / ".git").resolve()
+    assert gitrepo.head(wt) == gitrepo.head(repo)  # HEAD in the worktree's git dir, the branch in the common one
