@@ -534,3 +534,19 @@ def test_a_read_only_vault_with_an_interrupted_set_is_still_readable(world: Worl
     proc = alice.run("get", "k")
     assert proc.stdout == b"old-value"
     assert "recovered an interrupted 'set' (rolled back to" in proc.stderr.decode()
+
+
+def test_a_vault_in_a_git_worktree_recovers_in_its_own_git_dir(world: World, vault: Path, tmp_path: Path) -> None:
+    wt = tmp_path / "side"
+    git(vault, "worktree", "add", "-q", "-b", "side", str(wt))
+    alice = as_member(world.alice, wt)
+    start = head(wt)
+    assert crash(alice, "set", "app/k050", input=b"new", point="git.staged").returncode < 0
+    journal = vault / ".git" / "worktrees" / "side" / "secretctl" / "journal"
+    assert journal.exists()  # where `git rev-parse --git-dir` points, not in the work tree
+    proc = alice.run("get", "app/k050")
+    assert proc.stdout == world.values["app/k050"]
+    assert f"recovered an interrupted 'set' (rolled back to {start[:7]})" in proc.stderr.decode()
+    assert not journal.exists()
+    assert git(wt, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(vault, "status", "--porcelain", "--untracked-files=all") == ""
