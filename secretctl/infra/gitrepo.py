@@ -600,8 +600,17 @@ def status(root: Path) -> list[tuple[str, str]]:
     return [(rec[:2].decode(), rec[3:].decode(errors="replace")) for rec in out.split(b"\0") if len(rec) > 3]
 
 
-def first_parent(root: Path, commit: str) -> str | None:
-    proc = git(root, "rev-parse", "-q", "--verify", f"{commit}^1", check=False)
+def next_on_first_parent_line(root: Path, base: str, tip: str) -> tuple[str, str, str] | None:
+    """The commit right after ``base`` on ``tip``'s first-parent line: (id, first parent, message);
+    None if ``base`` is not on that line."""
+    proc = git(root, "log", "--first-parent", "--reverse", "--format=%H%x00%P%x00%B%x1e", f"{base}..{tip}",
+               check=False)
     if proc.returncode != 0:
         return None
-    return proc.stdout.decode().strip() or None
+    first = proc.stdout.decode(errors="replace").split("\x1e", 1)[0].strip("\n")
+    parts = first.split("\0", 2)
+    if len(parts) != 3:
+        return None
+    commit, parents, message = parts
+    parent = parents.split()[0] if parents.split() else ""
+    return (commit, parent, message) if parent == base else None

@@ -164,16 +164,32 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
             store.prune_empty_dirs(target.parent, root)
     temps = _remove_temps(root, recorded.paths, base=root)
     temps += _remove_temps(git_dir, ["secretctl/audit-pending.jsonl"], base=git_dir)
+    landed = _landed(root, recorded, head)
     if head == recorded.head:
         outcome = "rolled back"
-    elif head is not None and recorded.head is not None and gitrepo.first_parent(root, head) == recorded.head:
-        outcome = "completed"
+    elif landed is not None:
+        outcome, head = "completed", landed
     else:
         outcome = "reset to HEAD"
-    if outcome != "rolled back" and recorded.audit is not None:
+    if landed is not None and recorded.audit is not None:
         trim_pending(pending_log(git_dir), recorded.audit)
     journal.clear(path)
     return Recovered(recorded.op, outcome, head, len(recorded.paths), temps)
+
+
+def _landed(root: Path, recorded: intent.Intent, head: str | None) -> str | None:
+    """The interrupted mutation's own commit, if it landed before the crash: the commit right
+    after the starting one on HEAD's first-parent line, carrying the operation's trailer (a
+    `git pull` run by hand before the next secretctl command brings other commits)."""
+    from secretctl.core import audit
+
+    if head is None or recorded.head is None or head == recorded.head:
+        return None
+    found = gitrepo.next_on_first_parent_line(root, recorded.head, head)
+    if found is None:
+        return None
+    trailers = audit.parse_trailers(found[2])
+    return found[0] if trailers is not None and trailers.action == recorded.op else None
 
 
 def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:

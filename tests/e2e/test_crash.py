@@ -550,3 +550,36 @@ def test_a_vault_in_a_git_worktree_recovers_in_its_own_git_dir(world: World, vau
     assert not journal.exists()
     assert git(wt, "status", "--porcelain", "--untracked-files=all") == ""
     assert git(vault, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_a_commit_made_by_hand_after_a_crash_is_not_taken_for_the_interrupted_one(world: World,
+                                                                                    vault: Path) -> None:
+    alice = as_member(world.alice, vault)
+
+    def logged() -> list[str]:
+        log = head_files(vault).get(".secretctl/audit/alice.jsonl", b"")
+        return [json.loads(line)["keys"][0] for line in log.splitlines()]
+
+    before = logged()
+    alice.run("get", "app/k060")
+    # Killed before its commit; then someone commits by hand before the next secretctl command.
+    assert crash(alice, "set", "app/k061", input=b"lost", point="git.staged").returncode < 0
+    # (--only with no path: an empty commit that leaves the interrupted command's staged files out)
+    git(vault, "commit", "-q", "--allow-empty", "--only", "-m", "by hand", env=alice.env)
+    proc = alice.run("get", "app/k061")
+    assert proc.stdout == world.values["app/k061"]
+    assert "its files reset to HEAD" in proc.stderr.decode()
+    alice.run("set", "app/k062", input=b"v")
+    # The records the interrupted set had copied stayed pending: logged once, by the next commit.
+    assert logged() == [*before, "app/k000", "app/k060", "app/k061"]
+    # Landed, then a commit by hand on top: still recognised as complete.
+    alice.run("get", "app/k063")
+    assert crash(alice, "set", "app/k064", input=b"kept", point="mutation.committed").returncode < 0
+    landed = head(vault)
+    git(vault, "commit", "-q", "--allow-empty", "-m", "by hand", env=alice.env)
+    proc = alice.run("get", "app/k064")
+    assert proc.stdout == b"kept"
+    assert f"completed as {landed[:7]}" in proc.stderr.decode()
+    alice.run("set", "app/k065", input=b"v")
+    assert logged() == [*before, "app/k000", "app/k060", "app/k061", "app/k063", "app/k064"]
+    assert_invariants(world, vault, world.values | {"app/k062": b"v", "app/k064": b"kept", "app/k065": b"v"})
