@@ -563,17 +563,17 @@ def tracked_in_head(root: Path) -> set[str]:
     return {p.decode() for p in out.split(b"\0") if p}
 
 
-def restore_paths(root: Path, paths: Sequence[str]) -> list[str]:
-    """Make the index entries and work-tree files of exactly ``paths`` what HEAD has; returns
-    the paths HEAD does not have (their index entries are gone; the caller removes the files).
-
-    One ``update-index --index-info`` with HEAD's entries (mode 0 drops an entry), then
-    ``checkout-index`` of those files: both take exact paths on stdin, so undoing an import of
-    thousands costs two git calls, not a pathspec match per index entry.
-    """
+def reset_index_to_head(root: Path, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Make git's index entries of exactly ``paths`` what HEAD has (an entry HEAD lacks is
+    dropped), and return HEAD's (mode, object id) of the paths it has; the work tree is the
+    caller's. One ``ls-tree`` and one ``update-index --index-info`` (mode 0 drops an entry): exact
+    paths on stdin, so undoing an import of thousands costs two git calls, not a pathspec match
+    per index entry. The entries carry no file timestamps: the next ``git status`` re-reads those
+    files once."""
     if not paths:
-        return []
+        return {}
     entries: dict[str, bytes] = {}
+    found: dict[str, tuple[str, str]] = {}
     current = head(root)
     if current is not None:
         listing = git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD").stdout
@@ -584,13 +584,33 @@ def restore_paths(root: Path, paths: Sequence[str]) -> list[str]:
             if path in wanted:
                 mode, _type, sha = info.split(b" ")
                 entries[path] = b"%s %s\t%s\0" % (mode, sha, name)
+                found[path] = (mode.decode(), sha.decode())
     null = "0" * len(current or "0" * 40)  # a SHA-256 repository's ids are 64 digits
     info_lines = [entries.get(p) or b"0 %s\t%s\0" % (null.encode(), p.encode()) for p in paths]
     git(root, "update-index", "-z", "--index-info", input=b"".join(info_lines))
-    kept = [p for p in paths if p in entries]
-    if kept:
-        git(root, "checkout-index", "-f", "-u", "-z", "--stdin", input=b"\0".join(p.encode() for p in kept) + b"\0")
-    return [p for p in paths if p not in entries]
+    return found
+
+
+def object_sizes(root: Path, oids: Sequence[str]) -> dict[str, int]:
+    """Sizes of objects by id (one ``cat-file --batch-check``); missing ones are left out."""
+    wanted = [o for o in dict.fromkeys(oids) if o.isalnum()]
+    if not wanted:
+        return {}
+    out = git(root, "cat-file", "--batch-check", input=("\n".join(wanted) + "\n").encode()).stdout
+    sizes: dict[str, int] = {}
+    for line in out.decode(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            sizes[parts[0]] = int(parts[2])
+    return sizes
+
+
+def checkout_paths(root: Path, paths: Sequence[str]) -> None:
+    """Write the index's version of ``paths`` into the work tree (``checkout-index``). It writes
+    one file at a time, unlinking each first (2,000 files: 5-7 s here): for regular files,
+    recovery writes HEAD's bytes itself in bulk; this is for the rest (links)."""
+    if paths:
+        git(root, "checkout-index", "-f", "-u", "-z", "--stdin", input=b"\0".join(p.encode() for p in paths) + b"\0")
 
 
 def status(root: Path) -> list[tuple[str, str]]:

@@ -151,17 +151,14 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
     head = gitrepo.head(root)
     # A git that failed on a full disk leaves its half-written object: the undo needs the room.
     gitlocks.clear_git_temps(root)
-    gone = gitrepo.restore_paths(root, list(recorded.paths))
+    gone = _restore(root, list(recorded.paths))
     faults.point("recovery.restored")
-    real_root = os.path.realpath(root)
-    for rel in gone:
-        target = root / rel
-        # Never remove through a folder swapped for a link to somewhere else.
-        if os.path.realpath(target.parent) != os.path.join(real_root, *rel.split("/")[:-1]).rstrip("/"):
-            continue
-        if os.path.islink(target) or target.is_file():
-            store.remove(target)
-            store.prune_empty_dirs(target.parent, root)
+    store.remove_many(_removable(root, gone))
+    for folder in sorted({rel.rpartition("/")[0] for rel in gone}, key=len, reverse=True):
+        # Folders the mutation created and left empty go; a file in a folder's place stays.
+        if folder and os.path.isdir(root / folder) and not os.path.islink(root / folder):
+            with contextlib.suppress(OSError):
+                store.prune_empty_dirs(root / folder, root)
     temps = _remove_temps(root, recorded.paths, base=root)
     temps += _remove_temps(git_dir, ["secretctl/audit-pending.jsonl"], base=git_dir)
     landed = _landed(root, recorded, head)
@@ -190,6 +187,61 @@ def _landed(root: Path, recorded: intent.Intent, head: str | None) -> str | None
         return None
     trailers = audit.parse_trailers(found[2])
     return found[0] if trailers is not None and trailers.action == recorded.op else None
+
+
+_BATCH_BYTES = 64 * 1024 * 1024  # HEAD's files are read from git this much at a time: bounded memory
+
+
+def _restore(root: Path, paths: list[str]) -> list[str]:
+    """Make ``paths`` in git's index and in the work tree what HEAD has; returns those HEAD lacks
+    (their files are still there). A regular file is rewritten only if its bytes differ from
+    HEAD's, in bulk through store.write_many (each file old or new, never missing or torn)."""
+    entries = gitrepo.reset_index_to_head(root, paths)
+    differ: list[tuple[str, str, str]] = []
+    special: list[str] = []
+    for rel, (mode, oid) in entries.items():
+        if mode not in ("100644", "100755"):
+            special.append(rel)
+            continue
+        try:
+            with open(os.path.join(root, rel), "rb") as fh:
+                same = len(oid) == 40 and gitrepo.blob_id(fh.read()) == oid
+        except OSError:
+            same = False
+        if not same:
+            differ.append((rel, mode, oid))
+    sizes = gitrepo.object_sizes(root, [oid for _, _, oid in differ])
+    chunk: list[tuple[str, str, str]] = []
+    held = 0
+    for i, item in enumerate(differ):
+        chunk.append(item)
+        held += sizes.get(item[2], 0)
+        if held >= _BATCH_BYTES or i == len(differ) - 1:
+            blobs = gitrepo.read_objects(root, [oid for _, _, oid in chunk])
+            for mode in ("100644", "100755"):
+                files = [(os.path.join(root, rel), blobs[oid]) for rel, m, oid in chunk if m == mode]
+                if files:
+                    store.write_many(files, mode=0o755 if mode == "100755" else 0o644)
+            chunk, held = [], 0
+    gitrepo.checkout_paths(root, special)
+    return [p for p in paths if p not in entries]
+
+
+def _removable(root: Path, paths: Iterable[str]) -> list[str]:
+    """The files among ``paths`` that may be removed: never a folder, and never through a folder
+    swapped for a link to somewhere else (each folder is checked once)."""
+    real_root = os.path.realpath(root)
+    folder_ok: dict[str, bool] = {}
+    out = []
+    for rel in paths:
+        folder = rel.rpartition("/")[0]
+        if folder not in folder_ok:
+            expected = os.path.join(real_root, *folder.split("/")) if folder else real_root
+            folder_ok[folder] = os.path.realpath(os.path.join(root, folder)) == expected
+        target = os.path.join(root, rel)
+        if folder_ok[folder] and (os.path.islink(target) or os.path.isfile(target)):
+            out.append(target)
+    return out
 
 
 def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:

@@ -110,7 +110,7 @@ def test_git_temp_objects_go_only_when_no_git_runs(repo: Path) -> None:
     assert not any(p.exists() for p in leftovers) and keep.exists()
 
 
-def test_restore_paths_makes_exactly_those_files_what_head_has(repo: Path) -> None:
+def test_the_index_of_exactly_the_named_paths_goes_back_to_head(repo: Path) -> None:
     (repo / "b").write_text("b")
     (repo / "keep").write_text("mine")
     _git(repo, "add", "b", "keep")
@@ -121,8 +121,12 @@ def test_restore_paths_makes_exactly_those_files_what_head_has(repo: Path) -> No
     (repo / "c").write_text("new")  # new, staged
     _git(repo, "add", "c")
     (repo / "keep").write_text("not named: left alone")
-    gone = gitrepo.restore_paths(repo, ["a", "b", "c"])
-    assert gone == ["c"]
+    entries = gitrepo.reset_index_to_head(repo, ["a", "b", "c"])
+    assert sorted(entries) == ["a", "b"] and all(mode == "100644" for mode, _ in entries.values())
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=repo, capture_output=True, text=True)
+    assert staged.stdout == ""  # c is no longer staged, a is HEAD's again
+    assert (repo / "a").read_text() == "changed"  # the work tree is the caller's
+    gitrepo.checkout_paths(repo, ["a", "b"])
     assert (repo / "a").read_text() == "a" and (repo / "b").read_text() == "b"
     (repo / "c").unlink()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
