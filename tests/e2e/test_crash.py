@@ -40,7 +40,7 @@ class World:
 
 
 def seeded(seed: int) -> random.Random:
-    return random.Random(seed)  # noqa: S311 - reproducible test data and delays, never keys
+    return random.Random(seed)
 
 
 def _value(rng: random.Random, tag: str, i: int) -> bytes:
