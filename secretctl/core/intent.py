@@ -6,7 +6,6 @@ ever appended to, each line fsynced before the files it names are touched:
 
     {"v": 1, "op": "import", "head": "1a2b...", "pid": 4242, "started": "2026-11-30T02:00:00Z"}
     {"paths": ["aws/key.age", "aws/key.meta.yaml"]}
-    {"audit": {"dev": 2049, "ino": 131, "len": 312, "sha256": "9f..."}}
 
 A crash while a line is being appended leaves that last line torn; it named nothing touched
 yet (the files are touched only after the line is durable), so the parser drops it. Any other
@@ -30,21 +29,8 @@ VERSION = 1
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # 20,000 secrets name 40,000 paths: about 1.5 MB
 _OP = re.compile(r"[a-z][a-z-]{0,31}")
 _HEAD = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _AUDIT_DIR = ".secretctl/audit/"
-
-
-@dataclass(frozen=True)
-class AuditTrim:
-    """The access records a commit moved into the member's log: the pending file (by device and
-    inode, which a trim replaces) and the first ``length`` bytes of it, with their hash. Once the
-    commit has landed, exactly those bytes are dropped from the pending file."""
-
-    dev: int
-    ino: int
-    length: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -54,7 +40,6 @@ class Intent:
     pid: int
     started: str
     paths: tuple[str, ...] = ()
-    audit: AuditTrim | None = None
 
 
 def header_line(op: str, head: str | None, pid: int, started: str) -> bytes:
@@ -69,10 +54,6 @@ def paths_line(paths: Iterable[str]) -> bytes:
     for p in out:
         check_path(p)
     return _line({"paths": out})
-
-
-def audit_line(trim: AuditTrim) -> bytes:
-    return _line({"audit": {"dev": trim.dev, "ino": trim.ino, "len": trim.length, "sha256": trim.sha256}})
 
 
 def _line(obj: object) -> bytes:
@@ -138,7 +119,6 @@ def parse(data: bytes, *, source: str) -> Intent | None:
         raise VaultCorruptError(f"{source}:1: bad pid or start time")
     paths: list[str] = []
     seen: set[str] = set()
-    audit: AuditTrim | None = None
     for n, raw in enumerate(complete[1:], start=2):
         rec = _load(raw, source, n)
         if isinstance(rec, dict) and set(rec) == {"paths"} and isinstance(rec["paths"], list):
@@ -148,22 +128,9 @@ def parse(data: bytes, *, source: str) -> Intent | None:
                 if p not in seen:
                     seen.add(p)
                     paths.append(p)
-        elif isinstance(rec, dict) and set(rec) == {"audit"} and audit is None:
-            audit = _audit(rec["audit"], source, n)
         else:
             raise VaultCorruptError(f"{source}:{n}: not an intent record")
-    return Intent(op, head, pid, started, tuple(paths), audit)
-
-
-def _audit(raw: object, source: str, n: int) -> AuditTrim:
-    if not isinstance(raw, dict) or set(raw) != {"dev", "ino", "len", "sha256"}:
-        raise VaultCorruptError(f"{source}:{n}: bad audit record")
-    dev, ino, length, digest = raw["dev"], raw["ino"], raw["len"], raw["sha256"]
-    if not all(type(x) is int and x >= 0 for x in (dev, ino, length)):
-        raise VaultCorruptError(f"{source}:{n}: bad audit record")
-    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
-        raise VaultCorruptError(f"{source}:{n}: bad audit record")
-    return AuditTrim(dev, ino, length, digest)
+    return Intent(op, head, pid, started, tuple(paths))
 
 
 def _load(raw: bytes, source: str, n: int) -> object:

@@ -278,71 +278,34 @@ def try_lock(lock_path: Path) -> int | None:
 
 def append_locked(path: Path, data: bytes) -> None:
     """Append under an exclusive lock on the file itself, so an append is never interleaved with
-    ``read_locked`` reading it (the pending access log: many readers append, one commit copies).
-    If ``drop_prefix_locked`` replaced the file while we waited for its lock, append to the new
-    one: a record written to the replaced file would be lost."""
+    ``drain_locked`` reading it (the pending access log: many readers append, one commit drains)."""
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                if os.fstat(fd).st_ino != os.stat(path).st_ino:
-                    continue
-            except FileNotFoundError:
-                continue
-            _write_all(fd, data)
-            return
-        finally:
-            os.close(fd)
-
-
-def read_locked(path: Path) -> tuple[bytes, int, int] | None:
-    """The file's bytes, read under its lock (an append is complete or not begun), with its
-    device and inode; None if there is no file."""
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        st = os.fstat(fd)
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks), st.st_dev, st.st_ino
+        os.write(fd, data)
     finally:
         os.close(fd)
 
 
-def drop_prefix_locked(path: Path, *, dev: int, ino: int, length: int, sha256: str) -> bool:
-    """Drop the first ``length`` bytes of the file, under its lock, if it is still the file
-    (device, inode) they were read from and they still hash to ``sha256``; the rest (appended
-    since) is kept. The file is replaced (atomic_write), so it gets a new inode: the same bytes
-    can never be dropped twice. Returns whether they were dropped."""
+def drain_locked(path: Path, consume: Callable[[bytes], _T]) -> _T | None:
+    """Hand the file's bytes to ``consume`` and empty the file, holding its lock throughout: an
+    append made meanwhile waits, and lands after the truncation. None when there is nothing."""
     import fcntl
-    import hashlib
 
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (dev, ino):
-            return False
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if hashlib.sha256(data[:length]).hexdigest() != sha256:
-            return False
-        atomic_write(path, data[length:], mode=0o600)
-        return True
+        raw = path.read_bytes()
+        if not raw.strip():
+            return None
+        out = consume(raw)
+        os.ftruncate(fd, 0)
+        return out
     finally:
         os.close(fd)

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core import audit
+from secretctl.core import audit, faults
 from secretctl.core.meta import format_time
 from secretctl.errors import (
     SecretctlError,
@@ -66,16 +66,24 @@ class AccessLog(VaultBase):
 
     def _flush_access_log(self) -> list[str]:
         """The member logs a commit must carry: pending records moved into
-        ``.secretctl/audit/<member>.jsonl`` (hash-chained) now, and logs sealed since the last commit."""
-        written = self._flush_pending()
+        ``.secretctl/audit/<member>.jsonl`` (hash-chained) now, and logs sealed since the last commit.
+
+        Records moved out of the pending log are final (a rolled-back or killed mutation never
+        rolls them back): the marker names their log before they move, and until a commit has
+        carried it (``_access_log_committed``)."""
         marker = self._sealed_marker()
-        sealed = [p for p in marker.read_text().split() if (self.root / p).is_file()] if marker.exists() else []
-        written = sorted(set(written) | set(sealed))
-        if written and set(written) != set(sealed):
-            # Records moved out of the pending log are final: until a commit carries their log,
-            # the marker says it must (a crash or a failed commit keeps them, never loses them).
-            store.atomic_write(marker, "\n".join(written).encode() + b"\n", mode=0o600)
-        return written
+        sealed = set(marker.read_text().split()) if marker.exists() else set()
+        mine = f"{AUDIT_DIR}/{_safe_name(self.actor)}.jsonl"
+        try:
+            pending = os.stat(self._pending_log()).st_size > 0
+        except OSError:
+            pending = False
+        if pending and mine not in sealed:
+            sealed.add(mine)
+            store.atomic_write(marker, "\n".join(sorted(sealed)).encode() + b"\n", mode=0o600)
+        written = self._flush_pending()
+        faults.point("audit.flushed")
+        return sorted({*written, *(p for p in sealed if (self.root / p).is_file())})
 
     def _access_log_committed(self) -> None:
         """The commit carrying the sealed logs landed."""

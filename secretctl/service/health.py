@@ -16,7 +16,7 @@ from secretctl.errors import (
     IdentityError,
     SecretctlError,
 )
-from secretctl.infra import crypto, store
+from secretctl.infra import store
 from secretctl.service.base import _SKIP_DIRS, CONFIG_DIR, POLICY_PATHSPEC, RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC
 from secretctl.service.members import Members
 from secretctl.service.results import CheckProblem

@@ -11,8 +11,7 @@ When it was killed, the next command (holding the vault lock) calls :func:`recov
 2. makes every file the journal names, in the index and the work tree, what HEAD has:
    HEAD is still the starting commit (the change is rolled back) or it is the mutation's own
    commit (the change is complete, and this is a no-op). Files HEAD lacks are removed;
-3. removes the temp files of those files, and, if the commit landed, drops the access records
-   it moved into the member's log from the pending log;
+3. removes the temp files of those files;
 4. removes the journal, and says what it did in one line.
 
 Every step is idempotent: a recovery killed half-way is finished by the next one.
@@ -70,7 +69,6 @@ class IntentLog:
     head: str | None
     started: str
     covered: set[str] = field(default_factory=set)
-    audit: intent.AuditTrim | None = None
 
     @property
     def path(self) -> Path:
@@ -81,40 +79,23 @@ class IntentLog:
         if not new:
             return
         line = intent.paths_line(new)
-        if self.covered or self.audit is not None:
+        if self.covered:
             journal.append(self.path, line)
         else:
             journal.begin(self.path, intent.header_line(self.op, self.head, os.getpid(), self.started) + line)
         self.covered.update(new)
         faults.point("journal.written")
 
-    def cover_audit(self, trim: intent.AuditTrim) -> None:
-        line = intent.audit_line(trim)
-        if self.covered or self.audit is not None:
-            journal.append(self.path, line)
-        else:
-            journal.begin(self.path, intent.header_line(self.op, self.head, os.getpid(), self.started) + line)
-        self.audit = trim
-
     def finish(self) -> None:
         """The commit landed (or there was nothing to commit): the change is complete."""
-        if self.audit is not None:
-            trim_pending(self.pending_log(), self.audit)
         journal.clear(self.path)
 
     def roll_back(self) -> Recovered | None:
         """Undo what this mutation did, from its journal; on failure the journal stays for the
         next command to finish."""
-        if not self.covered and self.audit is None:
+        if not self.covered:
             return None
         return _settle(self.root, self.git_dir, read_intent(self.path))
-
-    def pending_log(self) -> Path:
-        return pending_log(self.git_dir)
-
-
-def pending_log(git_dir: Path) -> Path:
-    return git_dir / "secretctl" / "audit-pending.jsonl"
 
 
 def read_intent(path: Path) -> intent.Intent | None:
@@ -160,7 +141,6 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
             with contextlib.suppress(OSError):
                 store.prune_empty_dirs(root / folder, root)
     temps = _remove_temps(root, recorded.paths, base=root)
-    temps += _remove_temps(git_dir, ["secretctl/audit-pending.jsonl"], base=git_dir)
     landed = _landed(root, recorded, head)
     if head == recorded.head:
         outcome = "rolled back"
@@ -168,8 +148,6 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
         outcome, head = "completed", landed
     else:
         outcome = "reset to HEAD"
-    if landed is not None and recorded.audit is not None:
-        trim_pending(pending_log(git_dir), recorded.audit)
     journal.clear(path)
     return Recovered(recorded.op, outcome, head, len(recorded.paths), temps)
 
@@ -263,12 +241,6 @@ def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:
                     os.unlink(where / entry)
                     removed += 1
     return removed
-
-
-def trim_pending(path: Path, trim: intent.AuditTrim) -> bool:
-    """Drop from the pending access log the records a landed commit moved into the member's log
-    (store.drop_prefix_locked: only those exact bytes of that exact file, never twice)."""
-    return store.drop_prefix_locked(path, dev=trim.dev, ino=trim.ino, length=trim.length, sha256=trim.sha256)
 
 
 def describe_failure(exc: SecretctlError) -> str:
