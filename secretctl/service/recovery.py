@@ -141,6 +141,8 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
             with contextlib.suppress(OSError):
                 store.prune_empty_dirs(root / folder, root)
     temps = _remove_temps(root, recorded.paths, base=root)
+    # The access-log marker is written (atomically) inside a mutation too.
+    temps += _remove_temps(git_dir, ["secretctl/audit-sealed"], base=git_dir)
     landed = _landed(root, recorded, head)
     if head == recorded.head:
         outcome = "rolled back"
