@@ -113,7 +113,7 @@ def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
 
     root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
     v = Vault(root, identity_path=settings.identity_path(), password=password_source,
-              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path())
+              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path(), notify=say)
     return v.require() if require else v
 
 
@@ -161,6 +161,11 @@ def emit_json(data: Any) -> None:
     except (OSError, ValueError):
         tty = False
     sys.stdout.write(json.dumps(data, indent=2 if tty else None, ensure_ascii=False) + "\n")
+
+
+def say(line: str) -> None:
+    """One line on stderr, such as what the recovery of an interrupted command did."""
+    sys.stderr.write(f"secretctl: {line}\n")
 
 
 def warn(message: str) -> None:

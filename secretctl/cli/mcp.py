@@ -42,8 +42,10 @@ def mcp_server(
         return pw
 
     root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
+    from secretctl.cli.common import say
+
     v = Vault(root, identity_path=settings.identity_path(), password=password,
-              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path()).require()
+              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path(), notify=say).require()
     locked = False
     try:
         v.unlock()  # a wrong password fails now, with a clear message, not on the agent's first call

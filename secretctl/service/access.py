@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core import audit
+from secretctl.core import audit, faults
 from secretctl.core.meta import format_time
 from secretctl.errors import (
     SecretctlError,
@@ -54,7 +54,7 @@ class AccessLog(VaultBase):
         """Chain the pending records into the member's log now, not at the next commit (an agent
         run's record is sealed before the agent sees the result). The log file is then committed
         by the next commit, as the records would have been."""
-        with store.locked(self.root / ".git" / "secretctl.lock"):
+        with store.locked(self._lock_path()):
             written = self._flush_pending()
             if written:
                 marker = self._sealed_marker()
@@ -66,14 +66,33 @@ class AccessLog(VaultBase):
 
     def _flush_access_log(self) -> list[str]:
         """The member logs a commit must carry: pending records moved into
-        ``.secretctl/audit/<member>.jsonl`` (hash-chained) now, and logs sealed since the last commit."""
-        written = self._flush_pending()
+        ``.secretctl/audit/<member>.jsonl`` (hash-chained) now, and logs sealed since the last commit.
+
+        Records moved out of the pending log are final (a rolled-back or killed mutation never
+        rolls them back): the marker names their log before they move, and until a commit has
+        carried it (``_access_log_committed``)."""
         marker = self._sealed_marker()
-        if marker.exists():
-            sealed = [p for p in marker.read_text().split() if (self.root / p).is_file()]
-            marker.unlink()
-            written = sorted(set(written) | set(sealed))
-        return written
+        sealed = set(marker.read_text().split()) if marker.exists() else set()
+        mine = f"{AUDIT_DIR}/{_safe_name(self.actor)}.jsonl"
+        try:
+            pending = os.stat(self._pending_log()).st_size > 0
+        except OSError:
+            pending = False
+        if pending and mine not in sealed:
+            sealed.add(mine)
+            store.atomic_write(marker, "\n".join(sorted(sealed)).encode() + b"\n", mode=0o600)
+        written = self._flush_pending()
+        faults.point("audit.flushed")
+        return sorted({*written, *(p for p in sealed if (self.root / p).is_file())})
+
+    def _access_log_committed(self) -> None:
+        """The commit carrying the sealed logs landed."""
+        store.remove(self._sealed_marker())
+
+    def sealed_logs(self) -> list[str]:
+        """Member logs holding records that wait for the next commit (not a crash's leftover)."""
+        marker = self._sealed_marker()
+        return marker.read_text().split() if marker.exists() else []
 
     def log_digest(self, text: str) -> str:
         """What the access log keeps of an argument that held secret material: a keyed hash. The

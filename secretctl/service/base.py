@@ -21,6 +21,7 @@ from secretctl.core.recipients import (
     parse_recipients_file,
 )
 from secretctl.errors import (
+    ConflictError,
     NotFoundError,
     SecretctlError,
     VaultCorruptError,
@@ -31,6 +32,7 @@ from secretctl.infra.clock import utcnow
 
 if TYPE_CHECKING:
     from secretctl.core.meta import Meta
+    from secretctl.service.recovery import IntentLog
     from secretctl.service.trust import CommittedRecipients
 
 CONFIG_DIR = ".secretctl"
@@ -86,6 +88,7 @@ class VaultBase:
         actor: str | None = None,
         clock: Clock = utcnow,
         agent_socket: Path | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.root = root.resolve() if root.exists() else root
         self.identity_path = identity_path
@@ -98,7 +101,11 @@ class VaultBase:
         self._committed: CommittedRecipients | None = None  # HEAD's recipients, per mutation
         self._log_key: bytes | None = None
         self._committed_meta_cache: tuple[str | None, dict[str, Meta | None]] = (None, {})
-        self._undo: dict[Path, bytes | None] = {}
+        # Recovery of an interrupted mutation reports itself in one line through ``notify`` (the
+        # library never prints); the journal of the running mutation, if any (service/writing.py).
+        self._notify = notify
+        self._recovery_checked = False
+        self._intent: IntentLog | None = None
         self._keys_cache: list[str] | None = None
 
     # ----------------------------------------------------------------- basics
@@ -111,7 +118,58 @@ class VaultBase:
                                 hint="create one with `secretctl init`, or point --vault at your vault")
         if (self.root / CONFIG_FILE).is_file():
             self._check_config()
+        if not self._recovery_checked:
+            self._recover_before_reading()
         return self
+
+    # --------------------------------------------------------------- recovery
+    @property
+    def git_dir(self) -> Path:
+        """The vault's git directory (``.git``, or where a ``.git`` file points in a worktree)."""
+        from secretctl.infra import gitrepo
+
+        return gitrepo.git_dir(self.root)  # cached by gitrepo: no git spawned in a plain clone
+
+    def _lock_path(self) -> Path:
+        return self.git_dir / "secretctl.lock"
+
+    def _recover_before_reading(self) -> None:
+        """Any command, reads included, first finishes or undoes a mutation that was killed
+        (service/recovery.py). A read never waits for it: while a live secretctl holds the vault
+        lock its journal is not an interrupted one; on a read-only vault the read goes on and
+        says why it could not recover."""
+        from secretctl.infra import journal
+
+        self._recovery_checked = True
+        if not (self.root / ".git").exists():
+            return
+        gitdir = self.git_dir
+        if not (journal.pending(gitdir) or os.path.lexists(gitdir / "index.lock")):
+            return  # the common case: two stats
+        try:
+            with store.locked(self._lock_path(), timeout=0):
+                self._recover_locked(wait=0.0)
+        except ConflictError:
+            return  # a live mutation, or a live git: nothing was interrupted
+        except (OSError, SecretctlError) as exc:
+            if journal.pending(gitdir):
+                detail = exc.message if isinstance(exc, SecretctlError) else (exc.strerror or type(exc).__name__)
+                self._say(f"warning: an interrupted command could not be recovered ({detail}); "
+                          "what you read may be its uncommitted state")
+
+    def _recover_locked(self, *, wait: float = 5.0) -> None:
+        """Under the vault lock: finish or undo an interrupted mutation, clear dead git locks."""
+        from secretctl.service import recovery
+
+        done = recovery.recover(self.root, self.git_dir, wait=wait)
+        if done is not None:
+            self._keys_cache = None
+            self._recipients_cache.clear()
+            self._say(done.line())
+
+    def _say(self, line: str) -> None:
+        if self._notify is not None:
+            self._notify(line)
 
     def _check_config(self) -> None:
         data = store.read_limited(self.root / CONFIG_FILE, MAX_CONFIG_BYTES, what="config")

@@ -16,7 +16,8 @@ from secretctl.errors import (
     IdentityError,
     SecretctlError,
 )
-from secretctl.service.base import _SKIP_DIRS, POLICY_PATHSPEC, RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC
+from secretctl.infra import store
+from secretctl.service.base import _SKIP_DIRS, CONFIG_DIR, POLICY_PATHSPEC, RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC
 from secretctl.service.members import Members
 from secretctl.service.results import CheckProblem
 
@@ -93,4 +94,49 @@ class Health(Members):
                     relm = (Path(dirpath) / f).relative_to(self.root).as_posix()
                     if not (self.root / (relm[: -len(keys_mod.META_SUFFIX)] + ".age")).exists():
                         problems.append(CheckProblem(relm, "sidecar without a secret; delete it"))
+        reported = {p.path for p in problems}  # uncommitted trust files are reported above
+        return problems + [p for p in self.worktree_problems() if p.path not in reported]
+
+    def worktree_problems(self) -> list[CheckProblem]:
+        """Every difference between the work tree (and index) and HEAD for vault files, temp files
+        a killed write left, and an interrupted command's journal that is still pending.
+        secretctl leaves none of these behind: each one is a crash not yet recovered, or a change
+        by hand that no commit records."""
+        from secretctl.core import intent
+        from secretctl.infra import gitrepo, journal
+
+        if not (self.root / ".git").exists():
+            return []
+        problems: list[CheckProblem] = []
+        jpath = journal.journal_path(self.git_dir)
+        if os.path.lexists(jpath):
+            problems.append(CheckProblem(str(jpath), "an interrupted command's journal is still pending: run any "
+                                         "secretctl command to recover it (see docs/cli.md if it cannot)"))
+        sealed = set(self.sealed_logs())  # access records sealed for the next commit: expected
+        for code, path in gitrepo.status(self.root):
+            if path in sealed:
+                continue
+            if store.temp_target(path.rsplit("/", 1)[-1]) is not None:
+                problems.append(CheckProblem(path, "temp file left by an interrupted write; delete it"))
+                continue
+            if not (intent.path_ok(path) or path.startswith(f"{CONFIG_DIR}/") or path == ".gitattributes"):
+                continue
+            problems.append(CheckProblem(path, _describe_status(code)))
         return problems
+
+
+_STAGED = {"M": "a modification", "A": "a new file", "D": "a deletion", "T": "a type change"}
+_CHANGED = {"M": "modified", "D": "deleted", "T": "type changed"}
+
+
+def _describe_status(code: str) -> str:
+    """A ``git status`` two-letter code, for a person."""
+    if code == "??":
+        return "untracked: not in HEAD (remove it, or store it with secretctl)"
+    states = []
+    if code[0] in _STAGED:
+        states.append(f"{_STAGED[code[0]]} staged")
+    if code[1] in _CHANGED:
+        states.append(_CHANGED[code[1]])
+    what = " and ".join(states) or f"git status {code.strip()}"
+    return f"differs from HEAD ({what}), not committed: `git status` shows it; `git restore -SW FILE` undoes it"

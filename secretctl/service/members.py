@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core import faults
 from secretctl.core import keys as keys_mod
 from secretctl.core.meta import Meta, new_meta
 from secretctl.core.recipients import (
@@ -52,7 +53,7 @@ class Members(Writing):
         path = path.strip("/")
         if path:
             keys_mod.validate_key(path)
-        with self._mutation():
+        with self._mutation("member-add"):
             self._require_committed_recipients()
             changed: list[str] = []
             targets = [d for d in self.recipients_files() if _under(d, path)]
@@ -76,7 +77,7 @@ class Members(Writing):
         return Outcome("member-add", touched, commit, details={"member": name, "path": path or "/"})
 
     def member_remove(self, name: str, *, progress: Callable[[int, int], None] | None = None) -> Outcome:
-        with self._mutation():
+        with self._mutation("member-remove"):
             self._require_committed_recipients()
             changed = []
             for d in self.recipients_files():
@@ -119,10 +120,11 @@ class Members(Writing):
 
     def _write_recipients(self, reldir: str, rfile: RecipientsFile) -> None:
         path = self.root / reldir / RECIPIENTS_FILE
-        if path not in self._undo:  # member changes write these before re-encrypting: keep the old bytes
-            self._undo[path] = path.read_bytes() if path.is_file() else None
+        # A failure or a crash after this puts HEAD's file back (the journal names it).
+        self._cover([self.rel(path)])
         store.atomic_write(path, rfile.render().encode())
         self._trust().wrote(reldir, rfile)  # encryption in this mutation follows what we wrote
+        faults.point("members.recipients-written")
 
 
     def stale(self) -> list[str]:
@@ -143,7 +145,7 @@ class Members(Writing):
         if dry_run:
             self.require()
             return Outcome("reencrypt", self.stale(), None, details={"dry_run": True})
-        with self._mutation():
+        with self._mutation("reencrypt"):
             paths, staged, touched = self._reencrypt_locked(progress=progress)
             commit = self._commit("reencrypt", touched, paths,
                                   f"secretctl: re-encrypt {len(touched)} secrets", staged=staged) if touched else None
@@ -176,6 +178,8 @@ class Members(Writing):
                 hint="a member who can read them must run `secretctl reencrypt`",
             )
         converted = _ConvertedRecipients()
+
+        self._cover([p for k, _, _ in plain for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))])
 
         def encoded() -> Iterator[tuple[str, bytes]]:
             for i, (k, value, m) in enumerate(plain):

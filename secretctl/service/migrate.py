@@ -40,7 +40,7 @@ class FieldMigration:
 def migrate_fields(vault: Vault) -> FieldMigration:
     """Every sidecar that holds a field value (or calls a secret-looking field public), fixed in
     one commit. Decrypts everything first: an unreadable secret stops it before any write."""
-    with vault._mutation():
+    with vault._mutation("migrate-fields"):
         todo: list[tuple[str, Meta, dict[str, Secret]]] = []
         for key in vault.key_names():
             meta = vault.meta(key)

@@ -15,7 +15,12 @@ from typing import Any
 
 
 def pending_path(root: Path) -> Path:
-    return root / ".git" / "secretctl" / "audit-pending.jsonl"
+    dotgit = root / ".git"
+    if not dotgit.is_dir():  # a linked git worktree: `.git` is a file naming its own git dir
+        from secretctl.infra import gitrepo
+
+        return gitrepo.git_dir(root) / "secretctl" / "audit-pending.jsonl"
+    return dotgit / "secretctl" / "audit-pending.jsonl"
 
 
 def format_ts(epoch: float) -> str:

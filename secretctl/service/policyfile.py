@@ -53,6 +53,6 @@ def commit_policy(vault: Vault) -> Outcome:
     changed = [entry[3:] for entry in status.stdout.decode().split("\0") if len(entry) > 3]
     if not changed:
         return Outcome("policy", [], None, details={"paths": []})
-    with vault._mutation():
+    with vault._mutation("policy"):
         commit = vault._commit("policy", [], changed, f"secretctl: commit policy ({', '.join(changed)})")
     return Outcome("policy", [], commit, details={"paths": changed})

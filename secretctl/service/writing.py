@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core import audit
+from secretctl.core import audit, faults
 from secretctl.core import fields as fields_mod
 from secretctl.core import keys as keys_mod
 from secretctl.core.meta import (
@@ -35,26 +35,44 @@ if TYPE_CHECKING:
 
 class Writing(Reading):
     @contextmanager
-    def _mutation(self) -> Iterator[None]:
-        from secretctl.infra import gitrepo
+    def _mutation(self, op: str) -> Iterator[None]:
+        """The vault lock, recovery of an interrupted mutation, and this one's intent journal:
+        every file is covered (``_cover``) before it is touched, so a crash anywhere leaves a
+        journal the next command undoes (service/recovery.py), and a failure here is undone at once."""
+        from secretctl.core.meta import format_time
+        from secretctl.service.recovery import IntentLog
 
+        self._recovery_checked = True  # done below, under the lock, waiting for git if need be
         self.require()
         gitrepo.verify_config(self.root)  # before anything is written (the git calls check again)
-        with store.locked(self.root / ".git" / "secretctl.lock"):
+        with store.locked(self._lock_path()):
             self._keys_cache = None
             self._recipients_cache.clear()
             self._committed = None  # HEAD may have moved since the last mutation
-            self._undo = {}
+            self._recover_locked()
+            log = IntentLog(self.root, self.git_dir, op, gitrepo.head(self.root), format_time(self.clock()))
+            self._intent = log
             try:
                 yield
+                faults.point("mutation.committed")
+                log.finish()
             except BaseException:
-                self._roll_back()
+                # If the undo fails too, the journal stays: the next command finishes it.
+                with contextlib.suppress(OSError, SecretctlError):
+                    log.roll_back()
                 raise
             finally:
+                self._intent = None
                 # Another process may have written before we took the lock, and we just wrote.
                 self._keys_cache = None
                 self._recipients_cache.clear()
                 self._committed = None
+
+    def _cover(self, paths: Iterable[str]) -> None:
+        """Journal vault files (vault-relative) before they are written or removed."""
+        if self._intent is None:
+            raise RuntimeError("a vault file was written outside a mutation")
+        self._intent.cover(paths)
 
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str,
                 staged: gitrepo.BlobStager | None = None) -> str | None:
@@ -63,7 +81,9 @@ class Writing(Reading):
         paths = list(paths) + log_paths
         trailers = audit.format_trailers(action, keys, self.actor_trailer()) + self._audit_head_trailers(log_paths)
         message = f"{summary}\n\n{trailers}\n"
-        return gitrepo.commit_paths(self.root, paths, message, actor=self.actor, staged=staged)
+        commit = gitrepo.commit_paths(self.root, paths, message, actor=self.actor, staged=staged)
+        self._access_log_committed()
+        return commit
 
     def _encode_secret(self, key: str, plaintext: Secret, meta: Meta,
                        converted: Any = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
@@ -80,6 +100,7 @@ class Writing(Reading):
 
     def _write_secret(self, key: str, plaintext: Secret, meta: Meta) -> list[str]:
         files = self._encode_secret(key, plaintext, meta)
+        self._cover([rel for rel, _ in files])
         for rel, data in files:
             store.atomic_write(self.root / rel, data)
         return [rel for rel, _ in files]
@@ -96,9 +117,13 @@ class Writing(Reading):
         staged: gitrepo.BlobStager | None = None
         root = os.fspath(self.root)
 
+        covered = self._intent.covered if self._intent is not None else set()
+
         def produce() -> Iterator[tuple[str, bytes]]:
             nonlocal staged
             for rel, data in files:
+                if rel not in covered:  # the caller journals every path first: a crash must see it
+                    raise RuntimeError("a bulk write outside the intent journal")
                 blobs[rel] = data
                 yield os.path.join(root, rel), data
             # Runs when write_many asks for more: git stages while the last writes, the sync and
@@ -152,7 +177,7 @@ class Writing(Reading):
 
     def set(self, key: str, req: SetRequest) -> Outcome:
         keys_mod.validate_key(key)
-        with self._mutation():
+        with self._mutation("set"):
             self._check_new_key(key)
             existed = self.exists(key)
             old = self.meta(key) if existed else None
@@ -169,9 +194,10 @@ class Writing(Reading):
         return Outcome("set", [key], commit, details={"created": not existed})
 
     def delete(self, key: str) -> Outcome:
-        with self._mutation():
+        with self._mutation("delete"):
             spath = self._require_secret(key)
             mpath = self.meta_path_of(key)
+            self._cover([self.rel(spath), self.rel(mpath)])
             store.remove(spath)
             store.remove(mpath)
             store.prune_empty_dirs(spath.parent, self.root)
@@ -180,7 +206,7 @@ class Writing(Reading):
 
     def move(self, old: str, new: str) -> Outcome:
         keys_mod.validate_key(new)
-        with self._mutation():
+        with self._mutation("move"):
             spath = self._require_secret(old)
             if self.exists(new):
                 raise UsageError(f"secret already exists: {new}", hint="delete it first or pick another name")
@@ -193,8 +219,9 @@ class Writing(Reading):
             else:
                 meta = meta.touched(self.clock(), self.actor)
             # Re-encrypt: the new place may be governed by other recipients.
-            paths = self._write_secret(new, value, meta)
             mpath = self.meta_path_of(old)
+            self._cover([self.rel(spath), self.rel(mpath)])
+            paths = self._write_secret(new, value, meta)
             store.remove(spath)
             store.remove(mpath)
             store.prune_empty_dirs(spath.parent, self.root)
@@ -220,7 +247,7 @@ class Writing(Reading):
             if key in seen:
                 raise UsageError(f"key {key} appears twice in the import")
             seen.add(key)
-        with self._mutation():
+        with self._mutation("import"):
             existing = set(self.key_names())
             written: list[str] = []
             skipped: list[str] = []
@@ -253,33 +280,25 @@ class Writing(Reading):
                     if progress:
                         progress(i + 1)
 
+            self._cover([p for key, _ in todo for p in (keys_mod.secret_path(key), keys_mod.meta_path(key))]
+                       )
             paths, staged = self._write_batch(encoded())
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
         return Outcome("import", written, commit, skipped)
 
-    def _roll_back(self) -> None:
-        """A failed mutation puts back the recipients files it changed (nothing else is written
-        before the step that can fail)."""
-        for path, old in self._undo.items():
-            with contextlib.suppress(OSError, SecretctlError):
-                if old is None:
-                    store.remove(path)
-                    store.prune_empty_dirs(path.parent, self.root)
-                else:
-                    store.atomic_write(path, old)
-        self._undo.clear()
-
     def commit_access_log(self) -> str | None:
         """Commit pending access records on their own (sync does this before pulling)."""
 
-        with self._mutation():
+        with self._mutation("audit"):
             paths = self._flush_access_log()
             if not paths:
                 return None
             trailers = audit.format_trailers("audit", [], self.actor_trailer()) + self._audit_head_trailers(paths)
-            return gitrepo.commit_paths(self.root, paths, f"secretctl: access log of {self.actor}\n\n{trailers}\n",
-                                        actor=self.actor)
+            commit = gitrepo.commit_paths(self.root, paths, f"secretctl: access log of {self.actor}\n\n{trailers}\n",
+                                          actor=self.actor)
+            self._access_log_committed()
+            return commit
 
 
 class _ConvertedRecipients:
