@@ -9,7 +9,7 @@ wrapped for each new recipient, and the MAC is recomputed over the longer header
 bytes stay as they are, so no plaintext is ever in memory (the file key is).
 
 It is kept apart and small, follows the spec's steps one function each, and is tested against
-the C2SP vectors (tests/vectors/age) and the ``age`` CLI decrypting what it writes. Every
+the C2SP vectors (tests/core/vectors/age) and the ``age`` CLI decrypting what it writes. Every
 check raises; nothing here returns a bool for the caller to forget.
 
 Supported: our identity X25519 or ssh-ed25519; new recipients X25519 or ssh-ed25519. Anything
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from secretctl import agefile
+from secretctl.core import agefile
 from secretctl.errors import IdentityError, SecretctlError, VaultCorruptError
 
 FILE_KEY_SIZE = 16

@@ -113,7 +113,7 @@ class SidecarCache:
 
     @staticmethod
     def _read(full: str, rel: str) -> bytes | None:
-        from secretctl import store
+        from secretctl.infra import store
 
         try:
             return store.read_limited(Path(full), MAX_SIDECAR_BYTES, what="sidecar", display=rel)

@@ -1,5 +1,5 @@
 """Re-keying age headers (secretctl.infra.agerekey), checked three ways: the C2SP vectors
-(tests/vectors/age) unwrap to their stated file key and verify or fail their MAC as they say;
+(tests/core/vectors/age) unwrap to their stated file key and verify or fail their MAC as they say;
 re-keyed files decrypt with pyrage and with the real `age` CLI for every recipient, old and new;
 and the payload bytes never change."""
 
@@ -16,13 +16,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from secretctl import agefile
+from secretctl.core import agefile
 from secretctl.errors import IdentityError, VaultCorruptError
 from secretctl.infra import agerekey
 from secretctl.infra.agerekey import CannotRekey, NewRecipient, Rekeyer, RekeyIdentity
 from tests.conftest import AGE, needs_age
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "age"
+VECTORS = Path(__file__).resolve().parent.parent / "core" / "vectors" / "age"
 
 
 def load(name: str) -> tuple[dict[str, list[str]], bytes]:
