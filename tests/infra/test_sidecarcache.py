@@ -40,13 +40,20 @@ def _list(root: Path, render: Renders, names: list[str], *, complete: bool = Tru
     return out
 
 
-def test_unchanged_sidecars_are_not_read_again(repo: Path) -> None:
+def test_unchanged_sidecars_are_not_read_again(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r = Renders()
     assert _list(repo, r, ["a/x.meta.yaml", "a/y.meta.yaml"]) == ["ONE", "TWO"]
     assert len(r.calls) == 2
     assert (repo / ".git" / "secretctl" / "sidecar-cache").is_file()
+    reads: list[str] = []
+    real_read = SidecarCache._read
+    monkeypatch.setattr(SidecarCache, "_read", staticmethod(lambda full, rel: reads.append(rel) or real_read(full, rel)))
     assert _list(repo, r, ["a/x.meta.yaml", "a/y.meta.yaml"]) == ["ONE", "TWO"]
     assert len(r.calls) == 2
+    assert reads == []  # the signatures matched: neither file was opened
+    (repo / "a" / "y.meta.yaml").write_text("TWO\n")
+    assert _list(repo, r, ["a/x.meta.yaml", "a/y.meta.yaml"]) == ["ONE", "TWO"]
+    assert reads == ["a/y.meta.yaml"]
 
 
 def test_a_file_edited_in_place_is_read_again_even_with_its_old_size_and_mtime(repo: Path) -> None:
