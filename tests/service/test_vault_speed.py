@@ -63,7 +63,7 @@ def test_set_refuses_a_case_variant_without_listing_the_vault(alice: Member, vau
     walked: list[str] = []
     real_walk = Vault._walk
     monkeypatch.setattr(Vault, "_walk", lambda self, start: walked.append(start) or real_walk(self, start))
-    from secretctl.service.vault import SetRequest
+    from secretctl.service.results import SetRequest
 
     with pytest.raises(UsageError, match="only by case"):
         fresh.set(key, SetRequest(value=Secret(b"other")))
