@@ -47,7 +47,8 @@ def test_unchanged_sidecars_are_not_read_again(repo: Path, monkeypatch: pytest.M
     assert (repo / ".git" / "secretctl" / "sidecar-cache").is_file()
     reads: list[str] = []
     real_read = SidecarCache._read
-    monkeypatch.setattr(SidecarCache, "_read", staticmethod(lambda full, rel: reads.append(rel) or real_read(full, rel)))
+    monkeypatch.setattr(SidecarCache, "_read",
+                        staticmethod(lambda full, rel: reads.append(rel) or real_read(full, rel)))
     assert _list(repo, r, ["a/x.meta.yaml", "a/y.meta.yaml"]) == ["ONE", "TWO"]
     assert len(r.calls) == 2
     assert reads == []  # the signatures matched: neither file was opened
