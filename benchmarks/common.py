@@ -92,16 +92,28 @@ def interleaved(a: Callable[[], object], b: Callable[[], object], runs: int,
 
 def interleaved_all(fns: Sequence[Callable[[], object]], runs: int,
                     before: Callable[[], object] | None = None) -> list[float]:
-    """:func:`interleaved` for any number of functions: their medians, in order."""
+    """:func:`interleaved` for any number of functions: their medians, in order. The median CPU
+    time (user + system) of the child processes each one ran is kept in ``LAST_CPU``: on a
+    loaded machine a process waits for a core, and its wall time grows with how much CPU it needs."""
+    import resource
+
     times: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        for fn, out in zip(fns, times, strict=True):
+        for fn, out, out_cpu in zip(fns, times, cpu, strict=True):
             if before is not None:
                 before()
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out_cpu.append(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime)
+    LAST_CPU[:] = [statistics.median(c) for c in cpu]
     return [statistics.median(t) for t in times]
+
+
+LAST_CPU: list[float] = []
 
 
 def ms(seconds: float) -> str:
