@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -86,16 +86,34 @@ def interleaved(a: Callable[[], object], b: Callable[[], object], runs: int,
     """Medians of ``a`` and ``b`` run in turn (a, b, a, b, ...): a machine that slows down or
     speeds up mid-run shifts both sides alike, so their ratio stays honest. ``before`` runs,
     untimed, before each timed call."""
-    ta: list[float] = []
-    tb: list[float] = []
+    ta, tb = interleaved_all([a, b], runs, before)
+    return ta, tb
+
+
+def interleaved_all(fns: Sequence[Callable[[], object]], runs: int,
+                    before: Callable[[], object] | None = None) -> list[float]:
+    """:func:`interleaved` for any number of functions: their medians, in order. The median CPU
+    time (user + system) of the child processes each one ran is kept in ``LAST_CPU``: on a
+    loaded machine a process waits for a core, and its wall time grows with how much CPU it needs."""
+    import resource
+
+    times: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        for fn, out in ((a, ta), (b, tb)):
+        for fn, out, out_cpu in zip(fns, times, cpu, strict=True):
             if before is not None:
                 before()
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out_cpu.append(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime)
+    LAST_CPU[:] = [statistics.median(c) for c in cpu]
+    return [statistics.median(t) for t in times]
+
+
+LAST_CPU: list[float] = []
 
 
 def ms(seconds: float) -> str:

@@ -12,6 +12,7 @@ from secretctl.cli.common import (
     Progress,
     confirm,
     emit_json,
+    emit_json_texts,
     info,
     open_vault,
     print_warnings,
@@ -121,13 +122,16 @@ def list_(
 
         window = parse_duration(expiring)
     v = open_vault()
-    entries = v.list_entries(pattern, tag=tag, expiring=window)
-    if json_out:
-        now = v.clock()
-        emit_json([e.to_json(now) for e in entries])
+    if not json_out and tag is None and window is None:
+        sys.stdout.write("".join(k + "\n" for k in v.list_keys(pattern)))
         return
-    for e in entries:
-        sys.stdout.write(e.key + "\n")
+    views = v.list_json(pattern, tag=tag, expiring=window)
+    if json_out:
+        emit_json_texts(views)
+        return
+    import json
+
+    sys.stdout.write("".join(json.loads(view)["key"] + "\n" for view in views))
 
 
 def exists(

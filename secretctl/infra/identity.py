@@ -27,11 +27,13 @@ PasswordSource = Callable[[], str]
 
 @dataclass(frozen=True)
 class Identity:
-    """An unlocked identity. ``keys`` are pyrage identity objects (opaque, masked repr)."""
+    """An unlocked identity. ``keys`` are pyrage identity objects (opaque, masked repr);
+    ``key_text`` is the key file's text, for re-keying age headers (infra/agerekey)."""
 
     keys: tuple[Any, ...]
     recipient: str
     path: Path
+    key_text: Secret
 
     def __repr__(self) -> str:
         return f"Identity(recipient={self.recipient!r}, path={str(self.path)!r})"
@@ -207,7 +209,7 @@ def load(path: Path, password: PasswordSource) -> Identity:
     key = _open(path, _read(path), password)
     text = key.reveal_text()
     keys = crypto.parse_identities(text, source=str(path))
-    return Identity(tuple(keys), recipient_for(text), path)
+    return Identity(tuple(keys), recipient_for(text), path, key)
 
 
 def change_password(path: Path, old: PasswordSource, new: str | None) -> str:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from secretctl.core import faults
 from secretctl.core import keys as keys_mod
-from secretctl.core.meta import Meta, new_meta
+from secretctl.core.meta import Meta, new_meta, render_meta
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,
+    Recipient,
     RecipientsFile,
+    fingerprint,
     parse_recipient,
     validate_member_name,
 )
@@ -22,6 +25,7 @@ from secretctl.errors import (
     TamperedError,
     UsageError,
 )
+from secretctl.infra import identity as identity_mod
 from secretctl.infra import store
 from secretctl.service.base import MAX_SECRET_BYTES, RECIPIENTS_PATHSPEC
 from secretctl.service.reading import _under
@@ -29,7 +33,7 @@ from secretctl.service.results import Outcome
 from secretctl.service.writing import Writing, _ConvertedRecipients
 
 if TYPE_CHECKING:
-    from secretctl.infra import gitrepo
+    from secretctl.infra import agerekey, gitrepo
 
 class Members(Writing):
     def members(self) -> list[dict[str, Any]]:
@@ -69,7 +73,7 @@ class Members(Writing):
                 self._write_recipients(d, rfile.with_added(name, recipient))
                 changed.append(d)
             self._recipients_cache.clear()
-            paths, staged, touched = self._reencrypt_locked(progress=progress)
+            paths, staged, touched = self._reencrypt_locked(progress=progress, added=recipient)
             paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
             commit = self._commit("member-add", touched, paths,
                                   f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)",
@@ -152,20 +156,44 @@ class Members(Writing):
         return Outcome("reencrypt", touched, commit)
 
     def _reencrypt_locked(
-        self, *, progress: Callable[[int, int], None] | None
+        self, *, progress: Callable[[int, int], None] | None, added: Recipient | None = None
     ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
+        """Bring every stale file up to its recipients, in one batch.
+
+        With ``added`` (member add), a file encrypted to exactly the other recipients of its
+        governing file gets a stanza for ``added`` and keeps its payload (infra/agerekey): no
+        payload is decrypted. Every other stale file (and every file when re-keying is not
+        possible: an ssh-rsa or plugin key on either side, or the key held by the unlock agent)
+        is decrypted and encrypted afresh. Everything is read and prepared before the first
+        write, so an unreadable file fails the command with the disk unchanged.
+        """
+        from secretctl.infra import agerekey  # imports cryptography: paid by member commands only
+
         todo = self._stale()
         if not todo:
             return [], None, []
         unlocked = self.unlock()
-        # Decrypt everything first: if any file is unreadable, fail before touching disk. In one
-        # batch: through the agent, one round trip instead of one per secret.
-        rels = [keys_mod.secret_path(k) for k, _ in todo]
-        values = unlocked.decrypt_many(
-            [(rel, store.read_limited(self.root / rel, MAX_SECRET_BYTES, what="secret", display=rel)) for rel in rels])
-        plain: list[tuple[str, Secret, Meta]] = []
+        rekeyer = self._rekeyer(added, unlocked) if added is not None else None
+        rekeyed: list[tuple[str, bytes, Meta]] = []
         unreadable = []
-        for (k, m), value in zip(todo, values, strict=True):
+        rest: list[tuple[str, Meta | None, bytes]] = []
+        for k, m in todo:
+            rel = keys_mod.secret_path(k)
+            data = store.read_limited(self.root / rel, MAX_SECRET_BYTES, what="secret", display=rel)
+            if rekeyer is not None and m is not None and self._only_missing(k, m, added):
+                try:
+                    rekeyed.append((k, rekeyer.add_recipients(data, source=rel), m))
+                    continue
+                except agerekey.CannotRekey:
+                    pass  # a passphrase file, say: decrypted and encrypted below, as before
+                except IdentityError:
+                    unreadable.append(k)
+                    continue
+            rest.append((k, m, data))
+        # Decrypt the rest in one batch: through the agent, one round trip instead of one per secret.
+        values = unlocked.decrypt_many([(keys_mod.secret_path(k), data) for k, _, data in rest])
+        plain: list[tuple[str, Secret, Meta]] = []
+        for (k, m, _), value in zip(rest, values, strict=True):
             if isinstance(value, IdentityError):
                 unreadable.append(k)
                 continue
@@ -178,15 +206,42 @@ class Members(Writing):
                 hint="a member who can read them must run `secretctl reencrypt`",
             )
         converted = _ConvertedRecipients()
+        total = len(rekeyed) + len(plain)
 
         self._cover([p for k, _, _ in plain for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))])
 
         def encoded() -> Iterator[tuple[str, bytes]]:
-            for i, (k, value, m) in enumerate(plain):
+            for i, (k, ciphertext, m) in enumerate(rekeyed):
+                _, rfile = self.encryption_recipients(k)
+                yield keys_mod.secret_path(k), ciphertext
+                yield keys_mod.meta_path(k), render_meta(replace(m, recipients_fingerprint=rfile.fingerprint()))
+                if progress:
+                    progress(i + 1, total)
+            for i, (k, value, m) in enumerate(plain, len(rekeyed)):
                 reldir, rfile = self.encryption_recipients(k)
                 yield from self._encode_secret(k, value, m, converted.get(reldir, rfile))
                 if progress:
-                    progress(i + 1, len(plain))
+                    progress(i + 1, total)
 
         paths, staged = self._write_batch(encoded())
-        return paths, staged, [k for k, _, _ in plain]
+        return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
+
+    def _only_missing(self, key: str, meta: Meta, added: Recipient | None) -> bool:
+        """Whether ``key`` was encrypted to exactly the recipients it is now encrypted to (see
+        ``encryption_recipients``) other than ``added``."""
+        _, rfile = self.encryption_recipients(key)
+        return added is not None and meta.recipients_fingerprint == fingerprint(
+            r for r in rfile.recipients if r.text != added.text)
+
+    def _rekeyer(self, added: Recipient, unlocked: identity_mod.Unlocked) -> agerekey.Rekeyer | None:
+        """What adds ``added`` to age headers with my key, or None where it cannot (the unlock
+        agent never hands out the key: its files are decrypted and encrypted afresh)."""
+        from secretctl.infra import agerekey  # imports cryptography: paid by member commands only
+
+        if not isinstance(unlocked, identity_mod.Identity):
+            return None
+        try:
+            new = agerekey.NewRecipient.parse(added.text)
+            return agerekey.Rekeyer(agerekey.RekeyIdentity.from_key_text(unlocked.key_text.reveal_text()), [new])
+        except agerekey.CannotRekey:
+            return None

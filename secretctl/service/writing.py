@@ -139,9 +139,30 @@ class Writing(Reading):
         return list(blobs), staged
 
     def _check_new_key(self, key: str) -> None:
+        """Refuse ``key`` if it differs from an existing key or key folder only by case.
+
+        Only the folders along ``key``'s path can hold such a spelling, so only they are listed
+        (a `set` in a 10,000-secret vault listed every key: 31 ms); a same-spelling folder found
+        there is walked for keys, as the full listing would have."""
         keys_mod.validate_key(key)
-        existing = self.key_names()
-        keys_mod.check_case_collision(key, existing)
+        if self._keys_cache is not None:
+            keys_mod.check_case_collision(key, self._keys_cache)
+            return
+        segs = key.split("/")
+        folder = ""
+        for i, seg in enumerate(segs):
+            last = i == len(segs) - 1
+            want = f"{seg}{keys_mod.SECRET_SUFFIX}" if last else seg
+            try:
+                names = os.listdir(os.path.join(self.root, folder))
+            except OSError:
+                return  # the folder does not exist: nothing below it either
+            for name in names:
+                if name != want and name.casefold() == want.casefold():
+                    sub = f"{folder}/{name}" if folder else name
+                    found = keys_mod.keys_in_folder(folder, [name]) if last else self.key_names(under=sub)
+                    keys_mod.check_case_collision(key, found)
+            folder = f"{folder}/{seg}" if folder else seg
 
     def _build_meta(self, key: str, req: SetRequest, old: Meta | None) -> Meta:
         now = self.clock()
