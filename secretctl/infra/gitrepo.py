@@ -203,7 +203,7 @@ _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit"
 
 
 def _has_commit_hooks(root: Path, config: dict[str, str]) -> bool:
-    hooks = Path(config["core.hookspath"]).expanduser() if config.get("core.hookspath") else root / ".git" / "hooks"
+    hooks = Path(config["core.hookspath"]).expanduser() if config.get("core.hookspath") else common_dir(root) / "hooks"
     if not hooks.is_absolute():
         hooks = root / hooks
     return any(os.access(hooks / name, os.X_OK) for name in _COMMIT_HOOKS)
@@ -289,7 +289,7 @@ def remove_pack(root: Path, name: str) -> None:
     if len(name) in (40, 64) and all(c in "0123456789abcdef" for c in name):
         for suffix in (".idx", ".pack", ".rev"):
             with contextlib.suppress(OSError):
-                (root / ".git" / "objects" / "pack" / f"pack-{name}{suffix}").unlink()
+                (common_dir(root) / "objects" / "pack" / f"pack-{name}{suffix}").unlink()
 
 
 class BlobStager:
@@ -380,21 +380,23 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
 
 
 def head(root: Path) -> str | None:
-    """The HEAD commit id, read from disk without spawning git (cheap enough for every call)."""
-    gitdir = root / ".git"
+    """The HEAD commit id, read from disk without spawning git (cheap enough for every call).
+    HEAD is the work tree's own; the branch it names lives with the shared refs."""
     try:
+        gitdir, common = git_dirs(root)
         ref = (gitdir / "HEAD").read_text().strip()
-    except OSError:
+    except (OSError, ConflictError):
         return None
     if not ref.startswith("ref: "):
         return ref
     name = ref[5:]
+    for refs in dict.fromkeys((gitdir, common)):
+        try:
+            return (refs / name).read_text().strip()
+        except OSError:
+            pass
     try:
-        return (gitdir / name).read_text().strip()
-    except OSError:
-        pass
-    try:
-        for line in (gitdir / "packed-refs").read_text().splitlines():
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + name):
                 return line.split(" ", 1)[0]
     except OSError:
@@ -501,6 +503,8 @@ def read_objects(root: Path, names: Sequence[str]) -> dict[str, bytes]:
         found[name] = out[nl + 1 : nl + 1 + size]
         pos = nl + 1 + size + 1
     return found
+
+
 def configure_repo(root: Path) -> None:
     """The local git config a clone does not carry: textconv for *.age and the merge drivers."""
     # The program-running values come from gitconfig.OURS: every git call accepts exactly those.
@@ -532,3 +536,10 @@ def uncommitted(root: Path, pathspecs: Sequence[str]) -> list[tuple[str, str]]:
     out = git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
               "--no-renames", "--", *pathspecs).stdout.decode("utf-8", errors="surrogateescape")
     return [(entry[:2], entry[3:]) for entry in out.split("\0") if len(entry) > 3]
+
+
+def user_name() -> str | None:
+    """git's ``user.name`` as a commit outside any repository would see it (global, then system)."""
+    proc = git(Path("/"), "config", "--get", "user.name", check=False)
+    name = proc.stdout.decode(errors="replace").strip()
+    return name or None

@@ -15,7 +15,18 @@ from typing import Any
 
 
 def pending_path(root: Path) -> Path:
-    return root / ".git" / "secretctl" / "audit-pending.jsonl"
+    """In the work tree's own git dir: in a linked work tree (`git worktree add`) ``.git`` is a
+    file naming it (the same answer as infra/gitrepo.git_dir, read here without importing it)."""
+    dotgit = root / ".git"
+    if dotgit.is_file():
+        try:
+            named = dotgit.read_text().strip().removeprefix("gitdir: ")
+        except OSError:
+            named = ""
+        if named:
+            gitdir = Path(named) if Path(named).is_absolute() else root / named
+            return gitdir / "secretctl" / "audit-pending.jsonl"
+    return dotgit / "secretctl" / "audit-pending.jsonl"
 
 
 def format_ts(epoch: float) -> str:

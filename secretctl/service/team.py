@@ -53,11 +53,12 @@ def textconv(vault: Vault, path: Path) -> bytes:
 
 # -------------------------------------------------------------- merge driver
 def _rebasing(root: Path) -> bool:
-    return (root / ".git" / "rebase-merge").exists() or (root / ".git" / "rebase-apply").exists()
+    gitdir = gitrepo.git_dir(root)
+    return (gitdir / "rebase-merge").exists() or (gitdir / "rebase-apply").exists()
 
 
 def _load_conflicts(root: Path) -> dict[str, Any]:
-    path = root / ".git" / CONFLICTS
+    path = gitrepo.git_dir(root) / CONFLICTS
     if not path.exists():
         return {}
     try:
@@ -68,7 +69,7 @@ def _load_conflicts(root: Path) -> dict[str, Any]:
 
 
 def _save_conflicts(root: Path, conflicts: dict[str, Any]) -> None:
-    path = root / ".git" / CONFLICTS
+    path = gitrepo.git_dir(root) / CONFLICTS
     if conflicts:
         store.atomic_write(path, json.dumps(conflicts, indent=1).encode(), mode=0o600)
     else:
@@ -493,12 +494,12 @@ def audit_events(vault: Vault) -> list[AuditEvent]:
         events.append(AuditEvent(_utc(ts), t.actor.split(" <")[0], t.action, t.keys, f"commit {sha[:12]}",
                                  {"summary": body.split("\n", 1)[0]}))
     logs = sorted((root / ".secretctl" / "audit").glob("*.jsonl")) if (root / ".secretctl/audit").is_dir() else []
-    pending = root / ".git" / "secretctl" / "audit-pending.jsonl"
-    for path in [*logs, pending]:
+    pending = vault.pending_log_paths()
+    for path in [*logs, *pending]:
         if not path.exists():
             continue
         data = path.read_bytes()
-        if path == pending:
+        if path in pending:
             records = []
             for line in data.splitlines():
                 try:

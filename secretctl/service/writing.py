@@ -40,7 +40,7 @@ class Writing(Reading):
 
         self.require()
         gitrepo.verify_config(self.root)  # before anything is written (the git calls check again)
-        with store.locked(self.root / ".git" / "secretctl.lock"):
+        with store.locked(gitrepo.git_dir(self.root) / "secretctl.lock", what=f"the vault at {self.root}"):
             self._keys_cache = None
             self._recipients_cache.clear()
             self._committed = None  # HEAD may have moved since the last mutation
