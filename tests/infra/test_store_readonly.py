@@ -37,7 +37,7 @@ def test_refused_writes_are_read_only_errors(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(ReadOnlyError, match="read-only"):
         store.atomic_write(tmp_path / "f", b"data")
     with pytest.raises(ReadOnlyError, match="read-only"):
-        store.append_line(tmp_path / "log.jsonl", b"{}\n")
+        store.append_locked(tmp_path / "log.jsonl", b"{}\n")
     assert not (tmp_path / "f").exists()
 
 
