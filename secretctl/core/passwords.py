@@ -48,4 +48,3 @@ def generate(length: int, *, symbols: bool = True, charset: str | None = None, r
         chars = [alphabet[rb(len(alphabet))] for _ in range(length)]
         if all(any(ch in cls for ch in chars) for cls in classes):
             return Secret("".join(chars).encode())
-
