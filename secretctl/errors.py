@@ -95,3 +95,8 @@ class RunError(SecretctlError):
     """``run`` failed around the child (spawn, I/O); not the child's own failure."""
 
     exit_code = 125
+
+
+class ReadOnlyError(ConflictError):
+    """A write was refused by the file system: a read-only mount, or files the user may not
+    change. Nothing was changed (exit 7, as for a locked vault)."""

@@ -202,3 +202,16 @@ def all_bytes_under(root: Path) -> bytes:
                               capture_output=True, check=True).stdout
         chunks.append(objs)
     return b"\n".join(chunks)
+
+
+def expire_by_hand(root: Path, key: str, env: dict[str, str], when: str = "2001-01-01T00:00:00Z") -> None:
+    """Give ``key`` an expiry in the past and commit it (secretctl refuses a past --expires)."""
+    import re
+
+    side = root / f"{key}.meta.yaml"
+    text = side.read_text()
+    line = f"expires: '{when}'"
+    text = re.sub(r"(?m)^expires:.*$", line, text) if "expires:" in text else text.rstrip("\n") + "\n" + line + "\n"
+    side.write_text(text)
+    git(root, "add", side.relative_to(root).as_posix(), env=env)
+    git(root, "commit", "-qm", f"expire {key}", "--no-verify", env=env)

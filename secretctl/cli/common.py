@@ -27,8 +27,22 @@ STATE = State()
 def stdin_is_tty() -> bool:
     try:
         return os.isatty(sys.stdin.fileno())
-    except (ValueError, OSError):
+    except (ValueError, OSError, AttributeError):  # AttributeError: stdin closed at start (sys.stdin is None)
         return False
+
+
+def read_stdin(limit: int, *, what: str) -> bytes:
+    """Up to ``limit`` + 1 bytes of stdin; a closed stdin is a usage error, not a crash."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise UsageError(f"no {what}: stdin is closed",
+                         hint="pipe it in (printf %s VALUE | secretctl ...), or run in a terminal")
+    try:
+        data: bytes = stream.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"no {what}: cannot read stdin ({exc.strerror or type(exc).__name__})",
+                         hint="pipe it in, or run in a terminal") from None
+    return data
 
 
 def stdout_is_tty() -> bool:
@@ -69,8 +83,11 @@ def new_password(no_passphrase: bool) -> str | None:
     """The password for a new identity: None with --no-passphrase, $SECRETCTL_PASSWORD, or asked twice."""
     if no_passphrase:
         return None
+    from secretctl.infra.identity import check_new_password
+
     pw = settings.get(settings.ENV_PASSWORD)
     if pw:
+        check_new_password(pw)
         return pw
     if not stdin_is_tty():
         raise UsageError("a new identity needs a password and there is no terminal to ask",
@@ -141,7 +158,7 @@ def read_secret_input(prompt: str, *, confirm: bool = True) -> Secret:
         if not first:
             raise UsageError("empty value", hint="type a value, pipe one on stdin, or use --generate")
         return Secret(first.encode())
-    data = sys.stdin.buffer.read(64 * 1024 * 1024 + 1)
+    data = read_stdin(64 * 1024 * 1024, what="value")
     if len(data) > 64 * 1024 * 1024:
         raise UsageError("value larger than 64 MiB")
     if data.endswith(b"\r\n"):

@@ -8,8 +8,9 @@ Importing Typer costs about 45 ms, 40% of a cold `get` (benchmarks/bench_core.py
 call `get` and `run` in loops (direnv, CI steps, shell prompts). So these exact forms skip it:
 
     secretctl [--vault DIR] get KEY [--masked] [--show-metadata] [--json] [--field NAME]
-    secretctl [--vault DIR] run [-k PATTERN]... [--env-prefix P] [--env E] [--timeout T]
-                                [--no-sanitize] [--allow-short] [--policy] [--] COMMAND [ARGS...]
+    secretctl [--vault DIR] run [-k PATTERN]... [--env-prefix P] [--env E] [-t|--timeout T]
+                                [--no-sanitize] [--allow-short] [--policy] [--allow-expired]
+                                [--] COMMAND [ARGS...]
 
 Anything else (help, completion, an unknown, abbreviated or repeated option, a missing
 argument) goes through Typer and gets its usual handling and usage errors. The fast path only

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from secretctl.cli.common import Progress, emit_json, info, open_vault
+from secretctl.cli.common import Progress, confirm, emit_json, info, open_vault
 from secretctl.cli.options import JsonOpt
 
 member_app = typer.Typer(help="Who can decrypt what: members are recipients in .age-recipients files.",
@@ -30,11 +30,19 @@ def member_add(
 @member_app.command("remove")
 def member_remove(
     name: Annotated[str, typer.Argument(help="The member to remove.")],
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a member and re-encrypt what they could read, in one commit.
 
-    They keep whatever they already decrypted: rotate those secrets."""
+    They keep whatever they already decrypted: rotate those secrets. Asks first on a terminal;
+    without one, pass -y."""
+    from secretctl.errors import NotFoundError
+
     v = open_vault()
+    if name not in {m["name"] for m in v.members()}:
+        raise NotFoundError(f"member not found: {name}", hint="secretctl member list")
+    if not yes and not confirm(f"remove member {name} and re-encrypt what they could read?"):
+        raise typer.Exit(1)
     with Progress("re-encrypting", len(v.key_names())) as bar:
         out = v.member_remove(name, progress=bar.update)
     could = out.details["could_read"]

@@ -21,7 +21,8 @@ def run(
     env_prefix: Annotated[str, typer.Option("--env-prefix", help="Prefix for every variable name, e.g. APP_.")] = "",
     env: Annotated[str | None, typer.Option("--env", help="Environment alias from the policy (dev, prod, ...).")]
     = None,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Kill the command after this long (5m).")] = None,
+    timeout: Annotated[str | None, typer.Option("-t", "--timeout", help="Kill the command after this long (5m).")]
+    = None,
     no_sanitize: Annotated[bool, typer.Option("--no-sanitize", help="Do not redact the output.")] = False,
     allow_short: Annotated[bool, typer.Option("--allow-short", help="Inject values under 4 characters (they "
                                               "cannot be redacted reliably).")] = False,
@@ -30,6 +31,8 @@ def run(
     with_agent: Annotated[bool, typer.Option("--with-agent", help="Tell the command where the unlock agent is "
                                              "(SECRETCTL_AGENT_SOCKET), so its own secretctl calls use it.")]
     = False,
+    allow_expired: Annotated[bool, typer.Option("--allow-expired", help="Inject secrets past their expiry "
+                                                "(refused otherwise).")] = False,
 ) -> None:
     """Run a command with secrets in its environment; its output comes back redacted.
 
@@ -41,7 +44,7 @@ def run(
 
     raise typer.Exit(run_command(command, key=key, env_prefix=env_prefix, env=env, timeout=timeout,
                                  no_sanitize=no_sanitize, allow_short=allow_short, use_policy=use_policy,
-                                 with_agent=with_agent))
+                                 with_agent=with_agent, allow_expired=allow_expired))
 
 
 @policy_app.command("check")

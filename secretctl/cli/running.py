@@ -27,7 +27,8 @@ def load_policy(vault: Vault, worktree: bool) -> Policy:
 
 def run_command(command: list[str], *, key: list[str] | None = None, env_prefix: str = "", env: str | None = None,
                 timeout: str | None = None, no_sanitize: bool = False, allow_short: bool = False,
-                use_policy: bool = False, with_agent: bool = False) -> int:
+                use_policy: bool = False, with_agent: bool = False,
+                allow_expired: bool = False) -> int:
     """Run ``command`` with the secrets in its environment; returns its exit code."""
     from secretctl.service import run
 
@@ -51,7 +52,7 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
         seconds = None
     req = run.RunRequest(
         patterns=tuple(key or ()), command=command[0], args=tuple(command[1:]), env_prefix=env_prefix,
-        env_name=env, timeout=seconds, allow_short=allow_short,
+        env_name=env, timeout=seconds, allow_short=allow_short, allow_expired=allow_expired,
     )
     code, plan = run.run_person(v, req, policy=policy, sanitize=not no_sanitize,
                                    out=sys.stdout.buffer, err=sys.stderr.buffer, with_agent=with_agent)

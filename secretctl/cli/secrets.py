@@ -17,6 +17,7 @@ from secretctl.cli.common import (
     open_vault,
     print_warnings,
     read_secret_input,
+    read_stdin,
     warn,
 )
 from secretctl.cli.options import JsonOpt
@@ -189,9 +190,11 @@ def generate(
 
 def import_(
     file: Annotated[Path, typer.Argument(help=".env or .json file ('-' for stdin, with --format).")],
-    fmt: Annotated[str | None, typer.Option("--format", help="dotenv or json (default: by extension).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="dotenv (or env) or json (default: by extension).")]
+    = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be stored.")] = False,
-    on_conflict: Annotated[str, typer.Option("--on-conflict", help="skip, overwrite or error.")] = "error",
+    on_conflict: Annotated[str, typer.Option("--on-conflict", "--conflict", help="skip, overwrite or error.")]
+    = "error",
     prefix: Annotated[str, typer.Option("--prefix", help="Prepend to every key, e.g. app/.")] = "",
     tags: Annotated[str | None, typer.Option("--tags", help="Comma-separated tags for every secret.")] = None,
     json_out: Annotated[bool, JsonOpt] = False,
@@ -201,14 +204,14 @@ def import_(
     from secretctl.infra import store
 
     if str(file) == "-":
-        data = sys.stdin.buffer.read(formats.MAX_IMPORT_BYTES + 1)
+        data = read_stdin(formats.MAX_IMPORT_BYTES, what="import data")
         name = "<stdin>"
     else:
         data = store.read_limited(file, formats.MAX_IMPORT_BYTES, what="import file")
         name = str(file)
-    kind = fmt or ("json" if name.endswith(".json") else "dotenv")
+    kind = _format_name(fmt) or ("json" if name.endswith(".json") else "dotenv")
     if kind not in ("json", "dotenv"):
-        raise UsageError(f"unknown --format {kind!r}", hint="use dotenv or json")
+        raise UsageError(f"unknown --format {kind!r}", hint="use dotenv (or env) or json")
     items = formats.parse_json(data, source=name) if kind == "json" else formats.parse_dotenv(data, source=name)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
@@ -227,17 +230,23 @@ def import_(
             sys.stdout.write(k + "\n")
 
 
+def _format_name(fmt: str | None) -> str | None:
+    """``env`` is secretctl's Go CLI name for the dotenv format."""
+    return "dotenv" if fmt == "env" else fmt
+
+
 def export(
     key: Annotated[list[str] | None, typer.Option("-k", "--key", help="Pattern(s) to export (default all).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="dotenv or json.")] = "dotenv",
+    fmt: Annotated[str, typer.Option("--format", help="dotenv (or env) or json.")] = "dotenv",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE (mode 0600).")] = None,
 ) -> None:
     """Export plaintext values (dotenv names: aws/access_key -> AWS_ACCESS_KEY)."""
     from secretctl.core import envmap, formats
     from secretctl.infra import store
 
+    fmt = _format_name(fmt) or fmt
     if fmt not in ("dotenv", "json"):
-        raise UsageError(f"unknown --format {fmt!r}", hint="use dotenv or json")
+        raise UsageError(f"unknown --format {fmt!r}", hint="use dotenv (or env) or json")
     v = open_vault()
     all_keys = v.key_names()
     selected = envmap.expand_patterns(key, all_keys) if key else all_keys

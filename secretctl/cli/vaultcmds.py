@@ -15,7 +15,8 @@ from secretctl.infra import settings
 
 def init(
     directory: Annotated[Path | None, typer.Argument(help="Where (default: your default vault).")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Your member name (default: $USER).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Your member name (default: $SECRETCTL_ACTOR, else "
+                                             "git's user.name).")] = None,
     no_passphrase: Annotated[bool, typer.Option("--no-passphrase", help="If an identity must be created, "
                                                 "store it unprotected.")] = False,
 ) -> None:
@@ -24,6 +25,7 @@ def init(
     from secretctl.service import vault
 
     root = directory or (Path(STATE.vault_dir) if STATE.vault_dir else settings.default_vault_dir())
+    member = name or settings.get(settings.ENV_ACTOR) or _git_user_name()  # before anything is created
     ipath = settings.identity_path()
     recipient = identity.public_recipient(ipath)
     if recipient is None and ipath.exists():
@@ -33,10 +35,27 @@ def init(
     if recipient is None:
         recipient = identity.create(ipath, passphrase=new_password(no_passphrase))
         info(f"created your identity at {ipath}")
-    member = name or settings.get(settings.ENV_ACTOR) or settings.get("USER") or "me"
     out = vault.init_vault(root, recipient=recipient, name=member)
     info(("adopted passage store at " if out.details["adopted"] else "created vault at ") + str(root))
     info(f"your recipient (share it with teammates): {recipient}")
+
+
+def _git_user_name() -> str:
+    """The default member name: the name git signs your commits with, so the recipients file and
+    the history agree. Never a made-up one: it is written into .age-recipients for everyone."""
+    from secretctl.core.recipients import validate_member_name
+    from secretctl.errors import SecretctlError, UsageError
+    from secretctl.infra import gitrepo
+
+    found = gitrepo.user_name()
+    if found is None:
+        raise UsageError("no member name: git has no user.name",
+                         hint="pass --name YOURNAME, or set it: git config --global user.name 'Your Name'")
+    try:
+        return validate_member_name(found)
+    except SecretctlError:
+        raise UsageError(f"git's user.name {found[:64]!r} is not a valid member name",
+                         hint="pass --name with letters, digits, spaces and . _ @ + - ( )") from None
 
 
 def check(

@@ -214,7 +214,7 @@ _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit"
 
 
 def _has_commit_hooks(root: Path, config: dict[str, str]) -> bool:
-    hooks = Path(config["core.hookspath"]).expanduser() if config.get("core.hookspath") else root / ".git" / "hooks"
+    hooks = Path(config["core.hookspath"]).expanduser() if config.get("core.hookspath") else common_dir(root) / "hooks"
     if not hooks.is_absolute():
         hooks = root / hooks
     return any(os.access(hooks / name, os.X_OK) for name in _COMMIT_HOOKS)
@@ -300,7 +300,7 @@ def remove_pack(root: Path, name: str) -> None:
     if len(name) in (40, 64) and all(c in "0123456789abcdef" for c in name):
         for suffix in (".idx", ".pack", ".rev"):
             with contextlib.suppress(OSError):
-                (root / ".git" / "objects" / "pack" / f"pack-{name}{suffix}").unlink()
+                (common_dir(root) / "objects" / "pack" / f"pack-{name}{suffix}").unlink()
 
 
 class BlobStager:
@@ -393,24 +393,25 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
 
 
 def head(root: Path) -> str | None:
-    """The HEAD commit id, read from disk without spawning git (cheap enough for every call)."""
+    """The HEAD commit id, read from disk without spawning git (cheap enough for every call).
+    HEAD is the work tree's own; the branch it names lives with the shared refs."""
     if not os.path.lexists(root / ".git"):
         return None
-    gitdir, common = git_dirs(root)
     try:
+        gitdir, common = git_dirs(root)
         ref = (gitdir / "HEAD").read_text().strip()
-    except OSError:
+    except (OSError, ConflictError):
         return None
     if not ref.startswith("ref: "):
         return ref
     name = ref[5:]
-    refs = common if name.startswith("refs/") else gitdir
+    for refs in dict.fromkeys((gitdir, common)):
+        try:
+            return (refs / name).read_text().strip()
+        except OSError:
+            pass
     try:
-        return (refs / name).read_text().strip()
-    except OSError:
-        pass
-    try:
-        for line in (refs / "packed-refs").read_text().splitlines():
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + name):
                 return line.split(" ", 1)[0]
     except OSError:
@@ -634,3 +635,10 @@ def next_on_first_parent_line(root: Path, base: str, tip: str) -> tuple[str, str
     commit, parents, message = parts
     parent = parents.split()[0] if parents.split() else ""
     return (commit, parent, message) if parent == base else None
+
+
+def user_name() -> str | None:
+    """git's ``user.name`` as a commit outside any repository would see it (global, then system)."""
+    proc = git(Path("/"), "config", "--get", "user.name", check=False)
+    name = proc.stdout.decode(errors="replace").strip()
+    return name or None

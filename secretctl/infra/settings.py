@@ -100,3 +100,9 @@ def _fnv1a(text: str) -> str:
     for b in text.encode():
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return f"{h:016x}"
+
+
+def access_spool_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where access records wait while a vault cannot be written (a read-only mount or
+    checkout); the vault's next commit by this user moves them into the member's log."""
+    return data_dir(env) / "access-pending"

@@ -11,12 +11,12 @@ import errno
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from secretctl.core import faults
-from secretctl.errors import ConflictError, NotFoundError, SecretctlError, VaultCorruptError
+from secretctl.errors import ConflictError, NotFoundError, ReadOnlyError, SecretctlError, VaultCorruptError
 
 _T = TypeVar("_T")
 
@@ -64,7 +64,21 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _read_only(what: str | Path, exc: OSError) -> ReadOnlyError:
+    why = exc.strerror or type(exc).__name__
+    if exc.errno != errno.EROFS:
+        why += ", read-only for this user"
+    return ReadOnlyError(f"{what} is read-only ({why}); nothing was changed",
+                         hint="this needs write access to it (and, for a vault, to its .git); use a writable clone, "
+                              "or ask its owner")
+
+
 def _write_failed(path: str | Path, exc: OSError) -> SecretctlError:
+    if exc.errno in _READ_ONLY:
+        return _read_only(f"cannot write {path}: the folder", exc)
     return SecretctlError(f"cannot write {path}: {exc.strerror or type(exc).__name__}",
                           hint="check that the folder is writable, is not a file, and the disk has space")
 
@@ -239,12 +253,19 @@ def prune_empty_dirs(start: Path, stop: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(lock_path: Path, *, timeout: float = 30.0) -> Iterator[None]:
-    """An exclusive advisory lock: concurrent writers wait their turn, never interleave."""
+def locked(lock_path: Path, *, timeout: float = 30.0, what: str | None = None) -> Iterator[None]:
+    """An exclusive advisory lock: concurrent writers wait their turn, never interleave. Taking it
+    is the first write of every mutation: a folder that cannot be written is reported here, as
+    ``what`` (e.g. "the vault at DIR") being read-only, before anything changed."""
     import fcntl
 
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        if exc.errno in _READ_ONLY:
+            raise _read_only(what or lock_path.parent, exc) from None
+        raise _write_failed(lock_path, exc) from None
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -281,13 +302,16 @@ def append_locked(path: Path, data: bytes) -> None:
     ``drain_locked`` reading it (the pending access log: many readers append, one commit drains)."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _write_failed(path, exc) from None  # a refused write is a ReadOnlyError
 
 
 def drain_locked(path: Path, consume: Callable[[bytes], _T]) -> _T | None:
@@ -309,3 +333,31 @@ def drain_locked(path: Path, consume: Callable[[bytes], _T]) -> _T | None:
         return out
     finally:
         os.close(fd)
+
+
+def drain_all_locked(paths: Sequence[Path], consume: Callable[[list[bytes]], _T]) -> _T | None:
+    """:func:`drain_locked` over several files at once: every existing file is locked, their
+    contents handed to ``consume`` together (one bytes per file), and all emptied once it
+    returns. None when there is nothing."""
+    import fcntl
+
+    fds: list[int] = []
+    try:
+        contents = []
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            contents.append(path.read_bytes())
+        if not any(c.strip() for c in contents):
+            return None
+        out = consume(contents)
+        for fd in fds:
+            os.ftruncate(fd, 0)
+        return out
+    finally:
+        for fd in fds:
+            os.close(fd)

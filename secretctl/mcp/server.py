@@ -116,8 +116,9 @@ def build_server(session: AgentSession) -> MCPServer:
         "aws/** any depth). Output comes back with every trace of a secret replaced by [REDACTED:key]. "
         "Reference a value as $ENV_NAME in args (expanded only where the policy allows); never write a "
         "value out. `env` selects a policy environment alias (dev, staging, prod)."))
-    async def secret_run(keys: list[str], command: str, args: list[str] | None = None, timeout: float | None = None,
-                         env_prefix: str = "", env: str | None = None) -> dict[str, Any]:
+    async def secret_run(keys: list[str], command: str, args: list[str] | None = None,
+                         timeout: float | str | None = None, env_prefix: str = "",
+                         env: str | None = None) -> dict[str, Any]:
         return await _call_cancellable(session, "secret_run", lambda cancel: session.secret_run(
             keys=keys, command=command, args=args or [], timeout=timeout, env_prefix=env_prefix, env=env,
             cancel=cancel))
@@ -138,7 +139,7 @@ def build_server(session: AgentSession) -> MCPServer:
         "Run an allowed command with a multi-field secret injected through its bindings "
         "(e.g. PGHOST, PGUSER, PGPASSWORD for a database). Output is redacted as in secret_run."))
     async def secret_run_with_bindings(key: str, command: str, args: list[str] | None = None,
-                                       timeout: float | None = None) -> dict[str, Any]:
+                                       timeout: float | str | None = None) -> dict[str, Any]:
         return await _call_cancellable(session, "secret_run_with_bindings", lambda cancel: session.secret_run(
             keys=[], command=command, args=args or [], timeout=timeout, bindings_key=key,
             tool="secret_run_with_bindings", cancel=cancel))

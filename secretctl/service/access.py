@@ -30,14 +30,40 @@ class AccessLog(VaultBase):
 
 
     # ------------------------------------------------------------------ check
-    def _pending_log(self) -> Path:
+    def pending_log_path(self) -> Path:
+        """Where access records wait for the next commit: inside the work tree's git dir, so
+        `git status` stays clean."""
         return pending.pending_path(self.root)
+
+    def spool_path(self) -> Path:
+        """Where they wait instead when the vault cannot be written: in the user's data dir, named
+        by the vault's real path."""
+        import hashlib
+
+        from secretctl.infra import settings
+
+        name = hashlib.sha256(os.fsencode(os.path.realpath(self.root))).hexdigest()[:32]
+        return settings.access_spool_dir() / f"{name}.jsonl"
+
+    def pending_log_paths(self) -> list[Path]:
+        """Every file holding records not yet committed (for `audit list`)."""
+        return [p for p in (self.pending_log_path(), self.spool_path()) if p.exists()]
 
     def record_access(self, action: str, keys: Sequence[str], **details: Any) -> None:
         """Append an access record. It waits outside the work tree (so `git status` stays clean)
-        and is moved into the member's log by the next commit (mutation or sync)."""
+        and is moved into the member's log by the next commit (mutation or sync).
+
+        A read-only vault (mount, checkout or permissions) still serves reads: the record waits
+        in the user's data dir instead, until this user's next commit to the vault. If that
+        cannot be written either, the access is refused (no record, no value)."""
+        from secretctl.errors import ReadOnlyError
+
         rec = {"ts": _fmt(self.clock()), "actor": self.actor, "action": action, "keys": list(keys), **details}
-        store.append_locked(self._pending_log(), pending.encode(rec))
+        line = pending.encode(rec)
+        try:
+            store.append_locked(self.pending_log_path(), line)
+        except ReadOnlyError:
+            store.append_locked(self.spool_path(), line)
 
     def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
         """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an
@@ -54,7 +80,7 @@ class AccessLog(VaultBase):
         """Chain the pending records into the member's log now, not at the next commit (an agent
         run's record is sealed before the agent sees the result). The log file is then committed
         by the next commit, as the records would have been."""
-        with store.locked(self._lock_path()):
+        with store.locked(self._lock_path(), what=f"the vault at {self.root}"):
             written = self._flush_pending()
             if written:
                 marker = self._sealed_marker()
@@ -62,7 +88,7 @@ class AccessLog(VaultBase):
                 store.atomic_write(marker, "\n".join(sorted(known | set(written))).encode() + b"\n", mode=0o600)
 
     def _sealed_marker(self) -> Path:
-        return self._pending_log().parent / "audit-sealed"
+        return self.pending_log_path().parent / "audit-sealed"
 
     def _flush_access_log(self) -> list[str]:
         """The member logs a commit must carry: pending records moved into
@@ -75,7 +101,7 @@ class AccessLog(VaultBase):
         sealed = set(marker.read_text().split()) if marker.exists() else set()
         mine = f"{AUDIT_DIR}/{_safe_name(self.actor)}.jsonl"
         try:
-            pending = os.stat(self._pending_log()).st_size > 0
+            pending = any(os.stat(p).st_size > 0 for p in self.pending_log_paths())
         except OSError:
             pending = False
         if pending and mine not in sealed:
@@ -112,8 +138,16 @@ class AccessLog(VaultBase):
         return f"[hmac-sha256:{mac.hexdigest()[:16]}]"
 
     def _flush_pending(self) -> list[str]:
-        # The pending file stays locked until its records are in the member's log.
-        return store.drain_locked(self._pending_log(), self._append_to_member_log) or []
+        """Pending access records (in the git dir, and any spooled while the vault was read-only)
+        moved into ``.secretctl/audit/<member>.jsonl`` (hash-chained), oldest first."""
+
+        def append(contents: list[bytes]) -> list[str]:
+            lines = [ln for raw in contents for ln in raw.splitlines() if ln.strip()]
+            ordered: list[bytes] = sorted(lines, key=_record_time)
+            return self._append_to_member_log(b"\n".join(ordered))
+
+        # The pending files stay locked until their records are in the member's log.
+        return store.drain_all_locked([self.pending_log_path(), self.spool_path()], append) or []
 
     def _append_to_member_log(self, raw: bytes) -> list[str]:
 
@@ -139,6 +173,16 @@ class AccessLog(VaultBase):
 def _fmt(t: datetime) -> str:
 
     return format_time(t)
+
+
+def _record_time(line: bytes) -> str:
+    """A record's timestamp for ordering (ISO UTC text sorts as time); unreadable lines first,
+    where the chain's parser skips them."""
+    try:
+        ts = json.loads(line).get("ts")
+    except (ValueError, AttributeError):
+        return ""
+    return ts if isinstance(ts, str) else ""
 
 
 def _safe_name(name: str) -> str:

@@ -15,11 +15,17 @@ from typing import Any
 
 
 def pending_path(root: Path) -> Path:
+    """In the work tree's own git dir: in a linked work tree (`git worktree add`) ``.git`` is a
+    file naming it (the same answer as infra/gitrepo.git_dir, read here without importing it)."""
     dotgit = root / ".git"
-    if not dotgit.is_dir():  # a linked git worktree: `.git` is a file naming its own git dir
-        from secretctl.infra import gitrepo
-
-        return gitrepo.git_dir(root) / "secretctl" / "audit-pending.jsonl"
+    if dotgit.is_file():
+        try:
+            named = dotgit.read_text().strip().removeprefix("gitdir: ")
+        except OSError:
+            named = ""
+        if named:
+            gitdir = Path(named) if Path(named).is_absolute() else root / named
+            return gitdir / "secretctl" / "audit-pending.jsonl"
     return dotgit / "secretctl" / "audit-pending.jsonl"
 
 

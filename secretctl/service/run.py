@@ -24,6 +24,7 @@ from secretctl.infra import gitrepo, runner, settings
 
 if TYPE_CHECKING:
     import threading
+    from datetime import datetime
 
     from secretctl.core.meta import Meta
     from secretctl.core.policy import Decision, Policy
@@ -45,6 +46,7 @@ class RunRequest:
     timeout: float | None = None
     bindings_key: str | None = None
     allow_short: bool = False
+    allow_expired: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
     # plain run reads the work tree, as every command does.
     bound = [*keys, *([req.bindings_key] if req.bindings_key else [])]
     metas = vault.committed_metas(bound) if policy is not None else {k: vault.meta(k) for k in bound}
+    if not req.allow_expired:
+        _refuse_expired(metas, vault.clock())
     for k in keys:
         meta = metas[k]
         if meta is not None and meta.is_multifield:
@@ -254,6 +258,19 @@ def check_run(vault: Vault, req: RunRequest, *, policy: Policy, base_env: Mappin
     child_path = base_env.get("PATH", os.defpath)
     resolved = runner.resolve_command(req.command, child_path, cwd or Path.cwd())
     return _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
+
+
+def _refuse_expired(metas: Mapping[str, Meta | None], now: datetime) -> None:
+    """An expired secret is not injected (as secretctl's Go CLI does): it is due for rotation,
+    and a command using it would fail later in a less clear way. A person can insist."""
+    expired = [(k, m.expires) for k, m in metas.items() if m is not None and m.expires is not None and m.expired(now)]
+    if not expired:
+        return
+    from secretctl.core.meta import format_time
+
+    (key, when), more = expired[0], (f" and {len(expired) - 1} more" if len(expired) > 1 else "")
+    raise PolicyError(f"{key} expired on {format_time(when)}{more}; not injecting expired secrets",
+                      hint="rotate it (secretctl set KEY); a person can pass `run --allow-expired` to use it anyway")
 
 
 def _inject_bindings(vault: Vault, key: str, meta: Meta | None, prefix: str, inject: Injector, *,

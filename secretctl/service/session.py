@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from secretctl.core import keys
-from secretctl.core.durations import parse_duration, parse_expiry
+from secretctl.core.durations import parse_duration, parse_expiry, parse_timeout
 from secretctl.core.fields import is_sensitive
 from secretctl.core.passwords import generate
 from secretctl.core.redact import Redactor
@@ -287,7 +287,7 @@ class AgentSession:
         return self.policy.describe()
 
     def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
-                   timeout: float | None = None, env_prefix: str = "", env: str | None = None,
+                   timeout: float | str | None = None, env_prefix: str = "", env: str | None = None,
                    bindings_key: str | None = None, tool: str = "secret_run",
                    cancel: threading.Event | None = None) -> dict[str, Any]:
         """Run a command for the agent. ``cancel`` (set when the MCP call is cancelled or times
@@ -297,7 +297,7 @@ class AgentSession:
             self._check_arguments(tool, [command, *args, env_prefix, env])
             self._check_key_arguments(tool, [*keys, bindings_key])
             req = run.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
-                                 env_name=env, timeout=timeout, bindings_key=bindings_key)
+                                 env_name=env, timeout=parse_timeout(timeout), bindings_key=bindings_key)
             seen = _Redactions()
             result = run.run_agent(self.vault, req, policy=self.policy, redactor=self.redactor,
                                    base_env=self.base_env, cancel=cancel, make_filter=seen.wrap)

@@ -439,12 +439,12 @@ def audit_events(vault: Vault) -> list[AuditEvent]:
         events.append(AuditEvent(_utc(ts), t.actor.split(" <")[0], t.action, t.keys, f"commit {sha[:12]}",
                                  {"summary": body.split("\n", 1)[0]}))
     logs = sorted((root / ".secretctl" / "audit").glob("*.jsonl")) if (root / ".secretctl/audit").is_dir() else []
-    pending = root / ".git" / "secretctl" / "audit-pending.jsonl"
-    for path in [*logs, pending]:
+    pending = vault.pending_log_paths()
+    for path in [*logs, *pending]:
         if not path.exists():
             continue
         data = path.read_bytes()
-        if path == pending:
+        if path in pending:
             records = []
             for line in data.splitlines():
                 try:

@@ -45,7 +45,7 @@ class Writing(Reading):
         self._recovery_checked = True  # done below, under the lock, waiting for git if need be
         self.require()
         gitrepo.verify_config(self.root)  # before anything is written (the git calls check again)
-        with store.locked(self._lock_path()):
+        with store.locked(self._lock_path(), what=f"the vault at {self.root}"):
             self._keys_cache = None
             self._recipients_cache.clear()
             self._committed = None  # HEAD may have moved since the last mutation

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, git
+from tests.conftest import SECRETCTL, Member, expire_by_hand, git
 
 pytest.importorskip("mcp")
 
@@ -49,7 +49,8 @@ def mcp_vault(alice: Member, vault_dir: Path) -> Path:
               "--public", "host", "--public", "user",
               "--binding", "PGHOST=host", "--binding", "PGUSER=user", "--binding", "PGPASSWORD=password",
               input=DB_PASSWORD + b"\n")
-    alice.run("set", "old/expired", "--expires", "2001-01-01", input=b"expired-Value-123")
+    alice.run("set", "old/expired", input=b"expired-Value-123")
+    expire_by_hand(vault_dir, "old/expired", alice.env)
     (vault_dir / ".secretctl/policy.yaml").write_text(POLICY)
     git(vault_dir, "add", ".secretctl/policy.yaml")
     git(vault_dir, "commit", "-qm", "policy", env=alice.env)

@@ -100,7 +100,7 @@ def test_reencrypt_for_new_member_while_other_changes_value(team: tuple[Member, 
 
 def test_removed_member_cannot_read_new_values(team: tuple[Member, Member, Path, Path]) -> None:
     alice, bob, _a_root, _b_root = team
-    alice.run("member", "remove", "bob")
+    alice.run("member", "remove", "bob", "-y")
     alice.run("set", "shared/one", input=b"after-Removal-9")
     alice.run("sync")
     report = json.loads(bob.run("sync", "--json", "--no-push").stdout)

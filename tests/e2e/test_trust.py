@@ -174,7 +174,7 @@ def test_a_removed_recipients_file_is_refused(carol: Member, cvault: Path, tmp_p
     bob = make_member(tmp_path, "bob")
     carol.run("member", "add", "bob", bob.recipient, "--path", "app")
     carol.run("member", "add", "bob2", make_member(tmp_path, "bob2").recipient, "--path", "app")
-    carol.run("member", "remove", "bob2")
+    carol.run("member", "remove", "bob2", "-y")
     (cvault / "app/.age-recipients").unlink()  # secrets under app/ would fall back to the root set
     proc = carol.run("set", "app/token", input=b"tok-Trust-Canary-0007", check=False)
     assert proc.returncode == 6, proc.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AGE, Member, all_bytes_under, git, make_member, needs_age, snapshot
+from tests.conftest import AGE, Member, all_bytes_under, expire_by_hand, git, make_member, needs_age, snapshot
 
 
 def set_value(m: Member, key: str, value: bytes, *extra: str) -> None:
@@ -109,7 +109,7 @@ def test_subtree_recipients_and_member_changes_touch_exactly_the_affected_files(
     alice.run("reencrypt")
     assert snapshot(vault_dir) == before
     # Removing bob re-encrypts exactly what he could read and says so.
-    out = alice.run("member", "remove", "bob")
+    out = alice.run("member", "remove", "bob", "-y")
     assert b"prod/db" in out.stderr and b"rotate" in out.stderr
     set_value(alice, "prod/db", b"rotated-after-removal")
     assert bob.run("get", "prod/db", check=False).returncode == 4
@@ -347,7 +347,8 @@ def test_concurrent_writers_are_serialized(alice: Member, vault_dir: Path) -> No
 def test_check_passes_on_a_healthy_vault_and_fails_on_expiry(alice: Member, vault_dir: Path) -> None:
     set_value(alice, "h/k", b"value-one-1")
     assert alice.run("check").returncode == 0
-    set_value(alice, "h/old", b"value-two-2", "--expires", "2000-01-01")
+    set_value(alice, "h/old", b"value-two-2")
+    expire_by_hand(vault_dir, "h/old", alice.env, "2000-01-01T00:00:00Z")
     out = alice.run("check", "--json", check=False)
     assert out.returncode == 1
     assert any(p["severity"] == "expired" for p in json.loads(out.stdout)["problems"])
@@ -374,7 +375,7 @@ def test_no_value_leaks_anywhere(alice: Member, vault_dir: Path, tmp_path: Path)
     run("mv", "leak/a", "leak/a2")
     run("export", "-k", "leak/*", "-o", str(tmp_path / "exported.env"))
     run("member", "add", "bob", make_member(tmp_path, "bob").recipient)
-    run("member", "remove", "bob")
+    run("member", "remove", "bob", "-y")
     run("reencrypt")
     run("check")
     run("delete", "leak/a2", "-y")
