@@ -11,9 +11,15 @@ import sys
 def fast_get_via_agent(vault: str | None, key: str) -> bool:
     """Serve ``secretctl [--vault V] get KEY``; False: not served, nothing printed or recorded."""
     from secretctl.infra import settings
+
+    env = settings.environ()
+    # No socket, no agent: back to the normal path before importing or reading anything more
+    # (without this check a plain `get` with no agent paid ~10 ms for the attempt).
+    if not os.path.exists(settings.agent_socket_path(env)):
+        return False
     from secretctl.service.fastget import reveal_via_agent
 
-    value = reveal_via_agent(vault, key, settings.environ())
+    value = reveal_via_agent(vault, key, env)
     if value is None:
         return False
     out = sys.stdout.buffer

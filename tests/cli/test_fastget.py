@@ -96,6 +96,11 @@ def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
     assert "typer" in normal  # the comparison form really takes the other path
 
 
+def test_without_an_agent_the_fast_path_costs_nothing(carol: Member) -> None:  # noqa: F811
+    _, mods = imported(carol, "get", "app/token")  # fails (no password here), after the normal path
+    assert "secretctl.service.fastget" not in mods  # bailed out at the missing socket
+
+
 def test_constants_match_their_homes() -> None:
     from secretctl.core import recipients
     from secretctl.service import base, fastget
