@@ -27,7 +27,7 @@ from secretctl.core import keys
 from secretctl.core.durations import parse_duration, parse_expiry
 from secretctl.core.fields import is_sensitive
 from secretctl.core.passwords import generate
-from secretctl.core.redact import Redactor
+from secretctl.core.redact import MIN_REDACTABLE, Redactor
 from secretctl.core.redact.redactor import apply
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError, VaultLockedError
@@ -249,25 +249,36 @@ class AgentSession:
             return {k: self._loggable(v) for k, v in obj.items()}
         return obj
 
-    def _check_arguments(self, tool: str, texts: Sequence[str | None], *, wait: bool = False) -> None:
+    def _check_arguments(self, tool: str, texts: Sequence[str | None]) -> None:
         """The oracle defence: refuse (and count) arguments that already hold a secret form or
         fragment: run arguments, and every argument of the read tools, whose answers or errors
-        would otherwise reflect the guess back (redacted, but a redaction confirms it). A read tool
-        does not wait for the redactor: until it is built, nothing is redacted, so nothing can
-        confirm a guess (and what the agent typed is logged as a keyed hash)."""
-        r = self.redactor if wait else self._ready_redactor()
-        if r is None:
+        would otherwise reflect the guess back (redacted, but a redaction confirms it). Only a
+        text that needs checking waits for the redactor (built on a thread at start): an existing
+        key, a folder or tag secret_list shows, or a text under 4 characters needs none, so the
+        read tools answer at once."""
+        todo = [t for t in texts if t and not self._known(t)]
+        if not todo:
             return
-        for t in texts:
-            if t and r.contains(t.encode("utf-8", errors="surrogateescape")):
+        r = self.redactor
+        for t in todo:
+            if r.contains(t.encode("utf-8", errors="surrogateescape")):
                 self._strike(tool, "argument contained secret material", argument=t)  # logged as a hash
                 raise PolicyError(SECRET_MATERIAL,
                                   hint="reference the value as $ENV_NAME instead of writing it out")
 
-    def _check_key_arguments(self, tool: str, keys: Sequence[str | None], *, wait: bool = False) -> None:
+    def _check_key_arguments(self, tool: str, keys: Sequence[str | None]) -> None:
         """Key arguments: a key that exists is what secret_list showed (never a probe); any other
         is checked like every typed argument."""
-        self._check_arguments(tool, [k for k in keys if k and not self._is_key(k)], wait=wait)
+        self._check_arguments(tool, [k for k in keys if k and not self._is_key(k)])
+
+    def _known(self, text: str) -> bool:
+        """Text no value can hide in: too short, or what secret_list shows (a key, a folder, a tag)."""
+        if len(text) < MIN_REDACTABLE or self._is_key(text):
+            return True
+        entries = self._entries()
+        if text.endswith("/") and any(k.startswith(text) for k in entries):
+            return True
+        return any(e.meta is not None and text in e.meta.tags for e in entries.values())
 
     def _is_key(self, text: str) -> bool:
         try:
@@ -419,8 +430,8 @@ class AgentSession:
         out) kills the command's whole process tree before this returns."""
 
         with self._run_slot(tool, keys, [command, *args], cancel):
-            self._check_arguments(tool, [command, *args, env_prefix, env], wait=True)
-            self._check_key_arguments(tool, [*keys, bindings_key], wait=True)
+            self._check_arguments(tool, [command, *args, env_prefix, env])
+            self._check_key_arguments(tool, [*keys, bindings_key])
             req = run.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
                                  env_name=env, timeout=timeout, bindings_key=bindings_key)
             seen = _Redactions()
@@ -449,7 +460,7 @@ class AgentSession:
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
                         expires: str | None = None) -> dict[str, Any]:
 
-        self._check_arguments("secret_generate", [key, charset, expires], wait=True)
+        self._check_arguments("secret_generate", [key, charset, expires])
         if not self.policy.allow_generate:
             self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
             raise PolicyError("secret_generate is off", hint="the policy must say mcp: {allow_generate: true}")
