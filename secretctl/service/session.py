@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core import fields as fields_mod
 from secretctl.core import keys
 from secretctl.core.durations import parse_duration, parse_expiry
 from secretctl.core.fields import is_sensitive
@@ -91,7 +92,13 @@ def collect_values(vault: Vault, cache: ValuesCache) -> tuple[dict[str, Secret],
             except SecretctlError:
                 found = {}  # not a recipient, or damaged: nothing to redact that we could know
             meta = vault.meta(key)
-            pub = [f.value.encode() for f in meta.fields if not f.sensitive and f.value] if meta is not None else []
+            pub: list[bytes] = []
+            if meta is not None and meta.is_multifield and found:
+                # Public field values live in the encrypted document too (the sidecar says which).
+                public_names = [f.name for f in meta.fields if not fields_mod.is_sensitive(f)]
+                if public_names:
+                    doc = vault.read_fields(key, meta)
+                    pub = [doc[n].reveal() for n in public_names if n in doc]
             hit = cache.by_key[key] = (sig, found, pub)
         values.update(hit[1])
         public += hit[2]

@@ -335,6 +335,7 @@ def test_public_fields_are_never_partly_redacted(alice: Member, session: Any) ->
     alice.run("set", "app/database_url", input=b"postgres://app:" + DB_PASSWORD + b"@db.internal:5432/app")
     (out,) = call(session, [("secret_run_with_bindings", {
         "key": "db/main", "command": "sh", "args": ["-c", "echo $PGHOST:5432/app $PGUSER; echo $PGPASSWORD"]})])
+    assert not out.is_error, text_of(out)
     assert out.structured_content["stdout"] == "db.internal:5432/app app\n[REDACTED:db/main:password]\n"
 
 
