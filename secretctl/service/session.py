@@ -135,6 +135,10 @@ class _Build:
     def failed(self) -> bool:
         return self._done.is_set() and self._error is not None
 
+    @property
+    def failed_locked(self) -> bool:
+        return self._done.is_set() and isinstance(self._error, VaultLockedError)
+
     def result(self) -> Redactor:
         self._done.wait()
         if self._error is not None:
@@ -203,8 +207,13 @@ class AgentSession:
         return self.start_redactor().result()
 
     def _ready_redactor(self) -> Redactor | None:
-        """The redactor if its build is done, else None (read tools do not wait; see docs/mcp.md)."""
+        """The redactor if its build is done, else None (read tools do not wait; see docs/mcp.md).
+        After a build that failed because the vault is locked, it waits (and fails the same way
+        while still locked): no answer goes out that no sanitizer could have checked."""
+        previous = self._build
         build = self.start_redactor()
+        if build is not previous and previous is not None and previous.failed_locked:
+            return build.result()
         return build.result() if build.ready else None
 
     def sanitize(self, obj: Any) -> Any:
