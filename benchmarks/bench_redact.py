@@ -1,99 +1,95 @@
-"""Sanitizer throughput (issue 3): `cat FILE` through a pipe, read in 64 KiB chunks, once passed
-through RedactStream.feed and once plain (the baseline), in the same run; medians of RUNS."""
+"""Redaction throughput through the real `run` pipe (issue 12): `secretctl run -k KEYS -- cat FILE`
+against `secretctl run --no-sanitize -k KEYS -- cat FILE` (the same process, the same pipe and
+pump, bytes passed through untouched), interleaved, medians of RUNS. Each side's start-up (the
+same command on `true`) is measured too and taken off, so the ratio is the pipe's; both the raw
+and the net ratio are printed. Also `run -k` start-up with 1,000 keys against `get`."""
 
 from __future__ import annotations
 
+import base64
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from secretctl.core.redact import Redactor
-from secretctl.core.secret import Secret
+from common import SECRETCTL, Env, interleaved, ms
 
 QUICK = "--quick" in sys.argv
-SIZE_MB = 1 if QUICK else 100
-RUNS = 1 if QUICK else 5
-CHUNK = 64 * 1024
+SIZE_MB = 1 if QUICK else 200
+RUNS = 1 if QUICK else 3
+COUNTS = (10, 40) if QUICK else (10, 1000)
 
 
-def sample_output(size: int, secrets: list[bytes]) -> bytes:
+def log_like(size: int, leaks: list[bytes]) -> bytes:
     rnd = random.Random(1)
     words = (b"GET /api/v1/users 200 OK latency=12ms user=alice request_id=3f2a9c INFO worker started "
              b"processing batch db.internal:5432 cache hit ratio=0.93 {\"status\":\"ok\",\"items\":[1,2,3]}").split()
     lines = []
     for i in range(20000):
         line = b" ".join(rnd.choice(words) for _ in range(10)) + b" id=%d\n" % i
-        if i % 997 == 0 and secrets:
-            line = b"leaked token=" + rnd.choice(secrets) + b"\n"
+        if i % 997 == 0 and leaks:
+            line = b"leaked token=" + rnd.choice(leaks) + b"\n"
         lines.append(line)
     block = b"".join(lines)
     return (block * (size // len(block) + 1))[:size]
 
 
-def pipe_rate(path: str, size: int, r: Redactor | None) -> float:
-    """MB/s of reading `cat path` from a pipe, through the redactor when ``r`` is given."""
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        proc = subprocess.Popen(["cat", path], stdout=subprocess.PIPE)
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        s = r.stream() if r is not None else None
-        while True:
-            chunk = os.read(fd, CHUNK)
-            if not chunk:
-                break
-            if s is not None:
-                s.feed(chunk)
-        if s is not None:
-            s.close()
-        proc.wait()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return size / times[len(times) // 2] / 1e6
-
-
-def stream_rate(r: Redactor, data: bytes) -> float:
-    """In memory, no pipe (used by tests and profiling)."""
+def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    s = r.stream()
-    for i in range(0, len(data), CHUNK):
-        s.feed(data[i : i + CHUNK])
-    s.close()
-    return len(data) / (time.perf_counter() - start) / 1e6
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
 
 
 def main() -> None:
     size = SIZE_MB * 1024 * 1024
-    with tempfile.NamedTemporaryFile(delete=False) as fh:
-        path = fh.name
+    env = Env()
+    tmp = tempfile.mkdtemp(prefix="bench-redact-")
     try:
-        for n in (10, 1000):
-            values = [os.urandom(18).hex().encode() for _ in range(n)]
-            t = time.perf_counter()
-            r = Redactor.build({f"svc/key{i}": Secret(v) for i, v in enumerate(values)})
-            build = time.perf_counter() - t
-            target = 30 if n == 10 else 12
-            for leaks in (True, False):
-                data = sample_output(size, values if leaks else [])
-                with open(path, "wb") as out:
-                    out.write(data)
-                cat = pipe_rate(path, size, None)
-                ours = pipe_rate(path, size, r)
-                kind = "a leaked value every ~80 KB" if leaks else "no secret in it"
-                print(f"{n} secrets ({r.pattern_count} patterns, built in {build:.2f} s), output with {kind}: "
-                      f"{ours:.0f} MB/s over {SIZE_MB} MB from cat through a pipe; the same pipe read plainly "
-                      f"{cat:.0f} MB/s; ratio {100 * ours / cat:.1f}% of cat (target >= {target}%)")
-        usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS of this process: {usage:.0f} MB")
+        root = env.vault()
+        v = env.open(root)
+        from secretctl.core.secret import Secret
+
+        values: dict[int, list[bytes]] = {}
+        for n in COUNTS:
+            values[n] = [os.urandom(18).hex().encode() for _ in range(n)]
+            v.import_entries([(f"r{n}/key{i}", Secret(x)) for i, x in enumerate(values[n])])
+        files = {}
+        for n in COUNTS:
+            files[(n, "log-like text")] = log_like(size, values[n])
+        files[(COUNTS[-1], "random base64")] = base64.encodebytes(os.urandom(size * 3 // 4 + 3))[:size]
+        targets = {(COUNTS[0], "log-like text"): 50, (COUNTS[-1], "log-like text"): 30,
+                   (COUNTS[-1], "random base64"): 10}
+        for (n, kind), data in files.items():
+            path = os.path.join(tmp, "out")
+            with open(path, "wb") as fh:
+                fh.write(data)
+            keys = ["-k", f"r{n}/*"]
+            red = [SECRETCTL, "run", *keys, "--", "cat", path]
+            raw = [SECRETCTL, "run", "--no-sanitize", *keys, "--", "cat", path]
+            t_red, t_raw = interleaved(lambda a=red: timed(a, env.env), lambda a=raw: timed(a, env.env), RUNS)
+            s_red, s_raw = interleaved(lambda k=keys: timed([SECRETCTL, "run", *k, "--", "true"], env.env),
+                                       lambda k=keys: timed([SECRETCTL, "run", "--no-sanitize", *k, "--", "true"],
+                                                            env.env), RUNS)
+            mb = size / 1e6
+            net_red, net_raw = max(t_red - s_red, 1e-6), max(t_raw - s_raw, 1e-6)
+            print(f"{kind}, {n} secrets, {SIZE_MB} MB: run {mb / t_red:.0f} MB/s, run --no-sanitize "
+                  f"{mb / t_raw:.0f} MB/s (medians of {RUNS}, interleaved): {100 * t_raw / t_red:.1f}% of cat "
+                  f"through the same pipe; without each side's start-up ({s_red:.2f} s / {s_raw:.2f} s): "
+                  f"{mb / net_red:.0f} vs {mb / net_raw:.0f} MB/s = {100 * net_raw / net_red:.1f}% "
+                  f"(target >= {targets.get((n, kind), 0)}%)", flush=True)
+        n = COUNTS[-1]
+        get, run = interleaved(lambda: env.run("get", f"r{n}/key0"),
+                               lambda: env.run("run", "-k", f"r{n}/*", "--", "true"), 3 if QUICK else 9)
+        print(f"run -k with {n} keys -- true: median {ms(run)}; get of one key {ms(get)} (target <= 300 ms "
+              f"with 1,000 keys)")
+        peak = subprocess.run(["/usr/bin/time", "-f", "%M", SECRETCTL, "run", "-k", f"r{n}/*", "--", "true"],
+                              env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+        print(f"peak RSS of run -k with {n} keys: {int(peak.stderr.split()[-1]) / 1024:.0f} MB (no target)")
     finally:
-        os.unlink(path)
+        env.close()
+        subprocess.run(["rm", "-rf", tmp], check=False)
 
 
 if __name__ == "__main__":

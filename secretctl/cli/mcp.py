@@ -64,11 +64,9 @@ def mcp_server(
     for w in session.warnings:
         sys.stderr.write(f"secretctl: warning: {w}\n")
     if not locked:
-        import contextlib
-
-        # Locked meanwhile (the agent forgot the key): built on the first call after `unlock`.
-        with contextlib.suppress(VaultLockedError):
-            session.redactor  # noqa: B018 - build the all-values redactor before serving the first call
+        # On a thread: tools/list and the read tools answer meanwhile; runs wait. Locked meanwhile
+        # (the agent forgot the key): built on the first call after `unlock`.
+        session.start_redactor()
     build_server(session).run("stdio")
 
 

@@ -12,15 +12,15 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from secretctl.core import envmap
 from secretctl.core import fields as fields_mod
 from secretctl.core.policy import ALWAYS_BLOCKED, WRAPPERS, Policy, RunCheck, load_policy, narrow
-from secretctl.core.redact import PassThrough, Redactor, check_redactable
+from secretctl.core.redact import Layered, PassThrough, Redactor, RedactStream, check_redactable
 from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
-from secretctl.infra import gitrepo, runner, settings
+from secretctl.infra import detcache, gitrepo, runner, settings
 
 if TYPE_CHECKING:
     import threading
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
     from secretctl.core.meta import Meta
     from secretctl.core.policy import Decision, Policy
-    from secretctl.core.redact import Redactor
     from secretctl.infra.runner import ResolvedCommand, StreamFilter
     from secretctl.service.vault import Vault
 
@@ -60,6 +59,7 @@ class AgentRunResult:
     timed_out: bool
     keys: tuple[str, ...]
     rule: str
+    redacted: tuple[str, ...] = ()  # labels of what was redacted (named in the output or not)
 
 
 @dataclass
@@ -303,11 +303,75 @@ def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:
 
 
 def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
-
+    detcache.install()
     if policy is None:
         return Redactor.build(values)
     return Redactor.build(values, fragment_min=policy.fragment_min,
                           fragment_value_min=policy.fragment_value_min)
+
+
+class StreamSource(Protocol):
+    def stream(self) -> StreamFilter: ...
+
+
+class _Named:
+    """A run's streams: markers name only the injected keys; each stream is kept (its ``found`` is
+    the redactor's own report of what it matched, and how)."""
+
+    def __init__(self, scan: Redactor | Layered, keys: Sequence[str]) -> None:
+        self._scan, self._keys = scan, keys
+        self.streams: list[RedactStream] = []
+
+    def stream(self) -> RedactStream:
+        self.streams.append(self._scan.stream(named=self._keys))
+        return self.streams[-1]
+
+
+class _Deferred:
+    """The redactor, built on a thread while the child starts (compiling 1,000 values takes about
+    a second): the child's first output, and the access log, wait for it; a child that prints
+    nothing never waits. A failed build fails the run (nothing is released unredacted)."""
+
+    def __init__(self, build: Callable[[], Redactor]) -> None:
+        import threading
+
+        self._result: Redactor | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(build,), name="secretctl-redactor", daemon=True)
+        self._thread.start()
+
+    def _run(self, build: Callable[[], Redactor]) -> None:
+        try:
+            self._result = build()
+        except BaseException as exc:
+            self._error = exc
+
+    def get(self) -> Redactor:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None  # noqa: S101 - set when no error
+        return self._result
+
+    def stream(self) -> _DeferredStream:
+        return _DeferredStream(self)
+
+
+class _DeferredStream:
+    def __init__(self, deferred: _Deferred) -> None:
+        self._d = deferred
+        self._s: RedactStream | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._s is None:
+            self._s = self._d.get().stream()
+        return self._s.feed(chunk)
+
+    def flush_idle(self) -> bytes:
+        return b"" if self._s is None else self._s.flush_idle()
+
+    def close(self) -> bytes:
+        return b"" if self._s is None else self._s.close()
 
 
 def _logged_argv(vault: Vault, argv: Sequence[str], redactor: Redactor) -> list[str]:
@@ -335,14 +399,14 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
             # Opted in by the person (`run --with-agent`): the child's own secretctl calls may use
             # the agent. Otherwise nothing in its environment points at the socket.
             env[settings.ENV_AGENT_SOCKET] = str(vault.agent_socket)
-    red = _redactor(p.values, policy)
-    make_filter = red.stream if sanitize else PassThrough
+    red = _Deferred(lambda: _redactor(p.values, policy))
+    make_filter: Callable[[], StreamFilter] = red.stream if sanitize else PassThrough
     try:
         result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
                                       stdin_passthrough=policy is None)
     finally:
         p.env.clear()
-    vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red), decision="allow",
+    vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red.get()), decision="allow",
                         rule=p.decision.rule if p.decision else "person", exit_code=result.exit_code,
                         duration_ms=result.duration_ms)
     return result.exit_code, p
@@ -350,12 +414,16 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
 
 def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redactor | None = None,
               base_env: Mapping[str, str] | None = None, cancel: threading.Event | None = None,
-              make_filter: Callable[[Redactor], Callable[[], StreamFilter]] | None = None) -> AgentRunResult:
+              make_filter: Callable[[StreamSource], Callable[[], StreamFilter]] | None = None
+              ) -> AgentRunResult:
     """Run for an agent: policy-checked, allow-listed env, stdin /dev/null, captured, redacted.
 
     ``cancel`` set by the caller kills the child's whole group at once. ``make_filter`` wraps the
     redactor's stream filter (the session counts what it redacts). The access record is in the
-    member's hash-chained log before this returns, whatever the outcome."""
+    member's hash-chained log before this returns, whatever the outcome. A marker names only a
+    secret this run injected; any other is ``[REDACTED]``. When ``redactor`` is lean (a big vault:
+    no fragments, no base64 literals), every form of the injected values is added for this run;
+    ``redacted`` in the result lists the labels the redactor matched (its own report)."""
 
     base_env = settings.environ() if base_env is None else base_env
     try:
@@ -369,8 +437,13 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
         raise
     env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
     red = redactor if redactor is not None else _redactor(p.values, policy)
+    scan: Redactor | Layered = red
+    if red.lean and p.values:
+        scan = Layered([red, Redactor.build(p.values, fragment_min=policy.fragment_min,
+                                            fragment_value_min=policy.fragment_value_min, detect=False)])
+    named = _Named(scan, p.keys)
     try:
-        res = runner.run_captured(p.argv, env, make_filter=make_filter(red) if make_filter else red.stream,
+        res = runner.run_captured(p.argv, env, make_filter=make_filter(named) if make_filter else named.stream,
                                   timeout=p.timeout, max_output_bytes=policy.max_output_bytes, cancel=cancel)
     finally:
         p.env.clear()
@@ -380,4 +453,5 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
                         duration_ms=res.duration_ms)
     vault.seal_access_log()  # chained before the agent sees the result: nothing it does next erases it
     return AgentRunResult(res.exit_code, res.stdout, res.stderr, res.duration_ms, True, res.truncated,
-                          res.timed_out, tuple(p.keys), p.decision.rule if p.decision else "")
+                          res.timed_out, tuple(p.keys), p.decision.rule if p.decision else "",
+                          tuple(sorted({m.label for s in named.streams for m in s.found})))

@@ -4,44 +4,149 @@ The session holds what the MCP server must know across calls: the policy loaded 
 a redactor over *every* value the identity can decrypt (rebuilt when the vault's HEAD
 moves, so a value written to a file in one call and read back in another is still
 redacted), and the oracle defence (strikes, then a lock on running commands).
+
+The all-values redactor is built on a thread (``_Build``): decrypting and compiling 10,000
+values takes seconds, and ``tools/list`` and the read tools must not wait for it. Runs wait.
+A rebuild (HEAD moved) decrypts only the secrets whose files changed and recomputes forms only
+for values it has not seen; the compiled database is rebuilt whole (Hyperscan cannot add to
+one) and lives in memory only.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from secretctl.core import fields as fields_mod
 from secretctl.core import keys
 from secretctl.core.durations import parse_duration, parse_expiry, parse_timeout
 from secretctl.core.fields import is_sensitive
 from secretctl.core.passwords import generate
-from secretctl.core.redact import Redactor
+from secretctl.core.redact import MIN_REDACTABLE, Redactor
+from secretctl.core.redact.redactor import apply
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError, VaultLockedError
-from secretctl.infra import gitrepo
+from secretctl.infra import detcache, gitrepo
 from secretctl.service import run
 from secretctl.service.results import Entry, SetRequest
 
 if TYPE_CHECKING:
     from secretctl.core.policy import Policy
+    from secretctl.core.redact.forms import ValueForms
     from secretctl.infra.runner import StreamFilter
     from secretctl.service.vault import Vault
 
 SECRET_MATERIAL = "argument contains secret material"
+# Past this many values the all-values redactor is lean: no fragments and no base64 literals, 2
+# literals per value (compiling 60,000 literals for 10,000 values took 7 s here); each run adds
+# every form of the values it injects (run.run_agent).
+FRAGMENTS_ALL_MAX = 2000
+
+_Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
 @dataclass
 class _Cache:
     head: str | None = None
-    redactor: Redactor | None = None
     entries: list[dict[str, Any]] | None = None
     metas: dict[str, Any] | None = None
     day: str = ""
+
+
+@dataclass
+class ValuesCache:
+    """What a rebuild may reuse: each key's decrypted values and public field values, by the
+    identity of its files; each value's forms."""
+
+    by_key: dict[str, tuple[_Signature, dict[str, Secret], list[bytes]]] = field(default_factory=dict)
+    forms: dict[tuple[bytes, int, int], ValueForms] = field(default_factory=dict)
+
+
+def _stat(path: os.PathLike[str]) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def collect_values(vault: Vault, cache: ValuesCache) -> tuple[dict[str, Secret], list[bytes]]:
+    """Every value this identity can decrypt (by label), and every non-sensitive field value."""
+    values: dict[str, Secret] = {}
+    public: list[bytes] = []
+    keys = vault.key_names()
+    for key in keys:
+        sig = (_stat(vault.path_of(key)), _stat(vault.meta_path_of(key)))
+        hit = cache.by_key.get(key)
+        if hit is None or hit[0] != sig:
+            try:
+                found = vault.secret_values(key)
+            except VaultLockedError:
+                raise  # locked: no redactor at all, rather than one that knows no value
+            except SecretctlError:
+                found = {}  # not a recipient, or damaged: nothing to redact that we could know
+            meta = vault.meta(key)
+            pub: list[bytes] = []
+            if meta is not None and meta.is_multifield and found:
+                # Public field values live in the encrypted document too (the sidecar says which).
+                public_names = [f.name for f in meta.fields if not fields_mod.is_sensitive(f)]
+                if public_names:
+                    doc = vault.read_fields(key, meta)
+                    pub = [doc[n].reveal() for n in public_names if n in doc]
+            hit = cache.by_key[key] = (sig, found, pub)
+        values.update(hit[1])
+        public += hit[2]
+    for gone in set(cache.by_key) - set(keys):
+        del cache.by_key[gone]
+    return values, public
+
+
+class _Build:
+    """One build of the all-values redactor, on a thread; ``result`` waits for it (and re-raises
+    its failure: nothing runs without a redactor)."""
+
+    def __init__(self, head: str | None, target: Callable[[], Redactor]) -> None:
+        self.head = head
+        self._done = threading.Event()
+        self._result: Redactor | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(target,), name="secretctl-redactor", daemon=True)
+        self._thread.start()
+
+    def _run(self, target: Callable[[], Redactor]) -> None:
+        try:
+            self._result = target()
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def failed(self) -> bool:
+        return self._done.is_set() and self._error is not None
+
+    @property
+    def failed_locked(self) -> bool:
+        return self._done.is_set() and isinstance(self._error, VaultLockedError)
+
+    def result(self) -> Redactor:
+        self._done.wait()
+        if self._error is not None:
+            if isinstance(self._error, SecretctlError):
+                raise self._error
+            raise SecretctlError(f"the redactor could not be built ({type(self._error).__name__})")
+        assert self._result is not None  # noqa: S101 - set when no error
+        return self._result
 
 
 class AgentSession:
@@ -63,39 +168,61 @@ class AgentSession:
         self._inflight = 0
         self._cache = _Cache()
         self._clock = clock
+        self._values = ValuesCache()
+        self._build: _Build | None = None
+        self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------- sanitizer
     @staticmethod
-    def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: int = 16) -> Redactor:
+    def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: int = 16,
+                        cache: ValuesCache | None = None) -> Redactor:
         """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
+        detcache.install()
+        cache = cache if cache is not None else ValuesCache()
+        values, public = collect_values(vault, cache)
+        previous, cache.forms = cache.forms, {}
+        for v in values.values():  # keep the forms of values still there, drop the rest
+            key = (v.reveal(), fragment_min, fragment_value_min)
+            if key in previous:
+                cache.forms[key] = previous[key]
+        return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
+                              public=public, fragments=len(values) <= FRAGMENTS_ALL_MAX,
+                              lean=len(values) > FRAGMENTS_ALL_MAX, forms_cache=cache.forms)
 
-        values: dict[str, Secret] = {}
-        for key in vault.key_names():
-            try:
-                values.update(vault.secret_values(key))
-            except VaultLockedError:
-                raise  # locked: no redactor at all, rather than one that knows no value
-            except SecretctlError:
-                continue  # not a recipient, or damaged: nothing to redact that we could know
-        return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min)
-
-    def _refresh(self) -> None:
+    def start_redactor(self) -> _Build:
+        """The build for the current HEAD, started if it is not (returns at once)."""
 
         head = gitrepo.head(self.vault.root)
-        if head == self._cache.head and self._cache.redactor is not None:
-            return
-        self._cache = _Cache(head, self.values_redactor(self.vault, fragment_min=self.policy.fragment_min,
-                                                        fragment_value_min=self.policy.fragment_value_min))
+        with self._build_lock:
+            # A failed build (the vault was locked) is tried again by the next call.
+            if self._build is None or self._build.head != head or self._build.failed:
+                self._build = _Build(head, lambda: self.values_redactor(
+                    self.vault, fragment_min=self.policy.fragment_min,
+                    fragment_value_min=self.policy.fragment_value_min, cache=self._values))
+            return self._build
 
     @property
     def redactor(self) -> Redactor:
-        self._refresh()
-        assert self._cache.redactor is not None  # noqa: S101 - set by _refresh
-        return self._cache.redactor
+        """The all-values redactor for the current HEAD (waits for its build)."""
+        return self.start_redactor().result()
+
+    def _ready_redactor(self) -> Redactor | None:
+        """The redactor if its build is done, else None (read tools do not wait; see docs/mcp.md).
+        After a build that failed because the vault is locked, it waits (and fails the same way
+        while still locked): no answer goes out that no sanitizer could have checked."""
+        previous = self._build
+        build = self.start_redactor()
+        if build is not previous and previous is not None and previous.failed_locked:
+            return build.result()
+        return build.result() if build.ready else None
 
     def sanitize(self, obj: Any) -> Any:
-        """Redact every string in a tool's result (keys included: a value could be a key name)."""
-        r = self.redactor
+        """Redact every string in a tool's result (keys included: a value could be a key name).
+        While the redactor is still being built, results go out as they are: they are metadata
+        (plaintext in git already) or what the agent typed; runs always wait for it."""
+        r = self._ready_redactor()
+        if r is None:
+            return obj
         if isinstance(obj, dict | list):
             import json
 
@@ -106,9 +233,13 @@ class AgentSession:
         return self._sanitize_each(obj)
 
     def _sanitize_each(self, obj: Any) -> Any:
-        r = self.redactor
+        r = self._ready_redactor()
+        if r is None:
+            return obj
         if isinstance(obj, str):
-            return r.redact(obj.encode("utf-8", errors="surrogateescape")).decode("utf-8", errors="replace")
+            # A marker never names a secret here: the reader was given none.
+            data = obj.encode("utf-8", errors="surrogateescape")
+            return apply(data, r.find(data), frozenset()).decode("utf-8", errors="replace")
         if isinstance(obj, list):
             return [self._sanitize_each(x) for x in obj]
         if isinstance(obj, dict):
@@ -122,7 +253,12 @@ class AgentSession:
 
     def _loggable(self, obj: Any) -> Any:
         if isinstance(obj, str):
-            return self.vault.log_digest(obj) if self.redactor.contains(obj.encode("utf-8", "surrogateescape")) else obj
+            r = self._ready_redactor()
+            if r is None:
+                # The redactor is still being built (read tools do not wait for it): what cannot be
+                # checked is logged as a keyed hash, unless it is a key that exists.
+                return obj if not obj or self._is_key(obj) else self.vault.log_digest(obj)
+            return self.vault.log_digest(obj) if r.contains(obj.encode("utf-8", "surrogateescape")) else obj
         if isinstance(obj, list | tuple):
             return [self._loggable(x) for x in obj]
         if isinstance(obj, dict):
@@ -132,10 +268,16 @@ class AgentSession:
     def _check_arguments(self, tool: str, texts: Sequence[str | None]) -> None:
         """The oracle defence: refuse (and count) arguments that already hold a secret form or
         fragment: run arguments, and every argument of the read tools, whose answers or errors
-        would otherwise reflect the guess back (redacted, but a redaction confirms it)."""
+        would otherwise reflect the guess back (redacted, but a redaction confirms it). Only a
+        text that needs checking waits for the redactor (built on a thread at start): an existing
+        key, a folder or tag secret_list shows, or a text under 4 characters needs none, so the
+        read tools answer at once."""
+        todo = [t for t in texts if t and not self._known(t)]
+        if not todo:
+            return
         r = self.redactor
-        for t in texts:
-            if t and r.contains(t.encode("utf-8", errors="surrogateescape")):
+        for t in todo:
+            if r.contains(t.encode("utf-8", errors="surrogateescape")):
                 self._strike(tool, "argument contained secret material", argument=t)  # logged as a hash
                 raise PolicyError(SECRET_MATERIAL,
                                   hint="reference the value as $ENV_NAME instead of writing it out")
@@ -144,6 +286,15 @@ class AgentSession:
         """Key arguments: a key that exists is what secret_list showed (never a probe); any other
         is checked like every typed argument."""
         self._check_arguments(tool, [k for k in keys if k and not self._is_key(k)])
+
+    def _known(self, text: str) -> bool:
+        """Text no value can hide in: too short, or what secret_list shows (a key, a folder, a tag)."""
+        if len(text) < MIN_REDACTABLE or self._is_key(text):
+            return True
+        entries = self._entries()
+        if text.endswith("/") and any(k.startswith(text) for k in entries):
+            return True
+        return any(e.meta is not None and text in e.meta.tags for e in entries.values())
 
     def _is_key(self, text: str) -> bool:
         try:
@@ -193,7 +344,8 @@ class AgentSession:
 
         head = gitrepo.head(self.vault.root)
         if self._cache.metas is None or head != self._cache.head:
-            self._refresh()
+            self.start_redactor()  # HEAD moved: the rebuild starts now, on its thread
+            self._cache = _Cache(head)
             self._cache.metas = {e.key: e for e in self.vault.list_entries()}
             self._cache.entries = None
         return self._cache.metas
@@ -303,8 +455,11 @@ class AgentSession:
                                    base_env=self.base_env, cancel=cancel, make_filter=seen.wrap)
             # A redaction the redactor made (not a marker the output already held) of a secret that
             # was not injected: the command reflected typed input or read the value some other way.
+            # Such a marker does not name the secret (``[REDACTED]``): the redactor's own report
+            # (``result.redacted``) says which it was.
             injected = set(result.keys)
-            foreign = {lbl for lbl in seen.made() if lbl.split(":")[0] not in injected and lbl != "credential"}
+            made = seen.made() | set(result.redacted)
+            foreign = {lbl for lbl in made if lbl.split(":")[0] not in injected and lbl != "credential"}
             if foreign:
                 self._strike(tool, f"output revealed {len(foreign)} secret(s) that were not injected")
         return {
@@ -379,7 +534,7 @@ class _Redactions:
     def __init__(self) -> None:
         self._pairs: list[tuple[_MarkerCount, _MarkerCount]] = []
 
-    def wrap(self, redactor: Redactor) -> Callable[[], StreamFilter]:
+    def wrap(self, redactor: run.StreamSource) -> Callable[[], StreamFilter]:
         def make() -> StreamFilter:
             before, after = _MarkerCount(), _MarkerCount()
             self._pairs.append((before, after))

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from secretctl.core.redact import Redactor, check_redactable, forms_of
+from secretctl.core.redact.views import skeleton
 from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
 
@@ -122,8 +123,11 @@ def test_text_without_secrets_passes_byte_for_byte(
 ) -> None:
     secrets = {f"s{i}": Secret(v.encode()) for i, v in enumerate(values)}
     # Guard against the (astronomically unlikely) case where a lower-case base32 form is spelled out.
-    view = text.translate(None, b"\r\n")
-    assume(not any(p in view for v in values for p, _ in forms_of(v.encode())))
+    skel = skeleton(text).data
+    for v in values:
+        forms = forms_of(v.encode())
+        assume(not any(p in text for p, _ in forms.raw))
+        assume(not any(p in skel or p[::-1] in skel for p, _ in forms.skel))
     r = Redactor.build(secrets, credentials=False)
     out = stream(r, split_at(text, cuts), idle)
     assert out == text
@@ -159,26 +163,3 @@ def test_value_with_a_trailing_newline_is_refused_or_redacted() -> None:
     r = Redactor.build({"PIN": value})
     out = stream(r, [b"pin is pw1\n ok\n"])
     assert b"pw1" not in out
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r\n", b"\x08", b"\xe2\x80\x8b"]), max_size=120).map(b"".join),
-       st.lists(st.integers(min_value=0, max_value=400), max_size=20))
-def test_the_counting_map_agrees_with_the_span_map(data: bytes, queries: list[int]) -> None:
-    """Both ways back from the normalized view to the real bytes give the same positions, whatever
-    order the positions are asked in (the counting map caches counts as it goes)."""
-    from secretctl.core.redact import _CountingMap, _Mapping
-
-    view = data.translate(None, b"\r\n\x08")
-    spans: list[tuple[int, int]] = []
-    for i, c in enumerate(data):
-        if c in b"\r\n\x08":
-            if spans and spans[-1][1] == i:
-                spans[-1] = (spans[-1][0], i + 1)
-            else:
-                spans.append((i, i + 1))
-    exact, counting = _Mapping(spans), _CountingMap(data)
-    for q in queries:
-        if q < len(view):
-            assert counting.orig(q) == exact.orig(q)
-            assert counting.orig_end(q) == exact.orig_end(q)

@@ -303,4 +303,74 @@ def test_value_written_in_one_call_is_redacted_when_read_back_with_no_keys(sessi
     ])
     assert not write.is_error
     assert dump.read_bytes() == VALUES["aws/access_key_id"] + b"\n"
-    assert read.structured_content["stdout"] == "[REDACTED:aws/access_key_id]\n"
+    # The marker does not name a secret this run did not inject.
+    assert read.structured_content["stdout"] == "[REDACTED]\n"
+
+
+def test_read_tools_answer_while_the_redactor_builds(session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from secretctl.service.session import AgentSession
+
+    slow = AgentSession.values_redactor
+
+    def built_slowly(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)  # a 10,000-secret vault takes seconds to decrypt and compile
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(AgentSession, "values_redactor", staticmethod(built_slowly))
+    session.start_redactor()
+    start = time.monotonic()
+    listed, run = call(session, [
+        ("secret_list", {"prefix": "app/"}),
+        ("secret_run", {"keys": ["app/*"], "command": "sh", "args": ["-c", "echo $APP_TOKEN"]}),
+    ])
+    assert [s["key"] for s in listed.structured_content["secrets"]] == ["app/token"]
+    assert run.structured_content["stdout"] == "[REDACTED:app/token]\n"  # the run waited for the redactor
+    assert time.monotonic() - start >= 2.5
+
+
+def test_public_fields_are_never_partly_redacted(alice: Member, session: Any) -> None:
+    # The URL holds the host and user fields of db/main: printing them must not show a fragment
+    # marker, nor name a secret the run was not given.
+    alice.run("set", "app/database_url", input=b"postgres://app:" + DB_PASSWORD + b"@db.internal:5432/app")
+    (out,) = call(session, [("secret_run_with_bindings", {
+        "key": "db/main", "command": "sh", "args": ["-c", "echo $PGHOST:5432/app $PGUSER; echo $PGPASSWORD"]})])
+    assert not out.is_error, text_of(out)
+    assert out.structured_content["stdout"] == "db.internal:5432/app app\n[REDACTED:db/main:password]\n"
+
+
+def test_the_detector_cache_holds_no_value(alice: Member, session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from secretctl.core.redact.redactor import _Shapes
+
+    monkeypatch.setattr(_Shapes, "_instance", None)  # as in a fresh server process
+    call(session, [("secret_run", {"keys": ["app/*"], "command": "sh", "args": ["-c", "echo $APP_TOKEN"]})])
+    from secretctl.infra import settings
+
+    cached = list((settings.data_dir() / "cache").glob("*"))
+    assert cached, "the compiled detector set is cached"
+    blob = b"".join(p.read_bytes() for p in cached)
+    for form in all_forms():
+        assert form not in blob
+
+
+def test_a_big_vault_still_redacts_every_form_of_what_a_run_injects(session: Any, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past FRAGMENTS_ALL_MAX values the all-values redactor is lean (no fragments, no base64
+    # literals); the run adds every form of the values it injects.
+    from secretctl.service import session as session_mod
+
+    monkeypatch.setattr(session_mod, "FRAGMENTS_ALL_MAX", 0)
+    token = VALUES["app/token"].decode()
+    other = tmp_path / "other.txt"  # a value the run was not given, read from a file
+    other.write_bytes(VALUES["aws/secret_access_key"] + b"\n")
+    (out,) = call(session, [("secret_run", {"keys": ["app/*"], "command": "sh", "args": [
+        "-c", f"printf '%s\\n' \"$APP_TOKEN\" | base64 | tr -d '=' | fold -w4 | paste -sd-; "
+              f"echo \"$APP_TOKEN\" | cut -c3-14; cat {other}"]})])
+    assert not out.is_error, text_of(out)
+    assert session.redactor.lean
+    lines = out.structured_content["stdout"].splitlines()
+    # The base64 line keeps at most its last group (which encodes the newline after the value).
+    assert lines[0].startswith("[REDACTED:app/token]") and len(lines[0]) <= len("[REDACTED:app/token]") + 4
+    assert lines[1:] == ["[REDACTED:app/token]", "[REDACTED]"]
+    assert token not in out.structured_content["stdout"]

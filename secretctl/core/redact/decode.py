@@ -1,0 +1,372 @@
+"""Decoded runs: encodings the literal forms cannot cover, decoded only where they could hide one.
+
+The compiled engine finds candidates (``CANDIDATES``, matched with the credential detectors in one
+pass over the output); Python decodes just those regions:
+
+- base64 (standard or URL-safe) that decodes to text: each group of 4 characters then starts with
+  one of ``[C-Za-f]`` and its third is one of 32 (the high bits of ASCII are zero); 8 such groups in
+  a row happen by chance about once in 700,000 positions of random base64, so random base64 costs
+  no decode pass. This is what catches ``base64(base64(v))`` and a base64'd config file;
+- base64 or hex that starts like gzip, zlib, bzip2 or xz, and raw gzip/bzip2/xz streams;
+- base32 and base32hex runs (24+ characters; shorter values' base32 is a literal form);
+- ``0x6e, 0x37`` lists, decimal and octal byte lists (``od -An -tu1``, ``od -b``, ``[104, 117]``)
+  of 8+ numbers, and ``xxd`` / ``hexdump -C`` / ``od -tx1`` dump lines.
+
+A region that decodes to something holding a secret is redacted whole. Decoding goes two levels
+deep (a decoded region is searched with every view, candidates included, once more).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import lzma
+import re
+import zlib
+from collections.abc import Callable
+
+DECOMPRESS_LIMIT = 1024 * 1024
+REGION_LIMIT = 1 << 20
+_B64CH = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+_B64_TEXT_GROUP = rb"[C-Za-f][%s][ABEFIJMNQRUVYZcdghklopstwx014589%s][%s]"
+
+# (kind, Hyperscan expression, tier). Tier 0 shares a database with the credential detectors:
+# each has literal parts Hyperscan can look for first. Tier 1 (long runs of a character class)
+# costs more per byte and gets its own database (together, the two ran at a third of the speed).
+CANDIDATES: tuple[tuple[str, bytes, int], ...] = (
+    ("b64", rb"(?:H4sI|eJ[w-z]|eN[o-r]|eA[E-H]|Qlpo[MNO]|[/_]Td6WFo)[A-Za-z0-9+/_-]{12}", 0),
+    ("hex", rb"(?:1f8b08|789c|78da|425a68|fd377a585a00)[0-9a-fA-F]{12}", 0),
+    ("raw", rb"\x1f\x8b\x08|BZh[1-9]1AY&SY|\xfd7zXZ\x00", 0),
+    ("hexlist", rb"0[xX][0-9a-fA-F]{1,2}[,;]?\s{0,2}0[xX][0-9a-fA-F]{1,2}[,;]?\s{0,2}0[xX][0-9a-fA-F]{1,2}", 0),
+    ("numlist", rb"[0-9]{1,3}, ?[0-9]{1,3}, ?[0-9]{1,3}, ?[0-9]{1,3}", 0),  # 104, 117 / [104, 117]
+    ("numlist", rb"[0-9]{2,3}(?: {1,3}[0-9]{2,3}){3}", 0),  # od -An -tu1
+    ("numlist", rb"[0-7]{3} [0-7]{3} [0-7]{3} [0-7]{3}", 0),  # od -b
+    ("dump", rb"[0-9a-f]{7,8}:(?: [0-9a-f]{4}){2}|[0-9a-f]{8}  (?:[0-9a-f]{2} ){4}|[0-7]{7}(?: [0-9a-f]{2}){8}", 0),
+    ("odc", rb"[0-7]{7}(?:   [!-~]|  \\[0abtnvfr]| [0-7]{3}|    ){4}", 0),
+    ("b64", b"(?:" + _B64_TEXT_GROUP % (rb"A-Za-z0-9+/", b"", rb"A-Za-z0-9+/") + b"){8}", 1),
+    ("b64", b"(?:" + _B64_TEXT_GROUP % (rb"A-Za-z0-9_-", b"", rb"A-Za-z0-9_-") + b"){8}", 1),
+    ("b32", rb"[A-Z2-7]{32}|[0-9A-V]{32}|[a-z2-7]{32}|[0-9a-v]{32}", 1),
+)
+
+Region = tuple[int, int, list[bytes]]  # (start, end, decodings)
+
+
+_RUNS: dict[bytes, tuple[re.Pattern[bytes], bytes]] = {}
+
+
+def _run_rx(chars: bytes) -> tuple[re.Pattern[bytes], bytes]:
+    got = _RUNS.get(chars)
+    if got is None:
+        cls = b"[" + re.escape(chars) + b"]"
+        table = bytes(0x61 if bytes([i]) in chars else 0x20 for i in range(256))
+        got = _RUNS[chars] = (re.compile(cls + b"*"), table)
+    return got
+
+
+def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tuple[int, int]:
+    """Grow [start, end) over ``chars`` (in C: a regex forwards, translate + rfind backwards); with
+    ``wrap``, across a line break after a full line (40+ characters, as ``base64`` wraps at 76)
+    into a next line made of ``chars`` alone."""
+    run, table = _run_rx(chars)
+    n = len(data)
+    lo = max(0, start - REGION_LIMIT)
+    start = data[lo:start].translate(table).rfind(b" ") + 1 + lo
+    while True:
+        end = min(_match_end(run, data, end), start + REGION_LIMIT)
+        if not wrap or end >= n or data[end] not in b"\r\n":
+            break
+        line_start = data.rfind(b"\n", 0, end) + 1
+        nxt = end + (2 if data[end : end + 2] == b"\r\n" else 1)
+        if end - max(line_start, start) < 40 or nxt >= n or data[nxt] not in chars:
+            break
+        stop = _match_end(run, data, nxt)
+        if stop < n and data[stop] not in b"\r\n=":
+            break  # the next line is not a line of the run: "next line" after a base64 line
+        end = nxt
+    if wrap:
+        while start > 0 and data[start - 1] == 0x0A:
+            line_start = data.rfind(b"\n", 0, start - 1) + 1
+            prev = data[line_start : start - 1].rstrip(b"\r")
+            if len(prev) < 40 or prev.strip(chars):
+                break
+            start = line_start
+    return start, end
+
+
+def _match_end(rx: re.Pattern[bytes], data: bytes, pos: int) -> int:
+    m = rx.match(data, pos)
+    return pos if m is None else m.end()
+
+
+def _plausible(kind: str, data: bytes, start: int, end: int) -> bool:
+    """A cheap look at the candidate itself before its whole run is decoded: base64 of text
+    decodes to ASCII; a compressed stream's first bytes decompress without error."""
+    piece = data[start:end]
+    if kind == "b64" and piece[:1] not in (b"H", b"e", b"Q", b"/", b"_"):
+        return any(b and max(b) < 0x80 for b in _b64(piece, decompress=False))
+    if kind in ("b64", "hex"):
+        chars = _B64CH if kind == "b64" else b"0123456789abcdefABCDEF"
+        head = data[start : min(start + 96, _match_end(_run_rx(chars)[0], data, start))]
+        heads = _b64(head, decompress=False) if kind == "b64" else _hex(head, decompress=False)
+        if any(_starts_compressed(h) for h in heads):
+            return True
+        return kind == "b64" and any(b and max(b) < 0x80 for b in _b64(piece, decompress=False))
+    return True
+
+
+def _starts_compressed(blob: bytes) -> bool:
+    """The first bytes of ``blob`` decompress without error (more input may be wanted)."""
+    if blob[:3] == b"BZh":
+        return blob[4:10] == b"1AY&SY"  # bzip2's block magic
+    if blob[:6] == b"\xfd7zXZ\x00":
+        return True
+    if blob[:2] != b"\x1f\x8b" and blob[:1] != b"\x78":
+        return False
+    try:
+        zlib.decompressobj(16 + zlib.MAX_WBITS if blob[:1] == b"\x1f" else zlib.MAX_WBITS).decompress(blob, 64)
+    except zlib.error:
+        return False
+    return True
+
+
+def decompress(blob: bytes) -> bytes | None:
+    try:
+        if blob[:2] == b"\x1f\x8b":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(blob, DECOMPRESS_LIMIT)
+        if blob[:1] == b"\x78":
+            return zlib.decompressobj().decompress(blob, DECOMPRESS_LIMIT)
+        if blob[:3] == b"BZh":
+            return bz2.BZ2Decompressor().decompress(blob, DECOMPRESS_LIMIT)
+        if blob[:6] == b"\xfd7zXZ\x00":
+            return lzma.LZMADecompressor().decompress(blob, DECOMPRESS_LIMIT)
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError):
+        return None
+    return None
+
+
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
+def texty(blob: bytes) -> bool:
+    """Mostly printable ASCII: worth searching (random binary from a run that only looked like
+    base64 of text is not, and searching it cost more than the scan of the whole output)."""
+    return len(blob.translate(None, _PRINTABLE)) * 10 <= len(blob)
+
+
+def _with_decompressed(blobs: list[bytes], decompress_too: bool = True) -> list[bytes]:
+    if not decompress_too:
+        return blobs
+    out = []
+    for b in blobs:
+        out.append(b)
+        d = decompress(b)
+        if d:
+            out.append(d)
+    return out
+
+
+def _b64(run: bytes, decompress: bool = True) -> list[bytes]:
+    body = run.translate(None, b"\r\n").rstrip(b"=").replace(b"-", b"+").replace(b"_", b"/")
+    out = []
+    for off in range(4):
+        chunk = body[off:]
+        chunk = chunk[: len(chunk) - len(chunk) % 4]
+        if len(chunk) >= 8:
+            try:
+                out.append(base64.b64decode(chunk, validate=True))
+            except (binascii.Error, ValueError):
+                continue
+    return _with_decompressed(out, decompress)
+
+
+def _hex(run: bytes, decompress: bool = True) -> list[bytes]:
+    out = []
+    for off in range(2):
+        chunk = run[off:]
+        chunk = chunk[: len(chunk) - len(chunk) % 2]
+        try:
+            out.append(bytes.fromhex(chunk.decode("ascii")))
+        except ValueError:
+            continue
+    return _with_decompressed(out, decompress)
+
+
+def _b32(run: bytes) -> list[bytes]:
+    body = run.upper().rstrip(b"=")
+    out = []
+    for decode in (base64.b32decode, base64.b32hexdecode):
+        for off in range(8):
+            chunk = body[off:]
+            chunk = chunk[: len(chunk) - len(chunk) % 8]
+            if len(chunk) >= 8:
+                try:
+                    out.append(decode(chunk))
+                except (binascii.Error, ValueError):
+                    continue
+    return out
+
+
+_HEXITEM = re.compile(rb"0[xX]([0-9a-fA-F]{1,2})")
+_NUM = re.compile(rb"[0-9]+")
+
+
+def _lines_around(data: bytes, start: int, end: int, ok: Callable[[bytes], bool]) -> tuple[int, int]:
+    """Whole lines around [start, end), grown while the neighbouring lines pass ``ok``."""
+    s = data.rfind(b"\n", 0, start) + 1
+    e = data.find(b"\n", end)
+    e = len(data) if e < 0 else e
+    while s > 0:
+        ps = data.rfind(b"\n", 0, s - 1) + 1
+        if not ok(data[ps : s - 1]) or e - ps > REGION_LIMIT:
+            break
+        s = ps
+    while e < len(data):
+        ne = data.find(b"\n", e + 1)
+        ne = len(data) if ne < 0 else ne
+        if not ok(data[e + 1 : ne]) or ne - s > REGION_LIMIT:
+            break
+        e = ne
+    return s, e
+
+
+def _numbers(line: bytes) -> list[bytes]:
+    toks = _NUM.findall(line)
+    if toks and len(toks[0]) >= 7:  # od's offset column
+        toks = toks[1:]
+    return toks
+
+
+def _is_numlist(line: bytes) -> bool:
+    toks = _numbers(line)
+    return len(toks) >= 2 and all(len(t) <= 3 for t in toks) and not line.strip(b"0123456789 \t,;[]()-_:")
+
+
+def _numlist(region: bytes) -> list[bytes]:
+    toks = [t for line in region.split(b"\n") for t in _numbers(line)]
+    out = []
+    dec = [int(t) for t in toks]
+    if all(v < 256 for v in dec):
+        out.append(bytes(dec))
+    if all(t.strip(b"01234567") == b"" for t in toks):
+        octal = [int(t, 8) for t in toks]
+        if all(v < 256 for v in octal):
+            out.append(bytes(octal))
+    return out
+
+
+_DUMP_LINE = re.compile(rb"(?<![0-9a-f])([0-9a-f]{7,8}):? {1,2}((?:[0-9a-f]{2,4} ?)+)")
+
+
+def _line_at(data: bytes, pos: int) -> bytes:
+    end = data.find(b"\n", pos)
+    return data[pos : len(data) if end < 0 else end]
+
+
+def _dump_bytes(line: bytes) -> bytes | None:
+    m = _DUMP_LINE.search(line)
+    if m is None:
+        return None
+    body = m.group(2)
+    if b"  " in line[m.start(2):]:  # hexdump -C puts two spaces mid-line: take what is before the gutter
+        gutter = line.find(b"|")
+        body = line[m.start(2) : gutter if gutter > 0 else len(line)]
+        if b"  " in body.strip() and gutter < 0:  # xxd: hex groups, two spaces, the text column
+            body = body[: body.find(b"  ")]
+    digits = re.sub(rb"[^0-9a-f]", b"", body)
+    try:
+        return bytes.fromhex(digits[: len(digits) - len(digits) % 2].decode())
+    except ValueError:
+        return None
+
+
+def _trim(data: bytes, s: int, e: int, item: re.Pattern[bytes]) -> tuple[int, int]:
+    """[s, e) narrowed to run from the first ``item`` in it to the end of the last one."""
+    first = item.search(data, s, e)
+    if first is None:
+        return s, e
+    last = first
+    for last in item.finditer(data, first.start(), e):  # noqa: B007 - the last one is wanted
+        pass
+    return first.start(), last.end()
+
+
+_NUM_ITEM = re.compile(rb"(?<![0-9])[0-9]{1,3}(?![0-9])")
+_DUMP_START = re.compile(rb"[0-9a-f]{7,8}:? {1,2}[0-9a-f]{2}")
+_ODC_ESC = {b"\\0": 0, b"\\a": 7, b"\\b": 8, b"\\t": 9, b"\\n": 10, b"\\v": 11, b"\\f": 12, b"\\r": 13, b"\\\\": 92}
+
+
+def _odc_bytes(line: bytes) -> bytes | None:
+    """One line of ``od -c``: an octal offset, then one 4-column cell per byte."""
+    m = re.match(rb"\s*([0-7]{7,})", line)
+    if m is None:
+        return None
+    body = line[m.end():]
+    out = bytearray()
+    for i in range(0, len(body), 4):
+        cell = body[i : i + 4]
+        tok = cell.strip(b" ") or (b" " if cell else b"")
+        if not tok:
+            continue
+        if tok in _ODC_ESC:
+            out.append(_ODC_ESC[tok])
+        elif len(tok) == 3 and tok.isdigit():
+            out.append(int(tok, 8) & 0xFF)
+        elif len(tok) == 1 or tok[0] >= 0x80:
+            out += tok
+        else:
+            return None
+    return bytes(out) if out else None
+
+
+def region_of(kind: str, data: bytes, start: int, end: int) -> Region | None:
+    """The region a candidate stands in, and its decodings (None: not worth decoding)."""
+    if not _plausible(kind, data, start, end):
+        return None
+    if kind == "b64":
+        s, e = _extend(data, start, end, _B64CH, wrap=True)
+        e2 = e
+        while e2 < len(data) and data[e2] == 0x3D and e2 - e < 2:
+            e2 += 1
+        blobs = _b64(data[s:e], decompress=False)
+        found = [b for b in blobs if texty(b)]
+        for b in blobs:
+            if _starts_compressed(b):
+                d = decompress(b)
+                if d:
+                    found.append(d)
+        return s, e2, found
+    if kind == "hex":
+        s, e = _extend(data, start, end, b"0123456789abcdefABCDEF", wrap=True)
+        return s, e, _hex(data[s:e].translate(None, b"\r\n"))
+    if kind == "raw":
+        d = decompress(data[start:])
+        return (start, len(data), [d]) if d else None
+    if kind == "b32":
+        alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcdefghijklmnopqrstuvwxyz0123456789"
+        s, e = _extend(data, start, end, alphabet, wrap=True)
+        e2 = e
+        while e2 < len(data) and data[e2] == 0x3D and e2 - e < 6:
+            e2 += 1
+        return s, e2, [b for b in _b32(data[s:e].translate(None, b"\r\n")) if texty(b)]
+    if kind == "hexlist":
+        s, e = _trim(data, *_lines_around(data, start, end, lambda ln: bool(_HEXITEM.search(ln))), _HEXITEM)
+        return s, e, [bytes(int(h, 16) for h in _HEXITEM.findall(data[s:e]))]
+    if kind == "numlist":
+        s, e = _lines_around(data, start, end, _is_numlist)
+        s = max(s, data.rfind(b"\n", 0, start) + 1 if not _is_numlist(_line_at(data, s)) else s)
+        s, e = _trim(data, s, e, _NUM_ITEM)
+        return s, e, _numlist(data[s:e])
+    if kind == "dump":
+        s, e = _lines_around(data, start, end, lambda ln: _dump_bytes(ln) is not None)
+        first = _DUMP_START.search(data, s, e)
+        s = first.start() if first is not None else s
+        parts = [_dump_bytes(ln) for ln in data[s:e].split(b"\n")]
+        return s, e, [b"".join(p for p in parts if p)]
+    if kind == "odc":
+        s, e = _lines_around(data, start, end, lambda ln: _odc_bytes(ln) is not None)
+        first = re.compile(rb"[0-7]{7,}").search(data, s, e)
+        s = first.start() if first is not None else s
+        parts = [_odc_bytes(ln) for ln in data[s:e].split(b"\n")]
+        return s, e, [b"".join(p for p in parts if p)]
+    return None

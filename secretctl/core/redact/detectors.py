@@ -1,0 +1,109 @@
+"""Credentials that are not in the vault: detect-secrets' patterns, extended, compiled into Hyperscan.
+
+The maintained set is detect-secrets' plugin denylists (Yelp; AWS, Azure storage, GitHub, GitLab,
+Slack, Stripe, OpenAI, npm, PyPI, private-key headers, SendGrid, Twilio, Mailchimp, Discord,
+Telegram, Square). Its regexes are read from the installed plugins when the scanner is built
+(off the request path: the import costs about 0.2-0.6 s) and compiled into the same kind of
+Hyperscan database as everything else; lookarounds, which Hyperscan lacks, are dropped (the
+match then ends where the class ends). ``EXTENSIONS`` adds the families the set lacks or matches
+too narrowly (fixed lengths where real tokens grew). Heuristic plugins (keywords, entropy, basic
+auth, public IPs, Artifactory's bare ``AP...`` words) are left out: they fire on ordinary output.
+
+A detector's ``value`` regex, when set, picks the secret out of the match (``"SecretAccessKey":
+"..."`` redacts the value, not the field name).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CREDENTIAL = "credential"
+
+_PLUGINS = ("aws", "azure_storage_key", "github_token", "gitlab_token", "slack", "stripe", "openai", "npm",
+            "pypi_token", "private_key", "sendgrid", "twilio", "mailchimp", "discord", "telegram_token",
+            "square_oauth")
+_LOOKAROUND = re.compile(r"\(\?<?[!=](?:[^()]|\([^()]*\))*\)")
+_B64 = rb"[A-Za-z0-9+/]"
+_KEYED_VALUE = r"""[:=]\s*["']?([^"'\s,}]+)"""
+
+
+@dataclass(frozen=True)
+class Detector:
+    family: str
+    expression: bytes  # Hyperscan syntax
+    caseless: bool = False
+    value: str | None = None  # Python regex: group 1 is what to redact inside the match
+
+
+EXTENSIONS: tuple[Detector, ...] = (
+    Detector("aws", rb"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}"),
+    Detector("aws-sts-json", rb"\"(?:SecretAccessKey|SessionToken)\"\s*:\s*\"" + _B64 + rb"{40}", value=_KEYED_VALUE),
+    Detector("aws-env", rb"(?:AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret_access_key|aws_session_token)"
+             rb"[\"']?\s*[:=]\s*[\"']?" + _B64 + rb"{40}", value=_KEYED_VALUE),
+    Detector("aws-session-token", rb"(?:FwoGZXIvYXdzE|IQoJb3JpZ2luX2Vj)[A-Za-z0-9/+=]{40}"),
+    Detector("aws-ecr", rb"eyJwYXlsb2FkIjoi[A-Za-z0-9/+=]{40}"),
+    Detector("gcp", rb"ya29\.[0-9A-Za-z_-]{20}"),
+    Detector("gcp-api-key", rb"AIza[0-9A-Za-z_-]{35}"),
+    Detector("gcp-sa-key", rb"\"private_key\"\s*:\s*\"-----BEGIN", value=r"""(-----BEGIN.*)"""),
+    Detector("azure-client-secret", rb"[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}"),
+    Detector("azure-sas", rb"[?&]sig=[A-Za-z0-9%+/=]{30}", value=r"sig=(.*)"),
+    Detector("azure-conn", rb"(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{30}", value=r"Key=(.*)"),
+    Detector("github", rb"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}"),
+    Detector("github", rb"github_pat_[A-Za-z0-9_]{22}"),
+    Detector("gitlab", rb"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20}"),
+    Detector("slack", rb"xox[abposre]-[A-Za-z0-9-]{10}"),
+    Detector("slack", rb"xapp-[0-9]-[A-Za-z0-9-]{10}"),
+    Detector("slack", rb"hooks\.slack\.com/services/[A-Za-z0-9/_-]{20}"),
+    Detector("stripe", rb"(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16}"),
+    Detector("stripe", rb"whsec_[A-Za-z0-9]{24}"),
+    Detector("openai", rb"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20}"),
+    Detector("anthropic", rb"sk-ant-[a-z]{3,8}[0-9]{2}-[A-Za-z0-9_-]{20}"),
+    Detector("npm", rb"npm_[A-Za-z0-9]{36}"),
+    Detector("pypi", rb"pypi-AgE[A-Za-z0-9_-]{50}"),
+    Detector("vault", rb"hv[sbr]\.[A-Za-z0-9_-]{20}"),
+    Detector("jwt", rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8}"),
+    Detector("private-key", rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----"),
+    Detector("private-key", rb"PuTTY-User-Key-File-[0-9]"),
+    Detector("kubeconfig", rb"(?:token|id-token|refresh-token|client-key-data|auth-provider-token): [\"']?"
+             rb"[A-Za-z0-9._~+/=-]{20}", value=_KEYED_VALUE),
+    Detector("age", rb"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
+)
+
+# The words that make a keyed detector fire: a stream holds back a last line that has one until
+# the line ends (the value after it would not be recognised alone).
+KEYWORDS = re.compile(rb"(?i)secretaccesskey|sessiontoken|aws_secret_access_key|aws_session_token|private_key|"
+                      rb"token|client-key-data|accountkey|sharedaccesskey|sig=")
+
+# A match ends where its token ends: the rules above stop at a minimum length (Hyperscan reports
+# every end, and an open-ended class would report one per byte), and the token is then extended.
+TOKEN_TAIL = re.compile(rb"[A-Za-z0-9_\-+/=.~%]*")
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{0,30})PRIVATE KEY( BLOCK)?-----"
+                       rb"(?:[A-Za-z0-9+/=\s:,.()\\-]|\\n){0,65536}?-----END \1PRIVATE KEY( BLOCK)?-----")
+PEM_BODY = re.compile(rb"(?:[A-Za-z0-9+/=\s:,.()\\-]|\\n){0,65536}")
+
+
+def _from_detect_secrets() -> list[Detector]:
+    """The denylists of detect-secrets' regex plugins (imported here, off the request path)."""
+    import importlib
+
+    out = []
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(f"detect_secrets.plugins.{name}")
+        except ImportError:  # not installed, or a plugin renamed: our extensions still cover it
+            continue
+        for obj in vars(module).values():
+            if isinstance(obj, type) and obj.__module__ == module.__name__ and hasattr(obj, "denylist"):
+                for rx in obj.denylist:
+                    expr = _LOOKAROUND.sub("", rx.pattern)
+                    # Open-ended tails become a minimum (see TOKEN_TAIL) so a long token is one report.
+                    expr = re.sub(r"\{(\d+),\d*\}(\)?)$", r"{\1}\2", expr).replace(".*", "").rstrip("+*")
+                    value = r"(.*)" if rx.groups == 0 else rx.pattern
+                    out.append(Detector(f"detect-secrets:{name}", expr.encode(), bool(rx.flags & re.IGNORECASE),
+                                        None if rx.groups == 0 else _LOOKAROUND.sub("", value)))
+    return out
+
+
+def all_detectors() -> list[Detector]:
+    return [*_from_detect_secrets(), *EXTENSIONS]

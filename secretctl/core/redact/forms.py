@@ -1,0 +1,155 @@
+"""The literal forms of one value: few per value, because the views do the rest.
+
+A value's forms go into two literal sets. Views (views.py) and decoded runs (decode.py) turn
+output back into these forms, so one literal stands for many spellings:
+
+- **skeleton forms** (matched on the skeleton views, so any case, any separators, compatibility
+  characters, escapes, reversed): the value's skeleton, its hex, and the part of its base64 that
+  does not depend on what surrounds it, at each of the 3 byte alignments (any alphabet: ``+/`` and
+  ``-_`` are separators to the skeleton). Only when the skeleton is long enough not to occur by
+  chance (``SKEL_MIN`` letters and digits; a base64 core ``B64_SKEL_MIN``).
+- **raw forms** (matched on the bytes as they are, and on decoded runs): the value itself;
+  fragments; and, for a value whose skeleton is too short, its common spellings written out
+  (case, reversed, separated, hex, base64, base32).
+
+Fragments: for a value of ``fragment_value_min``+ bytes, any stretch of ``fragment_min`` bytes
+with ``5`` distinct characters and ``2`` that are not lower-case letters or URL punctuation, and
+any stretch of ``FRAGMENT_LONG`` bytes whatever it holds (a self-similar value gets longer
+fragments, not none). They are found from anchors: windows of ``anchor_width`` bytes every
+``ANCHOR_STRIDE`` bytes, so that any ``fragment_min`` bytes of the value hold one; a hit is
+grown against the value and checked (redactor.py). Computed once per value (callers cache).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from secretctl.core.redact.views import skeleton_text
+
+MIN_REDACTABLE = 4
+SKEL_MIN = 8
+B64_SKEL_MIN = 9
+SHORT_VALUE = 20  # below this, encodings are also written out whole (base32 runs are decoded from 32)
+FRAGMENT_LONG = 16
+ANCHOR_STRIDE = 3
+_SEPARATORS = (" ", "-", ".", ",", ":", "_", "|", "\t", "/")
+_URL_PUNCT = set(":/.-_@?=&%+#~")
+
+Form = tuple[bytes, str]
+
+
+@dataclass(frozen=True)
+class ValueForms:
+    raw: tuple[Form, ...]
+    skel: tuple[Form, ...]
+    anchors: tuple[tuple[bytes, int], ...] = ()  # (window of the value, its offset): fragment anchors
+    windows: tuple[bytes, ...] = ()  # every fragment window: what a stream must hold back
+
+
+def anchor_width(fragment_min: int) -> int:
+    """Anchors every ``ANCHOR_STRIDE`` bytes, this wide: any ``fragment_min`` bytes of the value
+    contain one whole (width + stride - 1 <= fragment_min)."""
+    return max(MIN_REDACTABLE, fragment_min - ANCHOR_STRIDE + 1)
+
+
+def _b64_cores(value: bytes) -> list[bytes]:
+    """The part of base64(prefix + value + suffix) that depends only on ``value``, per offset."""
+    n = len(value)
+    out = []
+    for k in range(3):
+        blob = base64.b64encode(b"\0" * k + value + b"\0\0")
+        start = -(-8 * k // 6)
+        end = (8 * (k + n)) // 6
+        out.append(blob[start:end])
+    return out
+
+
+def _uninformative(window: str) -> bool:
+    if len(set(window)) < 5:
+        return True
+    return sum(1 for c in window if not (c.islower() and c.isascii()) and c not in _URL_PUNCT) < 2
+
+
+def fragment_ok(stretch: bytes, fragment_min: int) -> bool:
+    """Whether a stretch of a value seen in output counts as a fragment of it: ``fragment_min``
+    bytes that are informative, or ``FRAGMENT_LONG`` bytes whatever they are (a self-similar
+    value still has fragments: longer ones)."""
+    if len(stretch) >= max(FRAGMENT_LONG, fragment_min):
+        return True
+    return len(stretch) >= fragment_min and not _uninformative(stretch.decode("utf-8", errors="replace"))
+
+
+def _written_out(value: bytes) -> list[Form]:
+    """Spellings of a value too short (or too punctuated) for the skeleton views."""
+    out: list[Form] = [(value[::-1], "reversed"), (value.upper(), "case"), (value.lower(), "case"),
+                       (value.swapcase(), "case")]
+    text = value.decode("utf-8", errors="replace")
+    out.append((text[::-1].encode(), "reversed"))
+    out += [(sep.join(text).encode(), "separated") for sep in _SEPARATORS]
+    hx = value.hex()
+    out += [(hx.encode(), "hex"), (hx.upper().encode(), "hex")]
+    out += [("".join(f"{sep}{b:02x}" for b in value).encode(), "hex") for sep in ("\\x", "0x", "%")]
+    out += [("".join(f"%{b:02X}" for b in value).encode(), "hex")]
+    return out
+
+
+def _encoded_whole(value: bytes) -> list[Form]:
+    """The value's own encodings, standing alone (a short value's runs are too short to decode)."""
+    out: list[Form] = []
+    for enc in (base64.b64encode(value), base64.urlsafe_b64encode(value)):
+        out += [(enc, "base64"), (enc.rstrip(b"="), "base64")]
+    for enc in (base64.b32encode(value), base64.b32hexencode(value)):
+        out += [(enc, "base32"), (enc.rstrip(b"="), "base32"), (enc.lower().rstrip(b"="), "base32")]
+    return out
+
+
+def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 16) -> ValueForms:
+    s = skeleton_text(value)
+    # The skeleton views see nearly every raw occurrence too, but not one right after a stray ESC
+    # (the skeleton reads ESC + its first character as an escape sequence).
+    raw: list[Form] = [(value, "exact")]
+    skel: list[Form] = []
+    if len(s) >= SKEL_MIN:
+        skel.append((s, "exact"))
+        skel.append((value.hex().encode(), "hex"))
+        rev = value.decode("utf-8", errors="surrogateescape")[::-1].encode("utf-8", errors="surrogateescape")
+        if skeleton_text(rev) != s[::-1]:
+            # A character whose skeleton is several (a Hangul syllable, a ligature) reads backwards
+            # differently from the reversed skeleton: the reversed value is written out.
+            raw.append((rev, "reversed"))
+        for core in _b64_cores(value):
+            sc = skeleton_text(core)
+            if len(sc) >= B64_SKEL_MIN:
+                skel.append((sc, "base64"))
+    else:
+        raw += _written_out(value)
+    if len(value) < SHORT_VALUE:
+        raw += _encoded_whole(value)
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    anchors: list[tuple[bytes, int]] = []
+    windows: list[bytes] = []
+    if len(text if text is not None else value) >= fragment_value_min:
+        # Fragments are found from anchors (a few literals per value instead of one per window) and
+        # checked against the value around the anchor (redactor.py): compiling one literal per
+        # window cost Hyperscan 5 s for 1,000 values.
+        width = anchor_width(fragment_min)
+        starts = list(range(0, len(value) - width + 1, ANCHOR_STRIDE))
+        if starts and starts[-1] != len(value) - width:
+            starts.append(len(value) - width)
+        anchors = [(value[i : i + width], i) for i in starts]
+        windows = [value[i : i + fragment_min] for i in range(len(value) - fragment_min + 1)]
+    return ValueForms(_dedup(raw), _dedup(skel), tuple(anchors), tuple(windows))
+
+
+def _dedup(forms: list[Form]) -> tuple[Form, ...]:
+    seen: set[bytes] = set()
+    out = []
+    for p, f in forms:
+        if len(p) >= MIN_REDACTABLE and p not in seen:
+            seen.add(p)
+            out.append((p, f))
+    return tuple(out)

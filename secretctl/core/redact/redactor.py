@@ -1,0 +1,534 @@
+"""The redactor: finds every trace of known values (and of credentials) in a buffer.
+
+One ``find`` runs the compiled literal sets over each view of the buffer (raw bytes; skeleton and
+reversed skeleton; rendered and unescaped skeletons when backspaces or escapes are present), the
+detector/candidate set over the raw bytes, and decodes the candidate regions (decode.py). Matches
+are mapped back to the real bytes and merged. ``stream.py`` turns this into a stream.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from secretctl.core.redact import decode, detectors, views
+from secretctl.core.redact.engine import LiteralSet, RegexSet
+from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok
+from secretctl.core.secret import Secret
+from secretctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from secretctl.core.redact.stream import RedactStream
+
+CREDENTIAL = detectors.CREDENTIAL
+DECODE_DEPTH = 2
+PUBLIC_MIN = 3  # a non-sensitive value shorter than this is not protected from fragments
+
+
+def check_redactable(label: str, value: Secret) -> None:
+    """Refuse values too short to redact without destroying ordinary output."""
+    raw = value.reveal()
+    if len(raw.translate(None, b"\r\n\x08")) < MIN_REDACTABLE:
+        raise UsageError(
+            f"secret too short to redact safely: {label} ({len(value)} characters)",
+            hint="values under 4 characters would be found everywhere in output; pass --allow-short to inject "
+            "it anyway (its output is then not reliably redacted)",
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    label: str
+    form: str
+    view: str = "raw"
+
+
+class _Prefixes:
+    """Which suffix of a buffer could still grow into one of the patterns."""
+
+    def __init__(self, patterns: Iterable[bytes]) -> None:
+        self._sorted = sorted(set(patterns))
+        self.maxlen = max((len(p) for p in self._sorted), default=0)
+        self._heads: list[set[bytes]] = [set(), *({p[:n] for p in self._sorted} for n in range(1, 5))]
+
+    def longest_suffix(self, view: bytes) -> int:
+        if not self._sorted:
+            return 0
+        tail = view[len(view) - min(len(view), self.maxlen - 1):]
+        srt, heads = self._sorted, self._heads
+        for s in range(len(tail)):  # ascending: the first that fits is the longest suffix
+            rest = tail[s:]
+            head = rest[:4]
+            if head not in heads[len(head)]:
+                continue
+            i = bisect.bisect_left(srt, rest)
+            if i < len(srt) and srt[i].startswith(rest):
+                return len(rest)
+        return 0
+
+
+_RUN_MARKS = bytes(0x61 if bytes([i]) in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+                   else 0x20 for i in range(256))
+_RUN_NEEDLE = b"a" * 32
+
+
+class ShapesStore(Protocol):
+    """Where the compiled detector set may be kept between runs (set by the service layer)."""
+
+    def load(self, key: str) -> bytes | None: ...
+    def save(self, key: str, blob: bytes) -> None: ...
+
+
+class _Shapes:
+    """Detectors and decode candidates in one regex set: built once per process (no secrets in
+    it, so a ``ShapesStore`` may keep it on disk: the detect-secrets import and the compile cost
+    0.5-1.4 s together)."""
+
+    _instance: _Shapes | None = None
+    store: ShapesStore | None = None
+
+    def __init__(self, tiers: list[tuple[list[str], list[bytes | None], list[bytes]]],
+                 serialized: list[bytes] | None = None) -> None:
+        self._tiers = tiers
+        self.sets: list[tuple[RegexSet, list[str], list[re.Pattern[bytes] | None]]] = []
+        for i, (kinds, values, exprs) in enumerate(tiers):
+            self.sets.append((RegexSet(exprs, serialized[i] if serialized else None), kinds,
+                              [re.compile(v, re.S) if v else None for v in values]))
+
+    def scan(self, data: bytes) -> list[tuple[str, re.Pattern[bytes] | None, int, int]]:
+        """(kind, value regex, start, end) of every hit, in every tier. Tier 1 (runs of 32+
+        base64/base32 characters) is skipped, after a check in C, when no such run is there:
+        most output has none, and that tier costs more per byte than all the others."""
+        out = []
+        for tier, (rs, kinds, values) in enumerate(self.sets):
+            if tier == 1 and data.translate(_RUN_MARKS).find(_RUN_NEEDLE) < 0:
+                continue
+            out += [(kinds[i], values[i], s, e) for i, s, e in rs.scan(data)]
+        return out
+
+    @classmethod
+    def compile(cls) -> _Shapes:
+        tiers: list[tuple[list[str], list[bytes | None], list[bytes]]] = [([], [], []), ([], [], [])]
+        for d in detectors.all_detectors():
+            tiers[0][0].append("credential")
+            tiers[0][1].append(d.value.encode() if d.value else None)
+            tiers[0][2].append(b"(?i)" + d.expression if d.caseless else d.expression)
+        for kind, expr, tier in decode.CANDIDATES:
+            tiers[tier][0].append(kind)
+            tiers[tier][1].append(None)
+            tiers[tier][2].append(expr)
+        return cls(tiers)
+
+    def dump(self) -> bytes:
+        import json
+
+        meta = json.dumps([{"kinds": k, "values": [v.decode("latin-1") if v else None for v in vals],
+                            "exprs": [e.decode("latin-1") for e in ex]} for k, vals, ex in self._tiers]).encode()
+        dbs = [rs.dump() for rs, _, _ in self.sets]
+        head = b"".join(len(x).to_bytes(4, "big") for x in (meta, *dbs))
+        return len(dbs).to_bytes(4, "big") + head + meta + b"".join(dbs)
+
+    @classmethod
+    def load(cls, blob: bytes) -> _Shapes:
+        import json
+
+        n = int.from_bytes(blob[:4], "big")
+        sizes = [int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(n + 1)]
+        pos = 8 + 4 * n
+        parts = []
+        for size in sizes:
+            parts.append(blob[pos : pos + size])
+            pos += size
+        meta = json.loads(parts[0])
+        tiers = [(t["kinds"], [v.encode("latin-1") if v else None for v in t["values"]],
+                  [e.encode("latin-1") for e in t["exprs"]]) for t in meta]
+        return cls(tiers, parts[1:])
+
+    @staticmethod
+    def cache_key() -> str:
+        """Changes with anything the compiled set depends on (no import of detect-secrets needed)."""
+        import hashlib
+        from importlib import metadata
+
+        versions = []
+        for dist in ("detect-secrets", "hyperscan"):
+            try:
+                versions.append(metadata.version(dist))
+            except metadata.PackageNotFoundError:
+                versions.append("-")
+        h = hashlib.sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, FORMAT)).encode())
+        return h.hexdigest()[:32]
+
+    @classmethod
+    def get(cls) -> _Shapes:
+        with _SHAPES_LOCK:  # a build thread and a request may both ask first
+            if cls._instance is None:
+                cls._instance = cls._stored() or cls.compile()
+            return cls._instance
+
+    @classmethod
+    def _stored(cls) -> _Shapes | None:
+        if cls.store is None:
+            return None
+        key = cls.cache_key()
+        blob = cls.store.load(key)
+        if blob is not None:
+            with contextlib.suppress(Exception):  # a damaged or foreign cache file: compile instead
+                return cls.load(blob)
+        shapes = cls.compile()
+        cls.store.save(key, shapes.dump())
+        return shapes
+
+
+def use_shapes_store(store: ShapesStore) -> None:
+    _Shapes.store = store
+
+
+FORMAT = 2
+_SHAPES_LOCK = threading.Lock()
+
+
+def _merge(matches: Iterable[Match]) -> list[Match]:
+    """Overlapping matches become one; the longest names it, a secret beats a generic credential."""
+    ordered = sorted(matches, key=lambda m: (m.start, -(m.end - m.start)))
+    out: list[Match] = []
+    best: list[int] = []
+    for m in ordered:
+        if out and m.start < out[-1].end:
+            cur = out[-1]
+            label, form, view = cur.label, cur.form, cur.view
+            length = m.end - m.start
+            # The longest names it; at equal length a value's own form beats a fragment of another.
+            longer = length > best[-1] or (length == best[-1] and form == "fragment" and m.form != "fragment")
+            if (longer and m.label != CREDENTIAL) or (label == CREDENTIAL and m.label != CREDENTIAL):
+                label, form, view = m.label, m.form, m.view
+                best[-1] = length
+            out[-1] = Match(cur.start, max(cur.end, m.end), label, form, view)
+        else:
+            out.append(m)
+            best.append(m.end - m.start)
+    return out
+
+
+@dataclass
+class _Index:
+    patterns: list[bytes] = field(default_factory=list)
+    meta: list[tuple[str, str]] = field(default_factory=list)
+    # Fragment anchors follow the plain patterns: for each, its owners (value number, offset).
+    anchors: list[bytes] = field(default_factory=list)
+    owners: list[list[tuple[int, int]]] = field(default_factory=list)
+    values: list[tuple[str, bytes]] = field(default_factory=list)  # (label, value) by number
+    windows: list[bytes] = field(default_factory=list)
+    fragment_min: int = 8
+    public: tuple[bytes, ...] = ()
+
+
+class Redactor:
+    """Built once for a set of values; ``stream()`` gives independent per-stream state."""
+
+    def __init__(self, raw: _Index, skel: _Index, *, credentials: bool, shapes: bool = True) -> None:
+        self._raw_meta, self._skel_meta = raw.meta, skel.meta
+        self._n_plain = len(raw.patterns)
+        self._owners, self._values = raw.owners, raw.values
+        self._fragment_min, self._public = raw.fragment_min, raw.public
+        self._raw = LiteralSet(raw.patterns + raw.anchors)
+        self._skel = LiteralSet(skel.patterns)
+        self._shapes = _Shapes.get() if shapes and (credentials or raw.patterns or skel.patterns) else None
+        self._credentials = credentials
+        self._raw_prefix = _Prefixes(raw.patterns + raw.windows)
+        self._skel_prefix = _Prefixes(skel.patterns)
+        self._skel_rprefix = _Prefixes(p[::-1] for p in skel.patterns)
+        self.maxlen = max(self._raw_prefix.maxlen, self._skel_prefix.maxlen)
+        self.has_fragments = bool(raw.anchors)
+        self.lean = False  # set by build: some forms left out (see run.run_agent)
+        self.empty = not len(self._raw) and not skel.patterns and not credentials
+
+    @classmethod
+    def build(cls, secrets: Mapping[str, Secret], *, fragment_min: int = 8, fragment_value_min: int = 16,
+              credentials: bool = True, public: Sequence[bytes] = (), fragments: bool = True,
+              lean: bool = False, detect: bool = True,
+              forms_cache: dict[tuple[bytes, int, int], ValueForms] | None = None) -> Redactor:
+        """``public``: non-sensitive values (a host name, a port) the output may show: a fragment
+        made mostly of them is not a trace of a secret. ``forms_cache`` (value -> forms) lets a
+        rebuild skip the values it has seen. ``fragments=False`` leaves fragments out; ``lean``
+        keeps 2 literals per value (skeleton and hex: no base64 cores); ``detect=False`` leaves the
+        credential detectors and decode candidates out (a layer under one that has them: see
+        ``Layered``)."""
+        best: dict[tuple[int, bytes], tuple[str, str, tuple[int, int]]] = {}
+        pub = tuple(p for p in public if len(p) >= PUBLIC_MIN)
+        raw, skel = _Index(fragment_min=fragment_min, public=pub), _Index()
+        anchor_at: dict[bytes, int] = {}
+        windows: set[bytes] = set()
+        for label, secret in secrets.items():
+            value = secret.reveal()
+            if len(value.translate(None, b"\r\n\x08")) < MIN_REDACTABLE:
+                continue
+            key = (value, fragment_min, fragment_value_min)
+            forms = forms_cache.get(key) if forms_cache is not None else None
+            if forms is None:
+                forms = forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min)
+                if forms_cache is not None:
+                    forms_cache[key] = forms
+            for kind, group in ((0, forms.raw), (1, forms.skel)):
+                for p, form in group:
+                    if lean and kind == 1 and form == "base64":
+                        continue
+                    # One pattern may be a form of two secrets: the longer value names it.
+                    rank = (1, len(value))
+                    prev = best.get((kind, p))
+                    if prev is None or rank > prev[2]:
+                        best[(kind, p)] = (label, form, rank)
+            if forms.anchors and fragments:
+                vid = len(raw.values)
+                raw.values.append((label, value))
+                windows.update(forms.windows)
+                for p, off in forms.anchors:
+                    if p not in anchor_at:
+                        anchor_at[p] = len(raw.anchors)
+                        raw.anchors.append(p)
+                        raw.owners.append([])
+                    raw.owners[anchor_at[p]].append((vid, off))
+        for (kind, p), (label, form, _) in best.items():
+            idx = raw if kind == 0 else skel
+            idx.patterns.append(p)
+            idx.meta.append((label, form))
+        raw.windows = sorted(windows)
+        made = cls(raw, skel, credentials=credentials, shapes=detect)
+        made.lean = lean or not fragments
+        return made
+
+    @property
+    def pattern_count(self) -> int:
+        return len(self._raw) + len(self._skel)
+
+    # ------------------------------------------------------------------ matching
+    def _raw_matches(self, data: bytes, view: views.View | None, name: str) -> list[Match]:
+        hits = self._raw.scan(data)
+        if not hits:
+            return []
+        meta, n_plain = self._raw_meta, self._n_plain
+        found = [Match(s, e, *meta[i], name) for i, s, e in hits if i < n_plain]
+        anchored = [(i - n_plain, s, e) for i, s, e in hits if i >= n_plain]
+        if anchored:
+            found += self._fragments(data, anchored, name)
+        if not found:
+            return []
+        found = _merge(found)
+        if view is None:
+            return found
+        return [Match(*view.span(m.start, m.end), m.label, m.form, name) for m in found]
+
+    def _fragments(self, data: bytes, anchored: list[tuple[int, int, int]], name: str) -> list[Match]:
+        """Grow each anchor hit against its value: a long enough, informative stretch is a fragment."""
+        out: list[Match] = []
+        reach: dict[int, int] = {}  # value number -> end of the stretch last found for it
+        n = len(data)
+        for a, s, e in sorted(anchored, key=lambda h: h[1]):
+            for vid, off in self._owners[a]:
+                if reach.get(vid, -1) >= e:
+                    continue  # inside a stretch already grown
+                label, value = self._values[vid]
+                lo, j = s, off
+                while lo > 0 and j > 0 and data[lo - 1] == value[j - 1]:
+                    lo -= 1
+                    j -= 1
+                hi, k = e, off + (e - s)
+                while hi < n and k < len(value) and data[hi] == value[k]:
+                    hi += 1
+                    k += 1
+                reach[vid] = hi
+                stretch = value[j:k]
+                if not fragment_ok(stretch, self._fragment_min):
+                    continue
+                if self._public and _mostly_public(stretch, value, self._public, self._fragment_min):
+                    continue
+                out.append(Match(lo, hi, label, "exact" if k - j == len(value) else "fragment", name))
+        return out
+
+    def _skel_matches(self, view: views.View, name: str) -> list[Match]:
+        data = view.data
+        meta = self._skel_meta
+        found = [Match(s, e, *meta[i], name) for i, s, e in self._skel.scan(data)]
+        n = len(data)
+        found += [Match(n - e, n - s, meta[i][0], "reversed", name) for i, s, e in self._skel.scan(data[::-1])]
+        if not found:
+            return []
+        return [Match(*view.span(m.start, m.end), m.label, m.form, m.view) for m in _merge(found)]
+
+    def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
+        """Every match in ``data`` (positions in ``data``), merged. ``pending`` receives the start of
+        each credential or decode candidate that reaches the end of ``data`` (it may grow)."""
+        if self.empty or not data:
+            return []
+        out = self._raw_matches(data, None, "raw")
+        if len(self._skel):
+            out += self._skel_matches(views.skeleton(data), "skeleton")
+        for name, base in (("rendered", views.rendered(data)), ("unescaped", views.unescaped(data))):
+            if base is None:
+                continue
+            out += self._skel_matches(views.Composed(base, views.skeleton(base.data)), name)
+            out += self._raw_matches(base.data, base, name)
+        if self._shapes is not None:
+            out += self._shape_matches(data, depth, pending)
+        return _merge(out)
+
+    def _shape_matches(self, data: bytes, depth: int, pending: list[int] | None) -> list[Match]:
+        shapes = self._shapes
+        assert shapes is not None  # noqa: S101 - checked by the caller
+        out: list[Match] = []
+        done: list[tuple[str, int, int]] = []
+        secrets = self.pattern_count > 0
+        for kind, value_rx, s, e in sorted(shapes.scan(data), key=lambda h: (h[2], -h[3])):
+            if kind == "credential":
+                if not self._credentials:
+                    continue
+                m = _credential(data, s, e, value_rx)
+                if m is not None:
+                    out.append(m)
+                    if pending is not None and m.end >= len(data):
+                        pending.append(m.start)
+                continue
+            if not secrets or depth >= DECODE_DEPTH or any(k == kind and a <= s and e <= b for k, a, b in done):
+                continue
+            region = decode.region_of(kind, data, s, e)
+            if region is None:
+                continue
+            rs, re_, decodings = region
+            done.append((kind, rs, re_))
+            if pending is not None and re_ >= len(data) - 2:
+                pending.append(rs)  # it may go on with the next read (a run, the next dump line)
+            for decoded in decodings:
+                if len(decoded) < MIN_REDACTABLE:
+                    continue
+                inner = [m for m in self.find(decoded, depth=depth + 1) if m.label != CREDENTIAL or depth == 0]
+                if inner:
+                    best = max(inner, key=lambda m: (m.label != CREDENTIAL, m.end - m.start))
+                    out.append(Match(rs, re_, best.label, f"decoded-{kind}", best.view))
+                    break
+        return out
+
+    def redact(self, data: bytes) -> bytes:
+        return apply(data, self.find(data))
+
+    def contains(self, data: bytes) -> list[str]:
+        """Labels of secrets (not generic credentials) whose forms appear in ``data``."""
+        return sorted({m.label for m in self.find(data) if m.label != CREDENTIAL})
+
+    def stream(self, *, named: Iterable[str] | None = None) -> RedactStream:
+        from secretctl.core.redact.stream import RedactStream
+
+        return RedactStream(self, named=None if named is None else frozenset(named))
+
+    # -------------------------------------------------------------- holdback
+    def holdback(self, tail: bytes) -> int:
+        """How many bytes at the end of ``tail`` could still grow into a form of a value (in any view)."""
+        keep = self._raw_prefix.longest_suffix(tail)
+        for base in (views.unescaped(tail), views.rendered(tail)):
+            if base is not None:
+                k = self._raw_prefix.longest_suffix(base.data)
+                if k:
+                    keep = max(keep, len(tail) - base.unit(len(base.data) - k)[0])
+        if not len(self._skel):
+            return keep
+        skels: list[views.View] = [views.skeleton(tail)]
+        for base in (views.unescaped(tail), views.rendered(tail)):
+            if base is not None:
+                skels.append(views.Composed(base, views.skeleton(base.data)))
+        for sv in skels:
+            n = len(sv.data)
+            for prefixes in (self._skel_prefix, self._skel_rprefix):
+                k = prefixes.longest_suffix(sv.data)
+                if k:
+                    keep = max(keep, len(tail) - sv.unit(n - k)[0])
+        return keep
+
+
+class Layered:
+    """Several redactors read as one (the session's all-values redactor, plus fragments of the
+    values a run injects): matches of every layer, merged; the longest holdback."""
+
+    def __init__(self, layers: Sequence[Redactor]) -> None:
+        self._layers = [r for r in layers if not r.empty]
+        self.maxlen = max((r.maxlen for r in self._layers), default=0)
+        self.empty = not self._layers
+
+    def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
+        return _merge(m for r in self._layers for m in r.find(data, depth=depth, pending=pending))
+
+    def holdback(self, tail: bytes) -> int:
+        return max((r.holdback(tail) for r in self._layers), default=0)
+
+    def redact(self, data: bytes) -> bytes:
+        return apply(data, self.find(data))
+
+    def contains(self, data: bytes) -> list[str]:
+        return sorted({m.label for m in self.find(data) if m.label != CREDENTIAL})
+
+    def stream(self, *, named: Iterable[str] | None = None) -> RedactStream:
+        from secretctl.core.redact.stream import RedactStream
+
+        return RedactStream(self, named=None if named is None else frozenset(named))
+
+
+def _credential(data: bytes, s: int, e: int, value: re.Pattern[bytes] | None) -> Match | None:
+    if data.startswith(b"-----BEGIN", s) or (value is not None and b"-----BEGIN" in data[s:e]):
+        begin = data.find(b"-----BEGIN", s)
+        block = detectors.PEM_BLOCK.match(data, begin)
+        if block is not None:
+            return Match(begin, block.end(), CREDENTIAL, "credential")
+        return Match(begin, _match_end(detectors.PEM_BODY, data, data.find(b"-----", begin + 10) + 5),
+                     CREDENTIAL, "credential")
+    end = _match_end(detectors.TOKEN_TAIL, data, e)
+    if value is not None:
+        m = value.search(data, s, end)
+        if m is None or m.lastindex is None:
+            return None
+        s, stop = m.span(1)
+        end = _match_end(detectors.TOKEN_TAIL, data, stop) if stop >= e else stop
+    return Match(s, end, CREDENTIAL, "credential")
+
+
+def _match_end(rx: re.Pattern[bytes], data: bytes, pos: int) -> int:
+    m = rx.match(data, pos)  # both patterns match the empty string: never None
+    return pos if m is None else m.end()
+
+
+def _mostly_public(fragment: bytes, value: bytes, public: Sequence[bytes], fragment_min: int) -> bool:
+    """A stretch of ``value`` with fewer than ``fragment_min`` letters or digits outside the places
+    where a non-sensitive value sits in it (``db.internal:5432/app`` of a URL whose host and user
+    are public fields): it shows no fragment of what is secret in the value."""
+    covered = bytearray(len(value))
+    for p in public:
+        i = value.find(p)
+        while i >= 0:
+            covered[i : i + len(p)] = b"\x01" * len(p)
+            i = value.find(p, i + 1)
+    at = value.find(fragment)
+    if at < 0:
+        return False
+    outside = sum(1 for k in range(at, at + len(fragment)) if not covered[k] and chr(value[k]).isalnum())
+    return outside < fragment_min
+
+
+def apply(data: bytes, matches: list[Match], named: frozenset[str] | None = None) -> bytes:
+    """``data`` with each match replaced by its marker. A secret not in ``named`` (when given) gets
+    the generic ``[REDACTED]``: a marker must not name a secret the reader was not given."""
+    if not matches:
+        return data
+    pieces = []
+    last = 0
+    for m in matches:
+        pieces.append(data[last : m.start])
+        shown = m.label == CREDENTIAL or named is None or m.label.split(":")[0] in named
+        pieces.append(f"[REDACTED:{m.label}]".encode() if shown else b"[REDACTED]")
+        last = m.end
+    pieces.append(data[last:])
+    return b"".join(pieces)
+

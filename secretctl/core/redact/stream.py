@@ -1,0 +1,156 @@
+"""The redactor as a stream: ``feed`` returns at once every byte that can no longer be part of a match.
+
+What is held back (each bounded by ``MAX_HOLD``): a tail that could still grow into a form of a
+value (in any view), an escape sequence or UTF-8 character cut in half, a credential or decode
+candidate that reaches the end of what has arrived, an unfinished PEM block, and the last word
+(it could be the start of a credential). A newline after an ordinary line (3 to 39 characters)
+releases everything before it, so output flows line by line; after a pause (``flush_idle``) only
+a tail that could still become a value is kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+from secretctl.core.redact.detectors import KEYWORDS
+from secretctl.core.redact.redactor import Layered, Match, Redactor, apply
+from secretctl.core.redact.views import ANSI
+
+MAX_HOLD = 64 * 1024
+_PEM_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
+_PEM_END = re.compile(rb"-----END [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
+_WORD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-.~%:"
+# What a byte list or dump is made of (``0x5a, 0x71``, ``132 161 070``): a list still arriving is
+# held back whole, so the decode candidate sees it all.
+_LISTISH = b"0123456789abcdefABCDEFxX,;:. \t\r\n[]()"
+_PARTIAL_ESCAPE = re.compile(rb"(?:%[0-9A-Fa-f]?|&#?[xX]?[0-9A-Fa-f]{0,7}|&[a-z]{0,4}|\\[xXuU0-7]?[0-9A-Fa-f]{0,7})$")
+
+
+def _ends_short_line(data: bytes) -> bool:
+    """A newline after an ordinary line (3..39 characters) ends whatever came before it."""
+    if not data.endswith(b"\n"):
+        return False
+    body = data[:-1].rstrip(b"\r")
+    start = body.rfind(b"\n") + 1
+    return 3 <= len(body) - start < 40
+
+
+def _incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end are an escape sequence or UTF-8 character cut in half."""
+    esc = data.rfind(b"\x1b", max(0, len(data) - 300))
+    if esc >= 0 and not ANSI.match(data, esc):
+        return len(data) - esc
+    for back in (1, 2, 3):
+        if len(data) < back:
+            break
+        b = data[-back]
+        if b >= 0xC0:
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+            return back if back < need else 0
+        if b < 0x80:
+            break
+    m = _PARTIAL_ESCAPE.search(data, max(0, len(data) - 12))
+    return len(data) - m.start() if m is not None else 0
+
+
+class RedactStream:
+    """Per-stream state: ``feed`` returns what is safe to emit now; ``close`` the rest. ``found``
+    lists every match emitted (label, form, view): who was redacted, and how it was found."""
+
+    def __init__(self, redactor: Redactor | Layered, *, named: frozenset[str] | None = None) -> None:
+        self._r = redactor
+        self._named = named
+        self._buf = b""
+        self._backspaces = False
+        self.found: list[Match] = []
+
+    def _emit(self, data: bytes, matches: list[Match]) -> bytes:
+        self.found.extend(matches)
+        return apply(data, matches, self._named)
+
+    def _process(self, final: bool, idle: bool = False) -> bytes:
+        data = self._buf
+        if not data:
+            return b""
+        if self._r.empty:
+            self._buf = b""
+            return data
+        pending: list[int] = []
+        matches = self._r.find(data, pending=None if final else pending)
+        if final:
+            self._buf = b""
+            return self._emit(data, matches)
+        cut = len(data) - _incomplete_tail(data)
+        if b"\x08" in data:
+            self._backspaces = True
+        if not _ends_short_line(data[:cut]):
+            window = max(4 * self._r.maxlen, 256)
+            start = max(0, cut - window)
+            tail = data[start:cut]
+            keep = self._r.holdback(tail)
+            if self._backspaces and tail:
+                # A stream that uses backspaces may erase its last character with the next read.
+                keep = max(keep, self._r.holdback(tail[:-1]) + 1)
+            cut = min(cut, cut - keep)
+            if not idle:
+                word = len(data[:cut]) - len(data[:cut].rstrip(_WORD))
+                if cut - word > 0 and data[cut - word - 1] in b"\"' \t":
+                    word += 1  # a keyed detector wants the quote or space before its key
+                cut -= min(word, 1024)
+                listish = data[max(0, cut - MAX_HOLD) : cut]
+                run = len(listish) - len(listish.rstrip(_LISTISH))
+                if run and any(48 <= c <= 57 for c in listish[len(listish) - run :]):
+                    cut -= run
+        if not idle:
+            for p in pending:
+                cut = min(cut, p)
+            line = data.rfind(b"\n", 0, cut) + 1
+            if cut - line <= 4096:
+                key = KEYWORDS.search(data, line, cut)
+                if key is not None:
+                    cut = min(cut, max(line, key.start() - 1))  # with the quote or space before it
+        cut = min(cut, self._unfinished(data))
+        for m in matches:  # never split a match, nor emit one that could still grow
+            if m.start < cut < m.end or (m.end == len(data) and m.start < cut):
+                cut = min(cut, m.start)
+        if len(data) - cut > MAX_HOLD:
+            cut = len(data) - MAX_HOLD
+        cut = max(cut, 0)
+        out = self._emit(data[:cut], [m for m in matches if m.end <= cut])
+        self._buf = data[cut:]
+        return out
+
+    @staticmethod
+    def _unfinished(data: bytes) -> int:
+        """Hold back a PEM block whose END has not arrived."""
+        tail = data[-MAX_HOLD:]
+        base = len(data) - len(tail)
+        begin = tail.rfind(b"-----BEGIN")
+        if begin >= 0 and _PEM_BEGIN.match(tail, begin) and not _PEM_END.search(tail, begin):
+            return base + begin
+        if begin >= 0 and len(tail) - begin < 64 and b"\n" not in tail[begin:]:
+            return base + begin
+        return len(data)
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._buf += chunk
+        return self._process(final=False)
+
+    def flush_idle(self) -> bytes:
+        return self._process(final=False, idle=True)
+
+    def close(self) -> bytes:
+        return self._process(final=True)
+
+
+class PassThrough:
+    """The stream filter for ``--no-sanitize``: bytes out as they come in."""
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def flush_idle(self) -> bytes:
+        return b""
+
+    def close(self) -> bytes:
+        return b""

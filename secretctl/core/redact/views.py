@@ -1,0 +1,240 @@
+"""Views of output: the same bytes seen the way a reader would read them, each with a map back.
+
+A match found in a view is redacted in the real output: every view maps a position back to the
+span of original bytes it came from (``unit``). The views:
+
+- **skeleton**: what is left to read once presentation is ignored: NFKD compatibility folding
+  (full-width and mathematical letters become ASCII, accents come off), case folded, and every
+  character that is not a letter or a digit dropped: separators, punctuation, format characters
+  (category Cf), control bytes, invalid UTF-8 bytes. ANSI escape sequences go first, whole.
+- **rendered**: as a terminal shows it, a backspace erasing the character before it; then skeleton.
+- **unescaped**: percent-escapes, numeric HTML entities and backslash escapes (``\\x41``, ``\\u0041``,
+  ``\\101``) replaced by what they stand for; then skeleton.
+
+Building a view must cost little: ASCII output without escape sequences (the common case) is one
+``bytes.translate``; the map back is only built when something matched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Callable
+
+_ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = bytes(range(256)).lower()
+# Deleted from an ASCII skeleton: everything but letters and digits (bytes >= 0x80 never reach
+# this path: a chunk with any goes the Unicode way).
+NON_ALNUM = bytes(c for c in range(256) if c not in _ALNUM)
+ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
+_ERASE = re.compile(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
+_NOT_ALNUM_TEXT = re.compile(r"[\W_]+")
+_BLOCK = 2048
+
+
+class View:
+    """Bytes to scan, and for each byte the span of original bytes it stands for."""
+
+    data: bytes
+
+    def unit(self, i: int) -> tuple[int, int]:  # pragma: no cover - every view overrides it
+        raise NotImplementedError
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of view bytes [start, end)."""
+        return self.unit(start)[0], self.unit(end - 1)[1]
+
+
+class Identity(View):
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def unit(self, i: int) -> tuple[int, int]:
+        return i, i + 1
+
+
+class _Deleted(View):
+    """``data`` with some byte values deleted: the k-th kept byte is found by counting kept bytes
+    per block (bytes.translate, in C), then within one block."""
+
+    def __init__(self, original: bytes, data: bytes, deleted: bytes) -> None:
+        self.original, self.data, self._deleted = original, data, deleted
+        self._cum: list[int] | None = None
+
+    def unit(self, i: int) -> tuple[int, int]:
+        if self._cum is None:
+            cum, total, orig, dele = [0], 0, self.original, self._deleted
+            for b in range(0, len(orig), _BLOCK):
+                total += len(orig[b : b + _BLOCK].translate(None, dele))
+                cum.append(total)
+            self._cum = cum
+        block = bisect.bisect_right(self._cum, i) - 1
+        seen = self._cum[block]
+        pos = block * _BLOCK
+        orig, dele = self.original, self._deleted
+        while True:
+            if orig[pos] not in dele:
+                if seen == i:
+                    return pos, pos + 1
+                seen += 1
+            pos += 1
+
+
+class _Pieces(View):
+    """A view built piece by piece: ``starts[k]``/``ends[k]`` is the original span of view byte k."""
+
+    def __init__(self, data: bytes, starts: list[int], ends: list[int]) -> None:
+        self.data, self._starts, self._ends = data, starts, ends
+
+    def unit(self, i: int) -> tuple[int, int]:
+        return self._starts[i], self._ends[i]
+
+
+class _Lazy(View):
+    """``data`` computed fast; the map built (by the reference builder) only when asked for."""
+
+    def __init__(self, data: bytes, build: Callable[[], View]) -> None:
+        self.data, self._build = data, build
+        self._view: View | None = None
+
+    def unit(self, i: int) -> tuple[int, int]:
+        if self._view is None:
+            self._view = self._build()
+        return self._view.unit(i)
+
+
+class Composed(View):
+    """``inner`` is a view of ``outer.data``: positions go back through both."""
+
+    def __init__(self, outer: View, inner: View) -> None:
+        self.outer, self.inner, self.data = outer, inner, inner.data
+
+    def unit(self, i: int) -> tuple[int, int]:
+        s, e = self.inner.unit(i)
+        return self.outer.unit(s)[0], self.outer.unit(e - 1)[1]
+
+
+class _Segments(View):
+    """The result of cutting or replacing pieces of the original: a list of segments
+    (view start, original start, original end, kind) where kind 0 copies byte for byte and kind 1
+    stands for the whole original span."""
+
+    def __init__(self, data: bytes, segs: list[tuple[int, int, int, int]]) -> None:
+        self.data, self._segs = data, segs
+        self._keys = [s[0] for s in segs]
+
+    def unit(self, i: int) -> tuple[int, int]:
+        k = bisect.bisect_right(self._keys, i) - 1
+        vstart, ostart, oend, kind = self._segs[k]
+        if kind == 0:
+            p = ostart + (i - vstart)
+            return p, p + 1
+        return ostart, oend
+
+
+def _substitute(data: bytes, pattern: re.Pattern[bytes], repl: Callable[[re.Match[bytes]], bytes]) -> View | None:
+    """``data`` with each match of ``pattern`` replaced by ``repl(match)``; None if nothing matched."""
+    out: list[bytes] = []
+    segs: list[tuple[int, int, int, int]] = []
+    last = vpos = 0
+    for m in pattern.finditer(data):
+        s, e = m.span()
+        if s > last:
+            segs.append((vpos, last, s, 0))
+            out.append(data[last:s])
+            vpos += s - last
+        piece = repl(m)
+        if piece:
+            segs.append((vpos, s, e, 1))
+            out.append(piece)
+            vpos += len(piece)
+        last = e
+    if not segs and last == 0:
+        return None
+    if last < len(data):
+        segs.append((vpos, last, len(data), 0))
+        out.append(data[last:])
+    return _Segments(b"".join(out), segs)
+
+
+def _char_skeleton(ch: str) -> str:
+    return _NOT_ALNUM_TEXT.sub("", unicodedata.normalize("NFKD", ch).casefold())
+
+
+def skeleton_reference(data: bytes) -> View:
+    """The skeleton, character by character (the slow reference the fast path must agree with)."""
+    stripped = _substitute(data, ANSI, lambda _m: b"") if b"\x1b" in data else None
+    base: View = stripped if stripped is not None else Identity(data)
+    text = base.data.decode("utf-8", errors="surrogateescape")
+    out: list[bytes] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for ch in text:
+        width = len(ch.encode("utf-8", errors="surrogateescape"))
+        keep = not ch.isascii() or ch.isalnum()
+        piece = _char_skeleton(ch).encode("utf-8", errors="surrogateescape") if keep else b""
+        if piece:
+            out.append(piece)
+            starts.extend([pos] * len(piece))
+            ends.extend([pos + width] * len(piece))
+        pos += width
+    view = _Pieces(b"".join(out), starts, ends)
+    return view if stripped is None else Composed(stripped, view)
+
+
+def skeleton(data: bytes) -> View:
+    """The skeleton view (see the module docstring); fast for ASCII, exact for everything."""
+    if b"\x1b" not in data and data.isascii():
+        return _Deleted(data, data.translate(_LOWER, NON_ALNUM), NON_ALNUM)
+    plain = ANSI.sub(b"", data) if b"\x1b" in data else data
+    if plain.isascii():
+        text = plain.translate(_LOWER, NON_ALNUM)
+    else:
+        folded = unicodedata.normalize("NFKD", plain.decode("utf-8", errors="ignore")).casefold()
+        text = _NOT_ALNUM_TEXT.sub("", folded).encode("utf-8")
+    return _Lazy(text, lambda: skeleton_reference(data))
+
+
+def skeleton_text(value: bytes) -> bytes:
+    """A pattern's skeleton: the same function as the output's (so they meet)."""
+    return skeleton(value).data
+
+
+def rendered(data: bytes) -> View | None:
+    """As a terminal draws it: a backspace erases the character before it. None without any."""
+    if b"\x08" not in data:
+        return None
+    return _substitute(data, _ERASE, lambda _m: b"")
+
+
+_UNESCAPE = re.compile(
+    rb"%([0-9A-Fa-f]{2})|&#[xX]([0-9A-Fa-f]{1,6});|&#([0-9]{1,7});|\\[xX]([0-9A-Fa-f]{2})"
+    rb"|\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\([0-7]{3})|&(amp|lt|gt|quot|apos);"
+)
+_NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
+
+
+def _unescape_one(m: re.Match[bytes]) -> bytes:
+    pct, hexent, decent, bx, bu, bU, octal, named = m.groups()
+    if named is not None:
+        return _NAMED[named]
+    if pct is not None:
+        return bytes([int(pct, 16)])
+    if bx is not None:
+        return bytes([int(bx, 16)])
+    if octal is not None:
+        return bytes([int(octal, 8) & 0xFF])
+    code = int(hexent or decent or bu or bU or b"0", 16 if (hexent or bu or bU) else 10)
+    try:
+        return chr(code).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return b""
+
+
+def unescaped(data: bytes) -> View | None:
+    """Escapes replaced by the bytes they stand for; None if there are none."""
+    if b"%" not in data and b"&#" not in data and b"\\" not in data:
+        return None
+    return _substitute(data, _UNESCAPE, _unescape_one)

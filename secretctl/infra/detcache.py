@@ -1,0 +1,45 @@
+"""The compiled credential-detector set, kept between runs in the data directory.
+
+It holds public patterns only (detect-secrets' and ours, and the decode candidates): never a
+value, nor anything derived from one. The redactor's database of vault values is never written
+anywhere: it is plaintext-equivalent and lives in memory only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from secretctl.infra import settings
+
+_LIMIT = 16 * 1024 * 1024
+
+
+class FileShapesStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def load(self, key: str) -> bytes | None:
+        path = self.folder / f"detectors-{key}.hs"
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(_LIMIT + 1)
+        except OSError:
+            return None
+        return data if len(data) <= _LIMIT else None
+
+    def save(self, key: str, blob: bytes) -> None:
+        from secretctl.errors import SecretctlError
+        from secretctl.infra import store
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            store.atomic_write(self.folder / f"detectors-{key}.hs", blob)
+        except (OSError, SecretctlError):
+            pass  # a cache: the next run compiles again
+
+
+def install() -> None:
+    """Let the redactor load its detector set from the cache (and fill it on first use)."""
+    from secretctl.core.redact.redactor import use_shapes_store
+
+    use_shapes_store(FileShapesStore(settings.data_dir() / "cache"))

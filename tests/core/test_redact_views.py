@@ -1,0 +1,104 @@
+"""The views against a slow reference, and ordinary output that must pass through unchanged."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import random
+import subprocess
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from secretctl.core.redact import Redactor
+from secretctl.core.redact.views import rendered, skeleton, skeleton_reference, unescaped
+from secretctl.core.secret import Secret
+from tests.core.test_redact import redact_same_all_ways
+
+SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Output as programs print it: ASCII, any Unicode, ANSI escapes, invalid bytes, control bytes.
+pieces = st.one_of(
+    st.text(max_size=12).map(lambda t: t.encode("utf-8", errors="surrogatepass")),
+    st.binary(max_size=6),
+    st.sampled_from([b"\x1b[31m", b"\x1b[0m", b"\x1b]0;t\x07", "\u200e".encode(), "\uff21".encode(), b"\x7f",
+                     b"\x08", b"%41", b"&#x42;", b"\\u0043", b"\\x44", b"&amp;"]),
+)
+outputs = st.lists(pieces, max_size=12).map(b"".join)
+
+
+@SETTINGS
+@given(outputs)
+def test_skeleton_fast_path_equals_the_reference(data: bytes) -> None:
+    fast, ref = skeleton(data), skeleton_reference(data)
+    assert fast.data == ref.data
+    for i in range(len(fast.data)):
+        assert fast.unit(i) == ref.unit(i)
+
+
+@SETTINGS
+@given(outputs)
+def test_each_skeleton_byte_maps_to_bytes_that_produce_it(data: bytes) -> None:
+    view = skeleton(data)
+    for i in range(len(view.data)):
+        s, e = view.unit(i)
+        assert 0 <= s < e <= len(data)
+        # The original unit, read alone, yields this skeleton byte (a character may yield several).
+        assert view.data[i : i + 1] in skeleton_reference(data[s:e]).data or b"\x1b" in data
+
+
+@SETTINGS
+@given(outputs)
+def test_unescaped_and_rendered_map_back_inside_the_data(data: bytes) -> None:
+    for view in (unescaped(data), rendered(data)):
+        if view is None:
+            continue
+        for i in range(len(view.data)):
+            s, e = view.unit(i)
+            assert 0 <= s < e <= len(data)
+
+
+# ------------------------------------------------------------------------- over-redaction
+
+KUBECTL = b"""NAME                                READY   STATUS    RESTARTS   AGE
+api-7d9f8c6b5d-x2x8q                1/1     Running   0          3d4h
+worker-5f6b7c8d9e-abcde             1/1     Running   2          12h
+redis-master-0                      1/1     Running   0          30d
+"""
+AWS_TABLE = b"""-----------------------------------------------------------------------------
+|                              DescribeInstances                            |
++---------------------+----------------+-----------+-----------------------+
+|  i-0abcd1234ef567890|  t3.medium     |  running  |  10.0.1.23            |
+|  i-0fedc9876ba543210|  m5.large      |  stopped  |  10.0.2.45            |
++---------------------+----------------+-----------+-----------------------+
+"""
+LOG = b"".join(b"2024-03-03T10:%02d:%02dZ INFO request_id=%06x GET /api/v1/users/%d 200 %dms\n"
+               % (i // 60, i % 60, i * 7919, i, i % 97) for i in range(300))
+JSON_DOC = json.dumps({"items": [{"id": i, "name": f"user-{i}", "sha": f"{i * 2654435761:040x}",
+                                  "tags": ["a", "b"], "ratio": i / 7} for i in range(60)]}, indent=2).encode()
+BLOB = base64.encodebytes(random.Random(5).randbytes(6000))
+GZ_BLOB = base64.b64encode(gzip.compress(LOG[:2000]))
+HEXDUMP = subprocess.run(["xxd"], input=LOG[:600], capture_output=True, check=True).stdout
+OD = subprocess.run(["od", "-An", "-tu1"], input=LOG[:300], capture_output=True, check=True).stdout
+CORPUS = {"kubectl": KUBECTL, "aws-table": AWS_TABLE, "log": LOG, "json": JSON_DOC, "base64-blob": BLOB,
+          "gzip-base64": GZ_BLOB, "xxd": HEXDUMP, "od": OD}
+
+
+def test_ordinary_outputs_pass_unchanged() -> None:
+    rnd = random.Random(11)
+    values = {f"k{i}": Secret(rnd.randbytes(18).hex().encode()) for i in range(200)}
+    values |= {f"w{i}": Secret(base64.b64encode(rnd.randbytes(24))) for i in range(200)}
+    values |= {"pin": Secret(b"7Qx2"), "word": Secret(b"hunter2-Xk9"), "url": Secret(b"postgres://app:Zq8v@db:5432/x")}
+    r = Redactor.build(values)
+    for name, text in CORPUS.items():
+        assert redact_same_all_ways(r, text) == text, name
+
+
+def test_random_base64_of_many_sizes_passes_unchanged() -> None:
+    r = Redactor.build({f"k{i}": Secret(os.urandom(18).hex().encode()) for i in range(50)})
+    rnd = random.Random(3)
+    for size in (3, 10, 25, 60, 200, 1000, 5000):
+        blob = base64.b64encode(rnd.randbytes(size)) + b"\n"
+        assert r.redact(blob) == blob
