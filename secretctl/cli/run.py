@@ -92,8 +92,11 @@ def policy_show(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """The effective policy agents get: committed file narrowed by your personal one."""
+    from secretctl.service import run as runsvc
+
     v = open_vault()
-    desc = load_policy(v, worktree).describe()
+    policy = load_policy(v, worktree)
+    desc = {**policy.describe(), **runsvc.sandbox_status(policy)}
     if json_out:
         emit_json(desc)
         return
@@ -107,6 +110,7 @@ def policy_show(
     if desc["denied_commands"]:
         sys.stdout.write(f"denied: {', '.join(desc['denied_commands'])}\n")
     sys.stdout.write(f"always blocked: {', '.join(desc['always_blocked'])}\n")
+    sys.stdout.write(f"sandbox: {desc['sandbox_status']}\n")
     lim = desc["limits"]
     sys.stdout.write(f"limits: timeout {lim['timeout_seconds']:.0f}s, output {lim['max_output_bytes']} bytes\n")
 

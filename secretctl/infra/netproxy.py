@@ -20,12 +20,12 @@ read (its secrets included). The proxy limits *where*, not *what*.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import struct
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from secretctl.core.hosts import parse_host
 
 HEAD_LIMIT = 16 * 1024
 CONNECT_TIMEOUT = 10.0
@@ -49,53 +49,6 @@ os.environ["ALL_PROXY"] = os.environ["all_proxy"] = "socks5h://127.0.0.1:%d" % p
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = ""
 os.execv(sys.argv[2], sys.argv[3:])
 """
-
-
-@dataclass(frozen=True)
-class HostRule:
-    host: str  # lower case; "*.example.com" matches subdomains
-    port: int | None  # None: 80 and 443
-
-    def allows(self, host: str, port: int) -> bool:
-        host = host.lower().rstrip(".")
-        if self.port is None:
-            if port not in (80, 443):
-                return False
-        elif port != self.port:
-            return False
-        if self.host.startswith("*."):
-            return host.endswith(self.host[1:]) and len(host) > len(self.host) - 1
-        return host == self.host
-
-
-def parse_host(text: str) -> HostRule:
-    """``host``, ``host:port``, ``[v6]:port``, ``*.domain:port``. Raises ValueError."""
-    t = text.strip().lower()
-    port: int | None = None
-    if t.startswith("["):
-        end = t.find("]")
-        if end < 0:
-            raise ValueError(f"bad host: {text}")
-        host, rest = t[1:end], t[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"bad host: {text}")
-            port = int(rest[1:])
-        ipaddress.IPv6Address(host)
-    elif t.count(":") == 1:
-        host, p = t.split(":")
-        port = int(p)
-    elif ":" in t:
-        raise ValueError(f"bad host (write an IPv6 address as [addr]:port): {text}")
-    else:
-        host = t
-    if not host or any(c in host for c in "/@ \t"):
-        raise ValueError(f"bad host: {text}")
-    if "*" in host and not (host.startswith("*.") and "*" not in host[2:]):
-        raise ValueError(f"bad host (only a leading *. is a wildcard): {text}")
-    if port is not None and not 0 < port < 65536:
-        raise ValueError(f"bad port: {text}")
-    return HostRule(host.rstrip("."), port)
 
 
 class Proxy:

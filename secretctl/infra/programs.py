@@ -113,7 +113,7 @@ def open_program(name: str, search: Sequence[str], cwd: Path) -> OpenedProgram:
     finally:
         os.close(fd)
     try:
-        identity = identify(real, (st.st_dev, st.st_ino), size, digest, memfd, head, search)
+        identity = identify(real, (st.st_dev, st.st_ino), size, digest, memfd=memfd, head=head, search=search)
     except BaseException:
         os.close(memfd)
         raise
@@ -265,7 +265,7 @@ def index_for(search: Sequence[str]) -> _Index:
     return idx
 
 
-def identify(real: str, inode: tuple[int, int], size: int, digest: str, memfd: int, head: bytes,
+def identify(real: str, inode: tuple[int, int], size: int, digest: str, *, memfd: int, head: bytes,
              search: Sequence[str] = DEFAULT_PATH) -> str | None:
     """The exec-capable or environment-printing program this file is, or None.
 

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from secretctl.infra.netproxy import Proxy
     from secretctl.infra.programs import OpenedProgram
 
-SANDBOX_HOME = "/tmp/home"
+# Inside the sandbox /tmp is a fresh tmpfs of its own: these paths are private to one call.
+SANDBOX_HOME = "/tmp/home"  # noqa: S108 - inside the sandbox's own /tmp
 SYSTEM_RO = ("/usr", "/etc", "/opt", "/sys", "/nix", "/gnu")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Files of /etc that only root should read (uid 0 keeps owner access inside the sandbox).
@@ -194,8 +195,8 @@ def check_grant(grant: Grant, hidden: Sequence[str]) -> None:
                                       hint="name a folder that holds neither the vault nor your identity/config")
 
 
-def bwrap_argv(eng: Engine, program: OpenedProgram, args: Sequence[str], grant: Grant, hidden: Sequence[str],
-               cwd: str, *, bridge: Sequence[str] = ()) -> list[str]:
+def bwrap_argv(eng: Engine, program: OpenedProgram, args: Sequence[str], grant: Grant, *, hidden: Sequence[str],
+               cwd: str, bridge: Sequence[str] = ()) -> list[str]:
     """The bwrap command line. It holds paths and the agent's arguments, never a secret value
     (values travel in the environment bwrap passes on)."""
     argv = [eng.path, "--unshare-all", "--die-with-parent", "--new-session"]
@@ -203,7 +204,8 @@ def bwrap_argv(eng: Engine, program: OpenedProgram, args: Sequence[str], grant: 
         argv += ["--cap-drop", "ALL"]
     argv += _system_mounts()
     mounted = [d for d in (*SYSTEM_RO, *SYSTEM_LINKS) if os.path.isdir(d) and not os.path.islink(d)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME, "--tmpfs", "/var/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME,  # noqa: S108 - fresh tmpfs
+             "--tmpfs", "/var/tmp"]  # noqa: S108 - a fresh tmpfs inside the sandbox
     for d in grant.search_path:
         rd = _real(d)
         if os.path.isdir(rd) and not any(_under(rd, m) for m in mounted):
@@ -247,8 +249,8 @@ def _masks(mounted: Sequence[str], hidden: Sequence[str]) -> list[str]:
     for h in hidden:
         targets += [h, _real(h)]
     seen: set[str] = set()
-    for t in targets:
-        t = os.path.abspath(t)
+    for target in targets:
+        t = os.path.abspath(target)
         if t in seen or not os.path.lexists(t) or not any(_under(t, m) for m in mounted):
             continue
         seen.add(t)
@@ -271,7 +273,8 @@ def sandbox_cwd(grant: Grant, caller_cwd: str) -> str:
 
 def sandbox_env(env: Mapping[str, str], grant: Grant) -> dict[str, str]:
     out = dict(env)
-    out.update(HOME=SANDBOX_HOME, TMPDIR="/tmp", PATH=":".join(grant.search_path))
+    out.update(HOME=SANDBOX_HOME, TMPDIR="/tmp",  # noqa: S108 - the sandbox's own tmpfs
+               PATH=":".join(grant.search_path))
     for k in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
               "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"):
         out.pop(k, None)
@@ -305,5 +308,5 @@ def wrap(program: OpenedProgram, args: Sequence[str], env: Mapping[str, str], gr
         fds.append(fd)
         close.append(fd)
         bridge = [_real(sys.executable), "-I", "-S", "-c", netproxy.BRIDGE, str(fd)]
-    argv = bwrap_argv(eng, program, args, grant, hidden, cwd, bridge=bridge)
+    argv = bwrap_argv(eng, program, args, grant, hidden=hidden, cwd=cwd, bridge=bridge)
     return SandboxedCommand(argv, child_env, tuple(fds), cwd, eng.name, proxy, close)

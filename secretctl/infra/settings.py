@@ -100,3 +100,15 @@ def _fnv1a(text: str) -> str:
     for b in text.encode():
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return f"{h:016x}"
+
+
+def private_paths(env: Mapping[str, str] | None = None) -> list[str]:
+    """secretctl's own folders and files, which a sandboxed command must never see: config
+    (identity, personal policy), data (default vault), state, the runtime dirs (agent sockets)."""
+    env = os.environ if env is None else env
+    import platformdirs
+
+    # XDG_RUNTIME_DIR is not asked of platformdirs: it warns when the variable is unset.
+    return [str(config_dir(env)), str(data_dir(env)), str(identity_path(env)), platformdirs.user_state_dir(APP),
+            str(runtime_dir(env)), str(agent_socket_path(env).parent),
+            env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"]
