@@ -57,11 +57,11 @@ _KINDS: Mapping[str, frozenset[str]] = {
     # Tools with an option that runs a program: tar --to-command/--checkpoint-action, zip -TT,
     # rsync -e, git -c core.pager/alias/!, ssh ProxyCommand, socat EXEC, aria2c hooks...
     "exec-option": frozenset({
-        "tar", "gtar", "bsdtar", "zip", "rsync", "git", "ssh", "scp", "sftp", "socat", "aria2c", "wget",
+        "tar", "gtar", "bsdtar", "zip", "rsync", "ssh", "scp", "sftp", "socat", "aria2c", "wget",
         "mysql", "mariadb", "psql", "sqlite3", "ftp", "telnet", "dpkg", "apt", "apt-get", "pip", "pip3", "pipx",
         "uv", "poetry", "cargo", "go", "gcc", "cc", "g++", "clang", "ld", "docker", "podman", "journalctl",
         "systemctl", "dmesg", "mail", "mutt", "openssl", "busctl", "ansible", "ansible-playbook", "terraform",
-        "nmap", "tshark", "tcpdump", "ssh-keygen", "ssh-agent", "gpg",
+        "nmap", "tshark", "tcpdump", "ssh-keygen", "ssh-agent", "gpg", "git"
     }),
 }
 

@@ -112,3 +112,8 @@ def private_paths(env: Mapping[str, str] | None = None) -> list[str]:
     return [str(config_dir(env)), str(data_dir(env)), str(identity_path(env)), platformdirs.user_state_dir(APP),
             str(runtime_dir(env)), str(agent_socket_path(env).parent),
             env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"]
+
+
+def take(name: str) -> str | None:
+    """Remove ``name`` from the process environment and return its value (the password hand-off)."""
+    return os.environ.pop(name, None)

@@ -16,7 +16,9 @@ version: 1
 allowed_commands: [aws, kubectl, git, cat, sed, sh]
 commands:
   aws: {args_allow: ["s3 *", "sts get-caller-identity"]}
-  kubectl: {args_allow: ["get *", "get * -o json", "describe * **"], deny_args: ["--kubeconfig", "config view --raw", "-o"]}
+  kubectl:
+    args_allow: ["get *", "get * -o json", "describe * **"]
+    deny_args: ["--kubeconfig", "config view --raw", "-o"]
   git: {deny_args: ["-c", "--exec-path"]}
 """
 NARROW_S3 = """\

@@ -15,7 +15,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -68,7 +67,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"ok\n")
 
-    do_GET = do_POST = _record  # noqa: N815 - http.server's naming
+    do_GET = do_POST = _record
 
     def log_message(self, *args: object) -> None:
         pass
@@ -343,3 +342,46 @@ def test_no_sandbox_refuses_agent_runs(box: dict[str, Any], monkeypatch: pytest.
     assert r.is_error
     assert "no OS sandbox available" in text(r)
     assert shown.structured_content["sandbox"] == "unavailable"
+
+
+# ------------------------------------------------------------------ the server holds nothing a child could read
+def test_stdio_server_environ_holds_no_password(tmp_path: Path) -> None:
+    from mcp.client.stdio import StdioServerParameters
+
+    from tests.conftest import SECRETCTL, make_member
+
+    carol = make_member(tmp_path, "carol", password=PASSWORD)
+    root = tmp_path / "v"
+    carol.run("init", str(root), "--name", "carol")
+    carol.run("set", "app/token", input=TOKEN, env={"SECRETCTL_VAULT": str(root)})
+    params = StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(root)], env=carol.env,
+                                   cwd=str(root))
+
+    def server_pids() -> list[int]:
+        out = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    cmd = fh.read()
+            except OSError:
+                continue
+            if b"mcp-server" in cmd and str(root).encode() in cmd:
+                out.append(int(pid))
+        return out
+
+    async def go() -> tuple[Any, list[bytes]]:
+        async with Client(params) as client:
+            masked = await client.call_tool("secret_get_masked", {"key": "app/token"})
+            # An unsandboxed process of the same user reads the server's environment block.
+            blocks = []
+            for pid in server_pids():
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    blocks.append(fh.read())
+            return masked, blocks
+
+    masked, blocks = asyncio.run(go())
+    assert masked.structured_content["masked_value"].startswith("****")  # unlocked with the password
+    assert blocks  # the server was found
+    for block in blocks:
+        assert PASSWORD.encode() not in block
+        assert b"SECRETCTL_PASSWORD=" not in block
