@@ -143,7 +143,9 @@ def run(box: dict[str, Any], command: str, args: list[str], keys: tuple[str, ...
 def identity_forms(box: dict[str, Any]) -> list[bytes]:
     data = box["identity"].read_bytes()
     secret_line = next((ln for ln in data.splitlines() if ln.startswith(b"AGE-SECRET-KEY")), data[-60:])
-    return [secret_line, base64.b64encode(data)[:40], secret_line[15:45]]
+    b64 = base64.b64encode(data)
+    start = (data.find(secret_line) // 3 + 1) * 4  # base64 of the secret line itself
+    return [secret_line, secret_line[15:45], b64[:40], b64[start:start + 40]]
 
 
 def survivors(value: bytes) -> list[int]:
@@ -168,13 +170,20 @@ def survivors(value: bytes) -> list[int]:
 # ------------------------------------------------------------------ the master password
 def test_server_environ_is_out_of_reach_in_every_spelling(box: dict[str, Any]) -> None:
     pid = os.getpid()  # in-process: this test process plays the MCP server
+    # What another process reads in /proc/<pid>/environ is the environment block this process
+    # started with (a later setenv does not show there): look for its entries.
+    with open(f"/proc/{pid}/environ", "rb") as fh:
+        block = [e.decode(errors="replace") for e in fh.read().split(b"\0") if len(e) > 12]
+    assert block
     spellings = [f"/proc/./{pid}/environ", f"/proc//{pid}/environ", f"/proc/{pid}/task/{pid}/environ",
                  f"/proc/1/../{pid}/environ", f"/proc/{pid}/./environ"]
     results = [run(box, "cat", [p]) for p in spellings]
     # Computed at run time, no rule can see the path: only the pid namespace stops it.
     results.append(run(box, "sh", ["-c", f"p=$(( {pid} + 0 )); cat /proc/$p/environ; ls /proc | head -5"]))
     for r in results:
-        assert PASSWORD not in text(r)
+        out = text(r) + (r.structured_content or {}).get("stdout", "")
+        assert PASSWORD not in out
+        assert not [e for e in block if e in out]
     assert "process memory" in text(results[0])
     assert "No such file" in results[-1].structured_content["stderr"]
 
@@ -182,7 +191,7 @@ def test_server_environ_is_out_of_reach_in_every_spelling(box: dict[str, Any]) -
 # ------------------------------------------------------------------ the identity file
 def test_identity_file_is_not_mounted(box: dict[str, Any]) -> None:
     ident = str(box["identity"])
-    results = [run(box, "cat", [ident]), run(box, "base64", [ident]),
+    results = [run(box, "cat", [ident]), run(box, "base64", ["-w0", ident]),
                run(box, "sh", ["-c", f"cat {ident}; ls -a {box['identity'].parent}; cat ~/.config/secretctl/*"])]
     blob = "\n".join(text(r) for r in results).encode()
     for form in identity_forms(box):
@@ -201,7 +210,9 @@ def test_vault_and_its_git_are_not_mounted(box: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ processes that outlive the call
 def test_double_fork_with_setsid_dies_with_the_call(box: dict[str, Any]) -> None:
     r = run(box, "sh", ["-c", "setsid sh -c 'sleep 30; echo $APP_TOKEN' >/dev/null 2>&1 & "
-                              "(sleep 40 &) ; nohup sleep 50 >/dev/null 2>&1 & echo started"])
+                              "(sleep 40 &) ; nohup sleep 50 >/dev/null 2>&1 & "
+                              # give them time to leave the process group before the command ends
+                              "sleep 0.5; echo started"])
     assert r.structured_content["stdout"] == "started\n"
     deadline = time.monotonic() + 3
     while survivors(TOKEN) and time.monotonic() < deadline:
@@ -231,10 +242,11 @@ def test_renamed_interpreter_copy_with_a_byte_appended(box: dict[str, Any]) -> N
     real = os.path.realpath(shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3")
     (box["bin"] / "aws").write_bytes(Path(real).read_bytes() + b"\0")
     (box["bin"] / "aws").chmod(0o755)
-    r = run(box, "aws", ["-c", "import os; print(os.environ['APP_TOKEN'][::-1])"])
+    # Any transform redaction does not know would do once arbitrary code runs.
+    r = run(box, "aws", ["-c", "import os; print(bytes(b ^ 1 for b in os.environ['APP_TOKEN'].encode()).hex())"])
     assert r.is_error
     assert f"it is really {os.path.basename(real)}" in text(r)
-    assert TOKEN[::-1].decode() not in text(r)
+    assert bytes(b ^ 1 for b in TOKEN).hex() not in text(r)
 
 
 def test_script_planted_in_a_user_writable_folder_on_the_path(box: dict[str, Any]) -> None:
@@ -270,7 +282,7 @@ def test_git_fsmonitor_hook_sees_a_fresh_home_and_no_vault(box: dict[str, Any]) 
     git(box["work"], "init", "-q", str(repo))
     ident = box["identity"]
     # git reads the hook's stdout itself: the hook speaks on stderr, which the agent sees.
-    hook = f"(cat {ident}; cat {box['vault']}/.git/config; echo HOME=$HOME; ls -A $HOME) >&2; false"
+    hook = f"(base64 -w0 {ident}; cat {box['vault']}/.git/config; echo HOME=$HOME; ls -A $HOME) >&2; false"
     git(repo, "config", "core.fsmonitor", hook)
     r = run(box, "git", ["-C", str(repo), "status", "--short"])
     blob = text(r).encode()
