@@ -94,7 +94,7 @@ def servers() -> Iterator[tuple[int, list[bytes], int, list[bytes]]]:
 def box(alice: Member, vault_dir: Path, tmp_path: Path, servers: Any,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     alice.run("set", "app/token", input=TOKEN)
-    alice.run("set", "other/token", input=b"other-Sandbox-Canary-Value-77")
+    alice.run("set", "other/token", input=b"zq9-Unrelated-Other-Value-6612")
     work = tmp_path / "work"
     work.mkdir()
     bindir = tmp_path / "bin"
@@ -397,3 +397,19 @@ def test_stdio_server_environ_holds_no_password(tmp_path: Path) -> None:
     for block in blocks:
         assert PASSWORD.encode() not in block
         assert b"SECRETCTL_PASSWORD=" not in block
+
+
+# ------------------------------------------------------------------ agent mode in the CLI
+def test_cli_agent_mode_redacts_every_value_and_is_sandboxed(box: dict[str, Any], alice: Member) -> None:
+    # A file holding a secret the command was not given: agent mode redacts it anyway.
+    (box["work"] / "notes.txt").write_text("other=zq9-Unrelated-Other-Value-6612\n")
+    env = {"SECRETCTL_AGENT": "1", "SECRETCTL_PASSWORD": ""}
+    out = alice.run("run", "-k", "app/token", "--", "sh", "-c", f"cat {box['work']}/notes.txt; echo $APP_TOKEN; "
+                    f"cat {box['identity']}", env=env, cwd=box["vault"], check=False)
+    both = out.stdout + out.stderr
+    assert b"zq9-Unrelated-Other-Value-6612" not in both
+    assert b"[REDACTED:other/token]" in out.stdout
+    assert b"[REDACTED:app/token]" in out.stdout
+    for form in identity_forms(box):
+        assert form not in both
+    assert b"No such file" in out.stderr
