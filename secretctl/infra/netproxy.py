@@ -6,9 +6,9 @@ Design (the simplest that keeps enforcement outside the sandbox):
 
 1. The sandbox has its own network namespace: only its own loopback, no route out, no DNS.
 2. Before the command starts, a tiny bridge (``BRIDGE``, run by the system Python inside the
-   sandbox) listens on 127.0.0.1:<free port> *in the sandbox's namespace*, hands that listening
-   socket to us over an inherited socketpair (SCM_RIGHTS), sets HTTP(S)_PROXY/ALL_PROXY to it,
-   and execs the command. Nothing of ours keeps running inside.
+   sandbox) listens on 127.0.0.1:3128 *in the sandbox's namespace*, hands that listening
+   socket to us over an inherited socketpair (SCM_RIGHTS) and execs the command, whose
+   HTTP(S)_PROXY/ALL_PROXY point at that port. Nothing of ours keeps running inside.
 3. We accept connections on that socket from outside the sandbox and serve HTTP CONNECT,
    plain-HTTP forwarding and SOCKS5 CONNECT, each to an allowed host:port only. Names are
    resolved here, outside; the command never resolves anything.
@@ -31,24 +31,30 @@ HEAD_LIMIT = 16 * 1024
 CONNECT_TIMEOUT = 10.0
 FD_TIMEOUT = 10.0
 
-# Runs inside the sandbox as `python3 -I -S -c BRIDGE FD PROGRAM ARGV0 ARGS...`.
-BRIDGE = """\
+# The bridge's port inside the sandbox: its network namespace is new and empty, so it is free.
+PORT = 3128
+# Runs inside the sandbox as `python3 -I -S -c BRIDGE FD PROGRAM ARGV0 ARGS...`; the proxy
+# variables are already in its environment (proxy_env).
+BRIDGE = f"""\
 import os, socket, sys
 ch = socket.socket(fileno=int(sys.argv[1]))
 ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-ls.bind(("127.0.0.1", 0))
+ls.bind(("127.0.0.1", {PORT}))
 ls.listen(128)
-port = ls.getsockname()[1]
 socket.send_fds(ch, [b"L"], [ls.fileno()])
 ls.close()
 ch.close()
-url = "http://127.0.0.1:%d" % port
-for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-    os.environ[k] = url
-os.environ["ALL_PROXY"] = os.environ["all_proxy"] = "socks5h://127.0.0.1:%d" % port
-os.environ["NO_PROXY"] = os.environ["no_proxy"] = ""
 os.execv(sys.argv[2], sys.argv[3:])
 """
+
+
+def proxy_env() -> dict[str, str]:
+    """What tells programs inside the sandbox to use the bridge (curl reads the lower-case http_proxy)."""
+    http = f"http://127.0.0.1:{PORT}"
+    env = {k: http for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+    env.update(ALL_PROXY=f"socks5h://127.0.0.1:{PORT}", all_proxy=f"socks5h://127.0.0.1:{PORT}", NO_PROXY="",
+               no_proxy="")
+    return env
 
 
 class Proxy:

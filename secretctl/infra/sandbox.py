@@ -30,13 +30,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from secretctl.errors import PolicyError
-
-if TYPE_CHECKING:
-    from secretctl.infra.netproxy import Proxy
-    from secretctl.infra.programs import OpenedProgram
+from secretctl.infra import netproxy, seatbelt
+from secretctl.infra.programs import OpenedProgram
 
 # Inside the sandbox /tmp is a fresh tmpfs of its own: these paths are private to one call.
 SANDBOX_HOME = "/tmp/home"  # noqa: S108 - inside the sandbox's own /tmp
@@ -78,7 +75,7 @@ class SandboxedCommand:
     pass_fds: tuple[int, ...]
     cwd: str
     engine: str
-    proxy: Proxy | None = None
+    proxy: netproxy.Proxy | None = None
     _close_fds: list[int] = field(default_factory=list)
 
     def started(self) -> None:
@@ -289,18 +286,17 @@ def wrap(program: OpenedProgram, args: Sequence[str], env: Mapping[str, str], gr
     cwd = sandbox_cwd(grant, caller_cwd)
     child_env = sandbox_env(env, grant)
     if eng.name == "sandbox-exec":
-        from secretctl.infra import seatbelt
-
-        profile = seatbelt.profile(program.realpath, grant, hidden, home=seatbelt.home_for_call())
+        home = seatbelt.home_for_call()
+        profile = seatbelt.profile(program.realpath, read=(*grant.search_path, *grant.read),
+                                   workspace=grant.workspace, hidden=hidden, home=home)
+        child_env.update(HOME=home, TMPDIR=home)
         return SandboxedCommand(["/usr/bin/sandbox-exec", "-p", profile, program.realpath, *args], child_env, (),
-                                cwd if cwd != SANDBOX_HOME else seatbelt.home_for_call(), eng.name)
+                                cwd if cwd != SANDBOX_HOME else home, eng.name)
     proxy = None
     bridge: list[str] = []
     fds = [program.fd]
     close: list[int] = []
     if grant.hosts:
-        from secretctl.infra import netproxy
-
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         proxy = netproxy.Proxy(grant.hosts, ours)
         os.set_inheritable(theirs.fileno(), True)
@@ -308,5 +304,6 @@ def wrap(program: OpenedProgram, args: Sequence[str], env: Mapping[str, str], gr
         fds.append(fd)
         close.append(fd)
         bridge = [_real(sys.executable), "-I", "-S", "-c", netproxy.BRIDGE, str(fd)]
+        child_env.update(netproxy.proxy_env())
     argv = bwrap_argv(eng, program, args, grant, hidden=hidden, cwd=cwd, bridge=bridge)
     return SandboxedCommand(argv, child_env, tuple(fds), cwd, eng.name, proxy, close)

@@ -12,10 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from secretctl.infra.sandbox import Grant
 
 SYSTEM_READ = ("/usr", "/bin", "/sbin", "/System", "/Library", "/private/etc", "/etc", "/opt/homebrew",
                "/usr/local", "/dev", "/private/var/db/timezone", "/Applications/Xcode.app")
@@ -32,7 +28,9 @@ def home_for_call() -> str:
     return tempfile.mkdtemp(prefix="secretctl-home-")
 
 
-def profile(program: str, grant: Grant, hidden: Sequence[str], *, home: str, proxy_port: int | None = None) -> str:
+def profile(program: str, *, read: Sequence[str], workspace: Sequence[str], hidden: Sequence[str], home: str,
+            proxy_port: int | None = None) -> str:
+    """``read``: the system's search path and the rule's read paths; ``workspace``: writable."""
     lines = [
         "(version 1)",
         "(deny default)",
@@ -44,9 +42,9 @@ def profile(program: str, grant: Grant, hidden: Sequence[str], *, home: str, pro
         "(allow file-read-metadata)",
         "(allow file-read* (literal \"/\"))",
     ]
-    reads = [*SYSTEM_READ, *grant.search_path, *grant.read, program]
+    reads = [*SYSTEM_READ, *read, program]
     lines.append("(allow file-read* " + " ".join(f"(subpath {quote(p)})" for p in reads) + ")")
-    writes = [home, *grant.workspace]
+    writes = [home, *workspace]
     lines.append("(allow file-read* file-write* " + " ".join(f"(subpath {quote(p)})" for p in writes) + ")")
     lines.append('(allow file-write* (literal "/dev/null"))')
     if hidden:

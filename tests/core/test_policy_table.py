@@ -80,7 +80,7 @@ def test_decision(team: str, personal: str | None, command: str, args: list[str]
     policy = _policy(team, personal)
     check = RunCheck(command=command, resolved_name=command, args=tuple(args))
     if expected == "allow":
-        assert policy.check(check).allowed
+        assert policy.check(check).rule
     else:
         with pytest.raises(PolicyError) as exc:
             policy.check(check)
@@ -103,7 +103,7 @@ def test_programs_are_judged_by_what_they_run(real: str, really: str | None, tru
     policy = load_policy("version: 1\nallowed_commands: [aws, sh]\n", "p.yaml")
     check = RunCheck(command="aws", resolved_name=real, resolved_is=really, trusted=trusted)
     if expected == "allow":
-        assert policy.check(check).allowed
+        assert policy.check(check).rule
     else:
         with pytest.raises(PolicyError) as exc:
             policy.check(check)
@@ -113,9 +113,9 @@ def test_programs_are_judged_by_what_they_run(real: str, really: str | None, tru
 def test_same_kind_and_pins() -> None:
     policy = load_policy("version: 1\nallowed_commands: [sh, tool]\ncommands:\n  tool: {sha256: " + "a" * 64 + "}\n",
                          "p.yaml")
-    assert policy.check(RunCheck(command="sh", resolved_name="dash", resolved_is="dash")).allowed
+    assert policy.check(RunCheck(command="sh", resolved_name="dash", resolved_is="dash")).rule
     # an untrusted folder is fine when the rule pins the exact bytes
-    assert policy.check(RunCheck(command="tool", resolved_name="tool", trusted=False, script_sha256="a" * 64)).allowed
+    assert policy.check(RunCheck(command="tool", resolved_name="tool", trusted=False, script_sha256="a" * 64)).rule
     with pytest.raises(PolicyError, match="folder someone other than root"):
         policy.check(RunCheck(command="tool", resolved_name="tool", trusted=False, script_sha256="b" * 64))
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from secretctl.infra import seatbelt
-from secretctl.infra.sandbox import Grant
 
 
 def test_profile_denies_by_default_and_hides_our_files() -> None:
-    text = seatbelt.profile("/usr/bin/true", Grant(workspace=("/Users/me/w",), read=("/Users/me/r",)),
-                            ["/Users/me/Library/Application Support/secretctl", "/Users/me/vault"], home="/tmp/h")
+    text = seatbelt.profile("/usr/bin/true", workspace=("/Users/me/w",), read=("/Users/me/r",),
+                            hidden=["/Users/me/Library/Application Support/secretctl", "/Users/me/vault"],
+                            home="/tmp/h")
     lines = text.splitlines()
     assert lines[:2] == ["(version 1)", "(deny default)"]
     assert '(subpath "/Users/me/w")' in text and '(subpath "/Users/me/r")' in text
@@ -24,7 +24,7 @@ def test_profile_denies_by_default_and_hides_our_files() -> None:
 
 
 def test_network_only_to_the_proxy_port() -> None:
-    text = seatbelt.profile("/usr/bin/curl", Grant(hosts=("api.example.com",)), [], home="/tmp/h", proxy_port=4321)
+    text = seatbelt.profile("/usr/bin/curl", read=(), workspace=(), hidden=[], home="/tmp/h", proxy_port=4321)
     assert '(allow network-outbound (remote ip "localhost:4321"))' in text
     assert "(deny network*)" not in text
 
