@@ -106,6 +106,9 @@ def policy_show(
     sys.stdout.write(f"source: {desc['source']}\ndefault_action: {desc['default_action']}\n")
     for c in desc["commands"]:
         extra = " (expand $NAME)" if c["expand"] else ""
+        for field in ("workspace", "read", "hosts"):
+            if c.get(field):
+                extra += f"; {field}: {', '.join(c[field])}"
         sys.stdout.write(f"allow {c['command']}: keys {', '.join(c['keys'])}{extra}\n")
     if desc["denied_commands"]:
         sys.stdout.write(f"denied: {', '.join(desc['denied_commands'])}\n")
