@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,10 +74,16 @@ class SandboxedCommand:
     argv: list[str]
     env: dict[str, str]
     pass_fds: tuple[int, ...]
-    cwd: str
+    cwd: str  # where the command starts, inside the sandbox
     engine: str
     proxy: netproxy.Proxy | None = None
     _close_fds: list[int] = field(default_factory=list)
+    _remove_dirs: list[str] = field(default_factory=list)  # a per-call HOME made outside (macOS)
+
+    @property
+    def spawn_cwd(self) -> Path | None:
+        """Where to start the wrapper: bwrap changes folder itself (--chdir); sandbox-exec does not."""
+        return Path(self.cwd) if self.engine == "sandbox-exec" else None
 
     def started(self) -> None:
         """Call once the child is spawned: our copies of its fds are no longer needed."""
@@ -90,6 +97,9 @@ class SandboxedCommand:
         if self.proxy is not None:
             self.proxy.close()
             self.proxy = None
+        for d in self._remove_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        self._remove_dirs.clear()
 
 
 # ------------------------------------------------------------------ engines
@@ -291,7 +301,7 @@ def wrap(program: OpenedProgram, args: Sequence[str], env: Mapping[str, str], gr
                                    workspace=grant.workspace, hidden=hidden, home=home)
         child_env.update(HOME=home, TMPDIR=home)
         return SandboxedCommand(["/usr/bin/sandbox-exec", "-p", profile, program.realpath, *args], child_env, (),
-                                cwd if cwd != SANDBOX_HOME else home, eng.name)
+                                cwd if cwd != SANDBOX_HOME else home, eng.name, _remove_dirs=[home])
     proxy = None
     bridge: list[str] = []
     fds = [program.fd]

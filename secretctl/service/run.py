@@ -358,7 +358,8 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
         make_filter = red.stream if sanitize else PassThrough
         if boxed is not None:
             result = runner.run_streaming(boxed.argv, boxed.env, make_filter=make_filter, out=out, err=err,
-                                          timeout=p.timeout, stdin_passthrough=False, pass_fds=boxed.pass_fds)
+                                          timeout=p.timeout, stdin_passthrough=False, pass_fds=boxed.pass_fds,
+                                          cwd=boxed.spawn_cwd)
         else:
             result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
                                           stdin_passthrough=policy is None)
