@@ -30,7 +30,9 @@ def mcp_server(
     # The server lives long and runs agent commands: its environment block (readable in
     # /proc/<pid>/environ) must not hold the password. This re-executes the server once,
     # before it is made undumpable (an exec makes a process dumpable again).
-    held = pwhandoff.take_password()
+    held, handoff_warning = pwhandoff.take_password()
+    if handoff_warning:
+        sys.stderr.write(f"secretctl: warning: {handoff_warning}\n")
     # The server holds the unlocked identity and every value for its whole life: no other
     # process of this user may read its memory or environment (/proc/<pid>/mem, environ, ptrace).
     if not hardening.set_not_dumpable():

@@ -20,20 +20,26 @@ ENV_PASSWORD_FD = "SECRETCTL_PASSWORD_FD"
 MAX_PASSWORD_BYTES = 64 * 1024
 
 
-def take_password() -> str | None:
-    """The password, with no copy left in this process's environment block.
+def take_password() -> tuple[str | None, str | None]:
+    """(the password, a warning), with no copy left in this process's environment block.
 
     First call in a process whose environment holds SECRETCTL_PASSWORD: does not return (the
     process is replaced). In the replacement: reads the pipe and returns the password. With
-    no password anywhere: None."""
+    no password anywhere: None. If the process cannot be replaced, the password is taken out
+    of the environment mapping only, and the warning says the block still holds it."""
     fd_text = settings.take(ENV_PASSWORD_FD)
     if fd_text is not None:
-        return _read_pipe(int(fd_text))
+        return _read_pipe(int(fd_text)), None
     pw = settings.get(settings.ENV_PASSWORD)
     if not pw:
-        return None
-    _reexec_without(pw)
-    return None  # not reached
+        return None, None
+    try:
+        _reexec_without(pw)
+    except OSError as exc:
+        settings.take(settings.ENV_PASSWORD)
+        return pw, (f"could not restart without SECRETCTL_PASSWORD ({exc.strerror}): this process's environment "
+                    "block still holds it")
+    return None, None  # not reached
 
 
 def _read_pipe(fd: int) -> str:
@@ -63,4 +69,10 @@ def _reexec_without(pw: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
-    os.execve(sys.executable, [sys.executable, *argv[1:]], env)  # noqa: S606 - re-exec ourselves, argv as started
+    # /proc/self/exe is the very binary running now: no path lookup (which can fail where the
+    # interpreter's folders are not searchable by this user) and nothing swapped in between.
+    exe = "/proc/self/exe" if os.path.exists("/proc/self/exe") else sys.executable
+    try:
+        os.execve(exe, [sys.executable, *argv[1:]], env)  # noqa: S606 - re-exec ourselves, argv as started
+    finally:
+        os.close(r)  # only reached when the exec failed
