@@ -8,7 +8,7 @@ user's ssh keys, cloud credentials, other clones, sockets such as the Docker or 
 socket in plain view. What the command sees:
 
 - the system, read-only: /usr, /etc (minus shadow files, sudoers and ssh host keys), /opt,
-  /sys, the /bin, /lib* links or folders, and the directories of the policy's PATH;
+  the /bin, /lib* links or folders, and the directories of the policy's PATH;
 - its own /proc (pid namespace), a minimal /dev, a private /tmp with HOME=/tmp/home in it;
 - the rule's ``read:`` paths read-only and ``workspace:`` paths writable;
 - the program it runs, as the exact bytes that were hashed (``--ro-bind-data`` from a memfd);
@@ -38,7 +38,8 @@ from secretctl.infra.programs import OpenedProgram
 
 # Inside the sandbox /tmp is a fresh tmpfs of its own: these paths are private to one call.
 SANDBOX_HOME = "/tmp/home"  # noqa: S108 - inside the sandbox's own /tmp
-SYSTEM_RO = ("/usr", "/etc", "/opt", "/sys", "/nix", "/gnu")
+# /sys is left out: hardware details no command of ours needs, and a mount less per run.
+SYSTEM_RO = ("/usr", "/etc", "/opt", "/nix", "/gnu")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Files of /etc that only root should read (uid 0 keeps owner access inside the sandbox).
 ETC_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d",
@@ -260,6 +261,8 @@ def _masks(mounted: Sequence[str], hidden: Sequence[str]) -> list[str]:
         t = os.path.abspath(target)
         if t in seen or not os.path.lexists(t) or not any(_under(t, m) for m in mounted):
             continue
+        if t in ETC_SECRETS and not os.access(t, os.R_OK):
+            continue  # unreadable to us anyway (not root): no mount needed
         seen.add(t)
         if os.path.isdir(t) and not os.path.islink(t):
             out += ["--tmpfs", t]
