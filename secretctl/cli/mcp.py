@@ -23,10 +23,16 @@ def mcp_server(
     agent may run."""
     from secretctl.cli.common import STATE
     from secretctl.errors import VaultLockedError
-    from secretctl.infra import hardening
+    from secretctl.infra import hardening, pwhandoff
     from secretctl.service.base import locate
     from secretctl.service.vault import Vault
 
+    # The server lives long and runs agent commands: its environment block (readable in
+    # /proc/<pid>/environ) must not hold the password. This re-executes the server once,
+    # before it is made undumpable (an exec makes a process dumpable again).
+    held, handoff_warning = pwhandoff.take_password()
+    if handoff_warning:
+        sys.stderr.write(f"secretctl: warning: {handoff_warning}\n")
     # The server holds the unlocked identity and every value for its whole life: no other
     # process of this user may read its memory or environment (/proc/<pid>/mem, environ, ptrace).
     if not hardening.set_not_dumpable():
@@ -34,7 +40,7 @@ def mcp_server(
                          "same-user processes may read its memory\n")
 
     def password() -> str:
-        pw = settings.get(settings.ENV_PASSWORD)
+        pw = held
         if not pw:
             raise VaultLockedError("vault locked: run `secretctl unlock`",
                                    hint="the MCP server cannot prompt (stdin is the protocol): unlock the agent, "

@@ -95,8 +95,11 @@ def policy_show(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """The effective policy agents get: committed file narrowed by your personal one."""
+    from secretctl.service import run as runsvc
+
     v = open_vault()
-    desc = load_policy(v, worktree).describe()
+    policy = load_policy(v, worktree)
+    desc = {**policy.describe(), **runsvc.sandbox_status(policy)}
     if json_out:
         emit_json(desc)
         return
@@ -106,10 +109,14 @@ def policy_show(
     sys.stdout.write(f"source: {desc['source']}\ndefault_action: {desc['default_action']}\n")
     for c in desc["commands"]:
         extra = " (expand $NAME)" if c["expand"] else ""
+        for field in ("workspace", "read", "hosts"):
+            if c.get(field):
+                extra += f"; {field}: {', '.join(c[field])}"
         sys.stdout.write(f"allow {c['command']}: keys {', '.join(c['keys'])}{extra}\n")
     if desc["denied_commands"]:
         sys.stdout.write(f"denied: {', '.join(desc['denied_commands'])}\n")
     sys.stdout.write(f"always blocked: {', '.join(desc['always_blocked'])}\n")
+    sys.stdout.write(f"sandbox: {desc['sandbox_status']}\n")
     lim = desc["limits"]
     sys.stdout.write(f"limits: timeout {lim['timeout_seconds']:.0f}s, output {lim['max_output_bytes']} bytes\n")
 

@@ -7,15 +7,15 @@ back to allowing anything. See docs/policy.md.
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from secretctl.core import schema
+from secretctl.core import argrules, programs, schema
 from secretctl.core.durations import parse_duration
 from secretctl.core.envmap import Alias
+from secretctl.core.hosts import parse_host
 from secretctl.core.keys import match_pattern
 from secretctl.core.schema import Node
 from secretctl.errors import PolicyError, UsageError
@@ -30,21 +30,13 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 
 # Commands that print the environment (or are shell builtins that do): never, whatever the policy says.
-ALWAYS_BLOCKED = frozenset({"env", "printenv", "set", "export", "declare", "compgen", "typeset"})
-# Programs that run other programs: under `default_action: allow` they would run anything.
-WRAPPERS = frozenset({
-    "sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "ash", "busybox", "python", "python2", "python3",
-    "pypy", "pypy3", "node", "nodejs", "deno", "bun", "perl", "ruby", "php", "lua", "tclsh", "awk", "gawk", "mawk",
-    "xargs", "find", "timeout", "nice", "nohup", "sudo", "doas", "su", "strace", "ltrace", "gdb", "lldb", "watch",
-    "parallel", "ssh", "script", "stdbuf", "chroot", "unshare", "nsenter", "setsid", "flock", "time", "exec",
-    "eval", "command", "builtin", "osascript", "expect", "env", "valgrind", "make", "docker", "podman", "kubectl-exec",
-})
-_PYTHON_LIKE = re.compile(r"(python|pypy)[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|node[0-9]*")
-_BLOCKED_ARGS = re.compile(
-    r"/proc/[^/\s]+/(environ|fd(/|$)|mem|cmdline)|/dev/fd/|/proc/(self|thread-self)\b|file://", re.I)
+ALWAYS_BLOCKED = programs.ENV_PRINTERS
+# Where commands are looked up when the policy names no `path:` (never the caller's PATH).
+DEFAULT_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+SANDBOX_MODES = ("auto", "none")
 _TOP_FIELDS = {"version", "default_action", "allowed_commands", "denied_commands", "commands", "env_aliases",
-               "limits", "redaction", "agent_env", "mcp"}
-_RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256", "inject_env"}
+               "limits", "redaction", "agent_env", "mcp", "sandbox", "path"}
+_RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256", "inject_env", "workspace", "read", "hosts"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +49,13 @@ class CommandRule:
     sha256: str | None = None
     # Config-redirecting env names (KUBECONFIG, ...) this command may receive a secret as.
     inject_env: tuple[str, ...] = ()
-    # Extra key limits added by narrowing: a key must match one pattern of every list.
+    workspace: tuple[str, ...] = ()  # folders the sandboxed command may write
+    read: tuple[str, ...] = ()  # extra paths it may read
+    hosts: tuple[str, ...] = ()  # where its network traffic may go (through the proxy)
+    # Extra limits added by narrowing: a key (the arguments) must match one pattern of every list.
     narrowed_keys: tuple[tuple[str, ...], ...] = ()
+    narrowed_args: tuple[tuple[str, ...], ...] = ()
+    specified: frozenset[str] = frozenset()  # fields the file set (narrowing uses only these)
 
     def key_allowed(self, key: str) -> bool:
         lists = ([self.keys] if self.keys is not None else []) + list(self.narrowed_keys)
@@ -73,9 +70,10 @@ class RunCheck:
     resolved_name: str  # basename of the resolved real file
     args: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
-    resolved_is: str | None = None  # the blocked program a renamed copy turned out to be
+    resolved_is: str | None = None  # the exec-capable program it really is (by inode, content or name)
     script_sha256: str | None = None  # for a command given by path
     committed_sha256: str | None = None  # the vault's committed version of that script, if any
+    trusted: bool = True  # the program and every folder above it are writable by root only
 
 
 @dataclass(frozen=True)
@@ -106,6 +104,8 @@ class Policy:
     strike_limit: int = 3
     broken: str | None = None  # set: every run is refused with this reason
     specified: frozenset[str] = frozenset()  # top-level fields the file set (narrowing uses only these)
+    sandbox: str = "auto"  # "none": agent runs without the OS sandbox (said loudly everywhere)
+    path: tuple[str, ...] = DEFAULT_PATH  # where agent commands are looked up
 
     @classmethod
     def deny_all(cls, reason: str, source: str = "policy") -> Policy:
@@ -123,39 +123,45 @@ class Policy:
         if self.broken is not None:
             raise PolicyError(f"command not allowed: {base} ({self.broken})",
                               hint="fix .secretctl/policy.yaml and commit it")
-        for a in req.args:
-            if _BLOCKED_ARGS.search(a):
-                raise PolicyError(f"command not allowed: {base} (argument reads process memory or environment)")
+        if argrules.reads_process_state(req.args):
+            raise PolicyError(f"command not allowed: {base} (argument reads process memory or environment)")
         for cand in (name, base, real, req.resolved_is):
             if cand and cand in self.denied_commands:
                 raise PolicyError(f"command not allowed: {base} (denied_commands: {cand})")
         allowed_as = next((n for n in (name, base) if n in self.allowed_commands), None)
-        # `aws` on PATH may be a symlink to something else: judge the real program too.
-        # (sh -> dash or python3 -> python3.11 is the same kind of program; aws -> python is not.)
-        if (allowed_as is not None and real != base and "/" not in name and real not in self.allowed_commands
-                and _is_wrapper(real) and not _is_wrapper(base)):
-            raise PolicyError(f"command not allowed: {base} (it is really {real})")
-        if req.resolved_is and allowed_as is not None and req.resolved_is not in self.allowed_commands:
-            raise PolicyError(f"command not allowed: {base} (it is a copy of {req.resolved_is})")
+        # `aws` on PATH may be a symlink to, or a renamed copy of, something else: judge what
+        # runs. (sh -> dash or python3 -> python3.11 is the same kind of program; aws -> sed is not.)
+        for really in dict.fromkeys(n for n in (real, req.resolved_is) if n and n != base):
+            if (programs.is_exec_capable(really) and really not in self.allowed_commands
+                    and not programs.same_kind(really, base)):
+                raise PolicyError(f"command not allowed: {base} (it is really {really}, which runs other programs)")
         if allowed_as is None:
             if self.default_action != "allow":
                 raise PolicyError(f"command not allowed: {base} (not in allowed_commands; default_action: deny)",
                                   hint="secretctl policy show lists what is allowed")
-            if _is_wrapper(base) or _is_wrapper(real):
+            if any(programs.is_exec_capable(n) for n in (base, real, req.resolved_is or "")):
                 raise PolicyError(f"command not allowed: {base} (runs other programs; name it in allowed_commands)")
             if base == "find" and any(a in ("-exec", "-execdir", "-ok", "-okdir") for a in req.args):
                 raise PolicyError(f"command not allowed: {base} (-exec runs other programs)")
-        rule_name = allowed_as or base
-        rule = self.commands.get(rule_name) or self.commands.get(name)
+        rule = self.rule_for(req.command)
         if rule is not None:
             self._check_rule(rule, req, base)
         elif "/" in name and req.committed_sha256 != req.script_sha256:
             raise PolicyError(f"command not allowed: {name} (script differs from the vault's committed version)",
                               hint="commit the script, or pin it with sha256: in its rule")
+        if not req.trusted and "/" not in name and not (rule is not None and rule.sha256 is not None
+                                                         and rule.sha256 == req.script_sha256):
+            raise PolicyError(f"command not allowed: {base} (it lives in a folder someone other than root can write "
+                              "to)", hint="install it in a system folder, or pin it with sha256: in its rule")
         # Without `expand: true` a $NAME in the args is passed on literally (a shell child may
         # expand it from its own environment); secretctl never puts the value in argv.
         why = f"allowed_commands: {allowed_as}" if allowed_as else "default_action: allow"
         return Decision(why, base, bool(rule and rule.expand), rule.inject_env if rule else ())
+
+    def rule_for(self, command: str) -> CommandRule | None:
+        base = command.rsplit("/", 1)[-1]
+        allowed_as = next((n for n in (command, base) if n in self.allowed_commands), None)
+        return self.commands.get(allowed_as or base) or self.commands.get(command)
 
     def _check_rule(self, rule: CommandRule, req: RunCheck, base: str) -> None:
         outside = [k for k in req.keys if not rule.key_allowed(k)]
@@ -163,13 +169,14 @@ class Policy:
             raise PolicyError(f"keys not allowed for {base}: {', '.join(outside[:5])}"
                               + (" ..." if len(outside) > 5 else ""),
                               hint=f"its rule allows {', '.join(rule.keys or ('any key',))}")
-        joined = " ".join(req.args)
-        tokens = list(req.args)
         for deny in rule.deny_args:
-            if _contains_tokens(tokens, deny.split()) or (" " not in deny and deny in joined):
+            if argrules.denied_by(deny, req.args):
                 raise PolicyError(f"command not allowed: {base} (deny_args: {deny})")
-        if rule.args_allow and not any(fnmatch.fnmatchcase(joined, pat) for pat in rule.args_allow):
-            raise PolicyError(f"command not allowed: {base} (arguments match no args_allow pattern)")
+        # The vault's patterns, then each narrowing list: the arguments must pass every one.
+        for pats in ([rule.args_allow] if rule.args_allow else []) + list(rule.narrowed_args):
+            if not any(argrules.allows(pat, req.args) for pat in pats):
+                raise PolicyError(f"command not allowed: {base} (arguments match no args_allow pattern: "
+                                  f"{', '.join(pats)})")
         if "/" in req.command:
             pinned = rule.sha256 is not None and rule.sha256 == req.script_sha256
             committed = req.committed_sha256 is not None and req.committed_sha256 == req.script_sha256
@@ -197,6 +204,9 @@ class Policy:
                 "expand": bool(rule and rule.expand),
                 "pinned": bool(rule and rule.sha256),
                 "inject_env": list(rule.inject_env) if rule else [],
+                "workspace": list(rule.workspace) if rule else [],
+                "read": list(rule.read) if rule else [],
+                "hosts": list(rule.hosts) if rule else [],
             })
         return {
             "source": self.source, "usable": True, "default_action": self.default_action,
@@ -206,16 +216,8 @@ class Policy:
                             for k, v in self.env_aliases.items()},
             "limits": {"timeout_seconds": self.timeout, "max_output_bytes": self.max_output_bytes},
             "mcp": {"allow_generate": self.allow_generate, "strike_limit": self.strike_limit},
+            "sandbox": self.sandbox, "path": list(self.path),
         }
-
-
-def _is_wrapper(name: str) -> bool:
-    return name in WRAPPERS or _PYTHON_LIKE.fullmatch(name) is not None
-
-
-def _contains_tokens(tokens: Sequence[str], seq: Sequence[str]) -> bool:
-    n = len(seq)
-    return n > 0 and any(list(tokens[i : i + n]) == list(seq) for i in range(len(tokens) - n + 1))
 
 
 # ---------------------------------------------------------------------- parsing
@@ -294,6 +296,15 @@ def load_policy(text: str | bytes, source: str) -> Policy:
         ae = top["agent_env"].mapping("agent_env")
         _unknown(ae, {"allow"}, "agent_env")
         kw["agent_env"] = ae["allow"].strings("agent_env.allow") if "allow" in ae else ()
+    if "sandbox" in top:
+        mode = top["sandbox"].text("sandbox")
+        if mode not in SANDBOX_MODES:
+            raise top["sandbox"].fail("sandbox must be auto or none")
+        kw["sandbox"] = mode
+    if "path" in top:
+        kw["path"] = _abs_paths(top["path"], "path")
+        if not kw["path"]:
+            raise top["path"].fail("path must name at least one folder")
     if "mcp" in top:
         mc = top["mcp"].mapping("mcp")
         _unknown(mc, {"allow_generate", "strike_limit"}, "mcp")
@@ -312,7 +323,7 @@ def _parse_rule(name: str, node: Node) -> CommandRule:
         return CommandRule(name)
     m = node.mapping(f"commands.{name}")
     _unknown(m, _RULE_FIELDS, f"commands.{name}")
-    kw: dict[str, Any] = {"name": name}
+    kw: dict[str, Any] = {"name": name, "specified": frozenset(m)}
     if "keys" in m:
         kw["keys"] = m["keys"].strings(f"commands.{name}.keys")
     if "deny_args" in m:
@@ -323,12 +334,41 @@ def _parse_rule(name: str, node: Node) -> CommandRule:
         kw["expand"] = m["expand"].boolean(f"commands.{name}.expand")
     if "inject_env" in m:
         kw["inject_env"] = m["inject_env"].strings(f"commands.{name}.inject_env")
+    for field_name in ("workspace", "read"):
+        if field_name in m:
+            kw[field_name] = _abs_paths(m[field_name], f"commands.{name}.{field_name}")
+    if "hosts" in m:
+        hosts = m["hosts"].strings(f"commands.{name}.hosts")
+        for h, item in zip(hosts, m["hosts"].seq("hosts"), strict=True):
+            try:
+                parse_host(h)
+            except ValueError as exc:
+                raise item.fail(f"commands.{name}.hosts: {exc}") from None
+        kw["hosts"] = hosts
     if "sha256" in m:
         pin = m["sha256"].text(f"commands.{name}.sha256").removeprefix("sha256:").lower()
         if not re.fullmatch(r"[0-9a-f]{64}", pin):
             raise m["sha256"].fail("sha256 must be 64 hex characters")
         kw["sha256"] = pin
     return CommandRule(**kw)
+
+
+def _abs_paths(node: Node, what: str) -> tuple[str, ...]:
+    out = []
+    for item in node.seq(what):
+        p = item.text(f"{what} entries")
+        if not p.startswith("/") or "\0" in p:
+            raise item.fail(f"{what}: {p!r} must be an absolute path")
+        out.append(p.rstrip("/") or "/")
+    return tuple(out)
+
+
+def _narrow_list(base: tuple[str, ...], personal: CommandRule, name: str) -> tuple[str, ...]:
+    """A personal rule that names the field keeps only what both allow."""
+    if name not in personal.specified:
+        return base
+    theirs = getattr(personal, name)
+    return tuple(x for x in base if x in theirs)
 
 
 def narrow(base: Policy, personal: Policy) -> Policy:
@@ -347,9 +387,13 @@ def narrow(base: Policy, personal: Policy) -> Policy:
             brule,
             narrowed_keys=brule.narrowed_keys + ((prule.keys,) if prule.keys is not None else ()),
             deny_args=brule.deny_args + prule.deny_args,
-            args_allow=brule.args_allow or prule.args_allow,
+            # Both lists must admit the arguments: a personal `s3 ls *` narrows the vault's `s3 *`.
+            narrowed_args=brule.narrowed_args + ((prule.args_allow,) if prule.args_allow else ()),
             expand=brule.expand and prule.expand,
             inject_env=tuple(n for n in brule.inject_env if not prule.inject_env or n in prule.inject_env),
+            workspace=_narrow_list(brule.workspace, prule, "workspace"),
+            read=_narrow_list(brule.read, prule, "read"),
+            hosts=_narrow_list(brule.hosts, prule, "hosts"),
         )
     base_env = base.agent_env_allow()
     return replace(
@@ -368,4 +412,8 @@ def narrow(base: Policy, personal: Policy) -> Policy:
         agent_env=tuple(e for e in base_env if personal.agent_env is None or e in personal.agent_env),
         allow_generate=base.allow_generate and (personal.allow_generate or "mcp" not in has),
         strike_limit=min(base.strike_limit, personal.strike_limit),
+        # The sandbox is off only if both files turn it off (a file that does not name it keeps the team's).
+        sandbox="none" if base.sandbox == "none" and ("sandbox" not in has or personal.sandbox == "none")
+        else "auto",
+        path=tuple(d for d in base.path if "path" not in has or d in personal.path),
     )

@@ -157,11 +157,12 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _spawn(argv: Sequence[str], env: Mapping[str, str], stdin: int | None, cwd: Path | None) -> subprocess.Popen[bytes]:
+def _spawn(argv: Sequence[str], env: Mapping[str, str], stdin: int | None, cwd: Path | None,
+           pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             list(argv), env=dict(env), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, close_fds=True, cwd=cwd,
+            start_new_session=True, close_fds=True, cwd=cwd, pass_fds=tuple(pass_fds),
         )
     except FileNotFoundError:
         raise CommandNotFound(f"command not found: {argv[0]}") from None
@@ -358,10 +359,11 @@ def run_streaming(
     timeout: float | None = None,
     stdin_passthrough: bool = True,
     cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> RunResult:
     """Run for a person: stdin passes through, output streams (filtered) as it is produced."""
     start = time.monotonic()
-    proc = _spawn(argv, env, None if stdin_passthrough else subprocess.DEVNULL, cwd)
+    proc = _spawn(argv, env, None if stdin_passthrough else subprocess.DEVNULL, cwd, pass_fds)
     stdout, stderr = _pipes(proc)
 
     def writer(stream: BinaryIO) -> Callable[[bytes], None]:
@@ -386,6 +388,7 @@ def run_captured(
     max_output_bytes: int,
     cwd: Path | None = None,
     cancel: threading.Event | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> CapturedResult:
     """Run for an agent: stdin is /dev/null, no TTY, output captured (filtered) up to a cap.
 
@@ -393,7 +396,7 @@ def run_captured(
     full pipe; ``truncated`` says so.
     """
     start = time.monotonic()
-    proc = _spawn(argv, env, subprocess.DEVNULL, cwd)
+    proc = _spawn(argv, env, subprocess.DEVNULL, cwd, pass_fds)
     stdout, stderr = _pipes(proc)
     bufs = {stdout.fileno(): bytearray(), stderr.fileno(): bytearray()}
     truncated = False

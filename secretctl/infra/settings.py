@@ -102,6 +102,21 @@ def _fnv1a(text: str) -> str:
     return f"{h:016x}"
 
 
+def private_paths(env: Mapping[str, str] | None = None) -> list[str]:
+    """secretctl's own folders and files, which a sandboxed command must never see: config
+    (identity, personal policy), data (default vault), state, the runtime dirs (agent sockets)."""
+    env = os.environ if env is None else env
+    import platformdirs
+
+    # XDG_RUNTIME_DIR is not asked of platformdirs: it warns when the variable is unset.
+    return [str(config_dir(env)), str(data_dir(env)), str(identity_path(env)), platformdirs.user_state_dir(APP),
+            str(runtime_dir(env)), str(agent_socket_path(env).parent),
+            env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"]
+
+
+def take(name: str) -> str | None:
+    """Remove ``name`` from the process environment and return its value (the password hand-off)."""
+    return os.environ.pop(name, None)
 def access_spool_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where access records wait while a vault cannot be written (a read-only mount or
     checkout); the vault's next commit by this user moves them into the member's log."""

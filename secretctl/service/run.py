@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from secretctl.core import envmap
 from secretctl.core import fields as fields_mod
-from secretctl.core.policy import ALWAYS_BLOCKED, WRAPPERS, Policy, RunCheck, load_policy, narrow
+from secretctl.core.policy import Policy, RunCheck, load_policy, narrow
 from secretctl.core.redact import Layered, PassThrough, Redactor, RedactStream, check_redactable
 from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
-from secretctl.infra import detcache, gitrepo, runner, settings
+from secretctl.infra import detcache, gitrepo, programs, runner, sandbox, settings
+from secretctl.infra.programs import OpenedProgram
 
 if TYPE_CHECKING:
     import threading
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from secretctl.core.meta import Meta
     from secretctl.core.policy import Decision, Policy
     from secretctl.infra.runner import ResolvedCommand, StreamFilter
+    from secretctl.infra.sandbox import SandboxedCommand
     from secretctl.service.vault import Vault
 
 POLICY_PATH = ".secretctl/policy.yaml"
@@ -60,6 +62,7 @@ class AgentRunResult:
     keys: tuple[str, ...]
     rule: str
     redacted: tuple[str, ...] = ()  # labels of what was redacted (named in the output or not)
+    sandbox: str = "none"  # the engine that contained the command ("bwrap", "sandbox-exec") or "none"
 
 
 @dataclass
@@ -69,10 +72,16 @@ class Plan:
     env: dict[str, str]  # injected name -> value (text)
     values: dict[str, Secret]  # redaction label -> value
     keys: list[str]
-    resolved: ResolvedCommand
+    resolved: ResolvedCommand | OpenedProgram
     decision: Decision | None
     timeout: float | None
     warnings: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Drop the injected values and the held program."""
+        self.env.clear()
+        if isinstance(self.resolved, OpenedProgram):
+            self.resolved.close()
 
 
 def policy_from_worktree(vault: Vault) -> Policy:
@@ -114,49 +123,7 @@ def _with_personal(policy: Policy) -> Policy:
     return policy
 
 
-_BLOCKED_SIZES: dict[str, dict[int, list[str]]] = {}
-
-
-def identify_copy(resolved: ResolvedCommand, path_env: str) -> str | None:
-    """If the resolved file is byte-identical to a blocked program on PATH (a copy renamed to
-    look harmless), the blocked program's name."""
-
-    sizes = _BLOCKED_SIZES.get(path_env)
-    if sizes is None:
-        sizes = {}
-        for d in path_env.split(os.pathsep):
-            for name in ALWAYS_BLOCKED | WRAPPERS:
-                p = os.path.join(d or ".", name)
-                try:
-                    real = os.path.realpath(p)
-                    size = os.stat(real).st_size
-                except OSError:
-                    continue
-                sizes.setdefault(size, []).append(real)
-        _BLOCKED_SIZES[path_env] = sizes
-    try:
-        size = os.stat(resolved.realpath).st_size
-    except OSError:
-        return None
-    candidates = [c for c in sizes.get(size, []) if c != resolved.realpath]
-    if not candidates:
-        return None
-    mine = resolved.sha256()
-    for c in candidates:
-        if _sha256(c) == mine:
-            return os.path.basename(c)
-    return None
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _committed_script_sha(vault: Vault, resolved: ResolvedCommand) -> str | None:
+def _committed_script_sha(vault: Vault, resolved: ResolvedCommand | OpenedProgram) -> str | None:
 
     try:
         rel = Path(resolved.realpath).relative_to(vault.root)
@@ -221,12 +188,20 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
         _inject_bindings(vault, req.bindings_key, metas[req.bindings_key], "", inject, require=True)
     warnings = [w.message for w in vault.expiry_warnings(keys)]
 
-    child_path = base_env.get("PATH", os.defpath)
-    resolved = runner.resolve_command(req.command, child_path, cwd)
     refs = envmap.referenced(req.args, set(env))
-    decision = None if policy is None else _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
-    # Names that point a program at other configuration only where a rule names them.
-    envmap.check_redirects(env, decision.inject_env if decision is not None else ())
+    decision = None
+    resolved: ResolvedCommand | OpenedProgram
+    if policy is None:
+        resolved = runner.resolve_command(req.command, base_env.get("PATH", os.defpath), cwd)
+    else:
+        resolved, decision = decide(vault, policy, req.command, req.args, keys, cwd=cwd)
+    try:
+        # Names that point a program at other configuration only where a rule names them.
+        envmap.check_redirects(env, decision.inject_env if decision is not None else ())
+    except BaseException:
+        if isinstance(resolved, OpenedProgram):
+            resolved.close()
+        raise
     expand = decision.expand if decision is not None else True
     args = envmap.expand_args(req.args, env, set(env)) if expand and refs else list(req.args)
     timeout = req.timeout
@@ -236,28 +211,72 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
                 timeout, warnings)
 
 
-def _decide(vault: Vault, policy: Policy, req: RunRequest, resolved: ResolvedCommand, *, child_path: str,
-            keys: Sequence[str]) -> Decision:
-    """The policy's decision on one run: the one place both `run --policy` and `policy check` ask."""
-    script_sha = committed = None
-    if "/" in req.command:
-        script_sha = resolved.sha256()
-        committed = _committed_script_sha(vault, resolved)
-    return policy.check(RunCheck(
-        command=req.command, resolved_name=resolved.name, args=tuple(req.args), keys=tuple(keys),
-        resolved_is=identify_copy(resolved, child_path), script_sha256=script_sha,
-        committed_sha256=committed,
-    ))
+def decide(vault: Vault, policy: Policy, command: str, args: Sequence[str], keys: Sequence[str], *,
+           cwd: Path) -> tuple[OpenedProgram, Decision]:
+    """The run decision, once, for `run --policy`, the MCP tools and `policy check`: the program
+    is looked up through the policy's path (never the caller's PATH), opened once, judged by what
+    it is, and held. Returns the held program (close it) and the decision; raises on a refusal."""
+    program = programs.open_program(command, policy.path, cwd)
+    try:
+        committed = _committed_script_sha(vault, program) if "/" in command else None
+        decision = policy.check(RunCheck(
+            command=command, resolved_name=program.name, args=tuple(args), keys=tuple(keys),
+            resolved_is=program.identity, script_sha256=program.sha256, committed_sha256=committed,
+            trusted=program.trusted,
+        ))
+    except BaseException:
+        program.close()
+        raise
+    return program, decision
 
 
-def check_run(vault: Vault, req: RunRequest, *, policy: Policy, base_env: Mapping[str, str] | None = None,
-              cwd: Path | None = None) -> Decision:
+def check_run(vault: Vault, req: RunRequest, *, policy: Policy, cwd: Path | None = None) -> Decision:
     """Would an agent be allowed this run? The decision `plan` would take, without reading a value."""
-    base_env = settings.environ() if base_env is None else base_env
     keys = envmap.expand_patterns(list(req.patterns), vault.key_names()) if req.patterns else []
-    child_path = base_env.get("PATH", os.defpath)
-    resolved = runner.resolve_command(req.command, child_path, cwd or Path.cwd())
-    return _decide(vault, policy, req, resolved, child_path=child_path, keys=keys)
+    program, decision = decide(vault, policy, req.command, req.args, keys, cwd=cwd or Path.cwd())
+    program.close()
+    return decision
+
+
+def private_paths(vault: Vault) -> list[str]:
+    """What a sandboxed command must never see: the vault (and its git dir), the identity,
+    secretctl's config, data, state and runtime folders."""
+    out = [str(vault.root), *settings.private_paths()]
+    dotgit = vault.root / ".git"
+    if dotgit.is_file():  # a worktree: its git dir lives elsewhere
+        text = dotgit.read_text(errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = Path(text[7:].strip())
+            gitdir = gitdir if gitdir.is_absolute() else vault.root / gitdir
+            out += [str(gitdir), str(gitdir.parent.parent)]
+    return out
+
+
+def sandbox_for(vault: Vault, policy: Policy, plan: Plan, env: Mapping[str, str], *,
+                cwd: Path) -> SandboxedCommand | None:
+    """Wrap the planned command in the OS sandbox, or None when the policy says `sandbox: none`.
+    Raises SandboxUnavailable when there is no sandbox and the policy did not opt out."""
+    if policy.sandbox == "none":
+        return None
+    program = plan.resolved
+    if not isinstance(program, OpenedProgram):
+        raise PolicyError("internal: an agent run without a held program")
+    rule = policy.rule_for(plan.shown_argv[0])
+    grant = sandbox.Grant(workspace=rule.workspace if rule else (), read=rule.read if rule else (),
+                          hosts=rule.hosts if rule else (), search_path=policy.path)
+    return sandbox.wrap(program, plan.argv[1:], env, grant, private_paths(vault), caller_cwd=str(cwd))
+
+
+def sandbox_status(policy: Policy) -> dict[str, str]:
+    """For `policy show` / `policy_show`: which sandbox agent runs get, or why none."""
+    if policy.sandbox == "none":
+        return {"sandbox": "none", "sandbox_status": "SANDBOX OFF: the policy says `sandbox: none`; agent commands "
+                "run with your full access to files, network and processes"}
+    eng = sandbox.engine()
+    if eng is None:
+        return {"sandbox": "unavailable", "sandbox_status": "no OS sandbox on this machine: every agent run is "
+                "refused (install bubblewrap, or opt out with `sandbox: none`)"}
+    return {"sandbox": eng.name, "sandbox_status": f"agent commands run inside {eng.name}"}
 
 
 def _refuse_expired(metas: Mapping[str, Meta | None], now: datetime) -> None:
@@ -300,6 +319,17 @@ def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:
         return {}
 
     return load_policy(path.read_bytes(), POLICY_PATH).env_aliases
+
+
+def all_values_redactor(vault: Vault, policy: Policy, *, extra: Mapping[str, Secret] | None = None) -> Redactor:
+    """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
+    values: dict[str, Secret] = dict(extra or {})
+    for key in vault.key_names():
+        try:
+            values.update(vault.secret_values(key))
+        except SecretctlError:
+            continue  # not a recipient, or damaged: nothing to redact that we could know
+    return _redactor(values, policy)
 
 
 def _redactor(values: Mapping[str, Secret], policy: Policy | None) -> Redactor:
@@ -391,21 +421,37 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
     """
 
     p = plan(vault, req, policy=policy)
-    if policy is not None:
-        env = runner.agent_env(settings.environ(), policy.agent_env_allow(), p.env)
-    else:
-        env = runner.person_env(settings.environ(), p.env)
-        if with_agent and vault.agent_socket is not None:
-            # Opted in by the person (`run --with-agent`): the child's own secretctl calls may use
-            # the agent. Otherwise nothing in its environment points at the socket.
-            env[settings.ENV_AGENT_SOCKET] = str(vault.agent_socket)
-    red = _Deferred(lambda: _redactor(p.values, policy))
-    make_filter: Callable[[], StreamFilter] = red.stream if sanitize else PassThrough
+    boxed = None
     try:
-        result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
-                                      stdin_passthrough=policy is None)
+        if policy is not None:
+            env = runner.agent_env(settings.environ(), policy.agent_env_allow(), p.env)
+            boxed = sandbox_for(vault, policy, p, env, cwd=Path.cwd())
+            # Agent mode redacts every value this identity can decrypt, as the MCP server does:
+            # a command may read a secret it was not given (a file, a cache) and print it.
+            red = _Deferred(lambda: all_values_redactor(vault, policy, extra=p.values))
+        else:
+            env = runner.person_env(settings.environ(), p.env)
+            if with_agent and vault.agent_socket is not None:
+                # Opted in by the person (`run --with-agent`): the child's own secretctl calls may use
+                # the agent. Otherwise nothing in its environment points at the socket.
+                env[settings.ENV_AGENT_SOCKET] = str(vault.agent_socket)
+            red = _Deferred(lambda: _redactor(p.values, policy))
+        make_filter: Callable[[], StreamFilter] = red.stream if sanitize else PassThrough
+        if boxed is not None:
+            result = runner.run_streaming(boxed.argv, boxed.env, make_filter=make_filter, out=out, err=err,
+                                          timeout=p.timeout, stdin_passthrough=False, pass_fds=boxed.pass_fds,
+                                          cwd=boxed.spawn_cwd)
+        else:
+            result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
+                                          stdin_passthrough=policy is None)
     finally:
-        p.env.clear()
+        if boxed is not None:
+            boxed.close()
+            boxed.env.clear()
+        p.close()
+    if policy is not None and policy.sandbox == "none":
+        p.warnings.append("SANDBOX OFF (policy says `sandbox: none`): the command could read your files, "
+                          "the network and other processes")
     vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red.get()), decision="allow",
                         rule=p.decision.rule if p.decision else "person", exit_code=result.exit_code,
                         duration_ms=result.duration_ms)
@@ -442,11 +488,22 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
         scan = Layered([red, Redactor.build(p.values, fragment_min=policy.fragment_min,
                                             fragment_value_min=policy.fragment_value_min, detect=False)])
     named = _Named(scan, p.keys)
+    boxed = None
     try:
-        res = runner.run_captured(p.argv, env, make_filter=make_filter(named) if make_filter else named.stream,
-                                  timeout=p.timeout, max_output_bytes=policy.max_output_bytes, cancel=cancel)
+        boxed = sandbox_for(vault, policy, p, env, cwd=Path.cwd())
+        stream = make_filter(named) if make_filter else named.stream
+        if boxed is not None:
+            res = runner.run_captured(boxed.argv, boxed.env, make_filter=stream, timeout=p.timeout,
+                                      max_output_bytes=policy.max_output_bytes, cancel=cancel,
+                                      pass_fds=boxed.pass_fds, cwd=boxed.spawn_cwd)
+        else:
+            res = runner.run_captured(p.argv, env, make_filter=stream, timeout=p.timeout,
+                                      max_output_bytes=policy.max_output_bytes, cancel=cancel)
     finally:
-        p.env.clear()
+        if boxed is not None:
+            boxed.close()
+            boxed.env.clear()
+        p.close()
         env.clear()
     vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red), decision="allow",
                         rule=p.decision.rule if p.decision else "", exit_code=res.exit_code,
@@ -454,4 +511,5 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
     vault.seal_access_log()  # chained before the agent sees the result: nothing it does next erases it
     return AgentRunResult(res.exit_code, res.stdout, res.stderr, res.duration_ms, True, res.truncated,
                           res.timed_out, tuple(p.keys), p.decision.rule if p.decision else "",
-                          tuple(sorted({m.label for s in named.streams for m in s.found})))
+                          tuple(sorted({m.label for s in named.streams for m in s.found})),
+                          sandbox=boxed.engine if boxed is not None else "none")

@@ -435,8 +435,10 @@ class AgentSession:
         return {"key": key, "field": f.name, "value": value.reveal_text(), "kind": f.kind}
 
     def policy_show(self) -> dict[str, Any]:
+        from secretctl.service import run
+
         self._record("mcp.policy_show", [], decision="allow")
-        return self.policy.describe()
+        return {**self.policy.describe(), **run.sandbox_status(self.policy)}
 
     def secret_run(self, *, keys: Sequence[str], command: str, args: Sequence[str] = (),
                    timeout: float | str | None = None, env_prefix: str = "", env: str | None = None,
@@ -471,6 +473,7 @@ class AgentSession:
             "sanitized": True,
             "truncated": result.truncated,
             "timed_out": result.timed_out,
+            **sandbox_note(result.sandbox),
         }
 
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
@@ -567,3 +570,9 @@ class _Counting:
         return out
 
 
+def sandbox_note(engine: str) -> dict[str, Any]:
+    """Every run result says what contained it; without a sandbox, loudly."""
+    if engine != "none":
+        return {"sandbox": engine}
+    return {"sandbox": "none", "warning": "SANDBOX OFF: the policy says `sandbox: none`, so this command ran with "
+            "the user's full access to files, network and processes"}

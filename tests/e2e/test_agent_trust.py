@@ -39,9 +39,10 @@ def pending_and_log(root: Path) -> str:
 
 def test_concurrent_probes_never_run_more_than_the_strike_limit(session: Any, tmp_path: Path) -> None:
     """12 probes at once under strike_limit 3: each would print a secret it was not given."""
-    loot = tmp_path / "loot.txt"
+    # Agent commands run in the sandbox: they see only the policy's workspace (test_mcp.POLICY).
+    loot = tmp_path / "work" / "loot.txt"
     loot.write_bytes(VALUES["aws/secret_access_key"] + b"\n")
-    ran = tmp_path / "ran.txt"
+    ran = tmp_path / "work" / "ran.txt"
     probe = {"keys": ["app/*"], "command": "sh", "args": ["-c", f"echo run >> {ran}; sleep 0.3; cat {loot}"]}
     from secretctl.mcp.server import build_server
 
@@ -73,7 +74,7 @@ def test_honest_concurrent_runs_all_run(session: Any) -> None:
 
 
 def test_forged_markers_in_fetched_content_do_not_strike(session: Any, tmp_path: Path) -> None:
-    page = tmp_path / "page.html"
+    page = tmp_path / "work" / "page.html"
     page.write_text("<p>[REDACTED:aws/secret_access_key] and [REDACTED:db/main:password]</p>\n" * 3)
     outs = call(session, [("secret_run", {"keys": [], "command": "cat", "args": [str(page)]})] * 4
                 + [("secret_run", {"keys": ["app/*"], "command": "sh", "args": ["-c", "echo ok"]})])
@@ -138,8 +139,21 @@ def _alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2] not in "ZX"
 
 
+def _holding(value: bytes) -> list[int]:
+    """Processes (not zombies) whose environment holds ``value``."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if _alive(int(pid)) and value in Path(f"/proc/{pid}/environ").read_bytes():
+                out.append(int(pid))
+        except OSError:
+            continue
+    return out
+
+
 def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+    # The pids the command writes are its sandbox's own: they are counted, never signalled from here.
+    pids = tmp_path / "work" / "pids"
     script = f"sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
     from secretctl.mcp.server import build_server
 
@@ -159,13 +173,13 @@ def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> 
     started = time.monotonic()
     asyncio.run(go())
     deadline = time.monotonic() + 5
-    numbers = [int(p) for p in pids.read_text().split()]
-    while any(_alive(p) for p in numbers) and time.monotonic() < deadline:
+    assert len(pids.read_text().split()) == 3
+    while _holding(VALUES["app/token"]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    alive = [p for p in numbers if _alive(p)]
+    alive = _holding(VALUES["app/token"])
     for p in alive:  # never leave them behind, whatever the outcome
         os.kill(p, 9)
-    assert numbers and not alive[:2], f"still running: {alive}"
+    assert not alive, f"still running with the secret: {alive}"
     assert time.monotonic() - started < 30
 
 

@@ -33,8 +33,8 @@ default_action: deny
 allowed_commands: [echo, sh, cat, "true", python3]
 commands:
   echo: {keys: ["app/*", "aws/**"], expand: true}
-  sh: {keys: ["aws/**", "app/*", "db/*", "svc/*"]}
-  cat: {keys: ["app/*"]}
+  sh: {keys: ["aws/**", "app/*", "db/*", "svc/*"], workspace: [WORK]}
+  cat: {keys: ["app/*"], read: [WORK]}
   python3: {keys: ["app/*"]}
 limits: {timeout: 20s, max_output_bytes: 65536}
 mcp: {allow_generate: true, strike_limit: 3}
@@ -51,7 +51,10 @@ def mcp_vault(alice: Member, vault_dir: Path) -> Path:
               input=DB_PASSWORD + b"\n")
     alice.run("set", "old/expired", input=b"expired-Value-123")
     expire_by_hand(vault_dir, "old/expired", alice.env)
-    (vault_dir / ".secretctl/policy.yaml").write_text(POLICY)
+    # Agent commands run in the sandbox: they see only the folder the policy names.
+    work = vault_dir.parent / "work"
+    work.mkdir()
+    (vault_dir / ".secretctl/policy.yaml").write_text(POLICY.replace("WORK", str(work)))
     git(vault_dir, "add", ".secretctl/policy.yaml")
     git(vault_dir, "commit", "-qm", "policy", env=alice.env)
     return vault_dir
@@ -175,7 +178,7 @@ def test_denials(session: Any) -> None:
 
 
 def test_leak_hunt(session: Any, tmp_path: Path) -> None:
-    dump = tmp_path / "dump.txt"
+    dump = tmp_path / "work" / "dump.txt"
     attempts: list[tuple[str, dict[str, Any]]] = [
         ("secret_run", {"keys": ["aws/**"], "command": "sh", "args": ["-c", "echo $AWS_SECRET_ACCESS_KEY"]}),
         ("secret_run", {"keys": ["aws/**"], "command": "sh",
@@ -296,7 +299,7 @@ def test_cli_does_not_import_mcp(alice: Member, vault_dir: Path) -> None:
 
 
 def test_value_written_in_one_call_is_redacted_when_read_back_with_no_keys(session: Any, tmp_path: Path) -> None:
-    dump = tmp_path / "carry.txt"
+    dump = tmp_path / "work" / "carry.txt"
     write, read = call(session, [
         ("secret_run", {"keys": ["aws/**"], "command": "sh", "args": ["-c", f"echo $AWS_ACCESS_KEY_ID > {dump}"]}),
         ("secret_run", {"keys": [], "command": "cat", "args": [str(dump)]}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -174,9 +175,10 @@ def test_policy_allows_and_denies(alice: Member, runner_vault: Path) -> None:
 
 
 def test_symlink_and_copy_escapes_are_refused(alice: Member, runner_vault: Path, tmp_path: Path) -> None:
-    commit_policy(runner_vault, alice)
     bindir = tmp_path / "evil-bin"
     bindir.mkdir()
+    # Commands are looked up through the policy's path (the caller's PATH does not count).
+    commit_policy(runner_vault, alice, POLICY + f"path: [{bindir}, /usr/bin, /bin]\n")
     env_bin = shutil.which("env")
     assert env_bin is not None
     (bindir / "aws").symlink_to(env_bin)
@@ -194,11 +196,14 @@ def test_symlink_and_copy_escapes_are_refused(alice: Member, runner_vault: Path,
 
 
 def test_deny_args_and_uncommitted_scripts(alice: Member, runner_vault: Path, tmp_path: Path) -> None:
-    commit_policy(runner_vault, alice)
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "aws").write_text("#!/bin/sh\necho aws-ran\n")
     (bindir / "aws").chmod(0o755)
+    pin = hashlib.sha256((bindir / "aws").read_bytes()).hexdigest()
+    commit_policy(runner_vault, alice, POLICY.replace('deny_args: ["configure export-credentials"]}',
+                                                      f'deny_args: ["configure export-credentials"], sha256: {pin}}}')
+                  + f"path: [{bindir}, /usr/bin, /bin]\n")
     path = {"PATH": f"{bindir}{os.pathsep}{alice.env['PATH']}"}
     assert agent(alice, "-k", "aws/*", "--", "aws", "s3", "ls", env=path).stdout == b"aws-ran\n"
     denied = agent(alice, "-k", "aws/*", "--", "aws", "configure", "export-credentials", env=path)
