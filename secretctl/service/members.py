@@ -208,7 +208,10 @@ class Members(Writing):
         converted = _ConvertedRecipients()
         total = len(rekeyed) + len(plain)
 
-        self._cover([p for k, _, _ in plain for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))])
+        # The intent journal names every file before it is touched: re-keyed ones as much as
+        # re-encrypted ones (_write_batch refuses a path it does not name).
+        self._cover([p for k in [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
+                     for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))])
 
         def encoded() -> Iterator[tuple[str, bytes]]:
             for i, (k, ciphertext, m) in enumerate(rekeyed):

@@ -283,7 +283,7 @@ def test_a_killed_member_add_then_the_suggested_reencrypt(world: World, vault: P
 def test_a_killed_member_remove(world: World, vault: Path, point: str) -> None:
     alice = as_member(world.alice, vault)
     start = head(vault)
-    proc = crash(alice, "member", "remove", "bob", point=point)
+    proc = crash(alice, "member", "remove", "bob", "-y", point=point)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     settle_and_check(world, alice, vault, "member-remove", start, world.values, world.values, killed_at_point=True)
 
@@ -314,7 +314,7 @@ def test_a_killed_reencrypt(world: World, vault: Path, point: str) -> None:
 
 def test_member_changes_killed_at_random_moments(world: World, tmp_path: Path) -> None:
     rng = seeded(int(os.environ.get("CRASH_SEED", "2")))
-    for n, args in enumerate([("member", "add", "carol", world.carol.recipient), ("member", "remove", "bob"),
+    for n, args in enumerate([("member", "add", "carol", world.carol.recipient), ("member", "remove", "bob", "-y"),
                               ("reencrypt",)]):
         root = tmp_path / f"v{n}"
         shutil.copytree(world.template, root, symlinks=True)

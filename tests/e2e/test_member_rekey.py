@@ -61,7 +61,7 @@ def test_member_add_keeps_every_payload_and_each_member_decrypts_with_age(
     # reencrypt finds nothing stale: the sidecars name the new recipient sets.
     assert alice.run("reencrypt", "--dry-run").stdout.decode().split() == []
     # A removal re-encrypts under fresh file keys: new payloads, and bob's stanza is gone.
-    alice.run("member", "remove", "bob")
+    alice.run("member", "remove", "bob", "-y")
     after = payloads(vault_dir)
     assert all(after[k] != before[k] for k in VALUES)
     for key, value in VALUES.items():
