@@ -29,7 +29,7 @@ from secretctl.core.durations import parse_duration, parse_expiry, parse_timeout
 from secretctl.core.fields import is_sensitive
 from secretctl.core.passwords import generate
 from secretctl.core.redact import MIN_REDACTABLE, Redactor
-from secretctl.core.redact.redactor import apply
+from secretctl.core.redact.matches import apply
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError, VaultLockedError
 from secretctl.infra import detcache, gitrepo

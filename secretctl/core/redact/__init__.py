@@ -7,7 +7,8 @@ One idea per module: ``views`` (how output is read), ``forms`` (the few literals
 """
 
 from secretctl.core.redact.forms import MIN_REDACTABLE, forms_of
-from secretctl.core.redact.redactor import CREDENTIAL, Layered, Match, Redactor, check_redactable
+from secretctl.core.redact.matches import Match
+from secretctl.core.redact.redactor import CREDENTIAL, Layered, Redactor, check_redactable
 from secretctl.core.redact.stream import MAX_HOLD, PassThrough, RedactStream
 
 __all__ = ["CREDENTIAL", "MAX_HOLD", "MIN_REDACTABLE", "Layered", "Match", "PassThrough", "RedactStream", "Redactor",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from secretctl.core.redact import decode, detectors, views
 from secretctl.core.redact.engine import LiteralSet, RegexSet
 from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok
+from secretctl.core.redact.matches import Match, apply
 from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
 
@@ -39,15 +40,6 @@ def check_redactable(label: str, value: Secret) -> None:
             hint="values under 4 characters would be found everywhere in output; pass --allow-short to inject "
             "it anyway (its output is then not reliably redacted)",
         )
-
-
-@dataclass(frozen=True)
-class Match:
-    start: int
-    end: int
-    label: str
-    form: str
-    view: str = "raw"
 
 
 class _Prefixes:
@@ -515,20 +507,3 @@ def _mostly_public(fragment: bytes, value: bytes, public: Sequence[bytes], fragm
         return False
     outside = sum(1 for k in range(at, at + len(fragment)) if not covered[k] and chr(value[k]).isalnum())
     return outside < fragment_min
-
-
-def apply(data: bytes, matches: list[Match], named: frozenset[str] | None = None) -> bytes:
-    """``data`` with each match replaced by its marker. A secret not in ``named`` (when given) gets
-    the generic ``[REDACTED]``: a marker must not name a secret the reader was not given."""
-    if not matches:
-        return data
-    pieces = []
-    last = 0
-    for m in matches:
-        pieces.append(data[last : m.start])
-        shown = m.label == CREDENTIAL or named is None or m.label.split(":")[0] in named
-        pieces.append(f"[REDACTED:{m.label}]".encode() if shown else b"[REDACTED]")
-        last = m.end
-    pieces.append(data[last:])
-    return b"".join(pieces)
-

@@ -11,10 +11,14 @@ a tail that could still become a value is kept.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from secretctl.core.redact.detectors import KEYWORDS
-from secretctl.core.redact.redactor import Layered, Match, Redactor, apply
+from secretctl.core.redact.matches import Match, apply
 from secretctl.core.redact.views import ANSI
+
+if TYPE_CHECKING:
+    from secretctl.core.redact.redactor import Layered, Redactor
 
 MAX_HOLD = 64 * 1024
 _PEM_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
