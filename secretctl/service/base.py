@@ -23,6 +23,7 @@ from secretctl.core.recipients import (
 from secretctl.errors import (
     ConflictError,
     NotFoundError,
+    ReadOnlyError,
     SecretctlError,
     VaultCorruptError,
 )
@@ -149,6 +150,10 @@ class VaultBase:
         try:
             with store.locked(self._lock_path(), timeout=0):
                 self._recover_locked(wait=0.0)
+        except ReadOnlyError as exc:  # a ConflictError too, but it is no live mutation: say so
+            if journal.pending(gitdir):
+                self._say(f"warning: an interrupted command could not be recovered ({exc.message}); "
+                          "what you read may be its uncommitted state")
         except ConflictError:
             return  # a live mutation, or a live git: nothing was interrupted
         except (OSError, SecretctlError) as exc:

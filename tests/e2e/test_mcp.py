@@ -365,7 +365,7 @@ def test_a_big_vault_still_redacts_every_form_of_what_a_run_injects(session: Any
 
     monkeypatch.setattr(session_mod, "FRAGMENTS_ALL_MAX", 0)
     token = VALUES["app/token"].decode()
-    other = tmp_path / "other.txt"  # a value the run was not given, read from a file
+    other = tmp_path / "work" / "other.txt"  # a value the run was not given, read from the workspace
     other.write_bytes(VALUES["aws/secret_access_key"] + b"\n")
     (out,) = call(session, [("secret_run", {"keys": ["app/*"], "command": "sh", "args": [
         "-c", f"printf '%s\\n' \"$APP_TOKEN\" | base64 | tr -d '=' | fold -w4 | paste -sd-; "
