@@ -151,6 +151,18 @@ def _holding(value: bytes) -> list[int]:
     return out
 
 
+def _assert_no_process_holds(value: bytes) -> None:
+    """Within 5 s no live process has ``value`` in its environment (any found are killed, so a
+    failure leaves nothing behind)."""
+    deadline = time.monotonic() + 5
+    while _holding(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _holding(value)
+    for p in alive:
+        os.kill(p, 9)
+    assert not alive, f"still running with the secret: {alive}"
+
+
 def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> None:
     # The pids the command writes are its sandbox's own: they are counted, never signalled from here.
     pids = tmp_path / "work" / "pids"
@@ -172,14 +184,8 @@ def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> 
 
     started = time.monotonic()
     asyncio.run(go())
-    deadline = time.monotonic() + 5
     assert len(pids.read_text().split()) == 3
-    while _holding(VALUES["app/token"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    alive = _holding(VALUES["app/token"])
-    for p in alive:  # never leave them behind, whatever the outcome
-        os.kill(p, 9)
-    assert not alive, f"still running with the secret: {alive}"
+    _assert_no_process_holds(VALUES["app/token"])
     assert time.monotonic() - started < 30
 
 
@@ -246,10 +252,4 @@ def test_over_stdio_a_cancelled_or_timed_out_call_kills_the_tree(alice: Member, 
 
     asyncio.run(go())
     assert len(pids.read_text().split()) == 3
-    deadline = time.monotonic() + 5
-    while _holding(VALUES["app/token"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    alive = _holding(VALUES["app/token"])
-    for p in alive:  # never leave them behind, whatever the outcome
-        os.kill(p, 9)
-    assert not alive, f"still running with the secret: {alive}"
+    _assert_no_process_holds(VALUES["app/token"])
