@@ -211,6 +211,20 @@ class AgentIdentity:
                                 hint="run `secretctl lock`, then `secretctl unlock`")
         return cls(client, status.recipient, identity_path)
 
+    def check_unlocked(self) -> None:
+        """Raise VaultLockedError unless an agent for this identity answers (one status round trip)."""
+        try:
+            status = self.client.status()
+        except AgentUnavailable:
+            self.client.close()
+            try:
+                status = self.client.status()
+            except AgentUnavailable:
+                self.client.close()
+                raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT) from None
+        if status.recipient != self.recipient:
+            raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT)
+
     def decrypt(self, ciphertext: bytes, *, source: str) -> Secret:
         (result,) = self.decrypt_many([(source, ciphertext)])
         if isinstance(result, SecretctlError):

@@ -207,6 +207,15 @@ class VaultBase:
             self._identity = self.agent_identity() or identity_mod.load(self.identity_path, self._password)
         return self._identity
 
+    def check_unlocked(self) -> None:
+        """Raise VaultLockedError when nothing could decrypt now: no password and no agent, or the
+        agent this session used has gone (``secretctl lock``). Cheap: one status round trip."""
+        from secretctl.infra import agentsock
+
+        ident = self.unlock()
+        if isinstance(ident, agentsock.AgentIdentity):
+            ident.check_unlocked()
+
     def agent_identity(self) -> identity_mod.Unlocked | None:
         """The running unlock agent for this identity, or None (none runs, or none is asked)."""
         if self._identity is not None:

@@ -214,7 +214,12 @@ class AgentSession:
         build = self.start_redactor()
         if build is not previous and previous is not None and previous.failed_locked:
             return build.result()
-        return build.result() if build.ready else None
+        if build.ready:
+            return build.result()
+        # Still building: an answer may go out unsanitized (metadata), but never while the vault
+        # is locked, which the build would find only later (it is slow on a big vault).
+        self.vault.check_unlocked()
+        return None
 
     def sanitize(self, obj: Any) -> Any:
         """Redact every string in a tool's result (keys included: a value could be a key name).

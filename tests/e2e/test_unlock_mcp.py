@@ -80,9 +80,6 @@ def test_mcp_server_works_through_the_agent_with_no_password(carol: Member) -> N
     assert ran.structured_content["stdout"] == "[REDACTED:app/token]\n"
 
 
-@pytest.mark.xfail(strict=False, reason="known race (redact x unlock): a read tool called while the first "
-                   "redactor build is still running answers before the build finds the vault locked; "
-                   "fix: check the lock before answering without a redactor (see the closing note)")
 def test_locked_vault_answers_vault_locked_then_works_after_unlock(carol: Member) -> None:  # noqa: F811
     with_policy(carol)
     results, _ = session(carol, [MASKED, ("secret_list", {}), lambda: unlock(carol), MASKED, RUN])
