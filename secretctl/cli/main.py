@@ -1,5 +1,5 @@
-"""The `secretctl` program: turns errors into one line and an exit code, and starts the two
-commands scripts call most without Typer.
+"""The `secretctl` program: turns errors into one line and an exit code, and starts the
+commands scripts and people call most without Typer.
 
 Only this function (and the MCP server) catches every exception; an unknown exception's text is
 never printed, since it could carry a value from a third-party library.
@@ -11,10 +11,14 @@ call `get` and `run` in loops (direnv, CI steps, shell prompts). So these exact 
     secretctl [--vault DIR] run [-k PATTERN]... [--env-prefix P] [--env E] [-t|--timeout T]
                                 [--no-sanitize] [--allow-short] [--policy] [--allow-expired]
                                 [--] COMMAND [ARGS...]
+    secretctl [--vault DIR] set KEY [--generate] [--no-symbols] [--expires E] [--notes N] [--url U]
+                                [--tags T] [--template T] [--field F]... [--public F]... [--binding B]...
+    secretctl [--vault DIR] list [PATTERN] [--json] [--tag T] [--expiring E]
 
 Anything else (help, completion, an unknown, abbreviated or repeated option, a missing
 argument) goes through Typer and gets its usual handling and usage errors. The fast path only
-parses: what runs is ``cli/reading.py`` or ``cli/running.py``, which the Typer commands call too.
+parses: what runs is ``cli/reading.py``, ``cli/running.py``, ``cli/storing.py`` or
+``cli/listing.py``, which the Typer commands call too.
 tests/cli/test_main.py checks, exhaustively for short argv and by property for longer, that it
 reads argv exactly as Typer does; the options themselves come from the Typer commands, through
 cli/grammar.py, which scripts/gen_cli_grammar.py generates (tests/cli/test_grammar.py fails when
@@ -24,11 +28,14 @@ it is stale).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 from secretctl.cli.grammar import SPECS
 from secretctl.infra import settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # importing typing costs every start about 10 ms: for mypy only
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 
 def _value_of(args: list[str], i: int, name: str) -> tuple[str, int] | None:
@@ -85,11 +92,11 @@ def fast_parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, st
     if spec.rest:
         if not positional:
             return None
-        kwargs["command"] = positional
-    else:
-        if len(positional) != 1:
-            return None
-        kwargs["key"] = positional[0]
+        kwargs[spec.arg] = positional
+    elif len(positional) > 1 or (spec.required and not positional):
+        return None
+    elif positional:
+        kwargs[spec.arg] = positional[0]
     return args[0], vault, kwargs
 
 
@@ -108,6 +115,16 @@ def _dispatch(argv: list[str]) -> None:
             from secretctl.cli.reading import show_secret
 
             show_secret(**kwargs)
+            return
+        if command == "set":
+            from secretctl.cli.storing import store_secret
+
+            store_secret(**kwargs)
+            return
+        if command == "list":
+            from secretctl.cli.listing import list_secrets
+
+            list_secrets(**kwargs)
             return
         from secretctl.cli.running import run_command
 

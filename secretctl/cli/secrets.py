@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -12,26 +12,13 @@ from secretctl.cli.common import (
     Progress,
     confirm,
     emit_json,
-    emit_json_texts,
     info,
     open_vault,
     print_warnings,
-    read_secret_input,
     read_stdin,
-    warn,
 )
 from secretctl.cli.options import JsonOpt
-from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, UsageError
-
-
-def _parse_expires(text: str | None) -> Any:
-    if text is None:
-        return None
-    from secretctl.core.durations import parse_expiry
-    from secretctl.infra.clock import utcnow
-
-    return parse_expiry(text, utcnow())
 
 
 def set_(
@@ -57,44 +44,10 @@ def set_(
 ) -> None:
     """Store a secret. The value comes from stdin (one trailing newline dropped), a hidden
     prompt, --from-file (bytes exactly) or --generate; never from the command line."""
-    from secretctl.core import keys as keys_mod
-    from secretctl.service.results import SetRequest
+    from secretctl.cli.storing import store_secret
 
-    keys_mod.validate_key(key)
-    multi = bool(field) or template is not None
-    if sum([from_file is not None, generate, multi]) > 1:
-        raise UsageError("give one of --from-file, --generate or --field/--template")
-    if (public or binding) and not multi:
-        raise UsageError("--public and --binding need --field or --template")
-    value: Secret | None = None
-    fields: list[Any] = []
-    bindings: dict[str, str] = {}
-    if multi:
-        from secretctl.cli.fieldinput import gather
-
-        given = gather(field or [], public or [], template, binding or [])
-        for name in given.in_argv:
-            warn(f"the value of field {name} is on the command line, where other users of this machine can "
-                 f"see it (ps); next time use --field {name}=- to read it from stdin or a prompt")
-        fields, bindings = given.fields, given.bindings
-    elif from_file is not None:
-        from secretctl.infra import store
-
-        value = Secret(store.read_limited(from_file, 64 * 1024 * 1024, what="file"))
-    elif generate:
-        from secretctl.core.passwords import generate as gen
-
-        value = gen(length, symbols=not no_symbols)
-    else:
-        value = read_secret_input(f"value for {key}: ")
-    req = SetRequest(
-        value=value, fields=fields, bindings=bindings,
-        expires=_parse_expires(expires), notes=notes, url=url,
-        tags=[t for t in tags.split(",")] if tags is not None else None,
-    )
-    v = open_vault()
-    out = v.set(key, req)
-    info(f"{'stored' if out.details.get('created') else 'updated'} {key}")
+    store_secret(key, from_file=from_file, generate=generate, length=length, no_symbols=no_symbols, expires=expires,
+                 notes=notes, url=url, tags=tags, field=field, public=public, template=template, binding=binding)
 
 
 def get(
@@ -117,22 +70,9 @@ def list_(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """List keys (never values)."""
-    window = None
-    if expiring is not None:
-        from secretctl.core.durations import parse_duration
+    from secretctl.cli.listing import list_secrets
 
-        window = parse_duration(expiring)
-    v = open_vault()
-    if not json_out and tag is None and window is None:
-        sys.stdout.write("".join(k + "\n" for k in v.list_keys(pattern)))
-        return
-    views = v.list_json(pattern, tag=tag, expiring=window)
-    if json_out:
-        emit_json_texts(views)
-        return
-    import json
-
-    sys.stdout.write("".join(json.loads(view)["key"] + "\n" for view in views))
+    list_secrets(pattern, tag=tag, expiring=expiring, json_out=json_out)
 
 
 def exists(

@@ -1,4 +1,4 @@
-"""cli/main.py: the program entry and its Typer-free fast path for `get` and `run`.
+"""cli/main.py: the program entry and its Typer-free fast path for `get`, `run`, `set` and `list`.
 
 The fast path parses a few argv forms by hand, so it must never disagree with Typer. The same
 argv goes through the real Typer app (with the two commands' bodies replaced by recorders) and
@@ -25,9 +25,10 @@ from secretctl.cli.main import SPECS, fast_parse
 from tests.conftest import Member
 
 PREFIXES = [[], [], ["--vault", "/v"], ["--vault=/v"], ["--vault="], ["--vault"], ["--json"], ["-h"], ["--version"]]
-COMMANDS = ["get", "run", "get", "run", "list", "--vault", "ls", ""]
+COMMANDS = ["get", "run", "set", "list", "get", "run", "set", "list", "--vault", "ls", "exists", ""]
 EXTRA = ["a/b", "x", "echo", "-", "", "--", "-h", "--help", "--bogus", "-x", "-m", "-kaws/*", "--masked=1",
-         "--mask", "--version", "--field=a=b", "--env-prefix=APP_", "--timeout=5m", "--key=db/*"]
+         "--mask", "--version", "--field=a=b", "--env-prefix=APP_", "--timeout=5m", "--key=db/*", "--json=1",
+         "--from-file=f", "--length=5", "-l", "5", "--tags=a,b", "--notes=", "--expiring=7d", "--tag", "ci", "*"]
 
 
 @functools.cache
@@ -53,18 +54,21 @@ def tokens() -> list[str]:
 
 
 def _defaults() -> dict[str, dict[str, Any]]:
+    from secretctl.cli.listing import list_secrets
     from secretctl.cli.reading import show_secret
     from secretctl.cli.running import run_command
+    from secretctl.cli.storing import store_secret
 
     return {name: {p.name: p.default for p in inspect.signature(fn).parameters.values()
                    if p.default is not inspect.Parameter.empty}
-            for name, fn in (("get", show_secret), ("run", run_command))}
+            for name, fn in (("get", show_secret), ("run", run_command), ("set", store_secret),
+                             ("list", list_secrets))}
 
 
 def typer_call(argv: list[str]) -> tuple[str, str | None, dict[str, Any]] | None:
     """What the Typer app would call for ``argv``: (command, vault, arguments), or None when it
     refuses, prints help, or runs some other command."""
-    from secretctl.cli import common, reading, running
+    from secretctl.cli import common, listing, reading, running, storing
 
     calls: list[tuple[str, str | None, dict[str, Any]]] = []
 
@@ -75,14 +79,21 @@ def typer_call(argv: list[str]) -> tuple[str, str | None, dict[str, Any]] | None
         calls.append(("run", common.STATE.vault_dir, {"command": list(command), **kw}))
         return 0
 
-    saved = reading.show_secret, running.run_command
+    def set_(key: str, **kw: Any) -> None:
+        calls.append(("set", common.STATE.vault_dir, {"key": key, **kw}))
+
+    def list_(pattern: str | None = None, **kw: Any) -> None:
+        calls.append(("list", common.STATE.vault_dir, {"pattern": pattern, **kw}))
+
+    saved = reading.show_secret, running.run_command, storing.store_secret, listing.list_secrets
     reading.show_secret, running.run_command = get, run  # type: ignore[assignment]
+    storing.store_secret, listing.list_secrets = set_, list_  # type: ignore[assignment]
     try:
         _group().main(args=list(argv), prog_name="secretctl", standalone_mode=False)
     except (Exception, SystemExit):  # click's usage errors and help exits alike: "Typer refused"
         return None
     finally:
-        reading.show_secret, running.run_command = saved  # type: ignore[assignment]
+        reading.show_secret, running.run_command, storing.store_secret, listing.list_secrets = saved  # type: ignore[assignment]
         common.STATE.vault_dir = None
     if len(calls) != 1:
         return None
@@ -112,9 +123,9 @@ def test_the_fast_path_reads_argv_exactly_as_typer_does(argv: list[str]) -> None
 
 def test_every_short_argv_reads_exactly_as_typer_does() -> None:
     """Exhaustive up to two tokens around one positional (the property test goes longer)."""
-    taken = {"get": 0, "run": 0}
+    taken = {"get": 0, "run": 0, "set": 0, "list": 0}
     for prefix in PREFIXES:
-        for command in ("get", "run"):
+        for command in taken:
             for n in range(3):
                 for rest in itertools.product(tokens(), repeat=n):
                     for at in range(n + 1):
@@ -137,6 +148,14 @@ def test_every_short_argv_reads_exactly_as_typer_does() -> None:
     ["run", "-k", "a", "--key", "b/**", "--env-prefix", "APP_", "--timeout", "5m", "--", "./deploy.sh", "-v"],
     ["run", "-k", "db/*", "--env", "prod", "--policy", "psql", "-c", "select 1"],
     ["run", "--no-sanitize", "--allow-short", "-k", "x", "--", "true"],
+    ["set", "a/b"],
+    ["--vault", "/v", "set", "a/b", "--expires", "30d", "--notes", "n", "--url=u", "--tags", "x,y"],
+    ["set", "db/main", "--field", "host=h", "--field", "password", "--binding", "PGHOST=host", "--public", "host"],
+    ["set", "a/b", "--generate", "--no-symbols"],
+    ["list"],
+    ["list", "--json"],
+    ["list", "aws/*", "--json"],
+    ["--vault=/v", "list", "--tag", "ci", "--expiring", "7d"],
 ])
 def test_everyday_commands_take_the_fast_path(argv: list[str]) -> None:
     assert agree(argv)
@@ -144,7 +163,9 @@ def test_everyday_commands_take_the_fast_path(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("argv", [
     [], ["get"], ["get", "-h"], ["get", "a/b", "--help"], ["get", "a/b", "--bogus"], ["get", "--", "a/b"],
-    ["list"], ["--version"], ["get", "a/b", "--field"], ["get", "a/b", "--masked", "--masked"],
+    ["ls"], ["--version"], ["set", "a/b", "--from-file", "f"], ["set", "a/b", "-l", "5", "--generate"],
+    ["set"], ["set", "a", "b"], ["list", "a", "b"], ["list", "--json", "--json"],
+    ["set", "a/b", "--length=5"], ["get", "a/b", "--field"], ["get", "a/b", "--masked", "--masked"],
     ["run"], ["run", "-k", "x"], ["run", "-k", "x", "--"], ["run", "-kx", "--", "true"], ["run", "--help"],
     ["run", "--timeout", "1m", "--timeout", "2m", "--", "true"], ["run", "--env-prefix", "-X", "--", "true"],
 ])
@@ -161,9 +182,9 @@ TYPER_ONLY = ("import sys; from secretctl.cli import app, main; "
               "main._dispatch = lambda argv: app.run(argv); sys.argv = ['secretctl', *sys.argv[1:]]; main.main()")
 
 
-def run_typer(member: Member, *args: str) -> subprocess.CompletedProcess[bytes]:
+def run_typer(member: Member, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-c", TYPER_ONLY, *args], capture_output=True, env=member.env,
-                          cwd=member.home, timeout=60)
+                          cwd=member.home, timeout=60, input=input)
 
 
 @pytest.fixture
@@ -192,12 +213,24 @@ def stocked(alice: Member, vault_dir: Path) -> Member:
     ["run", "-k", "db/*", "--env-prefix", "X_", "--", "sh", "-c", "echo $PGHOST $X_DB_MAIN_PASSWORD"],
     ["run", "-k", "nope/*", "--", "true"],
     ["run", "-k", "app/token", "--timeout", "soon", "--", "true"],
+    ["list"],
+    ["list", "--json"],
+    ["list", "db/*"],
+    ["list", "--tag", "ci"],
+    ["list", "--tag", "ci", "--json"],
+    ["list", "--expiring", "7d"],
+    ["list", "--expiring", "soon"],
+    ["list", "../escape"],
 ])
 def test_the_installed_cli_prints_what_typer_prints(stocked: Member, vault_dir: Path, args: list[str]) -> None:
     fast = stocked.run(*args, check=False)
     slow = run_typer(stocked, *args)
     assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
     refused = ("nope/missing", "../escape", "nosuch", "--bogus", "nope/*", "soon")
+    if args[0] == "list":
+        assert fast.returncode == (2 if "soon" in args else 0), fast.stderr
+        assert b"tok-3f9a8b7c6d5e4f30" not in fast.stdout + fast.stderr
+        return
     expected = 3 if "exit 3" in args[-1] else 0
     assert (fast.returncode == expected) == (not any(r in args for r in refused)), fast.stderr
     if "app/token" in args and "--show-metadata" not in args and not any(r in args for r in refused):
@@ -208,6 +241,52 @@ def test_the_installed_cli_prints_what_typer_prints(stocked: Member, vault_dir: 
     assert b"pw-7e6d5c4b3a29" not in fast.stderr + (b"" if reads and "password" in args else fast.stdout)
 
 
+def _last_change(member: Member, vault_dir: Path) -> tuple[str, str]:
+    """The last commit's subject and the files it changed (paths only)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=vault_dir, capture_output=True, check=True, text=True,
+                              env=member.env).stdout
+    return git("log", "-1", "--format=%s"), git("show", "--name-status", "--format=", "HEAD")
+
+
+@pytest.mark.parametrize(("args", "stdin"), [
+    (["set", "K"], b"v-5b4c3d2e1f\n"),
+    (["set", "K"], b"v-5b4c3d2e1f"),
+    (["set", "K", "--expires", "30d", "--notes", "n", "--url", "https://x", "--tags", "a,b"], b"v-5b4c3d2e1f\n"),
+    (["set", "K", "--field", "host=h", "--field", "password", "--binding", "PGHOST=host", "--public", "host"],
+     b"pw-5b4c3d2e1f\n"),
+    (["set", "K", "--generate", "--no-symbols"], b""),
+    (["set", "K"], b""),
+    (["set", "K", "--expires", "soon"], b"v\n"),
+    (["set", "K", "--generate", "--field", "a=b"], b""),
+    (["set", "K", "--public", "host"], b"v\n"),
+    (["set", "app/token"], b"v-5b4c3d2e1f\n"),
+    (["set", "../escape"], b"v\n"),
+    (["set", "K", "--template", "nosuch"], b"v\n"),
+])
+def test_set_stores_and_prints_what_typer_does(stocked: Member, vault_dir: Path, args: list[str],
+                                                 stdin: bytes) -> None:
+    """The same set, once through the fast path (key new/a) and once through Typer (key new/b, or
+    the same existing key twice): same output, exit code and commit, key names aside."""
+    def argv(key: str) -> list[str]:
+        return [key if a == "K" else a for a in args]
+
+    fast = stocked.run(*argv("new/a"), input=stdin, check=False)
+    fast_change = _last_change(stocked, vault_dir)
+    slow = run_typer(stocked, *argv("new/b"), input=stdin)
+    slow_change = _last_change(stocked, vault_dir)
+
+    def same(b: bytes) -> bytes:
+        return b.replace(b"new/b", b"new/a")
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, same(slow.stderr))
+    if fast.returncode == 0 and "K" in args:
+        assert (fast_change[0], fast_change[1]) == (slow_change[0].replace("new/b", "new/a"),
+                                                    slow_change[1].replace("new/b", "new/a"))
+        assert stocked.run("get", "new/a", check=False).stdout == stocked.run("get", "new/b", check=False).stdout \
+            or "--generate" in args
+    assert b"5b4c3d2e1f" not in fast.stdout + fast.stderr
+
+
 def test_vault_flag_on_the_fast_path(stocked: Member, vault_dir: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in stocked.env.items() if k != "SECRETCTL_VAULT"}
     out = subprocess.run([sys.executable, "-m", "secretctl.cli.main", "--vault", str(vault_dir), "get", "app/token"],
@@ -216,14 +295,27 @@ def test_vault_flag_on_the_fast_path(stocked: Member, vault_dir: Path, tmp_path:
     assert out.stdout == b"tok-3f9a8b7c6d5e4f30"
 
 
-def test_a_plain_get_never_loads_typer(stocked: Member, vault_dir: Path) -> None:
-    code = ("import sys; sys.argv = ['secretctl', 'get', 'app/token']\nfrom secretctl.cli import main\n"
+@pytest.mark.parametrize(("argv", "stdin", "stdout"), [
+    (["get", "app/token"], b"", b"tok-3f9a8b7c6d5e4f30"),
+    (["set", "new/one"], b"v1\n", b""),
+    (["list"], b"", b"app/token\ndb/main\n"),
+    (["list", "--json"], b"", None),
+])
+def test_plain_commands_never_load_typer(stocked: Member, vault_dir: Path, argv: list[str], stdin: bytes,
+                                         stdout: bytes | None) -> None:
+    code = (f"import sys; sys.argv = ['secretctl', *{argv!r}]\nfrom secretctl.cli import main\n"
             "try:\n    main.main()\n"
             "finally:\n    print('typer' in sys.modules, 'rich' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=stocked.env, cwd=stocked.home,
-                         timeout=60)
-    assert out.stdout == b"tok-3f9a8b7c6d5e4f30"
+                         timeout=60, input=stdin)
+    assert out.stdout == stdout if stdout is not None else out.stdout.startswith(b"[{"), out.stderr
     assert out.stderr.strip().endswith(b"False False")
+
+
+def test_the_typer_check_can_see_typer(stocked: Member, vault_dir: Path) -> None:
+    code = ("import sys; sys.argv = ['secretctl', 'get', 'app/token']\nfrom secretctl.cli import main\n"
+            "try:\n    main.main()\n"
+            "finally:\n    print('typer' in sys.modules, 'rich' in sys.modules, file=sys.stderr)")
     help_code = code.replace("'get', 'app/token'", "'get', 'app/token', '--help'")
     out = subprocess.run([sys.executable, "-c", help_code], capture_output=True, env=stocked.env,
                          cwd=stocked.home, timeout=60)
