@@ -1,7 +1,7 @@
 """Bulk-write choices (issues 14 and 15), each beside its alternative in the same run:
 
 1. git staging of a bulk write's files: the hand-built pack that `git index-pack` verifies
-   (infra/gitrepo.stage_blobs) against `git fast-import` (kept only if within 10%).
+   (infra/gitpack.stage_blobs) against `git fast-import` (kept only if within 10%).
 2. Replacing 2,000 small files (a 1,000-secret re-key): a new temp file + rename each (what
    store.write_many does) against reusing the replaced files' inodes as the next temp files
    (link the old file aside, rewrite it, rename it over the next target: no inode is allocated,
@@ -28,12 +28,12 @@ RUNS = 2 if QUICK else 7
 
 
 def fast_import(root: Path, blobs: dict[str, bytes]) -> None:
-    from secretctl.infra import gitrepo
+    from secretctl.infra import gitpack, gitrepo
 
     paths = sorted(blobs)
     stream = b"".join(b"blob\ndata %d\n%s\n" % (len(blobs[p]), blobs[p]) for p in paths) + b"done\n"
     gitrepo.git(root, "fast-import", "--quiet", "--done", input=stream)
-    info = b"".join(b"100644 %s\t%s\0" % (gitrepo.blob_id(blobs[p]).encode(), p.encode()) for p in paths)
+    info = b"".join(b"100644 %s\t%s\0" % (gitpack.blob_id(blobs[p]).encode(), p.encode()) for p in paths)
     gitrepo.git(root, "update-index", "-z", "--index-info", input=info)
 
 
@@ -47,10 +47,10 @@ def some_blobs(n: int) -> dict[str, bytes]:
 
 
 def staging(env: Env) -> None:
-    from secretctl.infra import gitrepo
+    from secretctl.infra import gitpack
 
     root = env.vault("staging")
-    t_pack, t_fi = interleaved(lambda: gitrepo.stage_blobs(root, some_blobs(N)),
+    t_pack, t_fi = interleaved(lambda: gitpack.stage_blobs(root, some_blobs(N)),
                                lambda: fast_import(root, some_blobs(N)), RUNS)
     print(f"staging {N} files in git: hand-built pack + index-pack median {ms(t_pack)}; git fast-import median "
           f"{ms(t_fi)}; fast-import / pack {t_fi / t_pack:.2f}x (kept only if <= 1.1x: the target)")

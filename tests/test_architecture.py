@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,46 @@ def test_front_ends_leave_access_records_and_run_decisions_to_the_service(name: 
     assert [p.name for p in fronts if name in p.read_text()] == []
 
 
-def test_only_gitrepo_runs_git() -> None:
-    runners = [p.relative_to(REPO).as_posix() for p in _sources()
-               if any(s in p.read_text() for s in ('["git"', "['git'", '"git", '))]
-    assert runners == ["secretctl/infra/gitrepo.py"]
+# The one module that starts git; the other git modules (gitpack, gitcommit, gitobjects, gitrange)
+# and the service run git only through its hardened `gitrepo.git`.
+GIT_STARTER = "secretctl/infra/gitrepo.py"
+_SPAWNERS = {"run", "Popen", "call", "check_call", "check_output", "execv", "execvp", "execvpe", "execl", "execlp",
+             "spawnv", "spawnvp", "spawnlp", "posix_spawn", "posix_spawnp", "which"}
+
+
+def _starts_git(tree: ast.AST) -> bool:
+    """An argv whose program is git (``["git", ...]``, ``("git", ...)``), or git named as the
+    program of a process call (``os.execvp("git", ...)``, ``shutil.which("git")``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
+            first = node.elts[0]
+            if isinstance(first, ast.Constant) and first.value == "git":
+                return True
+        if isinstance(node, ast.Call) and node.args:
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            first = node.args[0]
+            if (name in _SPAWNERS and isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    and first.value.split(" ", 1)[0] in ("git", "/usr/bin/git")):
+                return True
+    return False
+
+
+def _git_starters(package: Path) -> list[str]:
+    return sorted(p.relative_to(package.parent).as_posix() for p in package.rglob("*.py")
+                  if "__pycache__" not in p.parts and _starts_git(ast.parse(p.read_text())))
+
+
+def test_only_gitrepo_starts_git() -> None:
+    assert _git_starters(REPO / "secretctl") == [GIT_STARTER]
+
+
+@pytest.mark.parametrize(("module", "line"), [
+    ("service/team.py", 'subprocess.run(["git", "fetch"], check=False)'),
+    ("infra/gitpack.py", 'subprocess.Popen(("git", "index-pack", "--stdin"))'),
+    ("infra/runner.py", 'os.execvp("git", ["git", "status"])'),
+    ("cli/gitcmds.py", 'subprocess.check_output("git rev-parse HEAD", shell=True)'),
+])
+def test_a_git_call_outside_gitrepo_breaks_the_rule(package_copy: Path, module: str, line: str) -> None:
+    target = package_copy / "secretctl" / module
+    target.write_text(target.read_text() + f"\n\ndef _planted() -> None:\n    {line}  # deliberate violation\n")
+    assert _git_starters(package_copy / "secretctl") == sorted([GIT_STARTER, f"secretctl/{module}"])

@@ -33,7 +33,7 @@ from secretctl.service.results import Outcome
 from secretctl.service.writing import Writing, _ConvertedRecipients
 
 if TYPE_CHECKING:
-    from secretctl.infra import agerekey, gitrepo
+    from secretctl.infra import agerekey, gitpack
 
 class Members(Writing):
     def members(self) -> list[dict[str, Any]]:
@@ -109,11 +109,11 @@ class Members(Writing):
     def _require_committed_recipients(self) -> None:
         """Member changes edit the work tree's recipients files: each must be HEAD's, or a planted
         key would be committed as if the person had added it."""
-        from secretctl.infra import gitrepo
+        from secretctl.infra import gitobjects, gitrepo
         from secretctl.service.trust import describe
 
         for _, rel in gitrepo.uncommitted(self.root, [RECIPIENTS_PATHSPEC]):
-            head = gitrepo.committed_many(self.root, [rel])[rel]
+            head = gitobjects.committed_many(self.root, [rel])[rel]
             disk = (self.root / rel).read_bytes() if (self.root / rel).is_file() else None
             raise TamperedError(describe(rel, head, disk),
                                 hint=f"commit it yourself if you made it; if not: git checkout HEAD -- {rel}"
@@ -157,7 +157,7 @@ class Members(Writing):
 
     def _reencrypt_locked(
         self, *, progress: Callable[[int, int], None] | None, added: Recipient | None = None
-    ) -> tuple[list[str], gitrepo.BlobStager | None, list[str]]:
+    ) -> tuple[list[str], gitpack.BlobStager | None, list[str]]:
         """Bring every stale file up to its recipients, in one batch.
 
         With ``added`` (member add), a file encrypted to exactly the other recipients of its

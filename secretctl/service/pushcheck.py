@@ -20,7 +20,7 @@ from secretctl.core.policy import load_policy
 from secretctl.core.pushrefs import RefUpdate
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.errors import SecretctlError
-from secretctl.infra import gitrepo
+from secretctl.infra import gitobjects, gitrange
 from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def pushed_commits(vault: Vault, updates: Sequence[RefUpdate]) -> list[str]:
     for u in updates:
         if u.is_deletion:
             continue
-        for c in gitrepo.commits_to_push(vault.root, u.local_oid, None if u.is_new else u.remote_oid):
+        for c in gitrange.commits_to_push(vault.root, u.local_oid, None if u.is_new else u.remote_oid):
             seen.setdefault(c, None)
     return list(seen)
 
@@ -46,7 +46,7 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
 
     root = vault.root
     commits = pushed_commits(vault, updates)
-    changed = gitrepo.changed_in_commits(root, commits)
+    changed = gitrange.changed_in_commits(root, commits)
     # One cat-file for everything: the changed blobs, and for each commit the recipients files
     # that could govern them and its policy (names that do not exist simply come back missing).
     names: list[str] = []
@@ -55,7 +55,7 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
         for _, oid, path in entries:
             names.append(oid)
             names += [f"{c}:{d}" for d in _recipients_candidates(path)]
-    objects = gitrepo.read_objects(root, names)
+    objects = gitobjects.read_objects(root, names)
     redactor = None
     if deep:
 

@@ -97,7 +97,7 @@ class Reading(AccessLog):
 
     def committed_metas(self, keys: Sequence[str]) -> dict[str, Meta | None]:
         """:meth:`committed_meta` for many keys, with one git call for those not yet read at this HEAD."""
-        from secretctl.infra import gitrepo
+        from secretctl.infra import gitobjects, gitrepo
 
         head = gitrepo.head(self.root)
         if self._committed_meta_cache[0] != head:
@@ -106,7 +106,7 @@ class Reading(AccessLog):
         todo = [k for k in keys if k not in cache]
         if todo:
             rels = {k: keys_mod.meta_path(keys_mod.validate_key(k)) for k in todo}
-            blobs = gitrepo.committed_many(self.root, list(rels.values()))
+            blobs = gitobjects.committed_many(self.root, list(rels.values()))
             for k, rel in rels.items():
                 data = blobs.get(rel)
                 cache[k] = None if data is None else parse_meta(data, source=f"{rel}@HEAD")

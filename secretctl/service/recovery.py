@@ -27,7 +27,7 @@ from pathlib import Path
 
 from secretctl.core import faults, intent
 from secretctl.errors import SecretctlError
-from secretctl.infra import gitlocks, gitrepo, journal, store
+from secretctl.infra import gitcommit, gitlocks, gitobjects, gitpack, gitrange, gitrepo, journal, store
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def _landed(root: Path, recorded: intent.Intent, head: str | None) -> str | None
 
     if head is None or recorded.head is None or head == recorded.head:
         return None
-    found = gitrepo.next_on_first_parent_line(root, recorded.head, head)
+    found = gitrange.next_on_first_parent_line(root, recorded.head, head)
     if found is None:
         return None
     trailers = audit.parse_trailers(found[2])
@@ -176,7 +176,7 @@ def _restore(root: Path, paths: list[str]) -> list[str]:
     """Make ``paths`` in git's index and in the work tree what HEAD has; returns those HEAD lacks
     (their files are still there). A regular file is rewritten only if its bytes differ from
     HEAD's, in bulk through store.write_many (each file old or new, never missing or torn)."""
-    entries = gitrepo.reset_index_to_head(root, paths)
+    entries = gitcommit.reset_index_to_head(root, paths)
     differ: list[tuple[str, str, str]] = []
     special: list[str] = []
     for rel, (mode, oid) in entries.items():
@@ -185,25 +185,25 @@ def _restore(root: Path, paths: list[str]) -> list[str]:
             continue
         try:
             with open(os.path.join(root, rel), "rb") as fh:
-                same = len(oid) == 40 and gitrepo.blob_id(fh.read()) == oid
+                same = len(oid) == 40 and gitpack.blob_id(fh.read()) == oid
         except OSError:
             same = False
         if not same:
             differ.append((rel, mode, oid))
-    sizes = gitrepo.object_sizes(root, [oid for _, _, oid in differ])
+    sizes = gitobjects.object_sizes(root, [oid for _, _, oid in differ])
     chunk: list[tuple[str, str, str]] = []
     held = 0
     for i, item in enumerate(differ):
         chunk.append(item)
         held += sizes.get(item[2], 0)
         if held >= _BATCH_BYTES or i == len(differ) - 1:
-            blobs = gitrepo.read_objects(root, [oid for _, _, oid in chunk])
+            blobs = gitobjects.read_objects(root, [oid for _, _, oid in chunk])
             for mode in ("100644", "100755"):
                 files = [(os.path.join(root, rel), blobs[oid]) for rel, m, oid in chunk if m == mode]
                 if files:
                     store.write_many(files, mode=0o755 if mode == "100755" else 0o644)
             chunk, held = [], 0
-    gitrepo.checkout_paths(root, special)
+    gitcommit.checkout_paths(root, special)
     return [p for p in paths if p not in entries]
 
 

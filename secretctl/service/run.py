@@ -20,7 +20,7 @@ from secretctl.core.policy import Policy, RunCheck, load_policy, narrow
 from secretctl.core.redact import Layered, PassThrough, Redactor, RedactStream, check_redactable
 from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
-from secretctl.infra import detcache, gitrepo, programs, runner, sandbox, settings
+from secretctl.infra import detcache, gitobjects, programs, runner, sandbox, settings
 from secretctl.infra.programs import OpenedProgram
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def load_agent_policy(vault: Vault) -> tuple[Policy, list[str]]:
     """
 
     warnings: list[str] = []
-    committed = gitrepo.show_committed(vault.root, POLICY_PATH)
+    committed = gitobjects.show_committed(vault.root, POLICY_PATH)
     on_disk = vault.root / POLICY_PATH
     if on_disk.exists() and (committed is None or on_disk.read_bytes() != committed):
         warnings.append(f"{POLICY_PATH} has uncommitted changes; they are ignored until committed")
@@ -129,7 +129,7 @@ def _committed_script_sha(vault: Vault, resolved: ResolvedCommand | OpenedProgra
         rel = Path(resolved.realpath).relative_to(vault.root)
     except ValueError:
         return None
-    data = gitrepo.show_committed(vault.root, rel.as_posix())
+    data = gitobjects.show_committed(vault.root, rel.as_posix())
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 

@@ -26,7 +26,7 @@ from secretctl.core.policy import load_policy
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.core.secret import Secret
 from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
-from secretctl.infra import crypto, gitrepo, store
+from secretctl.infra import crypto, gitobjects, gitrepo, store
 from secretctl.service import conflicts
 from secretctl.service.session import AgentSession
 
@@ -256,7 +256,7 @@ def _ls(root: Path, *, staged: bool, rev: str = "HEAD") -> list[tuple[str, str, 
 
 def _read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
     """Blob contents through one `git cat-file --batch` process (missing ones left out)."""
-    return gitrepo.read_objects(root, list(shas))
+    return gitobjects.read_objects(root, list(shas))
 
 
 def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:

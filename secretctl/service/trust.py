@@ -52,11 +52,11 @@ class CommittedRecipients:
         self._fetch([_file(d) for f in folders if f not in self._answers for d in _chain(f)])
 
     def _fetch(self, paths: list[str]) -> None:
-        from secretctl.infra import gitrepo
+        from secretctl.infra import gitobjects
 
         missing = [p for p in dict.fromkeys(paths) if p not in self._head]
         if missing:
-            self._head.update(gitrepo.committed_many(self.root, missing))
+            self._head.update(gitobjects.committed_many(self.root, missing))
 
     def governing(self, key: str) -> tuple[str, RecipientsFile]:
         """(folder of the governing file, HEAD's parsed file) for ``key``; TamperedError if the

@@ -25,7 +25,7 @@ from secretctl.core.recipients import (
 from secretctl.errors import (
     UsageError,
 )
-from secretctl.infra import gitrepo, packagedata, store
+from secretctl.infra import gitcommit, gitrepo, packagedata, store
 from secretctl.service.base import CONFIG_FILE
 from secretctl.service.health import Health
 from secretctl.service.results import Outcome
@@ -89,6 +89,6 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tupl
     gitrepo.configure_repo(root)
     trailers = audit.format_trailers("init", [], f"{name} <{recip.text}>")
     summary = "secretctl: adopt passage store" if adopting else "secretctl: create vault"
-    commit = gitrepo.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)
+    commit = gitcommit.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)
     return Outcome("init", [], commit, details={"adopted": adopting})
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from secretctl.core import audit, faults
 from secretctl.core import fields as fields_mod
@@ -26,12 +26,10 @@ from secretctl.core.recipients import (
 )
 from secretctl.core.secret import Secret
 from secretctl.errors import SecretctlError, UsageError
-from secretctl.infra import crypto, gitrepo, store
+from secretctl.infra import crypto, gitcommit, gitpack, gitrepo, store
 from secretctl.service.reading import Reading
 from secretctl.service.results import Outcome, SetRequest
 
-if TYPE_CHECKING:
-    from secretctl.infra import gitrepo
 
 class Writing(Reading):
     @contextmanager
@@ -75,13 +73,13 @@ class Writing(Reading):
         self._intent.cover(paths)
 
     def _commit(self, action: str, keys: Sequence[str], paths: Sequence[str], summary: str,
-                staged: gitrepo.BlobStager | None = None) -> str | None:
+                staged: gitpack.BlobStager | None = None) -> str | None:
 
         log_paths = self._flush_access_log()
         paths = list(paths) + log_paths
         trailers = audit.format_trailers(action, keys, self.actor_trailer()) + self._audit_head_trailers(log_paths)
         message = f"{summary}\n\n{trailers}\n"
-        commit = gitrepo.commit_paths(self.root, paths, message, actor=self.actor, staged=staged)
+        commit = gitcommit.commit_paths(self.root, paths, message, actor=self.actor, staged=staged)
         self._access_log_committed()
         return commit
 
@@ -105,7 +103,7 @@ class Writing(Reading):
             store.atomic_write(self.root / rel, data)
         return [rel for rel, _ in files]
 
-    def _write_batch(self, files: Iterable[tuple[str, bytes]]) -> tuple[list[str], gitrepo.BlobStager | None]:
+    def _write_batch(self, files: Iterable[tuple[str, bytes]]) -> tuple[list[str], gitpack.BlobStager | None]:
         """Write many files (vault-relative path, bytes) as one batch (store.write_many) while git
         stages the same bytes; returns the paths and the staging for the commit.
 
@@ -114,7 +112,7 @@ class Writing(Reading):
         """
 
         blobs: dict[str, bytes] = {}
-        staged: gitrepo.BlobStager | None = None
+        staged: gitpack.BlobStager | None = None
         root = os.fspath(self.root)
 
         covered = self._intent.covered if self._intent is not None else set()
@@ -128,7 +126,7 @@ class Writing(Reading):
                 yield os.path.join(root, rel), data
             # Runs when write_many asks for more: git stages while the last writes, the sync and
             # the renames go on.
-            staged = gitrepo.start_staging(self.root, blobs)
+            staged = gitpack.start_staging(self.root, blobs)
 
         try:
             store.write_many(produce())
@@ -316,7 +314,7 @@ class Writing(Reading):
             if not paths:
                 return None
             trailers = audit.format_trailers("audit", [], self.actor_trailer()) + self._audit_head_trailers(paths)
-            commit = gitrepo.commit_paths(self.root, paths, f"secretctl: access log of {self.actor}\n\n{trailers}\n",
+            commit = gitcommit.commit_paths(self.root, paths, f"secretctl: access log of {self.actor}\n\n{trailers}\n",
                                           actor=self.actor)
             self._access_log_committed()
             return commit

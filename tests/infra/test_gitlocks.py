@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from secretctl.infra import gitlocks, gitrepo
+from secretctl.infra import gitcommit, gitlocks, gitrepo
 
 
 def _git(root: Path, *args: str) -> None:
@@ -121,12 +121,12 @@ def test_the_index_of_exactly_the_named_paths_goes_back_to_head(repo: Path) -> N
     (repo / "c").write_text("new")  # new, staged
     _git(repo, "add", "c")
     (repo / "keep").write_text("not named: left alone")
-    entries = gitrepo.reset_index_to_head(repo, ["a", "b", "c"])
+    entries = gitcommit.reset_index_to_head(repo, ["a", "b", "c"])
     assert sorted(entries) == ["a", "b"] and all(mode == "100644" for mode, _ in entries.values())
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=repo, capture_output=True, text=True)
     assert staged.stdout == ""  # c is no longer staged, a is HEAD's again
     assert (repo / "a").read_text() == "changed"  # the work tree is the caller's
-    gitrepo.checkout_paths(repo, ["a", "b"])
+    gitcommit.checkout_paths(repo, ["a", "b"])
     assert (repo / "a").read_text() == "a" and (repo / "b").read_text() == "b"
     (repo / "c").unlink()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout

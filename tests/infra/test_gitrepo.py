@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from secretctl.infra import gitrepo
+from secretctl.infra import gitcommit, gitpack
 from tests.conftest import AGE, Member, git, needs_age, snapshot
 
-BULK = gitrepo.PACK_THRESHOLD  # enough files for the pack path
+BULK = gitpack.PACK_THRESHOLD  # enough files for the pack path
 
 
 def dotenv(tmp_path: Path, n: int, tag: str = "") -> tuple[Path, dict[str, str]]:
@@ -24,11 +24,11 @@ def dotenv(tmp_path: Path, n: int, tag: str = "") -> tuple[Path, dict[str, str]]
 def test_pack_matches_what_git_hash_object_computes(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     blobs = [b"", b"x", os.urandom(70_000), b"line\n" * 30_000]  # empty, tiny, and over one stored block
-    pack = gitrepo.build_pack(blobs)
+    pack = gitpack.build_pack(blobs)
     out = subprocess.run(["git", "index-pack", "--stdin"], input=pack, cwd=tmp_path, capture_output=True)
     assert out.returncode == 0, out.stderr
     for data in blobs:
-        oid = gitrepo.blob_id(data)
+        oid = gitpack.blob_id(data)
         hashed = subprocess.run(["git", "hash-object", "--stdin"], input=data, capture_output=True, check=True)
         assert hashed.stdout.decode().strip() == oid
         stored = subprocess.run(["git", "cat-file", "blob", oid], cwd=tmp_path, capture_output=True, check=True)
@@ -105,9 +105,9 @@ def test_a_sha256_repository_stages_from_disk(tmp_path: Path, fmt: str) -> None:
     for rel, data in blobs.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-    staged = gitrepo.start_staging(root, blobs)
+    staged = gitpack.start_staging(root, blobs)
     assert staged is not None and staged.wait() is False
-    commit = gitrepo.commit_paths(root, list(blobs), "bulk\n", actor="t", staged=staged)
+    commit = gitcommit.commit_paths(root, list(blobs), "bulk\n", actor="t", staged=staged)
     assert commit is not None and len(commit) == 64
     assert git(root, "status", "--porcelain") == ""
 
@@ -117,7 +117,7 @@ def test_undo_puts_the_index_and_the_object_store_back(alice: Member, vault_dir:
     index_before = git(vault_dir, "ls-files", "-s")
     packs_before = sorted(p.name for p in (vault_dir / ".git/objects/pack").iterdir())
     blobs = {f"new/k{i}.age": os.urandom(50) for i in range(BULK)}
-    staged = gitrepo.start_staging(vault_dir, blobs)
+    staged = gitpack.start_staging(vault_dir, blobs)
     assert staged is not None and staged.wait() is True
     assert "new/k1.age" in git(vault_dir, "ls-files", "-s")
     staged.undo()

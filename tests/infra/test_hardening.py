@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from secretctl.errors import TamperedError
-from secretctl.infra import gitrepo, hardening
+from secretctl.infra import gitcommit, gitobjects, gitrepo, hardening
 
 
 def test_child_env_drops_every_secretctl_secret_and_keeps_locations() -> None:
@@ -43,7 +43,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
     gitrepo.init(root)
     (root / "f").write_text("one\n")
-    gitrepo.commit_paths(root, ["f"], "first", actor="t")
+    gitcommit.commit_paths(root, ["f"], "first", actor="t")
     return root
 
 
@@ -79,7 +79,7 @@ def test_hooks_kept_for_commits_see_no_password(repo: Path, tmp_path: Path) -> N
     (repo / ".git/hooks/pre-commit").write_text(f"#!/bin/sh\nenv >> {out}\n")
     (repo / ".git/hooks/pre-commit").chmod(0o755)
     (repo / "f").write_text("three\n")
-    gitrepo.commit_paths(repo, ["f"], "second", actor="t")
+    gitcommit.commit_paths(repo, ["f"], "second", actor="t")
     assert out.exists()
     assert b"pw-that-must-not-leak" not in out.read_bytes()
     assert b"SECRETCTL_PASSWORD" not in out.read_bytes()
@@ -100,5 +100,5 @@ def test_a_planted_local_key_stops_every_call_with_one_line(repo: Path, tmp_path
 def test_committed_many_and_uncommitted(repo: Path) -> None:
     (repo / "f").write_text("changed\n")
     (repo / "new").write_text("x\n")
-    assert gitrepo.committed_many(repo, ["f", "missing", "f"]) == {"f": b"one\n", "missing": None}
+    assert gitobjects.committed_many(repo, ["f", "missing", "f"]) == {"f": b"one\n", "missing": None}
     assert sorted(gitrepo.uncommitted(repo, ["f", "new"])) == [(" M", "f"), ("??", "new")]
