@@ -24,7 +24,7 @@ def member_add(
     v = open_vault()
     with Progress("re-encrypting", len(v.key_names())) as bar:
         out = v.member_add(name, recipient, path=path, progress=bar.update)
-    info(f"added {name} to {out.details['path']}; re-encrypted {len(out.keys)} secrets")
+    info(f"added {name} to {out.path}; re-encrypted {len(out.keys)} secrets")
 
 
 @member_app.command("remove")
@@ -45,7 +45,7 @@ def member_remove(
         raise typer.Exit(1)
     with Progress("re-encrypting", len(v.key_names())) as bar:
         out = v.member_remove(name, progress=bar.update)
-    could = out.details["could_read"]
+    could = out.could_read
     info(f"removed {name}; re-encrypted {len(out.keys)} secrets")
     if could:
         info(f"{name} could read {len(could)} secrets before; rotate them: " + ", ".join(could[:20])

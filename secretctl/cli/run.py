@@ -86,7 +86,7 @@ def policy_commit() -> None:
     if out.commit is None:
         info("nothing to commit: the policy and its scripts are as committed")
         return
-    info(f"committed {', '.join(out.details['paths'])}; agents use it from now on (secretctl sync shares it)")
+    info(f"committed {', '.join(out.paths)}; agents use it from now on (secretctl sync shares it)")
 
 
 @policy_app.command("show")

@@ -64,4 +64,4 @@ def store_secret(key: str, *, from_file: Path | None = None, generate: bool = Fa
     )
     v = open_vault()
     out = v.set(key, req)
-    info(f"{'stored' if out.details.get('created') else 'updated'} {key}")
+    info(f"{'stored' if out.created else 'updated'} {key}")

@@ -36,7 +36,7 @@ def init(
         recipient = identity.create(ipath, passphrase=new_password(no_passphrase))
         info(f"created your identity at {ipath}")
     out = vault.init_vault(root, recipient=recipient, name=member)
-    info(("adopted passage store at " if out.details["adopted"] else "created vault at ") + str(root))
+    info(("adopted passage store at " if out.adopted else "created vault at ") + str(root))
     info(f"your recipient (share it with teammates): {recipient}")
 
 

@@ -29,7 +29,7 @@ from secretctl.infra import identity as identity_mod
 from secretctl.infra import store
 from secretctl.service.base import MAX_SECRET_BYTES, RECIPIENTS_PATHSPEC
 from secretctl.service.reading import _under
-from secretctl.service.results import Outcome
+from secretctl.service.results import MemberAdded, MemberRemoved, Outcome
 from secretctl.service.writing import Writing, _ConvertedRecipients
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class Members(Writing):
         return out
 
     def member_add(self, name: str, recipient_text: str, *, path: str = "",
-                   progress: Callable[[int, int], None] | None = None) -> Outcome:
+                   progress: Callable[[int, int], None] | None = None) -> MemberAdded:
         """Give ``name`` access to ``path`` (default: the whole vault) and re-encrypt what they gain.
 
         The new recipient goes into the recipients file governing ``path`` (created there
@@ -78,9 +78,9 @@ class Members(Writing):
             commit = self._commit("member-add", touched, paths,
                                   f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)",
                                   staged=staged)
-        return Outcome("member-add", touched, commit, details={"member": name, "path": path or "/"})
+        return MemberAdded("member-add", touched, commit, member=name, path=path or "/")
 
-    def member_remove(self, name: str, *, progress: Callable[[int, int], None] | None = None) -> Outcome:
+    def member_remove(self, name: str, *, progress: Callable[[int, int], None] | None = None) -> MemberRemoved:
         with self._mutation("member-remove"):
             self._require_committed_recipients()
             changed = []
@@ -103,8 +103,7 @@ class Members(Writing):
             commit = self._commit("member-remove", touched, paths,
                                   f"secretctl: remove member {name} ({len(touched)} secrets re-encrypted)",
                                   staged=staged)
-        return Outcome("member-remove", touched, commit,
-                       details={"member": name, "could_read": readable})
+        return MemberRemoved("member-remove", touched, commit, member=name, could_read=readable)
 
     def _require_committed_recipients(self) -> None:
         """Member changes edit the work tree's recipients files: each must be HEAD's, or a planted
@@ -148,7 +147,7 @@ class Members(Writing):
         """Re-encrypt exactly the files whose recipient set changed; one commit."""
         if dry_run:
             self.require()
-            return Outcome("reencrypt", self.stale(), None, details={"dry_run": True})
+            return Outcome("reencrypt", self.stale(), None, dry_run=True)
         with self._mutation("reencrypt"):
             paths, staged, touched = self._reencrypt_locked(progress=progress)
             commit = self._commit("reencrypt", touched, paths,

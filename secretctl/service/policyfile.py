@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from secretctl.core.policy import load_policy
 from secretctl.errors import NotFoundError, UsageError
 from secretctl.infra import gitrepo
-from secretctl.service.results import Outcome
+from secretctl.service.results import PolicyCommitted
 
 if TYPE_CHECKING:
     from secretctl.service.vault import Vault
@@ -36,7 +36,7 @@ def policy_scripts(allowed_commands: tuple[str, ...] | list[str]) -> list[str]:
     return out
 
 
-def commit_policy(vault: Vault) -> Outcome:
+def commit_policy(vault: Vault) -> PolicyCommitted:
     """Validate the policy on disk and commit it with the scripts it names; commit None when
     nothing changed."""
     vault.require()
@@ -52,7 +52,7 @@ def commit_policy(vault: Vault) -> Outcome:
     status = gitrepo.git(vault.root, "status", "--porcelain", "-z", "--untracked-files=all", "--", *paths)
     changed = [entry[3:] for entry in status.stdout.decode().split("\0") if len(entry) > 3]
     if not changed:
-        return Outcome("policy", [], None, details={"paths": []})
+        return PolicyCommitted("policy", [], None, paths=[])
     with vault._mutation("policy"):
         commit = vault._commit("policy", [], changed, f"secretctl: commit policy ({', '.join(changed)})")
-    return Outcome("policy", [], commit, details={"paths": changed})
+    return PolicyCommitted("policy", [], commit, paths=changed)

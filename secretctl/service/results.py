@@ -50,13 +50,52 @@ class ExpiryWarning:
 
 @dataclass
 class Outcome:
-    """What a mutation did, for the front end to report."""
+    """What a mutation did, for the front end to report: the keys it touched, its commit (None
+    when nothing was committed) and, for a bulk command, the keys it skipped. An operation that
+    reports more returns a subclass below with the fields a front end reads."""
 
     action: str
     keys: list[str] = field(default_factory=list)
     commit: str | None = None
     skipped: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False  # import/reencrypt --dry-run: what would change, nothing written
+
+
+@dataclass(kw_only=True)
+class SetOutcome(Outcome):
+    """`set`: whether the key was new (stored) or replaced (updated)."""
+
+    created: bool
+
+
+@dataclass(kw_only=True)
+class InitOutcome(Outcome):
+    """`init`: whether an existing passage store was adopted rather than a vault created."""
+
+    adopted: bool
+
+
+@dataclass(kw_only=True)
+class MemberAdded(Outcome):
+    """`member add`: who, and the folder (``/`` for the whole vault) they were added to."""
+
+    member: str
+    path: str
+
+
+@dataclass(kw_only=True)
+class MemberRemoved(Outcome):
+    """`member remove`: who, and the keys they could decrypt until now (they may have copies)."""
+
+    member: str
+    could_read: list[str]
+
+
+@dataclass(kw_only=True)
+class PolicyCommitted(Outcome):
+    """`policy commit`: the policy files committed (empty when they already matched HEAD)."""
+
+    paths: list[str]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from secretctl.errors import (
 from secretctl.infra import gitcommit, gitrepo, packagedata, store
 from secretctl.service.base import CONFIG_FILE
 from secretctl.service.health import Health
-from secretctl.service.results import Outcome
+from secretctl.service.results import InitOutcome
 
 if TYPE_CHECKING:
     pass
@@ -38,7 +38,7 @@ class Vault(Health):
 
 
 def init_vault(root: Path, *, recipient: str, name: str,
-               template: Sequence[tuple[str, bytes]] | None = None) -> Outcome:
+               template: Sequence[tuple[str, bytes]] | None = None) -> InitOutcome:
     """Create a vault at ``root`` (or adopt a passage store there) and make the first commit."""
 
     recip = parse_recipient(recipient, source="your identity")
@@ -56,7 +56,8 @@ def init_vault(root: Path, *, recipient: str, name: str,
         raise
 
 
-def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tuple[str, bytes]] | None) -> Outcome:
+def _init_vault(root: Path, recip: Recipient, name: str,
+                template: Sequence[tuple[str, bytes]] | None) -> InitOutcome:
 
     root.mkdir(parents=True, exist_ok=True)
     if (root / CONFIG_FILE).exists():
@@ -90,5 +91,5 @@ def _init_vault(root: Path, recip: Recipient, name: str, template: Sequence[tupl
     trailers = audit.format_trailers("init", [], f"{name} <{recip.text}>")
     summary = "secretctl: adopt passage store" if adopting else "secretctl: create vault"
     commit = gitcommit.commit_paths(root, written, f"{summary}\n\n{trailers}\n", actor=name)
-    return Outcome("init", [], commit, details={"adopted": adopting})
+    return InitOutcome("init", [], commit, adopted=adopting)
 

@@ -28,7 +28,7 @@ from secretctl.core.secret import Secret
 from secretctl.errors import SecretctlError, UsageError
 from secretctl.infra import crypto, gitcommit, gitpack, gitrepo, store
 from secretctl.service.reading import Reading
-from secretctl.service.results import Outcome, SetRequest
+from secretctl.service.results import Outcome, SetOutcome, SetRequest
 
 
 class Writing(Reading):
@@ -194,7 +194,7 @@ class Writing(Reading):
             bindings=bindings,
         )
 
-    def set(self, key: str, req: SetRequest) -> Outcome:
+    def set(self, key: str, req: SetRequest) -> SetOutcome:
         keys_mod.validate_key(key)
         with self._mutation("set"):
             self._check_new_key(key)
@@ -210,7 +210,7 @@ class Writing(Reading):
             paths = self._write_secret(key, plaintext, meta)
             action = "update" if existed else "set"
             commit = self._commit("set", [key], paths, f"secretctl: {action} {key}")
-        return Outcome("set", [key], commit, details={"created": not existed})
+        return SetOutcome("set", [key], commit, created=not existed)
 
     def delete(self, key: str) -> Outcome:
         with self._mutation("delete"):
@@ -285,7 +285,7 @@ class Writing(Reading):
                     case_index.add(key)
                 todo.append((key, value))
             if dry_run:
-                return Outcome("import", [k for k, _ in todo], None, skipped, {"dry_run": True})
+                return Outcome("import", [k for k, _ in todo], None, skipped, dry_run=True)
             converted = _ConvertedRecipients()
             req = SetRequest(tags=tags)
 
