@@ -70,8 +70,7 @@ def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tupl
     into a next line made of ``chars`` alone."""
     run, table = _run_rx(chars)
     n = len(data)
-    lo = max(0, start - REGION_LIMIT)
-    start = data[lo:start].translate(table).rfind(b" ") + 1 + lo
+    start = _run_start(data, start, table)
     while True:
         end = min(_match_end(run, data, end), start + REGION_LIMIT)
         if not wrap or end >= n or data[end] not in b"\r\n":
@@ -92,6 +91,22 @@ def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tupl
                 break
             start = line_start
     return start, end
+
+
+def _run_start(data: bytes, start: int, table: bytes) -> int:
+    """Where the run of ``table``'s characters that ends at ``start`` begins (at most
+    ``REGION_LIMIT`` back). The window grows from 256 bytes: a run is short next to a 1 MiB read,
+    and translating a whole megabyte per candidate cost more than the scan."""
+    floor = max(0, start - REGION_LIMIT)
+    step = 256
+    while True:
+        lo = max(floor, start - step)
+        at = data[lo:start].translate(table).rfind(b" ")
+        if at >= 0:
+            return lo + at + 1
+        if lo == floor:
+            return floor
+        step *= 8
 
 
 def _match_end(rx: re.Pattern[bytes], data: bytes, pos: int) -> int:

@@ -10,6 +10,7 @@ a database of literal secrets is plaintext-equivalent and is never serialized to
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 
@@ -80,15 +81,19 @@ class RegexSet:
 
         return bytes(hyperscan.dumpb(self._db))
 
-    def scan(self, data: bytes) -> list[Hit]:
+    def scan(self, data: bytes, *, limit: int = 0) -> list[Hit]:
+        """Every hit, in order of end; with ``limit``, the scan stops at that many."""
         if not data:
             return []
+        import hyperscan
+
         hits: list[Hit] = []
         add = hits.append
 
-        def on_match(idx: int, start: int, end: int, _flags: int, _ctx: object) -> None:
+        def on_match(idx: int, start: int, end: int, _flags: int, _ctx: object) -> bool:
             add((idx, start, end))
+            return 0 < limit <= len(hits)  # True stops the scan
 
-        with self._lock:
+        with self._lock, contextlib.suppress(hyperscan.ScanTerminated):
             self._db.scan(data, match_event_handler=on_match)
         return hits

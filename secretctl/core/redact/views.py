@@ -30,7 +30,8 @@ NON_ALNUM = bytes(c for c in range(256) if c not in _ALNUM)
 ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
 _ERASE = re.compile(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
 _NOT_ALNUM_TEXT = re.compile(r"[\W_]+")
-_BLOCK = 2048
+_BLOCK = 4096
+_STEPS = (512, 64)
 
 
 class View:
@@ -56,23 +57,31 @@ class Identity(View):
 
 class _Deleted(View):
     """``data`` with some byte values deleted: the k-th kept byte is found by counting kept bytes
-    per block (bytes.translate, in C), then within one block."""
+    (bytes.translate, in C) per block, then per step within the block, then walking at most one
+    step. Block counts are taken only as far as a position asks: a match near the start of a
+    1 MiB read does not pay for a pass over all of it."""
 
-    def __init__(self, original: bytes, data: bytes, deleted: bytes) -> None:
+    def __init__(self, original: bytes, data: bytes, deleted: bytes, cum: list[int] | None = None) -> None:
         self.original, self.data, self._deleted = original, data, deleted
-        self._cum: list[int] | None = None
+        self._cum: list[int] = cum or [0]  # kept bytes before each block, as far as counted
 
     def unit(self, i: int) -> tuple[int, int]:
-        if self._cum is None:
-            cum, total, orig, dele = [0], 0, self.original, self._deleted
-            for b in range(0, len(orig), _BLOCK):
-                total += len(orig[b : b + _BLOCK].translate(None, dele))
-                cum.append(total)
-            self._cum = cum
-        block = bisect.bisect_right(self._cum, i) - 1
-        seen = self._cum[block]
+        cum, orig, dele = self._cum, self.original, self._deleted
+        while cum[-1] <= i and (len(cum) - 1) * _BLOCK < len(orig):
+            b = (len(cum) - 1) * _BLOCK
+            cum.append(cum[-1] + len(orig[b : b + _BLOCK].translate(None, dele)))
+        block = bisect.bisect_right(cum, i) - 1
+        seen = cum[block]
         pos = block * _BLOCK
-        orig, dele = self.original, self._deleted
+        stop = min(pos + _BLOCK, len(orig))
+        for step in _STEPS:  # whole steps counted in C; the last one walked in Python
+            while pos + step <= stop:
+                kept = len(orig[pos : pos + step].translate(None, dele))
+                if seen + kept > i:
+                    stop = pos + step
+                    break
+                seen += kept
+                pos += step
         while True:
             if orig[pos] not in dele:
                 if seen == i:
@@ -187,7 +196,14 @@ def skeleton_reference(data: bytes) -> View:
 def skeleton(data: bytes) -> View:
     """The skeleton view (see the module docstring); fast for ASCII, exact for everything."""
     if b"\x1b" not in data and data.isascii():
-        return _Deleted(data, data.translate(_LOWER, NON_ALNUM), NON_ALNUM)
+        if len(data) <= _BLOCK:
+            return _Deleted(data, data.translate(_LOWER, NON_ALNUM), NON_ALNUM)
+        # Block by block, so the map back has its block counts for free (no second pass).
+        parts = [data[b : b + _BLOCK].translate(_LOWER, NON_ALNUM) for b in range(0, len(data), _BLOCK)]
+        cum = [0]
+        for part in parts:
+            cum.append(cum[-1] + len(part))
+        return _Deleted(data, b"".join(parts), NON_ALNUM, cum)
     plain = ANSI.sub(b"", data) if b"\x1b" in data else data
     if plain.isascii():
         text = plain.translate(_LOWER, NON_ALNUM)
@@ -235,6 +251,7 @@ def _unescape_one(m: re.Match[bytes]) -> bytes:
 
 def unescaped(data: bytes) -> View | None:
     """Escapes replaced by the bytes they stand for; None if there are none."""
-    if b"%" not in data and b"&#" not in data and b"\\" not in data:
+    # memchr for single bytes first: searching for the pair ``&#`` runs at a tenth of the speed.
+    if b"%" not in data and b"\\" not in data and (b"&" not in data or b"&#" not in data):
         return None
     return _substitute(data, _UNESCAPE, _unescape_one)
