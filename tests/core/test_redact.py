@@ -436,3 +436,26 @@ def test_close_releases_everything() -> None:
     s = r.stream()
     out = s.feed(b"partial " + TOKEN[:5])
     assert out + s.close() == b"partial " + TOKEN[:5]
+
+
+_ARGV_VALUE = b"Zq8vLm3pR7tXw2Kd9sBnYc"
+_ARGV_FORMS = [
+    _ARGV_VALUE, b"--token=" + _ARGV_VALUE, _ARGV_VALUE[3:13], _ARGV_VALUE.upper(), _ARGV_VALUE[::-1],
+    b" ".join(_ARGV_VALUE[i : i + 1] for i in range(len(_ARGV_VALUE))), _ARGV_VALUE.hex().encode(),
+    base64.b64encode(b"user=" + _ARGV_VALUE), urllib.parse.quote(_ARGV_VALUE.decode(), safe="").encode(),
+    base64.b64encode(base64.b64encode(b"config: " + _ARGV_VALUE + b" more text here")),
+    b"true", b"cat", b"/tmp/some/file.txt", b"--verbose", b"Zq8vLm3", b"hello world",
+]
+
+
+@pytest.mark.parametrize("arg", _ARGV_FORMS, ids=range(len(_ARGV_FORMS)))
+def test_an_uncompiled_redactor_finds_in_a_command_line_what_the_compiled_one_finds(arg: bytes) -> None:
+    # `run` checks its command line with the uncompiled redactor, at once, while the compiled one
+    # builds on a thread: both must agree on every form (or the access log could keep a value).
+    values = secrets(**{"app/token": _ARGV_VALUE, "db/other": b"unrelated-value-0001"})
+    uncompiled = Redactor.build(values, compiled=False)
+    compiled = uncompiled.compile()
+    assert not uncompiled.compiled and compiled.compiled
+    assert uncompiled.contains(arg) == compiled.contains(arg) == Redactor.build(values).contains(arg)
+    assert uncompiled.find(arg) == compiled.find(arg)
+    assert bool(uncompiled.contains(arg)) == (_ARGV_FORMS.index(arg) < 10)

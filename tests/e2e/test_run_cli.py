@@ -286,10 +286,12 @@ def test_run_is_fast_enough_to_not_matter(alice: Member, runner_vault: Path) -> 
 
 
 def test_a_value_typed_into_argv_never_reaches_the_access_log(alice: Member, runner_vault: Path) -> None:
-    alice.run("run", "-k", "app/api-token", "--", "echo", "tok_live_ABCDEF123456", "$APP_API_TOKEN")
+    alice.run("run", "-k", "app/api-token", "--", "echo", "tok_live_ABCDEF123456", "$APP_API_TOKEN",
+              "id=ABCDEF12345", "dG9rX2xpdmVfQUJDREVGMTIzNDU2")
     log = (runner_vault / ".git/secretctl/audit-pending.jsonl").read_text()
-    assert "tok_live_ABCDEF123456" not in log
-    # Kept as a keyed hash (issue 11): a redacted copy would still show the rest of a guess.
+    assert "tok_live_ABCDEF123456" not in log and "ABCDEF12345" not in log
+    # Kept as a keyed hash (issue 11): a redacted copy would still show the rest of a guess. The
+    # check runs without waiting for the compiled redactor: a fragment and base64 are found too.
     argv = next(json.loads(line)["argv"] for line in log.splitlines() if '"argv"' in line)
     assert argv[0] == "echo" and argv[2] == "$APP_API_TOKEN"
-    assert argv[1].startswith("[hmac-sha256:") and "REDACTED" not in log
+    assert all(argv[i].startswith("[hmac-sha256:") for i in (1, 3, 4)) and "REDACTED" not in log

@@ -20,11 +20,16 @@ Hit = tuple[int, int, int]  # (pattern index, start, end)
 class LiteralSet:
     """Every occurrence (overlapping ones too) of a fixed set of byte strings."""
 
-    def __init__(self, patterns: Sequence[bytes], *, caseless: bool = False) -> None:
+    def __init__(self, patterns: Sequence[bytes], *, caseless: bool = False, compiled: bool = True) -> None:
+        """``compiled=False`` skips the compile and scans with ``bytes.find`` per pattern: for a
+        few short strings (a command line), checked at once instead of after a compile."""
         self.patterns = list(patterns)
         self._lens = [len(p) for p in self.patterns]
         self._db = None
-        if not self.patterns:
+        self._compiled = compiled
+        if not self.patterns or not compiled:
+            if caseless and not compiled:
+                raise ValueError("an uncompiled literal set is case-sensitive")
             return
         import hyperscan  # lazy: only a scan that has patterns needs the library
 
@@ -41,6 +46,8 @@ class LiteralSet:
         return len(self.patterns)
 
     def scan(self, data: bytes) -> list[Hit]:
+        if not self._compiled:
+            return self._find_each(data)
         if self._db is None or not data:
             return []
         hits: list[Hit] = []
@@ -52,6 +59,17 @@ class LiteralSet:
 
         with self._lock:
             self._db.scan(data, match_event_handler=on_match)
+        return hits
+
+    def _find_each(self, data: bytes) -> list[Hit]:
+        hits: list[Hit] = []
+        if len(data) < min(self._lens, default=1):
+            return hits
+        for idx, p in enumerate(self.patterns):
+            at = data.find(p)
+            while at >= 0:
+                hits.append((idx, at, at + len(p)))
+                at = data.find(p, at + 1)
         return hits
 
 

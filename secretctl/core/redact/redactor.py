@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import copy
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -250,19 +252,19 @@ class _Index:
 class Redactor:
     """Built once for a set of values; ``stream()`` gives independent per-stream state."""
 
-    def __init__(self, raw: _Index, skel: _Index, *, credentials: bool, shapes: bool = True) -> None:
+    def __init__(self, raw: _Index, skel: _Index, *, credentials: bool, shapes: bool = True,
+                 compiled: bool = True) -> None:
         self._raw_meta, self._skel_meta = raw.meta, skel.meta
         self._n_plain = len(raw.patterns)
         self._owners, self._values = raw.owners, raw.values
         self._fragment_min, self._public = raw.fragment_min, raw.public
-        self._raw = LiteralSet(raw.patterns + raw.anchors)
-        self._skel = LiteralSet(skel.patterns)
+        self._raw = LiteralSet(raw.patterns + raw.anchors, compiled=compiled)
+        self._skel = LiteralSet(skel.patterns, compiled=compiled)
         self._shapes = _Shapes.get() if shapes and (credentials or raw.patterns or skel.patterns) else None
         self._credentials = credentials
-        self._raw_prefix = _Prefixes(raw.patterns + raw.windows)
-        self._skel_prefix = _Prefixes(skel.patterns)
-        self._skel_rprefix = _Prefixes(p[::-1] for p in skel.patterns)
-        self.maxlen = max(self._raw_prefix.maxlen, self._skel_prefix.maxlen)
+        self._prefix_sources = (raw.patterns + raw.windows, skel.patterns)
+        self.maxlen = max((max(map(len, group), default=0) for group in self._prefix_sources), default=0)
+        self.compiled = compiled
         self.has_fragments = bool(raw.anchors)
         self.lean = False  # set by build: some forms left out (see run.run_agent)
         self.empty = not len(self._raw) and not skel.patterns and not credentials
@@ -270,14 +272,15 @@ class Redactor:
     @classmethod
     def build(cls, secrets: Mapping[str, Secret], *, fragment_min: int = 8, fragment_value_min: int = 16,
               credentials: bool = True, public: Sequence[bytes] = (), fragments: bool = True,
-              lean: bool = False, detect: bool = True,
+              lean: bool = False, detect: bool = True, compiled: bool = True,
               forms_cache: dict[tuple[bytes, int, int], ValueForms] | None = None) -> Redactor:
         """``public``: non-sensitive values (a host name, a port) the output may show: a fragment
         made mostly of them is not a trace of a secret. ``forms_cache`` (value -> forms) lets a
         rebuild skip the values it has seen. ``fragments=False`` leaves fragments out; ``lean``
         keeps 2 literals per value (skeleton and hex: no base64 cores); ``detect=False`` leaves the
         credential detectors and decode candidates out (a layer under one that has them: see
-        ``Layered``)."""
+        ``Layered``); ``compiled=False`` skips the compile: for checking a few short strings (a
+        command line) at once, not for output."""
         best: dict[tuple[int, bytes], tuple[str, str, tuple[int, int]]] = {}
         pub = tuple(p for p in public if len(p) >= PUBLIC_MIN)
         raw, skel = _Index(fragment_min=fragment_min, public=pub), _Index()
@@ -317,9 +320,26 @@ class Redactor:
             idx.patterns.append(p)
             idx.meta.append((label, form))
         raw.windows = sorted(windows)
-        made = cls(raw, skel, credentials=credentials, shapes=detect)
+        made = cls(raw, skel, credentials=credentials, shapes=detect, compiled=compiled)
         made.lean = lean or not fragments
         return made
+
+    def compile(self) -> Redactor:
+        """This redactor with its literal sets compiled (a copy: this one stays as it is). Lets a
+        caller check a command line at once with the uncompiled one while this runs on a thread."""
+        if self.compiled:
+            return self
+        made = copy.copy(self)
+        made._raw = LiteralSet(self._raw.patterns)
+        made._skel = LiteralSet(self._skel.patterns)
+        made.compiled = True
+        return made
+
+    @functools.cached_property
+    def _prefixes(self) -> tuple[_Prefixes, _Prefixes, _Prefixes]:
+        """(raw, skeleton, reversed skeleton): only a stream needs them (``holdback``)."""
+        raw, skel = self._prefix_sources
+        return _Prefixes(raw), _Prefixes(skel), _Prefixes(p[::-1] for p in skel)
 
     @property
     def pattern_count(self) -> int:
@@ -446,10 +466,11 @@ class Redactor:
     # -------------------------------------------------------------- holdback
     def holdback(self, tail: bytes) -> int:
         """How many bytes at the end of ``tail`` could still grow into a form of a value (in any view)."""
-        keep = self._raw_prefix.longest_suffix(tail)
+        raw_prefix, skel_prefix, skel_rprefix = self._prefixes
+        keep = raw_prefix.longest_suffix(tail)
         for base in (views.unescaped(tail), views.rendered(tail)):
             if base is not None:
-                k = self._raw_prefix.longest_suffix(base.data)
+                k = raw_prefix.longest_suffix(base.data)
                 if k:
                     keep = max(keep, len(tail) - base.unit(len(base.data) - k)[0])
         if not len(self._skel):
@@ -460,7 +481,7 @@ class Redactor:
                 skels.append(views.Composed(base, views.skeleton(base.data)))
         for sv in skels:
             n = len(sv.data)
-            for prefixes in (self._skel_prefix, self._skel_rprefix):
+            for prefixes in (skel_prefix, skel_rprefix):
                 k = prefixes.longest_suffix(sv.data)
                 if k:
                     keep = max(keep, len(tail) - sv.unit(n - k)[0])
