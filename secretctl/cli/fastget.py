@@ -15,7 +15,7 @@ def fast_get_via_agent(vault: str | None, key: str) -> bool:
     env = settings.environ()
     # No socket, no agent: back to the normal path before importing or reading anything more
     # (without this check a plain `get` with no agent paid ~10 ms for the attempt).
-    if not os.path.exists(settings.agent_socket_path(env)):
+    if not os.path.exists(settings.agent_socket_file(env)):
         return False
     from secretctl.service.fastget import reveal_via_agent
 

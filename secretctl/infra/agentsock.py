@@ -15,13 +15,16 @@ import os
 import stat
 import struct
 import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
 
 from secretctl.core import agentproto
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, SecretctlError, UsageError, VaultCorruptError, VaultLockedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and pathlib cost the fast path about 20 ms of imports: for mypy only
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
 
 LOCKED_MESSAGE = "vault locked: run `secretctl unlock`"
 TIMEOUT = 30.0  # a decryption batch takes milliseconds; a hung agent must not hang every command
@@ -37,16 +40,19 @@ class AgentUnavailable(Exception):
     """No agent answers at the socket (none started, or it exited, was locked or killed)."""
 
 
-class AgentStatus(NamedTuple):  # a NamedTuple: dataclasses costs the fast path 5 ms of imports
-    recipient: str
-    pid: int
-    expires_in: float | None
-    idle_in: float | None
-    memory_locked: bool
-    refused_peers: int
+class AgentStatus:
+    """What `status` reports. A plain class: NamedTuple (typing) or dataclasses cost the fast
+    path 5-10 ms of imports."""
+
+    __slots__ = ("expires_in", "idle_in", "memory_locked", "pid", "recipient", "refused_peers")
+
+    def __init__(self, *, recipient: str, pid: int, expires_in: float | None, idle_in: float | None,
+                 memory_locked: bool, refused_peers: int) -> None:
+        self.recipient, self.pid, self.expires_in, self.idle_in = recipient, pid, expires_in, idle_in
+        self.memory_locked, self.refused_peers = memory_locked, refused_peers
 
 
-def check_private_dir(path: Path) -> None:
+def check_private_dir(path: str | Path) -> None:
     """Refuse a runtime directory that is a symlink, someone else's, or open to others."""
     try:
         st = os.lstat(path)
@@ -73,9 +79,9 @@ def peer_uid(sock: _socket.socket) -> int:
                         hint="the unlock agent needs Linux or macOS")
 
 
-def connect(path: Path, *, timeout: float = TIMEOUT) -> _socket.socket:
+def connect(path: str | Path, *, timeout: float = TIMEOUT) -> _socket.socket:
     """A connection to the agent at ``path``, after checking its directory and its uid."""
-    check_private_dir(path.parent)
+    check_private_dir(os.path.dirname(os.fspath(path)) or ".")
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -136,7 +142,7 @@ def error_from(data: Mapping[str, Any]) -> SecretctlError:
 class AgentClient:
     """One connection to a running agent, reused for every request of a command."""
 
-    def __init__(self, path: Path, *, recipient: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, recipient: str | None = None) -> None:
         self.path = path
         self.recipient = recipient  # the recipient the caller expects (from the .pub file), if known
         self._sock: _socket.socket | None = None
@@ -153,8 +159,10 @@ class AgentClient:
 
     def status(self) -> AgentStatus:
         reply, _ = exchange(self._conn(), {"op": "status"})
-        return AgentStatus(str(reply["recipient"]), int(reply["pid"]), reply.get("expires_in"), reply.get("idle_in"),
-                           bool(reply.get("memory_locked")), int(reply.get("refused_peers", 0)))
+        return AgentStatus(recipient=str(reply["recipient"]), pid=int(reply["pid"]),
+                           expires_in=reply.get("expires_in"), idle_in=reply.get("idle_in"),
+                           memory_locked=bool(reply.get("memory_locked")),
+                           refused_peers=int(reply.get("refused_peers", 0)))
 
     def lock(self) -> None:
         exchange(self._conn(), {"op": "lock"})

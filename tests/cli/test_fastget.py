@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import SECRETCTL, Member
 from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
@@ -92,6 +94,8 @@ def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
                                                "secretctl.infra.identity"))}
     heavy -= {"secretctl.service", "secretctl.service.fastget", "secretctl.service.pending"}
     assert heavy == set()
+    # Each of these costs 2-12 ms of a start whose budget is 25 ms (bench_unlock.py).
+    assert {"typing", "re", "pathlib", "json", "contextlib", "collections", "enum", "dataclasses"} & mods == set()
     _, normal = imported(unlocked, "get", "--", "app/token")
     assert "typer" in normal  # the comparison form really takes the other path
 
@@ -102,10 +106,58 @@ def test_without_an_agent_the_fast_path_costs_nothing(carol: Member) -> None:  #
 
 
 def test_constants_match_their_homes() -> None:
-    from secretctl.core import recipients
+    from secretctl.core import keys, recipients
     from secretctl.service import base, fastget
 
     assert fastget.CONFIG_FILE == base.CONFIG_FILE
     assert fastget.RECIPIENTS_FILE == recipients.RECIPIENTS_FILE
     assert fastget.FORMAT_VERSION == base.FORMAT_VERSION
     assert fastget.MAX_SECRET_BYTES == base.MAX_SECRET_BYTES
+    assert (fastget.SECRET_SUFFIX, fastget.META_SUFFIX) == (keys.SECRET_SUFFIX, keys.META_SUFFIX)
+    assert fastget._RESERVED == keys._WINDOWS_RESERVED
+
+
+KEY_TEXT = st.text(alphabet="aZ09._-/cCoOnNlLpPtT1aAgGeE\u00e9 ", max_size=40)
+
+
+@given(st.one_of(KEY_TEXT, st.sampled_from(["con", "a/CON.x", "lpt1", "com10", "a/.b", "x.AGE", "x.Meta.yaml",
+                                            "a" * 101, "a/" * 16 + "b", "a" * 257, "x.age/y", "y/x.meta.yaml"])))
+def test_a_plain_key_is_always_a_valid_key(key: str) -> None:
+    from secretctl.core import keys
+    from secretctl.errors import UsageError
+
+    try:
+        keys.validate_key(key)
+        valid = True
+    except UsageError:
+        valid = False
+    assert valid or not fastget_plain(key)
+
+
+def fastget_plain(key: str) -> bool:
+    from secretctl.service.fastget import plain_key
+
+    return plain_key(key)
+
+
+@pytest.mark.parametrize("key", ["app/token", "aws/secret_key", "a.b-c_d/E9", "x" * 100, "svc0/key5000",
+                                 "console/x", "lpt10", "a/com0.txt"])
+def test_everyday_keys_are_plain(key: str) -> None:
+    assert fastget_plain(key)
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    (b"version: 1\n", True), (b"version: 1", True), (b"version:1\n", True), (b"# a\n#\nversion: 1\n", True),
+    (b"version: 2\n", False), (b"version: 1\n\n", False), (b"version:  1\n", False), (b" version: 1\n", False),
+    (b"version: 0000001\n", False), (b"version: 1\nname: x\n", False), (b"a\nversion: 1\n", False),
+    (b"", False), (b"version: \n", False), (b"version: \xd9\xa1\n", False),
+])
+def test_the_config_is_read_as_the_pattern_it_replaced(tmp_path: Path, text: bytes, ok: bool) -> None:
+    import re
+
+    from secretctl.service.fastget import _config_ok
+
+    (tmp_path / ".secretctl").mkdir()
+    (tmp_path / ".secretctl" / "config.yaml").write_bytes(text)
+    m = re.fullmatch(rb"(?:#[^\n]*\n)*version: ?([0-9]{1,6})\n?", text)
+    assert (m is not None and int(m.group(1)) <= 1) == ok == _config_ok(str(tmp_path))
