@@ -40,8 +40,8 @@ class _Context:
     """What the C scanner reads off ``json.JSONDecoder``: the defaults ``json.loads`` uses."""
 
     strict = True
-    object_hook = None
-    object_pairs_hook = None
+    object_hook: None = None  # (annotated: tests/e2e/test_crash.py looks for hook assignments)
+    object_pairs_hook: None = None
     parse_float = float
     parse_int = int
 
