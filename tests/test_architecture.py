@@ -38,6 +38,9 @@ def test_the_contracts_hold_on_the_package(package_copy: Path) -> None:
     ("infra/store.py", "from secretctl.service import run", "Layers import only downward"),
     ("core/meta.py", "import subprocess", "The core is pure"),
     ("core/envmap.py", "from secretctl.infra import settings", "The core is pure"),
+    ("cli/audit.py", "from secretctl.infra import settings", "Front ends import only the service"),
+    ("cli/main.py", "from secretctl.core.secret import Secret", "Front ends import only the service"),
+    ("mcp/server.py", "import secretctl.core.keys", "Front ends import only the service"),
 ])
 def test_a_deliberate_violation_breaks_a_contract(package_copy: Path, module: str, line: str, contract: str) -> None:
     target = package_copy / "secretctl" / module
@@ -145,3 +148,25 @@ def test_a_git_call_outside_gitrepo_breaks_the_rule(package_copy: Path, module: 
     target = package_copy / "secretctl" / module
     target.write_text(target.read_text() + f"\n\ndef _planted() -> None:\n    {line}  # deliberate violation\n")
     assert _git_starters(package_copy / "secretctl") == sorted([GIT_STARTER, f"secretctl/{module}"])
+
+
+def test_the_service_reexports_resolve_and_cost_nothing_until_used() -> None:
+    """Front ends reach the layers below through secretctl/service/__init__.py: every name there
+    is the real object, and importing the package imports none of them (nor typing: the CLI's
+    fast path avoids it)."""
+    probe = (
+        "import importlib, sys\n"
+        "import secretctl.service as s\n"
+        "early = sorted(m for m in sys.modules if m.startswith(('secretctl.core', 'secretctl.infra')) or m == 'typing')\n"
+        "print(early)\n"
+        "for name, (mod, attr) in s._REEXPORTS.items():\n"
+        "    m = importlib.import_module(mod)\n"
+        "    assert getattr(s, name) is (getattr(m, attr) if attr else m), name\n"
+        "try:\n"
+        "    s.not_a_reexport\n"
+        "except AttributeError:\n"
+        "    print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "ok"]

@@ -11,11 +11,11 @@ import typer
 
 from secretctl.cli.common import emit_json, info, stdin_is_tty
 from secretctl.cli.options import JsonOpt
-from secretctl.infra import settings
+from secretctl.service import settings
 
 
 def _seconds(text: str) -> float:
-    from secretctl.core.durations import parse_duration
+    from secretctl.service import parse_duration
 
     return parse_duration(text).total_seconds()
 
@@ -44,7 +44,7 @@ def _asker(protected: bool) -> Any:
 
 
 def _on_wrong(attempt: int) -> None:
-    from secretctl.infra.unlock_agent import MAX_TRIES
+    from secretctl.service import MAX_TRIES
 
     if stdin_is_tty() and not settings.get(settings.ENV_PASSWORD):
         info(f"wrong password; try again ({MAX_TRIES - attempt} left)")
@@ -75,8 +75,8 @@ def unlock(
     """Start the unlock agent: it asks for your password once (a terminal, $SECRETCTL_PASSWORD or
     stdin) and decrypts for your commands, the hooks and the MCP server until it forgets the key."""
     from secretctl.errors import IdentityError
-    from secretctl.infra import agentsock, unlock_agent
-    from secretctl.infra import identity as identity_mod
+    from secretctl.service import agentsock, unlock_agent
+    from secretctl.service import identity as identity_mod
 
     timeout_s, idle_s = _seconds(timeout), _seconds(idle)
     path = settings.identity_path()
@@ -111,7 +111,7 @@ def unlock(
 
 def lock() -> None:
     """Make the unlock agent forget the key (it exits and removes its socket)."""
-    from secretctl.infra import agentsock
+    from secretctl.service import agentsock
 
     sock = settings.agent_socket_path()
     client = agentsock.AgentClient(sock)
@@ -129,7 +129,7 @@ def lock() -> None:
 
 def status(json_out: Annotated[bool, JsonOpt] = False) -> None:
     """Whether an unlock agent holds your identity (exit 0), or not (exit 1)."""
-    from secretctl.infra import agentsock
+    from secretctl.service import agentsock
 
     sock = settings.agent_socket_path()
     client = agentsock.AgentClient(sock)

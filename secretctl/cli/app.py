@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from secretctl.cli import common
-from secretctl.infra import settings
+from secretctl.service import settings
 
 app = typer.Typer(
     name="secretctl",

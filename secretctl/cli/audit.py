@@ -14,11 +14,7 @@ audit_app = typer.Typer(help="The audit trail: git history plus every member's a
 
 
 def _events(key: str | None, since: str | None, action: list[str] | None, limit: int | None) -> list[object]:
-    from secretctl.core import keys
-    from secretctl.core.durations import parse_duration
-    from secretctl.core.meta import format_time
-    from secretctl.infra.clock import utcnow
-    from secretctl.service import team
+    from secretctl.service import format_time, keys, parse_duration, team, utcnow
 
     events = team.audit_events(open_vault())
     if since:

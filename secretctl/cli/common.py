@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, UsageError
-from secretctl.infra import settings
+from secretctl.service import Secret, settings
 
 
 class State:
@@ -83,7 +82,7 @@ def new_password(no_passphrase: bool) -> str | None:
     """The password for a new identity: None with --no-passphrase, $SECRETCTL_PASSWORD, or asked twice."""
     if no_passphrase:
         return None
-    from secretctl.infra.identity import check_new_password
+    from secretctl.service import check_new_password
 
     pw = settings.get(settings.ENV_PASSWORD)
     if pw:
@@ -94,7 +93,7 @@ def new_password(no_passphrase: bool) -> str | None:
                          hint="set SECRETCTL_PASSWORD, or pass --no-passphrase for automation")
     import getpass
 
-    from secretctl.infra.identity import check_new_password
+    from secretctl.service import check_new_password
 
     first = getpass.getpass("new secretctl password: ")
     if not first:
@@ -108,7 +107,7 @@ def new_password(no_passphrase: bool) -> str | None:
 def read_new_password() -> str:
     """A replacement password (identity passwd): asked twice on a terminal, else one line of stdin.
     Never $SECRETCTL_PASSWORD: that one holds the current password."""
-    from secretctl.infra.identity import check_new_password
+    from secretctl.service import check_new_password
 
     if stdin_is_tty():
         import getpass
@@ -137,8 +136,8 @@ def open_vault(vault: str | None = None, *, require: bool = True) -> Any:
 def unlocked_identity() -> Any:
     """The identity for commands without a vault (restore, identity show): the unlock agent
     when one runs, else the identity file (which may prompt)."""
-    from secretctl.infra import agentsock
-    from secretctl.infra import identity as identity_mod
+    from secretctl.service import agentsock
+    from secretctl.service import identity as identity_mod
 
     path = settings.identity_path()
     try:

@@ -10,7 +10,7 @@ import sys
 
 def fast_get_via_agent(vault: str | None, key: str) -> bool:
     """Serve ``secretctl [--vault V] get KEY``; False: not served, nothing printed or recorded."""
-    from secretctl.infra import settings
+    from secretctl.service import settings
 
     env = settings.environ()
     # No socket, no agent: back to the normal path before importing or reading anything more

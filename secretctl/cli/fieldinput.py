@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from secretctl.cli.common import read_secret_input, stdin_is_tty
-from secretctl.core.fields import FieldInput, check_public, guess_kind
-from secretctl.core.secret import Secret
-from secretctl.core.templates import get_template
 from secretctl.errors import UsageError
+from secretctl.service import FieldInput, Secret, check_public, get_template, guess_kind
 
 MAX_STDIN = 1024 * 1024
 

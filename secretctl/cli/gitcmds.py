@@ -11,10 +11,10 @@ import typer
 
 from secretctl.cli.common import emit_json, info, open_vault
 from secretctl.cli.options import JsonOpt
-from secretctl.infra import settings
+from secretctl.service import settings
 
 if TYPE_CHECKING:
-    from secretctl.core.pushrefs import RefUpdate
+    from secretctl.service import RefUpdate
 
 hook_app = typer.Typer(help="Git hooks that refuse plaintext and malformed files in the vault.", no_args_is_help=True)
 
@@ -57,7 +57,7 @@ def _cheap_unlock(vault: object) -> bool:
     """Whether the identity opens without asking anyone, in a vault small enough to decrypt whole."""
 
     from secretctl.errors import SecretctlError
-    from secretctl.infra import identity
+    from secretctl.service import identity
 
     try:
         path = settings.identity_path()
@@ -90,21 +90,19 @@ def hook_pre_push(
 def _push_updates(root: Path) -> list[RefUpdate]:
     """The ref updates to check, from whoever runs the hook."""
     from secretctl.cli.common import stdin_is_tty
-    from secretctl.core.pushrefs import RefUpdate, parse_push_lines
-    from secretctl.infra import gitrepo, settings
+    from secretctl.service import RefUpdate, parse_push_lines, pushcheck
 
     env = settings.environ()
     if env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_LOCAL_BRANCH"):
         # The pre-commit framework consumed stdin; it names the range (or, for a first push of
         # a history, only the branch: everything not on a remote yet).
-        local = gitrepo.run(root, "rev-parse", "--verify", "-q",
-                            (env.get("PRE_COMMIT_TO_REF") or env["PRE_COMMIT_LOCAL_BRANCH"]) + "^{commit}")
+        local = pushcheck.resolve(root, (env.get("PRE_COMMIT_TO_REF") or env["PRE_COMMIT_LOCAL_BRANCH"]) + "^{commit}")
         base = env.get("PRE_COMMIT_FROM_REF") or "0" * len(local)
         return [RefUpdate(env.get("PRE_COMMIT_LOCAL_BRANCH", ""), local, env.get("PRE_COMMIT_REMOTE_BRANCH", ""),
                           base)]
     if not stdin_is_tty() and sys.stdin is not None:
         return parse_push_lines(sys.stdin.buffer.read(1024 * 1024).decode(errors="replace"))
-    head = gitrepo.run(root, "rev-parse", "--verify", "-q", "HEAD")
+    head = pushcheck.resolve(root, "HEAD")
     return [RefUpdate("HEAD", head, "", "0" * len(head))]
 
 

@@ -11,7 +11,7 @@ import typer
 from secretctl.cli.common import emit_json, info, new_password
 from secretctl.cli.options import JsonOpt
 from secretctl.errors import NotFoundError
-from secretctl.infra import settings
+from secretctl.service import settings
 
 identity_app = typer.Typer(help="Your identity: the private key that decrypts secrets shared with you.",
                            no_args_is_help=True)
@@ -25,7 +25,7 @@ def identity_new(
     = False,
 ) -> None:
     """Create an identity protected by your master password ($SECRETCTL_PASSWORD or a prompt)."""
-    from secretctl.infra import identity
+    from secretctl.service import identity
 
     path = settings.identity_path()
     recipient = identity.create(path, passphrase=new_password(no_passphrase), force=force)
@@ -37,7 +37,7 @@ def identity_new(
 @identity_app.command("show")
 def identity_show(json_out: Annotated[bool, JsonOpt] = False) -> None:
     """Print your recipient (public key) to share with the team."""
-    from secretctl.infra import identity
+    from secretctl.service import identity
 
     path = settings.identity_path()
     recipient = identity.public_recipient(path)
@@ -63,7 +63,7 @@ def identity_passwd(
     and so your access, stay the same. The current password comes from $SECRETCTL_PASSWORD or a
     prompt; the new one is asked twice on a terminal, or read from stdin (one line)."""
     from secretctl.cli.common import password_source, read_new_password
-    from secretctl.infra import identity
+    from secretctl.service import identity
 
     path = settings.identity_path()
     if not path.exists():
@@ -80,7 +80,7 @@ def identity_import(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing identity.")] = False,
 ) -> None:
     """Use an existing key as your identity (stored protected by your master password)."""
-    from secretctl.infra import identity
+    from secretctl.service import identity
 
     path = settings.identity_path()
     recipient = identity.import_key(file, path, passphrase=new_password(no_passphrase), force=force)

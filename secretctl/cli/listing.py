@@ -14,7 +14,7 @@ def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring
     """List keys (never values): names only unless metadata is asked for or filtered on."""
     window = None
     if expiring is not None:
-        from secretctl.core.durations import parse_duration
+        from secretctl.service import parse_duration
 
         window = parse_duration(expiring)
     v = open_vault()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 
 from secretctl.cli.grammar import SPECS
-from secretctl.infra import settings
+from secretctl.service import settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing costs every start about 10 ms: for mypy only
@@ -146,7 +146,7 @@ def main() -> None:
     if settings.get(settings.ENV_PASSWORD):
         # Our environment holds the password from the first instruction on: a same-user process
         # (a hook git runs for us, an agent's shell) must not read it from /proc/<pid>/environ.
-        from secretctl.infra import hardening
+        from secretctl.service import hardening
 
         hardening.set_not_dumpable()
     try:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from secretctl.infra import settings
+from secretctl.service import settings
 
 
 def mcp_server(
@@ -23,7 +23,7 @@ def mcp_server(
     agent may run."""
     from secretctl.cli.common import STATE
     from secretctl.errors import VaultLockedError
-    from secretctl.infra import hardening, pwhandoff
+    from secretctl.service import hardening, pwhandoff
     from secretctl.service.base import locate
     from secretctl.service.vault import Vault
 

@@ -31,7 +31,7 @@ def show_secret(key: str, *, masked: bool = False, show_metadata: bool = False, 
     print_warnings(v, [key])
     _warn_conflict(v, key)
     if json_out:
-        from secretctl.core.secret import mask
+        from secretctl.service import mask
 
         if masked:
             emit_json({"key": key, "masked_value": mask(value.reveal()), "value_length": len(value)})

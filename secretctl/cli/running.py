@@ -7,10 +7,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from secretctl.cli.common import open_vault, warn
-from secretctl.infra import settings
+from secretctl.service import settings
 
 if TYPE_CHECKING:
-    from secretctl.core.policy import Policy
+    from secretctl.service import Policy
     from secretctl.service.vault import Vault
 
 
@@ -45,7 +45,7 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
         raise PolicyError("--with-agent is not allowed under the agent policy",
                           hint="an agent's commands never get a way to the unlock agent")
     if timeout:
-        from secretctl.core.durations import parse_duration
+        from secretctl.service import parse_duration
 
         seconds: float | None = parse_duration(timeout).total_seconds()
     else:

@@ -117,7 +117,7 @@ def generate(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Print random passwords (nothing is stored)."""
-    from secretctl.core.passwords import generate as gen
+    from secretctl.service import generate_password as gen
 
     if not 1 <= count <= 1000:
         raise UsageError("--count must be between 1 and 1000")
@@ -140,8 +140,7 @@ def import_(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Import many secrets in one commit."""
-    from secretctl.core import formats
-    from secretctl.infra import store
+    from secretctl.service import formats, store
 
     if str(file) == "-":
         data = read_stdin(formats.MAX_IMPORT_BYTES, what="import data")
@@ -181,8 +180,7 @@ def export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE (mode 0600).")] = None,
 ) -> None:
     """Export plaintext values (dotenv names: aws/access_key -> AWS_ACCESS_KEY)."""
-    from secretctl.core import envmap, formats
-    from secretctl.infra import store
+    from secretctl.service import envmap, formats, store
 
     fmt = _format_name(fmt) or fmt
     if fmt not in ("dotenv", "json"):

@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from secretctl.cli.common import info, open_vault, read_secret_input, warn
-from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
+from secretctl.service import Secret
 
 
 def _parse_expires(text: str | None) -> Any:
     if text is None:
         return None
-    from secretctl.core.durations import parse_expiry
-    from secretctl.infra.clock import utcnow
+    from secretctl.service import parse_expiry, utcnow
 
     return parse_expiry(text, utcnow())
 
@@ -27,7 +26,7 @@ def store_secret(key: str, *, from_file: Path | None = None, generate: bool = Fa
                  public: list[str] | None = None, template: str | None = None,
                  binding: list[str] | None = None) -> None:
     """Store a secret from stdin or a prompt, --from-file, --generate or --field/--template."""
-    from secretctl.core import keys as keys_mod
+    from secretctl.service import keys as keys_mod
     from secretctl.service.results import SetRequest
 
     keys_mod.validate_key(key)
@@ -48,11 +47,11 @@ def store_secret(key: str, *, from_file: Path | None = None, generate: bool = Fa
                  f"see it (ps); next time use --field {name}=- to read it from stdin or a prompt")
         fields, bindings = given.fields, given.bindings
     elif from_file is not None:
-        from secretctl.infra import store
+        from secretctl.service import store
 
         value = Secret(store.read_limited(from_file, 64 * 1024 * 1024, what="file"))
     elif generate:
-        from secretctl.core.passwords import generate as gen
+        from secretctl.service import generate_password as gen
 
         value = gen(length, symbols=not no_symbols)
     else:

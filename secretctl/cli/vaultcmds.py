@@ -10,7 +10,7 @@ import typer
 
 from secretctl.cli.common import STATE, emit_json, info, new_password
 from secretctl.cli.options import JsonOpt
-from secretctl.infra import settings
+from secretctl.service import settings
 
 
 def init(
@@ -21,8 +21,7 @@ def init(
                                                 "store it unprotected.")] = False,
 ) -> None:
     """Create a vault (a git repo) from the template, or adopt a passage store, with you as member."""
-    from secretctl.infra import identity
-    from secretctl.service import vault
+    from secretctl.service import identity, vault
 
     root = directory or (Path(STATE.vault_dir) if STATE.vault_dir else settings.default_vault_dir())
     member = name or settings.get(settings.ENV_ACTOR) or _git_user_name()  # before anything is created
@@ -43,11 +42,11 @@ def init(
 def _git_user_name() -> str:
     """The default member name: the name git signs your commits with, so the recipients file and
     the history agree. Never a made-up one: it is written into .age-recipients for everyone."""
-    from secretctl.core.recipients import validate_member_name
     from secretctl.errors import SecretctlError, UsageError
-    from secretctl.infra import gitrepo
+    from secretctl.service import validate_member_name
+    from secretctl.service.vault import git_user_name
 
-    found = gitrepo.user_name()
+    found = git_user_name()
     if found is None:
         raise UsageError("no member name: git has no user.name",
                          hint="pass --name YOURNAME, or set it: git config --global user.name 'Your Name'")

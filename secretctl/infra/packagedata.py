@@ -8,9 +8,14 @@ here assumes the package is a folder on disk.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from secretctl.errors import NotFoundError
+
+if TYPE_CHECKING:
+    # Only a type here: importing importlib.resources at module level pulls in tempfile, shutil,
+    # random, bz2 and lzma (17 modules) on every `get`, which never reads the package's data.
+    from importlib.resources.abc import Traversable
 
 VAULT_TEMPLATE = "vault-template"
 _MAX_FILES = 256  # a template is a handful of files: bound the walk against a broken install

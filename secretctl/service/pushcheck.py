@@ -20,14 +20,21 @@ from secretctl.core.policy import load_policy
 from secretctl.core.pushrefs import RefUpdate
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.errors import SecretctlError
-from secretctl.infra import gitobjects, gitrange
+from secretctl.infra import gitobjects, gitrange, gitrepo
 from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from secretctl.core.hookcheck import Problem
     from secretctl.service.vault import Vault
 
 POLICY = ".secretctl/policy.yaml"
+
+
+def resolve(root: Path, rev: str) -> str:
+    """The object id ``rev`` names (`git rev-parse --verify`): the pre-push hook's refs."""
+    return gitrepo.run(root, "rev-parse", "--verify", "-q", rev)
 
 
 def pushed_commits(vault: Vault, updates: Sequence[RefUpdate]) -> list[str]:

@@ -37,6 +37,11 @@ class Vault(Health):
     """One open vault. Cheap to construct: nothing is read until needed."""
 
 
+def git_user_name() -> str | None:
+    """git's ``user.name`` outside any repository: the default member name of `init` and `clone`."""
+    return gitrepo.user_name()
+
+
 def init_vault(root: Path, *, recipient: str, name: str,
                template: Sequence[tuple[str, bytes]] | None = None) -> InitOutcome:
     """Create a vault at ``root`` (or adopt a passage store there) and make the first commit."""
