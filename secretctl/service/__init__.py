@@ -9,7 +9,7 @@ nothing on the fast path of `get` (the CLI imports exactly what it did before).
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a start without a vault ~10 ms (cli/main.py)
 
@@ -95,7 +95,8 @@ def __getattr__(name: str) -> object:
     target = _REEXPORTS.get(name)
     if target is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(target[0])
+    __import__(target[0])  # not importlib.import_module: importing importlib costs the fast path a module
+    module = sys.modules[target[0]]
     value = getattr(module, target[1]) if target[1] else module
     globals()[name] = value
     return value
