@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from secretctl.core import gitconfig
 from secretctl.errors import ConflictError, TamperedError
 from secretctl.infra import settings
+
+TYPE_CHECKING = False  # as in infra/settings.py: the annotation needs subprocess, the run time does not
+if TYPE_CHECKING:
+    import subprocess
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None,
@@ -36,6 +39,9 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
     when ``hooks`` (commits, pushes), their ssh/credential tools when ``network`` and their
     gpg when ``signing``. A program-running key in the vault's own config that secretctl did
     not write stops the command (TamperedError). Git never prompts."""
+    import subprocess  # not at module level: it brings 8 modules (threading, signal, selectors...) to
+    # every `get`, which imports this module (through the Vault) and never runs git
+
     guard = _guard(root, env)
     # `git config` starts no program, and overrides would be read back as the answer.
     overrides = [] if args[:1] == ("config",) else guard.args(hooks=hooks, network=network, signing=signing)
@@ -159,6 +165,8 @@ def _guard(root: Path, env: Mapping[str, str] | None) -> _Guard:
 
 
 def _list_config(root: Path, env: Mapping[str, str]) -> list[gitconfig.ConfigEntry]:
+    import subprocess  # see git()
+
     # Listing config starts no program. No overrides: they would be listed as the answer.
     args = ["git", "config", "--list", "--show-scope", "-z"]
     try:
