@@ -164,11 +164,20 @@ class Reading(AccessLog):
     def secret_values(self, key: str) -> dict[str, Secret]:
         """Every sensitive value of ``key`` by redaction label (``key`` or ``key:field``); public
         fields are left out, so output is never redacted for them."""
+        return self.redaction_values(key)[0]
+
+    def redaction_values(self, key: str) -> tuple[dict[str, Secret], list[bytes]]:
+        """``secret_values`` and, when there are any, the values of the public fields beside them,
+        from one read of the sidecar and one decryption (the MCP session reads every key so)."""
         meta = self.meta(key)
-        if meta is not None and meta.is_multifield:
-            values = fields_mod.sensitive_values(meta, self.read_fields(key))
-            return {f"{key}:{k}": v for k, v in values.items()}
-        return {key: self.read(key)}
+        if meta is None or not meta.is_multifield:
+            return {key: self.read(key)}, []
+        doc = self.read_fields(key, meta)
+        sensitive = fields_mod.sensitive_values(meta, doc)
+        if not sensitive:
+            return {}, []
+        public = [doc[f.name].reveal() for f in meta.fields if not fields_mod.is_sensitive(f) and f.name in doc]
+        return {f"{key}:{k}": v for k, v in sensitive.items()}, public
 
     def value_of(self, key: str, field: str | None = None) -> Secret:
         """The value of ``key`` (or of one of its fields), not recorded: callers that hand it to a
