@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+import common
 from common import SECRETCTL, Env, interleaved, ms
 
 QUICK = "--quick" in sys.argv
@@ -69,21 +70,26 @@ def main() -> None:
             red = [SECRETCTL, "run", *keys, "--", "cat", path]
             raw = [SECRETCTL, "run", "--no-sanitize", *keys, "--", "cat", path]
             t_red, t_raw = interleaved(lambda a=red: timed(a, env.env), lambda a=raw: timed(a, env.env), RUNS)
+            c_red, c_raw = common.LAST_CPU
             s_red, s_raw = interleaved(lambda k=keys: timed([SECRETCTL, "run", *k, "--", "true"], env.env),
                                        lambda k=keys: timed([SECRETCTL, "run", "--no-sanitize", *k, "--", "true"],
                                                             env.env), RUNS)
+            cs_red, cs_raw = common.LAST_CPU
             mb = size / 1e6
             net_red, net_raw = max(t_red - s_red, 1e-6), max(t_raw - s_raw, 1e-6)
             print(f"{kind}, {n} secrets, {SIZE_MB} MB: run {mb / t_red:.0f} MB/s, run --no-sanitize "
                   f"{mb / t_raw:.0f} MB/s (medians of {RUNS}, interleaved): {100 * t_raw / t_red:.1f}% of cat "
                   f"through the same pipe; without each side's start-up ({s_red:.2f} s / {s_raw:.2f} s): "
                   f"{mb / net_red:.0f} vs {mb / net_raw:.0f} MB/s = {100 * net_raw / net_red:.1f}% "
-                  f"(target >= {targets.get((n, kind), 0)}%)", flush=True)
+                  f"(target >= {targets.get((n, kind), 0)}%); CPU time: {c_red:.2f} s vs {c_raw:.2f} s, without "
+                  f"start-up ({cs_red:.2f} s / {cs_raw:.2f} s): "
+                  f"{100 * max(c_raw - cs_raw, 1e-6) / max(c_red - cs_red, 1e-6):.1f}%", flush=True)
         n = COUNTS[-1]
         get, run = interleaved(lambda: env.run("get", f"r{n}/key0"),
                                lambda: env.run("run", "-k", f"r{n}/*", "--", "true"), 3 if QUICK else 9)
-        print(f"run -k with {n} keys -- true: median {ms(run)}; get of one key {ms(get)} (target <= 300 ms "
-              f"with 1,000 keys)")
+        c_get, c_run = common.LAST_CPU
+        print(f"run -k with {n} keys -- true: median {ms(run)} ({ms(c_run)} CPU); get of one key {ms(get)} "
+              f"({ms(c_get)} CPU) (target <= 300 ms with 1,000 keys)")
         peak = subprocess.run(["/usr/bin/time", "-f", "%M", SECRETCTL, "run", "-k", f"r{n}/*", "--", "true"],
                               env=env.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
         print(f"peak RSS of run -k with {n} keys: {int(peak.stderr.split()[-1]) / 1024:.0f} MB (no target)")

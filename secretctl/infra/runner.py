@@ -10,7 +10,6 @@ chunk: memory stays bounded however much the child prints.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import selectors
@@ -25,10 +24,7 @@ from typing import IO, BinaryIO, Protocol
 
 from secretctl.errors import RunError
 
-# Reads of up to 1 MiB from pipes grown to 1 MiB (Linux; the default pipe holds 64 KiB): the
-# redactor's cost per read (views, hold-back) is then paid per megabyte, not per 64 KiB. A read
-# returns what is there, so output that comes slowly still flows at once.
-CHUNK = 1024 * 1024
+CHUNK = 64 * 1024
 IDLE_FLUSH = 0.05
 KILL_GRACE = 2.0
 TIMEOUT_EXIT = 124
@@ -176,14 +172,6 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], stdin: int | None, cwd: 
         raise RunError(f"could not start {argv[0]}: {exc.strerror}") from None
 
 
-def _grow_pipe(fd: int) -> None:
-    """Let the pipe hold CHUNK bytes where the system allows it (a smaller pipe only means smaller reads)."""
-    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
-    if setsize is not None:
-        with contextlib.suppress(OSError):  # over pipe-max-size or the user's pipe quota
-            fcntl.fcntl(fd, setsize, CHUNK)
-
-
 def _pipes(proc: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
     if proc.stdout is None or proc.stderr is None:
         raise RunError("internal: the child's output pipes are missing")
@@ -213,7 +201,6 @@ def _pump(
     stdout, stderr = _pipes(proc)
     for f in (stdout, stderr):
         os.set_blocking(f.fileno(), False)
-        _grow_pipe(f.fileno())
         sel.register(f.fileno(), selectors.EVENT_READ)
     open_fds = {stdout.fileno(), stderr.fileno()}
     deadline = None if timeout is None else time.monotonic() + timeout

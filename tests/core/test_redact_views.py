@@ -102,3 +102,47 @@ def test_random_base64_of_many_sizes_passes_unchanged() -> None:
     for size in (3, 10, 25, 60, 200, 1000, 5000):
         blob = base64.b64encode(rnd.randbytes(size)) + b"\n"
         assert r.redact(blob) == blob
+
+
+def test_skeleton_map_of_a_large_read_equals_the_reference() -> None:
+    # Reads are up to 1 MiB: the map back counts blocks while the skeleton is built, then steps.
+    # Blocks with nothing kept, long separator runs and a read that is not a whole number of
+    # blocks are all here; every 7th position is checked against the character-by-character map.
+    rnd = random.Random(5)
+    parts = [b" " * 9000, b"x", b"-" * 5000]
+    for _ in range(3000):
+        parts.append(rnd.choice([b"GET /api ", b"id=42, ", b"\t", b"  ", b"Zq8v", b"== ", b"a" * rnd.randint(1, 90)]))
+    data = b"".join(parts)
+    fast, ref = skeleton(data), skeleton_reference(data)
+    assert len(data) > 5 * 4096 and fast.data == ref.data
+    for i in range(0, len(fast.data), 7):
+        assert fast.unit(i) == ref.unit(i)
+    assert fast.unit(len(fast.data) - 1) == ref.unit(len(ref.data) - 1)
+
+
+def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
+    # Base64/base32 run patterns are scanned only over the runs (found by their own small
+    # database, which stops after a few): the hits must be those of scanning everything.
+    from secretctl.core.redact.redactor import _Shapes
+
+    shapes = _Shapes.compile()
+    runs_set, kinds = shapes.sets[1][0], shapes.sets[1][1]
+    rnd = random.Random(7)
+    for _ in range(300):
+        parts = []
+        for _ in range(rnd.randint(0, 60)):
+            k = rnd.random()
+            if k < 0.3:
+                parts.append(base64.b64encode(rnd.randbytes(rnd.randint(1, 80))))
+            elif k < 0.4:
+                parts.append(base64.b32encode(rnd.randbytes(rnd.randint(1, 60))).lower())
+            elif k < 0.5:
+                parts.append(base64.b64encode(b"hello world this is text " * rnd.randint(1, 4)))
+            else:
+                parts.append(bytes(rnd.choice(b" \n,.:=-_/+aZ09\x00\xff") for _ in range(rnd.randint(1, 5))))
+        data = b"".join(parts)
+        whole = sorted((kinds[i], s, e) for i, s, e in runs_set.scan(data))
+        tier0 = {(k, s, e) for k, _, s, e in ((shapes.sets[0][1][i], None, s, e) for i, s, e in
+                                                shapes.sets[0][0].scan(data))}
+        got = sorted(h for h in ((k, s, e) for k, _, s, e in shapes.scan(data)) if h not in tier0)
+        assert got == whole

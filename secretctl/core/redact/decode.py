@@ -64,11 +64,29 @@ def _run_rx(chars: bytes) -> tuple[re.Pattern[bytes], bytes]:
     return got
 
 
+_WRAPS: dict[bytes, tuple[re.Pattern[bytes], bytes]] = {}
+# Read backwards over marks (a: a run character, r/n: CR/LF): whole lines of 40+ run characters.
+_LINES_BEFORE = re.compile(rb"(?:nr*a{40,}(?=n|\Z))+")
+
+
+def _wrap_rx(chars: bytes) -> tuple[re.Pattern[bytes], bytes]:
+    """Whole wrapped lines at once (a 1 MiB base64 blob is 14,000 lines): forwards, lines of 40+
+    run characters each followed by a line break; backwards, the marks ``_LINES_BEFORE`` reads."""
+    got = _WRAPS.get(chars)
+    if got is None:
+        cls = b"[" + re.escape(chars) + b"]"
+        marks = bytes(0x61 if bytes([i]) in chars else 0x72 if i == 13 else 0x6E if i == 10 else 0x20
+                      for i in range(256))
+        got = _WRAPS[chars] = (re.compile(rb"(?:\r?\n" + cls + rb"{40,}(?=\r?\n))+"), marks)
+    return got
+
+
 def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tuple[int, int]:
     """Grow [start, end) over ``chars`` (in C: a regex forwards, translate + rfind backwards); with
     ``wrap``, across a line break after a full line (40+ characters, as ``base64`` wraps at 76)
     into a next line made of ``chars`` alone."""
     run, table = _run_rx(chars)
+    lines, marks = _wrap_rx(chars)
     n = len(data)
     start = _run_start(data, start, table)
     while True:
@@ -79,17 +97,18 @@ def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tupl
         nxt = end + (2 if data[end : end + 2] == b"\r\n" else 1)
         if end - max(line_start, start) < 40 or nxt >= n or data[nxt] not in chars:
             break
+        whole = lines.match(data, end)
+        if whole is not None:  # full lines in one step; the last line is taken as below
+            end = min(whole.end(), start + REGION_LIMIT)
+            continue
         stop = _match_end(run, data, nxt)
         if stop < n and data[stop] not in b"\r\n=":
             break  # the next line is not a line of the run: "next line" after a base64 line
         end = nxt
-    if wrap:
-        while start > 0 and data[start - 1] == 0x0A:
-            line_start = data.rfind(b"\n", 0, start - 1) + 1
-            prev = data[line_start : start - 1].rstrip(b"\r")
-            if len(prev) < 40 or prev.strip(chars):
-                break
-            start = line_start
+    if wrap and start > 0 and data[start - 1] == 0x0A:
+        before = _LINES_BEFORE.match(data[:start].translate(marks)[::-1])
+        if before is not None:
+            start -= before.end()
     return start, end
 
 
@@ -166,7 +185,16 @@ _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 def texty(blob: bytes) -> bool:
     """Mostly printable ASCII: worth searching (random binary from a run that only looked like
     base64 of text is not, and searching it cost more than the scan of the whole output)."""
-    return len(blob.translate(None, _PRINTABLE)) * 10 <= len(blob)
+    limit = len(blob)
+    bad = 0
+    for at in range(0, len(blob), _TEXTY_STEP):  # in steps: random bytes fail within the first fifth
+        bad += len(blob[at : at + _TEXTY_STEP].translate(None, _PRINTABLE))
+        if bad * 10 > limit:
+            return False
+    return True
+
+
+_TEXTY_STEP = 16 * 1024
 
 
 def _with_decompressed(blobs: list[bytes], decompress_too: bool = True) -> list[bytes]:
