@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests import inproc_cli
+
 if TYPE_CHECKING:
     from secretctl.service.vault import Vault
 
@@ -45,10 +47,16 @@ class Member:
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True, cwd: Path | None = None,
             env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-        """Run the installed `secretctl` as this member; stdin is not a TTY."""
+        """Run `secretctl` as this member; stdin is not a TTY. In this process through the CLI's
+        own entry point where that is equivalent (tests/inproc_cli.py says when it is not, and
+        runs those as the installed command)."""
         full_env = {**self.env, **(env or {})}
-        proc = subprocess.run([SECRETCTL, *args], input=input if input is not None else b"",
-                              capture_output=True, env=full_env, cwd=cwd or self.home, timeout=timeout)
+        stdin = input if input is not None else b""
+        if inproc_cli.wants_subprocess(args, full_env):
+            proc = subprocess.run([SECRETCTL, *args], input=stdin, capture_output=True, env=full_env,
+                                  cwd=cwd or self.home, timeout=timeout)
+        else:
+            proc = inproc_cli.run_inprocess(SECRETCTL, args, input=stdin, env=full_env, cwd=cwd or self.home)
         if check and proc.returncode != 0:
             raise AssertionError(f"secretctl {' '.join(args)} exited {proc.returncode}: "
                                  f"{proc.stderr.decode(errors='replace')}")
@@ -76,17 +84,18 @@ def make_member(tmp_path: Path, name: str, *, password: str | None = None) -> Me
                                      "[init]\n\tdefaultBranch = main\n")
     m = Member(name, home, _base_env(home))
     m.env["SECRETCTL_ACTOR"] = name
-    if password:
-        proc = m.run("identity", "new", env={"SECRETCTL_PASSWORD": password})
-        m.recipient = proc.stdout.decode().strip()
-        m.env["SECRETCTL_PASSWORD"] = password
-        return m
-    # What `secretctl identity new --no-passphrase` does, in this process: a CLI start per
-    # member was most of the suite's set-up (tests/e2e/test_vault_cli.py tests the command).
+    # What `secretctl identity new` does, in this process: a CLI start per member was most of the
+    # suite's set-up (tests/e2e/test_vault_cli.py and test_passphrase.py test the command, and that
+    # it writes a full scrypt work factor).
     from secretctl.infra import identity, settings
 
     with member_environ(m):
         m.recipient = identity.create(settings.identity_path(), passphrase=None)
+    if password:
+        # Protected with a low scrypt work factor (tests/weak_scrypt.py): the real one costs about a
+        # second per decrypt, which tests of what a password does need not pay.
+        protect_identity(m, password)
+        m.env["SECRETCTL_PASSWORD"] = password
     return m
 
 
@@ -110,6 +119,14 @@ def _restore_environ() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _cli_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests marked ``cli_subprocess`` run every `Member.run` as the installed command."""
+    inproc_cli.FORCE_SUBPROCESS[0] = request.node.get_closest_marker("cli_subprocess") is not None
+    yield
+    inproc_cli.FORCE_SUBPROCESS[0] = False
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ could hand us a fake value or collect what we ask for.
 from __future__ import annotations
 
 import _socket  # the C module: socket.py would import enum and selectors (the fast path's budget)
+import _thread  # the C module: threading.py is not needed for one lock
 import os
 import stat
 import struct
@@ -146,6 +147,9 @@ class AgentClient:
         self.path = path
         self.recipient = recipient  # the recipient the caller expects (from the .pub file), if known
         self._sock: _socket.socket | None = None
+        # One connection, one request at a time: the MCP server asks from several threads (the
+        # redactor's build, runs, the lock check), and interleaved frames would mix the replies.
+        self._lock = _thread.allocate_lock()
 
     def _conn(self) -> _socket.socket:
         if self._sock is None:
@@ -157,15 +161,19 @@ class AgentClient:
             self._sock.close()
             self._sock = None
 
+    def _exchange(self, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> tuple[dict[str, Any], list[bytes]]:
+        with self._lock:
+            return exchange(self._conn(), header, blobs)
+
     def status(self) -> AgentStatus:
-        reply, _ = exchange(self._conn(), {"op": "status"})
+        reply, _ = self._exchange({"op": "status"})
         return AgentStatus(recipient=str(reply["recipient"]), pid=int(reply["pid"]),
                            expires_in=reply.get("expires_in"), idle_in=reply.get("idle_in"),
                            memory_locked=bool(reply.get("memory_locked")),
                            refused_peers=int(reply.get("refused_peers", 0)))
 
     def lock(self) -> None:
-        exchange(self._conn(), {"op": "lock"})
+        self._exchange({"op": "lock"})
         self.close()
 
     def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | SecretctlError]:
@@ -181,7 +189,7 @@ class AgentClient:
             header: dict[str, Any] = {"op": "decrypt", "sources": [s for s, _ in batch]}
             if self.recipient:
                 header["recipient"] = self.recipient
-            reply, blobs = exchange(self._conn(), header, [c for _, c in batch])
+            reply, blobs = self._exchange(header, [c for _, c in batch])
             results = reply.get("results")
             if not isinstance(results, list) or len(results) != len(batch) or len(blobs) != len(batch):
                 raise IdentityError("the unlock agent sent a malformed reply",

@@ -41,6 +41,10 @@ def test_identity_passwd_changes_the_password_and_keeps_the_key(carol: Member) -
     short = carol.run("identity", "passwd", env={"SECRETCTL_PASSWORD": PASSWORD}, input=b"short\n", check=False)
     assert short.returncode == 2
     assert work_factor(ident.read_bytes()) == TEST_LOG2_N  # untouched
+    wrong = carol.run("identity", "passwd", env={"SECRETCTL_PASSWORD": "not-the-password"},
+                      input=b"whatever-long\n", check=False)
+    assert wrong.returncode == 4
+    assert work_factor(ident.read_bytes()) == TEST_LOG2_N  # untouched
     new = "a-New-Password-2027"
     out = carol.run("identity", "passwd", env={"SECRETCTL_PASSWORD": PASSWORD}, input=new.encode() + b"\n")
     assert b"password changed" in out.stderr
@@ -53,9 +57,6 @@ def test_identity_passwd_changes_the_password_and_keeps_the_key(carol: Member) -
     assert old.returncode == 4
     assert b"wrong password" in old.stderr
     assert carol.run("get", "app/token", env={"SECRETCTL_PASSWORD": new}).stdout == VALUE
-    wrong = carol.run("identity", "passwd", env={"SECRETCTL_PASSWORD": PASSWORD}, input=b"whatever-long\n",
-                      check=False)
-    assert wrong.returncode == 4
 
 
 def test_identity_new_never_writes_a_weak_work_factor(tmp_path: Path) -> None:

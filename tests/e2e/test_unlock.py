@@ -351,3 +351,38 @@ def test_run_with_agent_is_refused_under_the_agent_policy(carol: Member) -> None
     out = carol.run("run", "--policy", "--with-agent", "-k", "app/token", "--", "true", check=False)
     assert out.returncode == 5
     assert b"--with-agent" in out.stderr
+
+
+def test_one_client_shared_by_threads_gets_each_reply_right(carol: Member) -> None:
+    """The MCP server shares one agent connection between threads (the redactor's build, runs,
+    the lock check): concurrent requests must not mix their replies."""
+    import threading
+
+    from secretctl.infra import agentsock
+
+    assert unlock(carol).returncode == 0
+    files = [(f"f{i}", (Path(carol.env["SECRETCTL_VAULT"]) / "app/token.age").read_bytes()) for i in range(20)]
+    client = agentsock.AgentClient(socket_path(carol))
+    errors: list[BaseException] = []
+
+    def decrypts() -> None:
+        try:
+            for _ in range(8):
+                assert client.decrypt_many(files) == [VALUE] * len(files)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def pings() -> None:
+        try:
+            for _ in range(100):
+                assert client.status().recipient == carol.recipient
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (decrypts, pings, decrypts, pings)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    client.close()
+    assert errors == []
