@@ -13,8 +13,11 @@ What differs from a subprocess, and how it is kept equal:
 - module state a fresh process would not have is reset (the CLI's --vault choice, the Typer
   app's command list, git-dir and config-guard caches).
 
-Commands whose children inherit our file descriptors (`run`), that fork long-lived processes
-(`unlock`) or that re-execute themselves (`mcp-server`) always run as a real subprocess, as does
+- file descriptor 0 is the input too (a file holding it), for the children of `run`, which
+  inherit it as they would inherit a pipe.
+
+Commands that fork long-lived processes (`unlock`) or that re-execute themselves
+(`mcp-server`) always run as a real subprocess, as does
 every call from a thread other than the main one (concurrency tests), every call in a
 test marked ``cli_subprocess`` and every call when
 ``SECRETCTL_TEST_CLI=subprocess`` is set (to run the whole suite the slow, literal way).
@@ -26,13 +29,14 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-# Children inherit fds 0-2 (run), live on after the call (unlock), or exec ourselves (mcp-server).
-SUBPROCESS_ONLY = frozenset({"run", "unlock", "mcp-server"})
+# Children live on after the call (unlock), or the command re-executes itself (mcp-server).
+SUBPROCESS_ONLY = frozenset({"unlock", "mcp-server"})
 
 
 def wants_subprocess(args: Sequence[str], env: Mapping[str, str]) -> bool:
@@ -87,6 +91,11 @@ def run_inprocess(argv0: str, args: Sequence[str], *, input: bytes, env: Mapping
     os.environ.clear()
     os.environ.update(env)
     code: int = 0
+    fd0 = os.dup(0)
+    with tempfile.TemporaryFile() as held:
+        held.write(input)
+        held.seek(0)
+        os.dup2(held.fileno(), 0)
     try:
         os.chdir(cwd)
         _reset_process_state()
@@ -104,6 +113,8 @@ def run_inprocess(argv0: str, args: Sequence[str], *, input: bytes, env: Mapping
         sys.stderr.flush()
         stdout, stderr = out.getvalue(), err.getvalue()
     finally:
+        os.dup2(fd0, 0)
+        os.close(fd0)
         sys.stdin, sys.stdout, sys.stderr, sys.argv = saved
         os.environ.clear()
         os.environ.update(saved_env)
