@@ -15,8 +15,8 @@ import time
 from common import Env, fill, interleaved, ms
 
 QUICK = "--quick" in sys.argv
-N = 50 if QUICK else 1_000
-RUNS = 3 if QUICK else 15
+N = 10 if QUICK else 1_000
+RUNS = 1 if QUICK else 15
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from common import SECRETCTL, Env, interleaved, ms
 
 QUICK = "--quick" in sys.argv
 RUNS = 2 if QUICK else 40
-STREAM_MB = 4 if QUICK else 1024
+STREAM_MB = 1 if QUICK else 1024
 
 
 def main() -> None:
