@@ -20,7 +20,7 @@ from secretctl.core.policy import load_policy
 from secretctl.core.pushrefs import RefUpdate
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.errors import SecretctlError
-from secretctl.infra import gitobjects, gitrange, gitrepo
+from secretctl.infra import detcache, gitobjects, gitrange, gitrepo
 from secretctl.service.session import AgentSession
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def pushed_commits(vault: Vault, updates: Sequence[RefUpdate]) -> list[str]:
 def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False) -> list[Problem]:
     """Problems in the commits a push sends; each names ``<commit>:<path>`` (``git show`` takes it)."""
 
+    detcache.install()  # the detectors' compiled set from the cache (see team.check_tree)
     root = vault.root
     commits = pushed_commits(vault, updates)
     changed = gitrange.changed_in_commits(root, commits)

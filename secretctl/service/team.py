@@ -26,7 +26,7 @@ from secretctl.core.policy import load_policy
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.core.secret import Secret
 from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
-from secretctl.infra import crypto, gitobjects, gitrepo, store
+from secretctl.infra import crypto, detcache, gitobjects, gitrepo, store
 from secretctl.service import conflicts
 from secretctl.service.session import AgentSession
 
@@ -262,6 +262,9 @@ def _read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
 def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:
     """Run the hook's checks over the staged files (or a commit's tree)."""
 
+    # The credential detectors load their compiled set from the cache, as `run` and the MCP
+    # server do: compiling it is most of a hook's time (0.7 s of 1.1 s for 2,000 staged files).
+    detcache.install()
     root = vault.root
     entries = _ls(root, staged=staged, rev=rev)
     if staged and only_changed:

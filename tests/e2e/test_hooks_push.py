@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Member, git, make_member
+from tests.conftest import REPO, Member, git, make_member, protect_identity
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 ZERO = "0" * 40
@@ -174,6 +174,24 @@ def test_pre_commit_rejects_a_readme_holding_aws_keys(alice: Member, vault_dir: 
     assert checked.returncode == 1
     assert b"README.md: line" in checked.stderr
     assert AWS_SECRET.encode() not in checked.stderr + checked.stdout
+
+
+def test_the_shallow_hook_keeps_the_compiled_detectors(alice: Member, vault_dir: Path) -> None:
+    """Without a cheap unlock (a protected identity, no password, no agent) the hook checks for
+    credentials only; the detector set it compiles is kept (public patterns only), as `run`
+    keeps it, and the next hook loads it and refuses the same lines (compiling was 0.7 s of
+    every such hook)."""
+    protect_identity(alice, "a-password-123")
+    (vault_dir / "README.md").write_text(f"aws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n")
+    git(vault_dir, "add", "README.md", env=alice.env)
+    cache = alice.home / "data" / "cache"
+    for run in ("compiles", "loads"):
+        out = alice.run("hook", "pre-commit", cwd=vault_dir, check=False)
+        assert out.returncode == 1, (run, out.stderr)
+        assert b"README.md: line 1:" in out.stderr and AWS_ID.encode() not in out.stderr + out.stdout
+        cached = list(cache.glob("detectors-*.hs")) if cache.is_dir() else []
+        assert len(cached) == 1, (run, cached)
+        assert AWS_ID.encode() not in cached[0].read_bytes() and AWS_SECRET.encode() not in cached[0].read_bytes()
 
 
 def test_template_hooks_cover_both_stages() -> None:
