@@ -416,3 +416,33 @@ def test_cli_agent_mode_redacts_every_value_and_is_sandboxed(box: dict[str, Any]
     for form in identity_forms(box):
         assert form not in both
     assert b"No such file" in out.stderr
+
+
+# ------------------------------------------------------------------ the unlock agent's socket
+def test_unlock_agent_socket_is_out_of_reach(box: dict[str, Any], alice: Member,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running unlock agent decrypts for any same-uid client that reaches its socket: a
+    sandboxed command must not find it, by path, by search, or through its environment."""
+    from secretctl.infra import settings
+    from tests.conftest import private_runtime_dir
+
+    runtime = private_runtime_dir(alice)
+    monkeypatch.setenv("SECRETCTL_RUNTIME_DIR", alice.env["SECRETCTL_RUNTIME_DIR"])
+    assert alice.run("unlock", check=False).returncode == 0
+    try:
+        sock = settings.agent_socket_path()
+        assert sock.exists()  # the agent is up, and this is its socket
+        probe = (f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({str(sock)!r}); "
+                 "print('CONNECTED')")
+        results = [
+            run(box, "sh", ["-c", f"ls -la {runtime} {sock}; env; find / -xdev -type s 2>/dev/null"]),
+            run(box, "python3", ["-c", probe]),
+            run(box, "cat", [str(sock)]),
+        ]
+        out = "\n".join(text(r) for r in results)
+        assert "CONNECTED" not in out
+        assert str(sock) not in results[0].structured_content["stdout"]  # not listed, not found
+        assert "SECRETCTL" not in results[0].structured_content["stdout"]  # no variable points at it
+        assert "No such file" in results[1].structured_content["stderr"]
+    finally:
+        alice.run("lock", check=False)
