@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from secretctl.cli.main import SPECS, fast_parse
 from tests.conftest import Member
+from tests.hyp import examples
 
 PREFIXES = [[], [], ["--vault", "/v"], ["--vault=/v"], ["--vault="], ["--vault"], ["--json"], ["-h"], ["--version"]]
 COMMANDS = ["get", "run", "set", "list", "get", "run", "set", "list", "--vault", "ls", "exists", ""]
@@ -111,7 +112,7 @@ def agree(argv: list[str]) -> bool:
     return True
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(st.builds(lambda p, c, key, rest: [*p, c, *rest[:key], "a/b", *rest[key:]], st.sampled_from(PREFIXES),
                  st.sampled_from(COMMANDS), st.integers(0, 5), st.lists(st.sampled_from(tokens()), max_size=5)))
 @example(["get", "a/b"])

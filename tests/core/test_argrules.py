@@ -7,18 +7,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secretctl.core import argrules, hosts
+from tests.hyp import examples
 
 PATHISH = st.text(alphabet="/.ab1-=", max_size=30)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(PATHISH)
 def test_normalize_is_idempotent(arg: str) -> None:
     once = argrules.normalize(arg)
     assert argrules.normalize(once) == once
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.sampled_from(["", ".", "..", "x", "proc"]), max_size=5), st.sampled_from(["1", "self", "42"]))
 def test_any_spelling_of_a_proc_entry_is_caught(junk: list[str], pid: str) -> None:
     # /proc/<junk that folds away>/<pid>/environ
@@ -63,7 +64,7 @@ def test_deny_args(entry: str, args: list[str], hit: bool) -> None:
     assert argrules.denied_by(entry, args) is hit
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=40))
 def test_host_parser_fails_only_with_value_error(text: str) -> None:
     try:

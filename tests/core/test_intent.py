@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from secretctl.core import intent
 from secretctl.errors import VaultCorruptError
+from tests.hyp import examples
 
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=examples(300), deadline=None)
 HEAD = "1a2b3c4d" * 5
 segment = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,8}", fullmatch=True).filter(lambda s: s not in (".", ".."))
 key = st.lists(segment, min_size=1, max_size=3).map("/".join)

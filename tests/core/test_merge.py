@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secretctl.core.merge import decide_value_merge, merge_mappings
+from tests.hyp import examples
 
 
 @pytest.mark.parametrize(("base", "ours", "theirs", "expected"), [
@@ -46,7 +47,7 @@ def test_updated_takes_the_later_time_and_tags_merge_as_sets() -> None:
     assert res.conflicts == ()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.dictionaries(st.sampled_from(["notes", "url", "expires"]), st.text(max_size=5), max_size=3))
 def test_merging_identical_sides_changes_nothing(side: dict[str, str]) -> None:
     res = merge_mappings({}, side, dict(side))

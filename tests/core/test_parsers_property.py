@@ -17,8 +17,9 @@ from secretctl.core.policy import RunCheck, load_policy
 from secretctl.core.recipients import parse_recipients_file
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import PolicyError, UsageError, VaultCorruptError
+from tests.hyp import examples
 
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=examples(300), deadline=None)
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from secretctl.core import schema
 from secretctl.core.policy import RunCheck, load_policy
 from secretctl.errors import PolicyError
+from tests.hyp import examples
 
 COMMANDS = ["aws", "kubectl", "curl", "git", "echo", "ls"]
 WORDS = ["get", "ls", "rm", "s3", "pods", "--raw", "config", "view", "*"]
@@ -29,7 +30,7 @@ policies = st.fixed_dictionaries({
     "commands": st.dictionaries(st.sampled_from(COMMANDS), command_rule, max_size=3),
 })
 
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=examples(150), deadline=None)
 
 
 def _check(policy_doc: dict[str, object], command: str, args: list[str]) -> str | None:

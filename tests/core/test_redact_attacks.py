@@ -20,6 +20,7 @@ from secretctl.core.redact.forms import SKEL_MIN
 from secretctl.core.redact.views import skeleton_text
 from secretctl.core.secret import Secret
 from tests.core.test_redact import LONG40, TOKEN, check_form, redact_all_ways, stream_through
+from tests.hyp import examples
 
 SHORT = b"k9Qz"  # 4 characters: the shortest value accepted
 MID = b"Hx7-pQ2w"  # 8 characters: its skeleton is just long enough
@@ -234,7 +235,7 @@ PY_FORMS |= {
 _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 
 
-@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(120), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=st.text(st.sampled_from(_ALNUM + "-_.@!"), min_size=4, max_size=40).map(str.encode),
        form=st.sampled_from(sorted(PY_FORMS)), cuts=st.lists(st.integers(1, 4000), max_size=8))
 def test_every_form_of_a_random_value_whole_bytewise_and_split(value: bytes, form: str, cuts: list[int]) -> None:

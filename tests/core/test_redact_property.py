@@ -22,10 +22,12 @@ from secretctl.core.redact import Redactor, check_redactable, forms_of
 from secretctl.core.redact.views import skeleton
 from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
+from tests.hyp import examples
 
 MARKER = re.compile(rb"\[REDACTED:[^\]]*\]")
 
-SETTINGS = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(200), deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 # Printable characters: what a password generator or an API would put in a value.
 printable_char = st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"])

@@ -16,8 +16,10 @@ from secretctl.core.redact import Redactor
 from secretctl.core.redact.views import rendered, skeleton, skeleton_reference, unescaped
 from secretctl.core.secret import Secret
 from tests.core.test_redact import redact_same_all_ways
+from tests.hyp import examples
 
-SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(150), deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 # Output as programs print it: ASCII, any Unicode, ANSI escapes, invalid bytes, control bytes.
 pieces = st.one_of(

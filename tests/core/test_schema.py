@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from secretctl.core import schema
 from secretctl.errors import PolicyError, SecretctlError, VaultCorruptError
+from tests.hyp import examples
 
 
 def test_load_gives_plain_data() -> None:
@@ -54,7 +55,7 @@ def test_dump_round_trips() -> None:
     assert schema.load(schema.dump(data).encode(), source="x") == data
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_either_load_or_raise_a_secretctl_error(data: bytes) -> None:
     with contextlib.suppress(SecretctlError):  # the property: nothing else escapes

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secretctl.core.secret import Secret, mask
+from tests.hyp import examples
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.binary(min_size=1, max_size=64))
 def test_repr_and_str_show_the_length_only(value: bytes) -> None:
     s = Secret(value)
