@@ -99,6 +99,9 @@ class ShapesStore(Protocol):
 
     def load(self, key: str) -> bytes | None: ...
     def save(self, key: str, blob: bytes) -> None: ...
+    def versions(self, dists: Sequence[str]) -> list[str]:
+        """The installed version of each distribution ("-" when it is not installed)."""
+        ...
 
 
 class _Shapes:
@@ -170,17 +173,11 @@ class _Shapes:
         return cls(tiers, parts[1:])
 
     @staticmethod
-    def cache_key() -> str:
-        """Changes with anything the compiled set depends on (no import of detect-secrets needed)."""
+    def cache_key(versions: Sequence[str]) -> str:
+        """Changes with anything the compiled set depends on: ``versions`` are those of
+        detect-secrets and hyperscan, found by the store (no import of detect-secrets needed)."""
         import hashlib
-        from importlib import metadata
 
-        versions = []
-        for dist in ("detect-secrets", "hyperscan"):
-            try:
-                versions.append(metadata.version(dist))
-            except metadata.PackageNotFoundError:
-                versions.append("-")
         h = hashlib.sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, _RUN_START, FORMAT)).encode())
         return h.hexdigest()[:32]
 
@@ -195,7 +192,7 @@ class _Shapes:
     def _stored(cls) -> _Shapes | None:
         if cls.store is None:
             return None
-        key = cls.cache_key()
+        key = cls.cache_key(cls.store.versions(("detect-secrets", "hyperscan")))
         blob = cls.store.load(key)
         if blob is not None:
             with contextlib.suppress(Exception):  # a damaged or foreign cache file: compile instead
