@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import Env, interleaved, ms
+from common import SMOKE, Env, interleaved, ms, runs_of
 
 QUICK = "--quick" in sys.argv
-N = 200 if QUICK else 2_000
-RUNS = 2 if QUICK else 7
+N = (20 if SMOKE else 200) if QUICK else 2_000
+RUNS = runs_of(2 if QUICK else 7)
 
 
 def fast_import(root: Path, blobs: dict[str, bytes]) -> None:

@@ -19,11 +19,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from common import Env, fill, interleaved, median_of, ms
+from common import Env, fill, interleaved, median_of, ms, runs_of
 
 QUICK = "--quick" in sys.argv
 BULK = 50 if QUICK else 1_000
-RUNS = 3 if QUICK else 15
+RUNS = runs_of(3 if QUICK else 15)
 
 
 class _Crash(BaseException):

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 
-from common import Env, fill, ms
+from common import SMOKE, Env, fill, ms
 
 QUICK = "--quick" in sys.argv
-CALLS = 20 if QUICK else 200
-BLOCK = 10 if QUICK else 20
+CALLS = (2 if SMOKE else 20) if QUICK else 200
+BLOCK = (1 if SMOKE else 10) if QUICK else 20
 POLICY = 'version: 1\nallowed_commands: ["true"]\n'
 
 

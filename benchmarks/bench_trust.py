@@ -14,11 +14,11 @@ import statistics
 import sys
 import time
 
-from common import Env, fill, interleaved, ms
+from common import Env, fill, interleaved, ms, runs_of
 
 QUICK = "--quick" in sys.argv
 VAULT_SIZE = 20 if QUICK else 1_000
-RUNS = 2 if QUICK else 30
+RUNS = runs_of(2 if QUICK else 30)
 
 
 def main() -> None:

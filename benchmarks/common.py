@@ -14,6 +14,13 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 SECRETCTL = str(BIN / "secretctl")
+# Set by tests/test_benchmarks_smoke.py: the script must run end to end, its figures do not
+# matter, so every timed function runs once (on top of the script's own --quick sizes).
+SMOKE = os.environ.get("SECRETCTL_BENCH_SMOKE") == "1"
+
+
+def runs_of(runs: int) -> int:
+    return 1 if SMOKE else runs
 
 
 def _compile_sources() -> None:
@@ -74,7 +81,7 @@ def fill(vault, n: int, prefix: str = "svc") -> list[str]:  # type: ignore[no-un
 
 def median_of(fn: Callable[[], object], runs: int) -> float:
     times = []
-    for _ in range(runs):
+    for _ in range(runs_of(runs)):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -99,7 +106,7 @@ def interleaved_all(fns: Sequence[Callable[[], object]], runs: int,
 
     times: list[list[float]] = [[] for _ in fns]
     cpu: list[list[float]] = [[] for _ in fns]
-    for _ in range(runs):
+    for _ in range(runs_of(runs)):
         for fn, out, out_cpu in zip(fns, times, cpu, strict=True):
             if before is not None:
                 before()
