@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -43,6 +44,37 @@ def _asker(protected: bool) -> Any:
     return ask
 
 
+class _KeyringAsker:
+    """`unlock --keyring`: the kept passphrase is the first try; a wrong one (the passphrase was
+    changed) is removed, and the usual prompt takes over; a right typed one is kept."""
+
+    def __init__(self, path: Path, fallback: Any) -> None:
+        from secretctl.service import oskeyring
+
+        self.path, self.fallback, self.keyring = path, fallback, oskeyring
+        self.kept = oskeyring.get(path)
+        self.typed: str | None = None
+
+    def ask(self, attempt: int) -> str | None:
+        if self.kept is not None:
+            if attempt == 0:
+                return self.kept
+            attempt -= 1
+        self.typed = self.fallback(attempt)
+        return self.typed
+
+    def on_wrong(self, attempt: int) -> None:
+        if self.kept is not None and attempt == 1:
+            self.keyring.forget(self.path)
+            info("the passphrase kept in the OS keyring is wrong (was it changed?); removed it")
+        _on_wrong(attempt)
+
+    def succeeded(self) -> None:
+        if self.typed is not None:
+            self.keyring.put(self.path, self.typed)
+            info("kept the passphrase in the OS keyring; `secretctl lock --keyring` removes it")
+
+
 def _on_wrong(attempt: int) -> None:
     from secretctl.service import MAX_TRIES
 
@@ -71,6 +103,9 @@ def unlock(
     = "5m",
     foreground: Annotated[bool, typer.Option("--foreground", help="Serve in this process until locked "
                                              "(systemd and launchd units).")] = False,
+    use_keyring: Annotated[bool, typer.Option("--keyring", help="Take the passphrase from the OS keyring, and "
+                                              "keep it there once it is right (needs secretctl[keyring]; "
+                                              "see docs/security.md for what it trades).")] = False,
 ) -> None:
     """Start the unlock agent: it asks for your password once (a terminal, $SECRETCTL_PASSWORD or
     stdin) and decrypts for your commands, the hooks and the MCP server until it forgets the key."""
@@ -92,27 +127,43 @@ def unlock(
     except agentsock.AgentUnavailable:
         pass
     protected = identity_mod.is_protected(path.read_bytes()[:64])
-    ask = _asker(protected)
+    keep = _KeyringAsker(path, _asker(protected)) if use_keyring and protected else None
+    if use_keyring and not protected:
+        info("the identity has no passphrase: there is nothing to keep in the OS keyring")
+    ask = keep.ask if keep else _asker(protected)
+    on_wrong = keep.on_wrong if keep else _on_wrong
     if foreground:
         def ready(agent: Any) -> None:
+            if keep:
+                keep.succeeded()
             info(f"unlocked; serving at {sock} until the key is forgotten (memory locked: "
                  f"{'yes' if agent.memory_locked else 'no'})")
 
         unlock_agent.serve_foreground(path, sock, ask, timeout=timeout_s, idle=idle_s, ready=ready,
-                                      on_wrong=_on_wrong)
+                                      on_wrong=on_wrong)
         info("locked: the agent has forgotten the key")
         return
     unlock_agent.spawn(path, sock, ask, protected=protected, timeout=timeout_s, idle=idle_s,
-                       environ=dict(settings.environ()), on_wrong=_on_wrong)
+                       environ=dict(settings.environ()), on_wrong=on_wrong)
+    if keep:
+        keep.succeeded()
     client = agentsock.AgentClient(sock)
     info(_describe(client.status()))
     client.close()
 
 
-def lock() -> None:
+def lock(
+    forget_keyring: Annotated[bool, typer.Option("--keyring", help="Also remove the passphrase that "
+                                                 "`unlock --keyring` kept in the OS keyring.")] = False,
+) -> None:
     """Make the unlock agent forget the key (it exits and removes its socket)."""
     from secretctl.service import agentsock
 
+    if forget_keyring:
+        from secretctl.service import oskeyring
+
+        removed = oskeyring.forget(settings.identity_path())
+        info("removed the passphrase from the OS keyring" if removed else "no passphrase was kept in the OS keyring")
     sock = settings.agent_socket_path()
     client = agentsock.AgentClient(sock)
     try:

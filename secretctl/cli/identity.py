@@ -71,6 +71,10 @@ def identity_passwd(
     new = None if no_passphrase else read_new_password()
     identity.change_password(path, password_source, new)
     info(f"password {'removed from' if new is None else 'changed for'} {path}")
+    from secretctl.service import oskeyring
+
+    if oskeyring.forget(path):  # kept by `unlock --keyring`: it is stale now
+        info("removed the old passphrase from the OS keyring (`unlock --keyring` keeps the new one)")
 
 
 @identity_app.command("import")

@@ -26,6 +26,8 @@ _REEXPORTS: dict[str, tuple[str, str]] = {
     "agentsock": ("secretctl.infra.agentsock", ""),
     "unlock_agent": ("secretctl.infra.unlock_agent", ""),
     "MAX_TRIES": ("secretctl.infra.unlock_agent", "MAX_TRIES"),
+    # the passphrase `unlock --keyring` keeps in the OS keyring (optional `keyring` package)
+    "oskeyring": ("secretctl.infra.oskeyring", ""),
     # the process's own protection (non-dumpable, locked pages) and the MCP password hand-off,
     # which must happen before the front end reads anything
     "hardening": ("secretctl.infra.hardening", ""),
@@ -78,6 +80,7 @@ if TYPE_CHECKING:  # the same names, for mypy (at run time __getattr__ imports t
     from secretctl.infra import agentsock as agentsock
     from secretctl.infra import hardening as hardening
     from secretctl.infra import identity as identity
+    from secretctl.infra import oskeyring as oskeyring
     from secretctl.infra import pwhandoff as pwhandoff
     from secretctl.infra import settings as settings
     from secretctl.infra import store as store
