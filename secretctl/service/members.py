@@ -171,6 +171,7 @@ class Members(Writing):
         todo = self._stale()
         if not todo:
             return [], None, []
+        self._trust().prefetch(k for k, _ in todo)  # one `git cat-file` for every folder's HEAD recipients
         unlocked = self.unlock()
         rekeyer = self._rekeyer(added, unlocked) if added is not None else None
         rekeyed: list[tuple[str, bytes, Meta]] = []

@@ -288,6 +288,8 @@ class Writing(Reading):
                 return Outcome("import", [k for k, _ in todo], None, skipped, dry_run=True)
             converted = _ConvertedRecipients()
             req = SetRequest(tags=tags)
+            # HEAD's recipients files of every folder at once: one `git cat-file`, not one per folder.
+            self._trust().prefetch(k for k, _ in todo)
 
             def encoded() -> Iterator[tuple[str, bytes]]:
                 for i, (key, value) in enumerate(todo):
