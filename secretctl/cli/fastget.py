@@ -1,6 +1,6 @@
-"""`secretctl get KEY` through the unlock agent, called by cli/main.py before anything heavy is
-imported: service/fastget.py decrypts (through the agent) and records; this prints, as
-cli/reading.py does for the normal path."""
+"""`secretctl get KEY`, called by cli/main.py before anything heavy is imported:
+service/fastget.py decrypts (through the unlock agent, or with an unprotected identity file) and
+records; this prints, as cli/reading.py does for the normal path."""
 
 from __future__ import annotations
 
@@ -8,18 +8,13 @@ import os
 import sys
 
 
-def fast_get_via_agent(vault: str | None, key: str) -> bool:
+def fast_get(vault: str | None, key: str) -> bool:
     """Serve ``secretctl [--vault V] get KEY``; False: not served, nothing printed or recorded."""
     from secretctl.service import settings
+    from secretctl.service.fastget import reveal_fast
 
     env = settings.environ()
-    # No socket, no agent: back to the normal path before importing or reading anything more
-    # (without this check a plain `get` with no agent paid ~10 ms for the attempt).
-    if not os.path.exists(settings.agent_socket_file(env)):
-        return False
-    from secretctl.service.fastget import reveal_via_agent
-
-    value = reveal_via_agent(vault, key, env)
+    value = reveal_fast(vault, key, env)
     if value is None:
         return False
     out = sys.stdout.buffer

@@ -103,9 +103,9 @@ def fast_parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, st
 def _dispatch(argv: list[str]) -> None:
     fast = fast_parse(argv, settings.environ())
     if fast is not None and fast[0] == "get" and fast[2].keys() == {"key"}:
-        from secretctl.cli.fastget import fast_get_via_agent
+        from secretctl.cli.fastget import fast_get
 
-        if fast_get_via_agent(fast[1], fast[2]["key"]):
+        if fast_get(fast[1], fast[2]["key"]):
             return
     if fast is not None:
         from secretctl.cli import common

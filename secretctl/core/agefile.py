@@ -16,9 +16,7 @@ Limits keep a hostile file from costing memory: 1 MiB of header, 4096 stanzas.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
+import binascii  # not base64, which imports re (~7 ms of `get`'s fast path, which checks headers)
 
 from secretctl.errors import VaultCorruptError
 
@@ -29,19 +27,44 @@ MAX_STANZAS = 4096
 COLUMNS = 64
 
 
-@dataclass(frozen=True)
-class Stanza:
-    type: str
-    args: tuple[str, ...]
-    body: bytes
+class _Value:
+    """Equality, hash and repr from ``__slots__``, set once (plain classes, not dataclasses:
+    that import costs `get`'s fast path, which checks every header it decrypts, ~10 ms)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and type(other) is type(self) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"{type(self).__name__}.{name} cannot be changed")
+        object.__setattr__(self, name, value)
 
 
-@dataclass(frozen=True)
-class AgeHeader:
-    stanzas: tuple[Stanza, ...]
-    mac: bytes
-    header_bytes: bytes  # what the MAC covers: everything up to and including "---"
-    payload_offset: int
+class Stanza(_Value):
+    __slots__ = ("type", "args", "body")  # noqa: RUF023  # in constructor order, as repr shows them
+
+    def __init__(self, type: str, args: tuple[str, ...], body: bytes) -> None:
+        self.type, self.args, self.body = type, args, body
+
+
+class AgeHeader(_Value):
+    __slots__ = ("stanzas", "mac", "header_bytes", "payload_offset")  # noqa: RUF023  # constructor order
+
+    def __init__(self, stanzas: tuple[Stanza, ...], mac: bytes, header_bytes: bytes, payload_offset: int) -> None:
+        self.stanzas, self.mac = stanzas, mac
+        self.header_bytes = header_bytes  # what the MAC covers: everything up to and including "---"
+        self.payload_offset = payload_offset
 
     def recipient_stanza_count(self) -> int:
         """Stanzas that name a recipient: native and ssh types, and plugin types. Unknown
@@ -53,14 +76,19 @@ class AgeHeader:
         return any(s.type == "scrypt" for s in self.stanzas)
 
 
+_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
 def _b64_canonical(text: bytes, where: str) -> bytes:
     if b"=" in text:
         raise VaultCorruptError(f"{where}: base64 padding is not allowed")
+    if text.translate(None, _B64):  # what base64.b64decode(validate=True) refuses: any other byte
+        raise VaultCorruptError(f"{where}: invalid base64")
     try:
-        raw = base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
+        raw = binascii.a2b_base64(text + b"=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise VaultCorruptError(f"{where}: invalid base64") from None
-    if base64.b64encode(raw).rstrip(b"=") != text:
+    if binascii.b2a_base64(raw, newline=False).rstrip(b"=") != text:
         raise VaultCorruptError(f"{where}: non-canonical base64")
     return raw
 

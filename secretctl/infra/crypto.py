@@ -6,13 +6,16 @@ module sees a pyrage type except as an opaque identity/recipient object.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from secretctl.core import agefile
-from secretctl.core.recipients import Recipient
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, UsageError, VaultCorruptError, WrongPasswordError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and core.recipients cost `get`'s fast path ~15 ms of imports: for mypy only
+    from collections.abc import Sequence
+    from typing import Any
+
+    from secretctl.core.recipients import Recipient
 
 ARMOR_BEGIN = b"-----BEGIN AGE ENCRYPTED FILE-----"
 AGE_MAGIC = b"age-encryption.org/v1\n"

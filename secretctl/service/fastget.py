@@ -1,11 +1,14 @@
-"""`secretctl get KEY` through a running unlock agent, before anything heavy is imported.
+"""`secretctl get KEY` before anything heavy is imported: through a running unlock agent, or
+with an unprotected identity file.
 
-With the agent, `get` needs no pyrage, yaml, Typer or Vault: find the vault, check the key, read
-the ``.age`` file, ask the agent, record the access. This module does exactly that, for the plain
-form only (no option), and only on the common path. Anything unusual (no agent, a sidecar with an
-expiry to warn about, a config file that needs YAML, a vault in a git worktree, any error) answers
-None *before* the agent decrypts anything, and the caller runs the normal path (Vault.reveal),
-which does what it always does. tests/cli/test_fastget.py compares the two.
+`get` needs no yaml, Typer or Vault: find the vault, check the key, read the ``.age`` file, ask
+the agent (no pyrage either) or decrypt with the key file (infra/crypto, as the normal path),
+record the access. This module does exactly that, for the plain form only (no option), and only
+on the common path. Anything unusual (a protected identity and no agent, a sidecar with an expiry
+to warn about, a config file that needs YAML, a vault in a git worktree, an interrupted command
+to recover, any error) answers None *before* anything is decrypted, and the caller runs the
+normal path (Vault.reveal), which does what it always does. tests/cli/test_fastget.py compares
+the two.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ CONFIG_FILE = ".secretctl/config.yaml"
 RECIPIENTS_FILE = ".age-recipients"
 FORMAT_VERSION = 1
 MAX_SECRET_BYTES = 64 * 1024 * 1024
+MAX_IDENTITY_BYTES = 64 * 1024
+JOURNAL = ("secretctl", "journal")  # infra/journal.journal_path, under .git
+AGE_MAGIC = b"age-encryption.org/v1\n"
 SECRET_SUFFIX = ".age"
 META_SUFFIX = ".meta.yaml"
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -114,14 +120,43 @@ def _pub_recipient(identity: str) -> str | None:
     return text or None
 
 
-def reveal_via_agent(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | None:
-    """The value of ``key``, decrypted by the unlock agent, its access recorded; None: not served,
-    and nothing was recorded or decrypted (the caller runs the normal path)."""
+def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes) -> bytes | None:
+    """Decrypt with an unprotected identity file, as Vault.reveal does (infra/crypto: the strict
+    header check, then pyrage); None for anything else: a protected or OpenSSH key, a key that is
+    not the one its .pub names, an error (the normal path words it)."""
+    from secretctl.errors import SecretctlError
+
+    try:
+        with open(identity, "rb") as fh:
+            data = fh.read(MAX_IDENTITY_BYTES + 1)
+        text = data.decode("utf-8")
+    except (OSError, ValueError):
+        return None
+    if len(data) > MAX_IDENTITY_BYTES or data.startswith(AGE_MAGIC) or "OPENSSH" in text:
+        return None  # too big, protected by a password, or an ssh key: the normal path knows
+    from secretctl.infra import crypto
+
+    try:
+        keys = crypto.parse_identities(text, source=identity)
+        if len(keys) != 1 or mine is None or str(keys[0].to_public()) != mine:
+            return None  # the actor comes from the .pub file: it must be this key's
+        return crypto.decrypt(ciphertext, keys, source=rel).reveal()
+    except SecretctlError:
+        return None
+
+
+def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | None:
+    """The value of ``key``, decrypted by the unlock agent or with an unprotected identity file
+    when no agent runs, its access recorded; None: not served, and nothing was recorded (the
+    caller runs the normal path)."""
     root = _vault_root(vault, env)
     if root is None or not _config_ok(root) or not os.path.isdir(os.path.join(root, ".git")):
         return None
     if not plain_key(key):
         return None
+    if os.path.lexists(os.path.join(root, ".git", *JOURNAL)) or os.path.lexists(os.path.join(root, ".git",
+                                                                                               "index.lock")):
+        return None  # a command was interrupted: the normal path recovers before reading
     from secretctl.errors import SecretctlError
 
     rel = key + SECRET_SUFFIX
@@ -146,15 +181,22 @@ def reveal_via_agent(vault: str | None, key: str, env: Mapping[str, str]) -> byt
     actor = _actor(root, env, identity)
     if actor is None:
         return None
-    client = agentsock.AgentClient(settings.agent_socket_file(env), recipient=_pub_recipient(identity))
-    try:
-        (value,) = client.decrypt_many([(rel, ciphertext)])
-    except (agentsock.AgentUnavailable, SecretctlError):
-        return None
-    finally:
-        client.close()
-    if isinstance(value, SecretctlError):
-        return None  # the normal path reports it, worded as always
+    socket = settings.agent_socket_file(env)
+    if os.path.exists(socket):
+        client = agentsock.AgentClient(socket, recipient=_pub_recipient(identity))
+        try:
+            (value,) = client.decrypt_many([(rel, ciphertext)])
+        except (agentsock.AgentUnavailable, SecretctlError):
+            return None
+        finally:
+            client.close()
+        if isinstance(value, SecretctlError):
+            return None  # the normal path reports it, worded as always
+    else:
+        plain = _with_key_file(identity, _pub_recipient(identity), rel, ciphertext)
+        if plain is None:
+            return None
+        value = plain
     import time
 
     from secretctl.infra import store

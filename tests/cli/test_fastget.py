@@ -1,5 +1,6 @@
-"""`get` through the unlock agent on the start-up fast path (cli/fastget.py, service/fastget.py) prints, records and
-fails exactly as the normal path does; and it imports none of what it exists to skip."""
+"""`get` on the start-up fast path (cli/fastget.py, service/fastget.py), through the unlock agent or with an
+unprotected identity file, prints, records and fails exactly as the normal path does; and it imports none of what
+it exists to skip."""
 
 from __future__ import annotations
 
@@ -100,9 +101,59 @@ def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
     assert "typer" in normal  # the comparison form really takes the other path
 
 
-def test_without_an_agent_the_fast_path_costs_nothing(carol: Member) -> None:  # noqa: F811
-    _, mods = imported(carol, "get", "app/token")  # fails (no password here), after the normal path
-    assert "secretctl.service.fastget" not in mods  # bailed out at the missing socket
+def test_a_protected_identity_without_an_agent_goes_the_normal_way(carol: Member) -> None:  # noqa: F811
+    fast, normal = both(carol, "app/token")  # no password here: both fail, the same way
+    assert fast == normal and fast[0] != 0
+    _, mods = imported(carol, "get", "app/token")
+    assert "typer" in mods or "secretctl.service.vault" in mods  # the fast path left it to the Vault
+
+
+@pytest.fixture
+def plain(alice: Member, vault_dir: Path) -> Member:
+    """An unprotected identity and no agent."""
+    alice.run("set", "app/token", input=VALUE)
+    alice.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
+    alice.run("set", "app/plain", input=b"plain-Value-1234\n")
+    (vault_dir / "app" / "notes.meta.yaml").write_text("tags: []\n")
+    (vault_dir / "app" / "broken.age").write_bytes(b"age-encryption.org/v1\n-> X25519 AAAA\n\n--- x\n")
+    return alice
+
+
+@pytest.mark.parametrize("key", ["app/token", "app/plain", "app/soon", "app/missing", "app/notes", "app/broken",
+                                 "bad//key", ".hidden", "app/token.age"])
+def test_without_an_agent_fast_and_normal_get_agree(plain: Member, key: str) -> None:
+    fast, normal = both(plain, key)
+    assert fast == normal
+
+
+def test_without_an_agent_the_fast_path_imports_nothing_heavy(plain: Member) -> None:
+    out, mods = imported(plain, "get", "app/token")
+    assert out == VALUE
+    assert {"typer", "yaml", "platformdirs", "secretctl.service.vault", "typing", "re", "pathlib", "json",
+            "dataclasses", "contextlib"} & mods == set()
+    assert "pyrage" in mods  # it decrypted here, with the key file
+
+
+def test_an_interrupted_command_is_recovered_first(plain: Member, vault_dir: Path) -> None:
+    """A journal or a git index lock: the normal path (which recovers) reads, never the fast one."""
+    for leftover in (vault_dir / ".git" / "index.lock", vault_dir / ".git" / "secretctl" / "journal"):
+        leftover.parent.mkdir(exist_ok=True)
+        leftover.write_bytes(b"")
+        _, mods = imported(plain, "get", "app/token")
+        assert "secretctl.service.vault" in mods, leftover
+        leftover.unlink(missing_ok=True)
+
+
+def test_a_key_file_its_pub_does_not_name_goes_the_normal_way(plain: Member) -> None:
+    pub = Path(f"{plain.identity}.pub")
+    pub.write_text("age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq\n")  # someone else's
+    fast, normal = both(plain, "app/token")
+    assert fast == normal
+    _, mods = imported(plain, "get", "app/token")
+    assert "secretctl.service.vault" in mods
+    pub.unlink()
+    fast, normal = both(plain, "app/token")
+    assert fast == normal and fast[1] == VALUE
 
 
 def test_constants_match_their_homes() -> None:
@@ -115,6 +166,11 @@ def test_constants_match_their_homes() -> None:
     assert fastget.MAX_SECRET_BYTES == base.MAX_SECRET_BYTES
     assert (fastget.SECRET_SUFFIX, fastget.META_SUFFIX) == (keys.SECRET_SUFFIX, keys.META_SUFFIX)
     assert fastget._RESERVED == keys._WINDOWS_RESERVED
+    from secretctl.infra import crypto, identity, journal
+
+    assert fastget.MAX_IDENTITY_BYTES == identity.MAX_IDENTITY_BYTES
+    assert fastget.AGE_MAGIC == crypto.AGE_MAGIC
+    assert Path(".git", *fastget.JOURNAL) == journal.journal_path(Path(".git"))
 
 
 KEY_TEXT = st.text(alphabet="aZ09._-/cCoOnNlLpPtT1aAgGeE\u00e9 ", max_size=40)
