@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from secretctl.cli import common
+from secretctl.cli.state import STATE
 from secretctl.service import settings
 
 app = typer.Typer(
@@ -34,7 +35,7 @@ def _global(
     _version_flag: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
                                                 callback=_version, is_eager=True)] = False,
 ) -> None:
-    common.STATE.vault_dir = vault
+    STATE.vault_dir = vault
 
 
 def _register() -> None:

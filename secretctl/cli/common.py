@@ -12,15 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from secretctl.cli.state import STATE
 from secretctl.errors import IdentityError, UsageError
 from secretctl.service import Secret, settings
-
-
-class State:
-    vault_dir: str | None = None
-
-
-STATE = State()
 
 
 def stdin_is_tty() -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from secretctl.cli.common import emit_json_texts, open_vault
+from secretctl.cli.state import STATE
 
 
 def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring: str | None = None,
@@ -17,6 +17,16 @@ def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring
         from secretctl.service import parse_duration
 
         window = parse_duration(expiring)
+    if not json_out and tag is None and window is None:
+        from secretctl.service import settings
+        from secretctl.service.fastget import list_names
+
+        names = list_names(STATE.vault_dir, pattern, settings.environ())  # names only: no Vault needed
+        if names is not None:
+            sys.stdout.write("".join(k + "\n" for k in names))
+            return
+    from secretctl.cli.common import emit_json_texts, open_vault  # here: a names-only list never needs it
+
     v = open_vault()
     if not json_out and tag is None and window is None:
         sys.stdout.write("".join(k + "\n" for k in v.list_keys(pattern)))

@@ -108,9 +108,9 @@ def _dispatch(argv: list[str]) -> None:
         if fast_get(fast[1], fast[2]["key"]):
             return
     if fast is not None:
-        from secretctl.cli import common
+        from secretctl.cli.state import STATE
 
-        command, common.STATE.vault_dir, kwargs = fast
+        command, STATE.vault_dir, kwargs = fast
         if command == "get":
             from secretctl.cli.reading import show_secret
 

@@ -21,7 +21,7 @@ def mcp_server(
     is unlocked from SECRETCTL_PASSWORD (never a prompt: stdin is the protocol). While neither is
     there, the tools answer "vault locked". The committed .secretctl/policy.yaml decides what the
     agent may run."""
-    from secretctl.cli.common import STATE
+    from secretctl.cli.state import STATE
     from secretctl.errors import VaultLockedError
     from secretctl.service import hardening, pwhandoff
     from secretctl.service.base import locate

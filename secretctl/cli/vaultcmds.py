@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from secretctl.cli.common import STATE, emit_json, info, new_password
+from secretctl.cli.common import emit_json, info, new_password
 from secretctl.cli.options import JsonOpt
+from secretctl.cli.state import STATE
 from secretctl.service import settings
 
 

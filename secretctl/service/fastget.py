@@ -120,6 +120,37 @@ def _pub_recipient(identity: str) -> str | None:
     return text or None
 
 
+def plain_vault(vault: str | None, env: Mapping[str, str]) -> str | None:
+    """The vault's root when the normal path would open it with nothing to say or do first: a
+    one-line config (no YAML), a plain clone (no git worktree), no interrupted command to
+    recover (a journal, a git index lock). None: leave it all to the normal path."""
+    root = _vault_root(vault, env)
+    if root is None or not _config_ok(root) or not os.path.isdir(os.path.join(root, ".git")):
+        return None
+    if os.path.lexists(os.path.join(root, ".git", *JOURNAL)) or os.path.lexists(os.path.join(root, ".git",
+                                                                                               "index.lock")):
+        return None  # a command was interrupted: the normal path recovers before reading
+    if not os.access(os.path.join(root, ".git"), os.W_OK):
+        return None  # a read-only vault: the normal path says so and spools access records
+    return root
+
+
+def list_names(vault: str | None, pattern: str | None, env: Mapping[str, str]) -> list[str] | None:
+    """What Vault.list_keys(pattern) returns, without importing the Vault (yaml, dataclasses,
+    git: ~50 ms of `list`); None where plain_vault leaves it to the normal path."""
+    root = plain_vault(vault, env)
+    if root is None:
+        return None
+    from secretctl.service.keywalk import walk
+
+    names = walk(root, "")
+    if not pattern:
+        return names
+    from secretctl.core.keys import match_pattern
+
+    return [k for k in names if match_pattern(pattern, k)]
+
+
 def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes) -> bytes | None:
     """Decrypt with an unprotected identity file, as Vault.reveal does (infra/crypto: the strict
     header check, then pyrage); None for anything else: a protected or OpenSSH key, a key that is
@@ -149,14 +180,9 @@ def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | 
     """The value of ``key``, decrypted by the unlock agent or with an unprotected identity file
     when no agent runs, its access recorded; None: not served, and nothing was recorded (the
     caller runs the normal path)."""
-    root = _vault_root(vault, env)
-    if root is None or not _config_ok(root) or not os.path.isdir(os.path.join(root, ".git")):
+    root = plain_vault(vault, env)
+    if root is None or not plain_key(key):
         return None
-    if not plain_key(key):
-        return None
-    if os.path.lexists(os.path.join(root, ".git", *JOURNAL)) or os.path.lexists(os.path.join(root, ".git",
-                                                                                               "index.lock")):
-        return None  # a command was interrupted: the normal path recovers before reading
     from secretctl.errors import SecretctlError
 
     rel = key + SECRET_SUFFIX
@@ -202,7 +228,10 @@ def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | 
     from secretctl.infra import store
     from secretctl.service import pending
 
-    store.append_locked(pending.pending_file(root),
-                        pending.encode({"ts": pending.format_ts(time.time()), "actor": actor, "action": "get",
-                                        "keys": [key]}))
+    try:
+        store.append_locked(pending.pending_file(root),
+                            pending.encode({"ts": pending.format_ts(time.time()), "actor": actor, "action": "get",
+                                            "keys": [key]}))
+    except SecretctlError:
+        return None  # not recorded (a read-only vault): the normal path keeps the record elsewhere
     return value

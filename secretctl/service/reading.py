@@ -52,25 +52,9 @@ class Reading(AccessLog):
         return True
 
     def _walk(self, start: str) -> list[str]:
-        found: list[str] = []
-        stack = [(start, os.path.join(str(self.root), start) if start else str(self.root))]
-        while stack:
-            folder, path = stack.pop()
-            try:
-                names = os.listdir(path)
-            except OSError:
-                continue
-            found += keys_mod.keys_in_folder(folder, names)
-            # Only names that can be key folders cost a stat: not hidden, and no segment may end
-            # in .age or .meta.yaml (a folder named x.age would be listed as a key and fail to read).
-            for name in names:
-                if name[0] != "." and not name.endswith((".age", ".meta.yaml")):
-                    sub = f"{folder}/{name}" if folder else name
-                    full = os.path.join(path, name)
-                    if os.path.isdir(full) and not os.path.islink(full) and keys_mod.folder_ok(sub):
-                        stack.append((sub, full))
-        found.sort()
-        return found
+        from secretctl.service.keywalk import walk
+
+        return walk(str(self.root), start)
 
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from secretctl.core.secret import Secret
 from tests.conftest import SECRETCTL, Member
 from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
 
@@ -217,3 +219,31 @@ def test_the_config_is_read_as_the_pattern_it_replaced(tmp_path: Path, text: byt
     (tmp_path / ".secretctl" / "config.yaml").write_bytes(text)
     m = re.fullmatch(rb"(?:#[^\n]*\n)*version: ?([0-9]{1,6})\n?", text)
     assert (m is not None and int(m.group(1)) <= 1) == ok == _config_ok(str(tmp_path))
+
+
+# ---------------------------------------------------------------- `list` (names) without the Vault
+def test_list_names_are_the_vaults_names(inproc: Any) -> None:
+    from secretctl.service.fastget import list_names
+    from secretctl.service.results import SetRequest
+
+    root = Path(inproc.root)
+    for key in ("a/one", "a/b/two", "z", "CON_ok/x", "deep/" * 10 + "k"):
+        inproc.set(key, SetRequest(value=Secret(b"v")))
+    (root / "a" / ".hidden").mkdir()
+    (root / "a" / ".hidden" / "h.age").write_bytes(b"x")
+    (root / "dir.age").mkdir()
+    (root / "dir.age" / "in.age").write_bytes(b"x")
+    (root / "link").symlink_to(root / "a")
+    (root / "bad name.age").write_bytes(b"x")
+    (root / "nul.age").write_bytes(b"x")
+    for pattern in (None, "a/*", "a/**", "**", "deep/**", "nope/*", "*"):
+        assert list_names(str(root), pattern, {}) == inproc.list_keys(pattern), pattern
+
+
+def test_a_names_only_list_never_imports_the_vault(plain: Member, vault_dir: Path) -> None:
+    out, mods = imported(plain, "list")
+    assert out == b"app/broken\napp/plain\napp/soon\napp/token\n"
+    assert {"secretctl.service.vault", "yaml", "typer", "secretctl.cli.common"} & mods == set()
+    (vault_dir / ".git" / "index.lock").write_bytes(b"")  # something to recover: the normal way
+    out2, mods = imported(plain, "list")
+    assert "secretctl.service.vault" in mods and out2 == out
