@@ -60,6 +60,11 @@ def main() -> None:
         for n in COUNTS:
             files[(n, "log-like text")] = log_like(size, values[n])
         files[(COUNTS[-1], "random base64")] = base64.encodebytes(os.urandom(size * 3 // 4 + 3))[:size]
+        # Long single-case runs (sha256sum lines, runs of one letter): each position of such a run
+        # matched the old base32 candidate, and these ran at under 1 MB/s.
+        digests = b"".join(os.urandom(32).hex().encode() + b"  ./build/artifact-%d.tar\n" % i for i in range(20000))
+        files[(COUNTS[-1], "hex digests")] = (digests * (size // len(digests) + 1))[:size]
+        files[(COUNTS[-1], "runs of one letter")] = ((b"x" * 100 + b"\n") * (size // 101 + 1))[:size]
         targets = {(COUNTS[0], "log-like text"): 50, (COUNTS[-1], "log-like text"): 30,
                    (COUNTS[-1], "random base64"): 10}
         for (n, kind), data in files.items():
