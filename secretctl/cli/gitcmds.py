@@ -28,12 +28,16 @@ def _report(problems: list[object], *, what: str = "committed") -> None:
 
 
 @hook_app.command("install")
-def hook_install() -> None:
-    """Install the pre-commit and pre-push hooks into this vault's .git/hooks."""
+def hook_install(
+    force: Annotated[bool, typer.Option("--force", help="Keep a hook secretctl did not write as "
+                                        "<name>.before-secretctl and install ours.")] = False,
+) -> None:
+    """Install the pre-commit and pre-push hooks into this vault's .git/hooks (never over a hook
+    someone else wrote, unless --force)."""
     from secretctl.service import team
 
-    for path in team.install_hooks(open_vault().root):
-        info(f"installed {path}")
+    for path in team.install_hooks(open_vault().root, force=force):
+        info(f"kept the old hook as {path}" if path.endswith(team.BACKUP_SUFFIX) else f"installed {path}")
 
 
 @hook_app.command("pre-commit")

@@ -216,9 +216,14 @@ exec {fallback} hook {name} "$@"
 """
 
 
-def install_hooks(root: Path) -> list[str]:
+HOOK_MARK = "# Installed by `secretctl hook install`"
+BACKUP_SUFFIX = ".before-secretctl"
+
+
+def install_hooks(root: Path, *, force: bool = False) -> list[str]:
     """Write the pre-commit and pre-push hooks where git runs them: the repository's hooks folder,
-    which a linked work tree (`git worktree add`) shares with the main one."""
+    which a linked work tree (`git worktree add`) shares with the main one. A hook someone else
+    wrote is never overwritten: refused, or with ``force`` kept beside as ``<name>.before-secretctl``."""
     configured = _git(root, "config", "--get", "core.hooksPath", check=False).stdout.decode(errors="replace").strip()
     if configured:
         raise UsageError(f"git runs this repository's hooks from core.hooksPath ({configured[:200]})",
@@ -226,18 +231,43 @@ def install_hooks(root: Path) -> list[str]:
                               "there, or unset core.hooksPath and run secretctl hook install again")
     hooks = gitrepo.common_dir(root) / "hooks"
     hooks.mkdir(parents=True, exist_ok=True)
-    out = []
+    out: list[str] = []
     import shlex
     import shutil
     import sys
 
     # The secretctl that installed the hook, for shells whose PATH does not have it (GUI git clients).
     fallback = shutil.which("secretctl") or str(Path(sys.argv[0]).resolve())
+    foreign = [hooks / name for name in ("pre-commit", "pre-push") if _foreign_hook(hooks / name)]
+    if foreign and not force:
+        names = ", ".join(str(p) for p in foreign)
+        raise UsageError(f"a hook secretctl did not write is in the way: {names}",
+                         hint="call `secretctl hook pre-commit` / `secretctl hook pre-push \"$@\"` from it, or "
+                              f"run `secretctl hook install --force` to keep it as <name>{BACKUP_SUFFIX} and "
+                              "install ours")
+    for path in foreign:  # every check before the first change on disk
+        backup = path.with_name(path.name + BACKUP_SUFFIX)
+        if backup.exists():
+            raise UsageError(f"{backup} exists already", hint="move it away, then run this again")
+    for path in foreign:
+        backup = path.with_name(path.name + BACKUP_SUFFIX)
+        path.rename(backup)
+        out.append(str(backup))
     for name in ("pre-commit", "pre-push"):
         path = hooks / name
         store.atomic_write(path, HOOK_SCRIPT.format(name=name, fallback=shlex.quote(fallback)).encode(), mode=0o755)
         out.append(str(path))
     return out
+
+
+def _foreign_hook(path: Path) -> bool:
+    try:
+        text = path.read_bytes()[:4096]
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # unreadable: not ours to replace
+    return HOOK_MARK.encode() not in text
 
 
 def _ls(root: Path, *, staged: bool, rev: str = "HEAD") -> list[tuple[str, str, str]]:

@@ -260,3 +260,21 @@ def test_plain_commit_with_an_unlocked_identity_refuses_a_value(alice: Member, h
     assert out.returncode != 0
     assert b"contains the value of ok/k" in out.stderr
     assert b"fine-Value-123" not in out.stderr
+
+
+def test_hook_install_never_overwrites_a_hook_it_did_not_write(alice: Member, vault_dir: Path) -> None:
+    hooks = vault_dir / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    theirs = hooks / "pre-push"
+    theirs.write_text("#!/bin/sh\n# the team's own checks\nexit 0\n")
+    before = snapshot(vault_dir)
+    out = alice.run("hook", "install", cwd=vault_dir, check=False)
+    assert out.returncode == 2
+    assert str(theirs).encode() in out.stderr and b"--force" in out.stderr
+    assert snapshot(vault_dir) == before  # neither hook written
+    forced = alice.run("hook", "install", "--force", cwd=vault_dir)
+    assert b"kept the old hook as" in forced.stderr
+    assert (hooks / "pre-push.before-secretctl").read_text() == "#!/bin/sh\n# the team's own checks\nexit 0\n"
+    assert b"secretctl hook pre-push" in theirs.read_bytes()
+    again = alice.run("hook", "install", cwd=vault_dir)  # our own hooks are replaced quietly
+    assert b"kept the old hook" not in again.stderr
