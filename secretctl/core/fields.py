@@ -57,12 +57,23 @@ def secret_word(name: str, kind: str = "text") -> str | None:
         for s in _SECRET_SUBSTRINGS:
             if s in flat.replace("_", "").replace("-", "").replace(".", ""):
                 return s
-        for w in words(text):
+        ws = words(text)
+        for i, w in enumerate(ws):
+            if _public_key(ws, i):
+                continue  # public_key, publicKey, ssh_pub_key, pubkey: the public half of a key pair
             if w in _SECRET_WORDS:
                 return w
             if w.endswith("key"):
                 return "key"
     return None
+
+
+def _public_key(ws: list[str], i: int) -> bool:
+    """``ws[i]`` is "key"/"keys" right after "public"/"pub", or "pubkey" itself (every other word
+    of the name is still checked: ``public_key_password`` stays a password)."""
+    if ws[i] in ("pubkey", "pubkeys", "publickey", "publickeys"):
+        return True
+    return ws[i] in ("key", "keys") and i > 0 and ws[i - 1] in ("public", "pub")
 
 
 def is_sensitive(field: Field) -> bool:

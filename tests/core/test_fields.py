@@ -149,3 +149,17 @@ def test_templates_are_consistent() -> None:
     with pytest.raises(UsageError) as exc:
         get_template("mongo")
     assert "database" in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize("name", ["public_key", "publicKey", "PUBLIC_KEY", "ssh_pub_key", "pubkey", "publickey",
+                                  "signing_public_key", "public_keys"])
+def test_the_public_half_of_a_key_pair_can_be_public(name: str) -> None:
+    fields.check_public(name)  # no error
+    assert not fields.is_sensitive(Field(name, sensitive=False))
+
+
+@pytest.mark.parametrize("name", ["public_key_password", "public_private_key", "pub_key_pin", "key", "api_key",
+                                  "private_key", "publisher_key", "public_token"])
+def test_other_secret_words_in_a_public_key_name_still_count(name: str) -> None:
+    with pytest.raises(UsageError):
+        fields.check_public(name)
