@@ -34,6 +34,11 @@ _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 _RESERVED = frozenset(["con", "prn", "aux", "nul"] + [f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)])
 
 
+# service/conflicts.CONFLICTS, spelled here so the fast path does not import that module
+# (tests/service/test_fastget_conflicts.py keeps the two equal).
+CONFLICTS = ("secretctl", "conflicts.json")
+
+
 def plain_key(key: str) -> bool:
     """A key name every rule of core.keys.validate_key accepts, checked without its regular
     expressions (importing re costs this path ~7 ms). Stricter, never looser: anything unusual
@@ -132,6 +137,8 @@ def plain_vault(vault: str | None, env: Mapping[str, str]) -> str | None:
         return None  # a command was interrupted: the normal path recovers before reading
     if not os.access(os.path.join(root, ".git"), os.W_OK):
         return None  # a read-only vault: the normal path says so and spools access records
+    if os.path.lexists(os.path.join(root, ".git", *CONFLICTS)):
+        return None  # a stopped sync: the normal path says which values are your side of a conflict
     return root
 
 
