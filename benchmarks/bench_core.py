@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import LAST_CPU, Env, fill, interleaved, interleaved_all, median_of, ms
+from common import LAST_CPU, SMOKE, Env, fill, interleaved, interleaved_all, median_of, ms
 
 QUICK = "--quick" in sys.argv
-VAULT_SIZE = 60 if QUICK else 10_000
+VAULT_SIZE = (20 if SMOKE else 60) if QUICK else 10_000
 BULK = 10 if QUICK else 1_000
 RUNS = 2 if QUICK else 20
 

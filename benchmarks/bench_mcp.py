@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import SECRETCTL, Env, fill, median_of, ms
+from common import SECRETCTL, SMOKE, Env, fill, median_of, ms
 
 QUICK = "--quick" in sys.argv
-VAULT_SIZE = 40 if QUICK else 10_000
+VAULT_SIZE = (10 if SMOKE else 40) if QUICK else 10_000
 RUNS = 2 if QUICK else 20
 SPAWNS = 1 if QUICK else 3
 KEY = "svc0/key0"

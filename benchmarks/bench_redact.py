@@ -15,12 +15,13 @@ import tempfile
 import time
 
 import common
-from common import SECRETCTL, Env, interleaved, ms
+from common import SECRETCTL, SMOKE, Env, interleaved, ms
 
 QUICK = "--quick" in sys.argv
 SIZE_MB = 1 if QUICK else 200
 RUNS = 1 if QUICK else 3
 COUNTS = (10, 40) if QUICK else (10, 1000)
+SIZE = (128 * 1024 if SMOKE else SIZE_MB * 1024 * 1024)
 
 
 def log_like(size: int, leaks: list[bytes]) -> bytes:
@@ -44,7 +45,7 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    size = SIZE_MB * 1024 * 1024
+    size = SIZE
     env = Env()
     tmp = tempfile.mkdtemp(prefix="bench-redact-")
     try:

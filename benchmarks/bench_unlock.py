@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import SECRETCTL, Env, fill, ms
+from common import SECRETCTL, SMOKE, Env, fill, ms, runs_of
 
 QUICK = "--quick" in sys.argv
-VAULT_SIZE = 300 if QUICK else 10_000
-RUNS = 3 if QUICK else 30
+VAULT_SIZE = (20 if SMOKE else 300) if QUICK else 10_000
+RUNS = runs_of(3 if QUICK else 30)
 SLOW_RUNS = 1 if QUICK else 5
 PASSWORD = "bench-Password-2026"
 
