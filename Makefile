@@ -32,7 +32,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 unit: $(STAMP) age
-	$(BIN)/python -m pytest -n 2 -q --durations=15
+	@# Four workers on two cores: most tests wait on git, age, bwrap or a child process, so two
+	@# workers left the cores idle about a third of the time (194 s -> 160 s, same machine and load).
+	$(BIN)/python -m pytest -n 4 --dist worksteal -q --durations=15
 
 test: lint unit
 
