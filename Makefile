@@ -32,8 +32,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 unit: $(STAMP) age
-	@# Four workers on two cores: most tests wait on git, age, bwrap or a child process, so two
-	@# workers left the cores idle about a third of the time (194 s -> 160 s, same machine and load).
+	@# Four workers on two cores: most tests wait on git, age, bwrap or a child process, and two
+	@# workers left the cores idle about a third of the time (at idle: 194 s with two, 146-199 s with four).
 	$(BIN)/python -m pytest -n 4 --dist worksteal -q --durations=15
 
 test: lint unit
