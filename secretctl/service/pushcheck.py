@@ -21,7 +21,7 @@ from secretctl.core.pushrefs import RefUpdate
 from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.errors import SecretctlError
 from secretctl.infra import detcache, gitobjects, gitrange, gitrepo
-from secretctl.service.session import AgentSession
+from secretctl.service.allvalues import values_redactor
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,7 +67,7 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
     redactor = None
     if deep:
 
-        redactor = AgentSession.values_redactor(vault)
+        redactor = values_redactor(vault)
     problems: list[Problem] = []
     checked: set[tuple[str, str, bytes | None]] = set()
     for c in commits:

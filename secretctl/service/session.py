@@ -14,12 +14,11 @@ one) and lives in memory only.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,25 +28,19 @@ from secretctl.core.fields import is_sensitive
 from secretctl.core.passwords import generate
 from secretctl.core.redact import MIN_REDACTABLE, Redactor
 from secretctl.core.redact.matches import apply
-from secretctl.core.secret import Secret, mask
+from secretctl.core.secret import mask
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError, VaultLockedError
-from secretctl.infra import detcache, gitrepo
-from secretctl.service import run
+from secretctl.infra import gitrepo
+from secretctl.service import allvalues, run
+from secretctl.service.allvalues import ValuesCache
 from secretctl.service.results import Entry, SetRequest
 
 if TYPE_CHECKING:
     from secretctl.core.policy import Policy
-    from secretctl.core.redact.forms import ValueForms
     from secretctl.infra.runner import StreamFilter
     from secretctl.service.vault import Vault
 
 SECRET_MATERIAL = "argument contains secret material"
-# Past this many values the all-values redactor is lean: no fragments and no base64 literals, 2
-# literals per value (compiling 60,000 literals for 10,000 values took 7 s here); each run adds
-# every form of the values it injects (run.run_agent).
-FRAGMENTS_ALL_MAX = 2000
-
-_Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
 @dataclass
@@ -56,51 +49,6 @@ class _Cache:
     entries: list[dict[str, Any]] | None = None
     metas: dict[str, Any] | None = None
     day: str = ""
-
-
-@dataclass
-class ValuesCache:
-    """What a rebuild may reuse: each key's decrypted values and public field values, by the
-    identity of its files; each value's forms."""
-
-    by_key: dict[str, tuple[_Signature, dict[str, Secret], list[bytes]]] = field(default_factory=dict)
-    forms: dict[tuple[bytes, int, int], ValueForms] = field(default_factory=dict)
-
-
-def _stat(path: os.PathLike[str]) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
-def collect_values(vault: Vault, cache: ValuesCache) -> tuple[dict[str, Secret], list[bytes]]:
-    """Every value this identity can decrypt (by label), and every non-sensitive field value."""
-    values: dict[str, Secret] = {}
-    public: list[bytes] = []
-    keys = vault.key_names()
-    for key in keys:
-        sig = (_stat(vault.path_of(key)), _stat(vault.meta_path_of(key)))
-        hit = cache.by_key.get(key)
-        if hit is None or hit[0] != sig:
-            # One sidecar read and one decryption per key (public field values live in the
-            # encrypted document too): reading them twice cost a sixth of a 10,000-secret build.
-            try:
-                found, pub = vault.redaction_values(key)
-            except VaultLockedError:
-                raise  # locked: no redactor at all, rather than one that knows no value
-            except SecretctlError:
-                # Not a recipient, or a damaged file: nothing to redact that we could know. A
-                # damaged sidecar still fails the build (read again here), as it always has.
-                vault.meta(key)
-                found, pub = {}, []
-            hit = cache.by_key[key] = (sig, found, pub)
-        values.update(hit[1])
-        public += hit[2]
-    for gone in set(cache.by_key) - set(keys):
-        del cache.by_key[gone]
-    return values, public
 
 
 class _Build:
@@ -169,21 +117,9 @@ class AgentSession:
         self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------- sanitizer
-    @staticmethod
-    def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: int = 16,
-                        cache: ValuesCache | None = None) -> Redactor:
-        """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
-        detcache.install()
-        cache = cache if cache is not None else ValuesCache()
-        values, public = collect_values(vault, cache)
-        previous, cache.forms = cache.forms, {}
-        for v in values.values():  # keep the forms of values still there, drop the rest
-            key = (v.reveal(), fragment_min, fragment_value_min)
-            if key in previous:
-                cache.forms[key] = previous[key]
-        return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
-                              public=public, fragments=len(values) <= FRAGMENTS_ALL_MAX,
-                              lean=len(values) > FRAGMENTS_ALL_MAX, forms_cache=cache.forms)
+    # The build itself lives in service/allvalues.py (the hooks and sync use it without this
+    # module); a class attribute, so a test can hold the build back.
+    values_redactor = staticmethod(allvalues.values_redactor)
 
     def start_redactor(self) -> _Build:
         """The build for the current HEAD, started if it is not (returns at once)."""

@@ -28,7 +28,7 @@ from secretctl.core.secret import Secret
 from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
 from secretctl.infra import crypto, detcache, gitobjects, gitrepo, store
 from secretctl.service import conflicts
-from secretctl.service.session import AgentSession
+from secretctl.service.allvalues import values_redactor
 
 if TYPE_CHECKING:
     from secretctl.core.hookcheck import Problem
@@ -324,7 +324,7 @@ def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, re
     redactor = None
     if deep:
 
-        redactor = AgentSession.values_redactor(vault)
+        redactor = values_redactor(vault)
     scripts = _policy_scripts(blobs, entries)
     files = [StagedFile(p, mode, blobs.get(sha, b"")) for mode, sha, p in todo]
     return check_files(files, recipients_for=recipients_for, redactor=redactor, script_paths=scripts)
@@ -354,7 +354,7 @@ class ScanHit:
 def scan(vault: Vault, paths: Iterable[Path]) -> list[ScanHit]:
     """Find vault values in other files (an app repo's pre-commit): file, line and key only."""
 
-    redactor = AgentSession.values_redactor(vault)
+    redactor = values_redactor(vault)
     hits: list[ScanHit] = []
     for top in paths:
         files = [top] if top.is_file() else [p for p in sorted(top.rglob("*"))

@@ -361,9 +361,9 @@ def test_a_big_vault_still_redacts_every_form_of_what_a_run_injects(session: Any
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # Past FRAGMENTS_ALL_MAX values the all-values redactor is lean (no fragments, no base64
     # literals); the run adds every form of the values it injects.
-    from secretctl.service import session as session_mod
+    from secretctl.service import allvalues
 
-    monkeypatch.setattr(session_mod, "FRAGMENTS_ALL_MAX", 0)
+    monkeypatch.setattr(allvalues, "FRAGMENTS_ALL_MAX", 0)
     token = VALUES["app/token"].decode()
     other = tmp_path / "work" / "other.txt"  # a value the run was not given, read from the workspace
     other.write_bytes(VALUES["aws/secret_access_key"] + b"\n")
