@@ -142,19 +142,25 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     try:
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+        return any(group == pgid and state not in (b"Z", b"X") for _pid, state, _parent, group in _proc_stats())
     except OSError:
         return True
-    for pid in pids:
+
+
+def _proc_stats() -> Iterator[tuple[int, bytes, int, int]]:
+    """(pid, state, parent pid, process group) of each process in /proc, read one at a time
+    (a process that ends meanwhile is skipped); OSError when /proc cannot be listed."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
+        fields = stat[stat.rfind(b")") + 2 :].split()  # after the command name, which may hold spaces
+        if len(fields) > 2:
+            yield int(entry), fields[0], int(fields[1]), int(fields[2])
 
 
 def _spawn(argv: Sequence[str], env: Mapping[str, str], stdin: int | None, cwd: Path | None,
@@ -303,19 +309,11 @@ def _kill_escaped(proc: subprocess.Popen[bytes]) -> None:
     children: dict[int, list[int]] = {}
     groups: dict[int, int] = {}
     try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+        for pid, _state, parent, group in _proc_stats():
+            children.setdefault(parent, []).append(pid)
+            groups[pid] = group
     except OSError:
         return
-    for entry in entries:
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2:
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            groups[int(entry)] = int(fields[2])
     todo, tree = [proc.pid], []
     while todo:
         pid = todo.pop()
