@@ -246,7 +246,33 @@ class _Index:
     public: tuple[bytes, ...] = ()
 
 
-class Redactor:
+class Finder:
+    """What every redactor offers on top of its own ``find`` and ``holdback`` (a ``Redactor``, or
+    several read as one: ``Layered``); a stream reads any of them."""
+
+    empty: bool
+    maxlen: int
+
+    def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
+        raise NotImplementedError
+
+    def holdback(self, tail: bytes) -> int:
+        raise NotImplementedError
+
+    def redact(self, data: bytes) -> bytes:
+        return apply(data, self.find(data))
+
+    def contains(self, data: bytes) -> list[str]:
+        """Labels of secrets (not generic credentials) whose forms appear in ``data``."""
+        return sorted({m.label for m in self.find(data) if m.label != CREDENTIAL})
+
+    def stream(self, *, named: Iterable[str] | None = None) -> RedactStream:
+        from secretctl.core.redact.stream import RedactStream
+
+        return RedactStream(self, named=None if named is None else frozenset(named))
+
+
+class Redactor(Finder):
     """Built once for a set of values; ``stream()`` gives independent per-stream state."""
 
     def __init__(self, raw: _Index, skel: _Index, *, credentials: bool, shapes: bool = True,
@@ -448,18 +474,6 @@ class Redactor:
                     break
         return out
 
-    def redact(self, data: bytes) -> bytes:
-        return apply(data, self.find(data))
-
-    def contains(self, data: bytes) -> list[str]:
-        """Labels of secrets (not generic credentials) whose forms appear in ``data``."""
-        return sorted({m.label for m in self.find(data) if m.label != CREDENTIAL})
-
-    def stream(self, *, named: Iterable[str] | None = None) -> RedactStream:
-        from secretctl.core.redact.stream import RedactStream
-
-        return RedactStream(self, named=None if named is None else frozenset(named))
-
     # -------------------------------------------------------------- holdback
     def holdback(self, tail: bytes) -> int:
         """How many bytes at the end of ``tail`` could still grow into a form of a value (in any view)."""
@@ -485,7 +499,7 @@ class Redactor:
         return keep
 
 
-class Layered:
+class Layered(Finder):
     """Several redactors read as one (the session's all-values redactor, plus fragments of the
     values a run injects): matches of every layer, merged; the longest holdback."""
 
@@ -499,17 +513,6 @@ class Layered:
 
     def holdback(self, tail: bytes) -> int:
         return max((r.holdback(tail) for r in self._layers), default=0)
-
-    def redact(self, data: bytes) -> bytes:
-        return apply(data, self.find(data))
-
-    def contains(self, data: bytes) -> list[str]:
-        return sorted({m.label for m in self.find(data) if m.label != CREDENTIAL})
-
-    def stream(self, *, named: Iterable[str] | None = None) -> RedactStream:
-        from secretctl.core.redact.stream import RedactStream
-
-        return RedactStream(self, named=None if named is None else frozenset(named))
 
 
 def _credential(data: bytes, s: int, e: int, value: re.Pattern[bytes] | None) -> Match | None:

@@ -18,7 +18,7 @@ from secretctl.core.redact.matches import Match, apply
 from secretctl.core.redact.views import ANSI
 
 if TYPE_CHECKING:
-    from secretctl.core.redact.redactor import Layered, Redactor
+    from secretctl.core.redact.redactor import Finder
 
 MAX_HOLD = 64 * 1024
 _PEM_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----")
@@ -61,7 +61,7 @@ class RedactStream:
     """Per-stream state: ``feed`` returns what is safe to emit now; ``close`` the rest. ``found``
     lists every match emitted (label, form, view): who was redacted, and how it was found."""
 
-    def __init__(self, redactor: Redactor | Layered, *, named: frozenset[str] | None = None) -> None:
+    def __init__(self, redactor: Finder, *, named: frozenset[str] | None = None) -> None:
         self._r = redactor
         self._named = named
         self._buf = b""
