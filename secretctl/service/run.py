@@ -22,6 +22,7 @@ from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
 from secretctl.infra import detcache, gitobjects, programs, runner, sandbox, settings
 from secretctl.infra.programs import OpenedProgram
+from secretctl.service.allvalues import BackgroundBuild
 
 if TYPE_CHECKING:
     import threading
@@ -357,32 +358,11 @@ class _Named:
         return self.streams[-1]
 
 
-class _Deferred:
+class _Deferred(BackgroundBuild):
     """The redactor, built on a thread while the child starts (compiling 1,000 values takes about
     a second): the child's first output (and an agent-mode run's access log) waits for it; a
     child that prints nothing never waits. A failed build fails the run (nothing is released
     unredacted)."""
-
-    def __init__(self, build: Callable[[], Redactor]) -> None:
-        import threading
-
-        self._result: Redactor | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(build,), name="secretctl-redactor", daemon=True)
-        self._thread.start()
-
-    def _run(self, build: Callable[[], Redactor]) -> None:
-        try:
-            self._result = build()
-        except BaseException as exc:
-            self._error = exc
-
-    def get(self) -> Redactor:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None  # noqa: S101 - set when no error
-        return self._result
 
     def stream(self) -> _DeferredStream:
         return _DeferredStream(self)
@@ -395,7 +375,7 @@ class _DeferredStream:
 
     def feed(self, chunk: bytes) -> bytes:
         if self._s is None:
-            self._s = self._d.get().stream()
+            self._s = self._d.wait().stream()
         return self._s.feed(chunk)
 
     def flush_idle(self) -> bytes:
@@ -460,7 +440,7 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
     # A person's command line is checked against the same values as its output, without the
     # compile (1,000 values: 0.5-1 s): a few short strings, searched for each form in Python. An
     # agent-mode run checks against every value the identity can read, so it waits for that build.
-    argv_check = red.get() if checker is None else checker
+    argv_check = red.wait() if checker is None else checker
     vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, argv_check), decision="allow",
                         rule=p.decision.rule if p.decision else "person", exit_code=result.exit_code,
                         duration_ms=result.duration_ms)

@@ -51,46 +51,25 @@ class _Cache:
     day: str = ""
 
 
-class _Build:
-    """One build of the all-values redactor, on a thread; ``result`` waits for it (and re-raises
-    its failure: nothing runs without a redactor)."""
+class _Build(allvalues.BackgroundBuild):
+    """One build of the all-values redactor for one HEAD; ``result`` waits for it (and re-raises
+    its failure, as a SecretctlError: nothing runs without a redactor)."""
 
     def __init__(self, head: str | None, target: Callable[[], Redactor]) -> None:
         self.head = head
-        self._done = threading.Event()
-        self._result: Redactor | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(target,), name="secretctl-redactor", daemon=True)
-        self._thread.start()
-
-    def _run(self, target: Callable[[], Redactor]) -> None:
-        try:
-            self._result = target()
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            self._done.set()
-
-    @property
-    def ready(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def failed(self) -> bool:
-        return self._done.is_set() and self._error is not None
+        super().__init__(target)
 
     @property
     def failed_locked(self) -> bool:
         return self._done.is_set() and isinstance(self._error, VaultLockedError)
 
     def result(self) -> Redactor:
-        self._done.wait()
-        if self._error is not None:
-            if isinstance(self._error, SecretctlError):
-                raise self._error
-            raise SecretctlError(f"the redactor could not be built ({type(self._error).__name__})")
-        assert self._result is not None  # noqa: S101 - set when no error
-        return self._result
+        try:
+            return self.wait()
+        except SecretctlError:
+            raise
+        except BaseException as exc:
+            raise SecretctlError(f"the redactor could not be built ({type(exc).__name__})") from None
 
 
 class AgentSession:
