@@ -389,15 +389,21 @@ def _odc_bytes(line: bytes) -> bytes | None:
     return bytes(out) if out else None
 
 
+def _padded(data: bytes, end: int, most: int) -> int:
+    """``end`` moved over up to ``most`` "=" of padding (base64: 2, base32: 6)."""
+    stop = end
+    while stop < len(data) and data[stop] == 0x3D and stop - end < most:
+        stop += 1
+    return stop
+
+
 def region_of(kind: str, data: bytes, start: int, end: int) -> Region | None:
     """The region a candidate stands in, and its decodings (None: not worth decoding)."""
     if not _plausible(kind, data, start, end):
         return None
     if kind == "b64":
         s, e = _extend(data, start, end, _B64CH, wrap=True)
-        e2 = e
-        while e2 < len(data) and data[e2] == 0x3D and e2 - e < 2:
-            e2 += 1
+        e2 = _padded(data, e, 2)
         blobs = _b64(data[s:e], decompress=False)
         found = [b for b in blobs if texty(b)]
         for b in blobs:
@@ -415,17 +421,13 @@ def region_of(kind: str, data: bytes, start: int, end: int) -> Region | None:
     if kind == "b32":
         alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcdefghijklmnopqrstuvwxyz0123456789"
         s, e = _extend(data, start, end, alphabet, wrap=True)
-        e2 = e
-        while e2 < len(data) and data[e2] == 0x3D and e2 - e < 6:
-            e2 += 1
+        e2 = _padded(data, e, 6)
         found = [b for b in _b32(data[s:e].translate(None, b"\r\n")) if texty(b)]
         if not found and e - s > end - start:
             # Wrapped lines that are not one encoding (a line of "x" above base32 of a value):
             # the candidate's own run alone.
             s, e = _extend(data, start, end, alphabet, wrap=False)
-            e2 = e
-            while e2 < len(data) and data[e2] == 0x3D and e2 - e < 6:
-                e2 += 1
+            e2 = _padded(data, e, 6)
             found = [b for b in _b32(data[s:e]) if texty(b)]
         return s, e2, found
     if kind == "hexlist":
