@@ -23,9 +23,11 @@ from secretctl.errors import IdentityError, SecretctlError, UsageError, VaultCor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and pathlib cost the fast path about 20 ms of imports: for mypy only
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
-    from typing import Any
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 LOCKED_MESSAGE = "vault locked: run `secretctl unlock`"
 TIMEOUT = 30.0  # a decryption batch takes milliseconds; a hung agent must not hang every command
@@ -227,17 +229,23 @@ class AgentIdentity:
                                 hint="run `secretctl lock`, then `secretctl unlock`")
         return cls(client, status.recipient, identity_path)
 
-    def check_unlocked(self) -> None:
-        """Raise VaultLockedError unless an agent for this identity answers (one status round trip)."""
+    def _reconnecting(self, call: Callable[[], _T]) -> _T:
+        """``call`` on the connection, once more on a new one if it failed. A long-lived caller
+        (the MCP server) outlives agents: after a lock and a new unlock, the next request reaches
+        the new agent; with none, it is "vault locked", not a crash."""
         try:
-            status = self.client.status()
+            return call()
         except AgentUnavailable:
             self.client.close()
             try:
-                status = self.client.status()
+                return call()
             except AgentUnavailable:
                 self.client.close()
                 raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT) from None
+
+    def check_unlocked(self) -> None:
+        """Raise VaultLockedError unless an agent for this identity answers (one status round trip)."""
+        status = self._reconnecting(self.client.status)
         if status.recipient != self.recipient:
             raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT)
 
@@ -248,15 +256,5 @@ class AgentIdentity:
         return result
 
     def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]:
-        # A long-lived caller (the MCP server) outlives agents: after a lock and a new unlock,
-        # the next request reaches the new agent; with none, it is "vault locked", not a crash.
-        try:
-            results = self.client.decrypt_many(items)
-        except AgentUnavailable:
-            self.client.close()
-            try:
-                results = self.client.decrypt_many(items)
-            except AgentUnavailable:
-                self.client.close()
-                raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT) from None
+        results = self._reconnecting(lambda: self.client.decrypt_many(items))
         return [r if isinstance(r, SecretctlError) else Secret(r) for r in results]
