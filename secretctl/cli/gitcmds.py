@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from secretctl.cli.common import emit_json, info, open_vault
 from secretctl.cli.options import JsonOpt
-from secretctl.service import settings
-
-if TYPE_CHECKING:
-    from secretctl.service import RefUpdate
 
 hook_app = typer.Typer(help="Git hooks that refuse plaintext and malformed files in the vault.", no_args_is_help=True)
-
-
-def _report(problems: list[object], *, what: str = "committed") -> None:
-    for p in problems:
-        sys.stderr.write(f"secretctl: rejected: {p}\n")
-    if problems:
-        sys.stderr.write(f"secretctl: {len(problems)} problem(s); nothing was {what}\n")
-        raise typer.Exit(1)
 
 
 @hook_app.command("install")
@@ -40,6 +28,11 @@ def hook_install(
         info(f"kept the old hook as {path}" if path.endswith(team.BACKUP_SUFFIX) else f"installed {path}")
 
 
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
 @hook_app.command("pre-commit")
 def hook_pre_commit(
     deep: Annotated[bool, typer.Option("--deep", help="Also look for current secret values in staged text "
@@ -48,29 +41,9 @@ def hook_pre_commit(
     """Check the staged files (what git will commit, not the work tree). When your identity is
     available without a prompt (unprotected, or SECRETCTL_PASSWORD set) and the vault holds at
     most 1,000 secrets, staged text is also searched for current values, as with --deep."""
-    from secretctl.service import team
+    from secretctl.cli import plumbing
 
-    v = open_vault()
-    _report(list(team.check_tree(v, staged=True, only_changed=True, deep=deep or _cheap_unlock(v))))
-
-
-AUTO_DEEP_MAX = 1000
-
-
-def _cheap_unlock(vault: object) -> bool:
-    """Whether the identity opens without asking anyone, in a vault small enough to decrypt whole."""
-
-    from secretctl.errors import SecretctlError
-    from secretctl.service import identity
-
-    try:
-        path = settings.identity_path()
-        if (identity.is_protected(path.read_bytes()) and not settings.get(settings.ENV_PASSWORD)
-                and vault.agent_identity() is None):  # type: ignore[attr-defined]
-            return False
-        return len(vault.key_names()) <= AUTO_DEEP_MAX  # type: ignore[attr-defined]
-    except (OSError, SecretctlError):
-        return False
+    _exit(plumbing.pre_commit(deep=deep))
 
 
 @hook_app.command("pre-push")
@@ -84,30 +57,10 @@ def hook_pre_push(
     As git's pre-push hook it reads the refs being pushed on stdin; under the pre-commit
     framework it reads PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF; run by hand on a terminal it
     checks the commits of HEAD that no remote has yet."""
-    from secretctl.service import pushcheck
+    from secretctl.cli import plumbing
 
     del remote, url  # git passes them; the refs on stdin say everything the check needs
-    vault = open_vault()
-    _report(list(pushcheck.check_push(vault, _push_updates(vault.root), deep=deep)), what="pushed")
-
-
-def _push_updates(root: Path) -> list[RefUpdate]:
-    """The ref updates to check, from whoever runs the hook."""
-    from secretctl.cli.common import stdin_is_tty
-    from secretctl.service import RefUpdate, parse_push_lines, pushcheck
-
-    env = settings.environ()
-    if env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_LOCAL_BRANCH"):
-        # The pre-commit framework consumed stdin; it names the range (or, for a first push of
-        # a history, only the branch: everything not on a remote yet).
-        local = pushcheck.resolve(root, (env.get("PRE_COMMIT_TO_REF") or env["PRE_COMMIT_LOCAL_BRANCH"]) + "^{commit}")
-        base = env.get("PRE_COMMIT_FROM_REF") or "0" * len(local)
-        return [RefUpdate(env.get("PRE_COMMIT_LOCAL_BRANCH", ""), local, env.get("PRE_COMMIT_REMOTE_BRANCH", ""),
-                          base)]
-    if not stdin_is_tty() and sys.stdin is not None:
-        return parse_push_lines(sys.stdin.buffer.read(1024 * 1024).decode(errors="replace"))
-    head = pushcheck.resolve(root, "HEAD")
-    return [RefUpdate("HEAD", head, "", "0" * len(head))]
+    _exit(plumbing.pre_push(deep=deep))
 
 
 def clone(
@@ -209,22 +162,16 @@ def merge_driver(
     path: Annotated[str, typer.Argument()],
 ) -> None:
     """(git plumbing) Merge *.age by plaintext and sidecars field by field."""
-    from secretctl.service import team
+    from secretctl.cli import plumbing
 
-    if kind == "age":
-        ok = team.merge_age(open_vault(), base, ours, theirs, path)
-    else:
-        ok = team.merge_meta(base, ours, theirs, path)
-    if not ok:
-        sys.stderr.write(f"secretctl: conflict: {path} changed on both sides; secretctl resolve will settle it\n")
-        raise typer.Exit(1)
+    _exit(plumbing.merge_driver(kind, base, ours, theirs, path))
 
 
 def textconv(path: Annotated[Path, typer.Argument()]) -> None:
     """(git plumbing) Show an age file as plaintext for `git diff` if you can decrypt it."""
-    from secretctl.service import team
+    from secretctl.cli import plumbing
 
-    sys.stdout.buffer.write(team.textconv(open_vault(), path))
+    _exit(plumbing.textconv(path))
 
 
 def backup(output: Annotated[Path, typer.Option("-o", "--output", help="The backup file (mode 0600).")]) -> None:

@@ -129,6 +129,16 @@ def _dispatch(argv: list[str]) -> None:
         from secretctl.cli.running import run_command
 
         sys.exit(run_command(**kwargs))
+    if fast is None and argv[:1] in (["hook"], ["merge-driver"], ["textconv"]):
+        # What git starts, per commit, push, merged or diffed file: without Typer too.
+        from secretctl.cli import plumbing
+
+        form = plumbing.fast_form(argv)
+        if form is not None:
+            code = plumbing.run_fast(*form)
+            if code:
+                sys.exit(code)
+            return
     if argv == ["--version"]:
         from secretctl.cli.common import print_version
 

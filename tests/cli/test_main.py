@@ -301,16 +301,47 @@ def test_vault_flag_on_the_fast_path(stocked: Member, vault_dir: Path, tmp_path:
     (["set", "new/one"], b"v1\n", b""),
     (["list"], b"", b"app/token\ndb/main\n"),
     (["list", "--json"], b"", None),
+    (["hook", "pre-commit"], b"", b""),
+    (["hook", "pre-push", "origin", "git@example.com:team/vault.git"], b"", b""),
+    (["textconv", "db/main.age"], b"", None),
 ])
 def test_plain_commands_never_load_typer(stocked: Member, vault_dir: Path, argv: list[str], stdin: bytes,
                                          stdout: bytes | None) -> None:
+    if argv[0] == "textconv":
+        argv = ["textconv", str(vault_dir / argv[1])]  # git passes a path it can open
     code = (f"import sys; sys.argv = ['secretctl', *{argv!r}]\nfrom secretctl.cli import main\n"
             "try:\n    main.main()\n"
             "finally:\n    print('typer' in sys.modules, 'rich' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=stocked.env, cwd=stocked.home,
                          timeout=60, input=stdin)
-    assert out.stdout == stdout if stdout is not None else out.stdout.startswith(b"[{"), out.stderr
+    if argv[0] == "textconv":
+        assert b"pw-7e6d5c4b3a29" in out.stdout and b"db.internal" in out.stdout, out.stderr  # what git diff shows
+    else:
+        assert out.stdout == stdout if stdout is not None else out.stdout.startswith(b"[{"), out.stderr
+    assert out.returncode == 0, out.stderr
     assert out.stderr.strip().endswith(b"False False")
+
+
+@pytest.mark.parametrize(("argv", "form"), [
+    (["hook", "pre-commit"], ("pre-commit", [])),
+    (["hook", "pre-push"], ("pre-push", [])),
+    (["hook", "pre-push", "origin", "/srv/vault.git"], ("pre-push", ["origin", "/srv/vault.git"])),
+    (["merge-driver", "age", ".merge_file_a", ".merge_file_b", ".merge_file_c", "app/token.age"],
+     ("merge-driver", ["age", ".merge_file_a", ".merge_file_b", ".merge_file_c", "app/token.age"])),
+    (["textconv", "app/token.age"], ("textconv", ["app/token.age"])),
+    (["hook", "pre-commit", "--deep"], None),
+    (["hook", "pre-commit", "--help"], None),
+    (["hook", "pre-commit", "extra"], None),
+    (["hook", "install"], None),
+    (["hook", "pre-push", "a", "b", "c"], None),
+    (["merge-driver", "age", "a", "b", "c"], None),
+    (["textconv"], None),
+    (["textconv", "-"], None),
+])
+def test_what_git_runs_skips_typer_only_in_the_exact_forms_git_uses(argv: list[str], form: object) -> None:
+    from secretctl.cli import plumbing
+
+    assert plumbing.fast_form(argv) == form
 
 
 def test_the_typer_check_can_see_typer(stocked: Member, vault_dir: Path) -> None:
