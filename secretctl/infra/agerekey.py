@@ -14,6 +14,13 @@ check raises; nothing here returns a bool for the caller to forget.
 
 Supported: our identity X25519 or ssh-ed25519; new recipients X25519 or ssh-ed25519. Anything
 else (ssh-rsa, plugins, scrypt files) raises :class:`CannotRekey`, and the caller re-encrypts.
+
+It also decrypts (:class:`BulkDecryptor`), for bulk reads only: pyrage spends about 90 us per file
+beside the 30 us X25519 exchange (measured on 1,000 vault files: 120 us of CPU per file through
+pyrage, 62 us here with the same header parse), which is most of building a 10,000-secret
+redactor. It returns plaintext only when the header MAC and every chunk's tag verified; on any
+doubt the caller decrypts with pyrage instead, so an error is always pyrage's (and the C2SP vectors
+check that nothing the spec refuses is accepted here).
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ _ZERO_NONCE = bytes(12)  # each wrap key is used once, so age uses the all-zero 
 
 class CannotRekey(SecretctlError):
     """This file or recipient cannot be re-keyed here; re-encrypt it instead."""
+
+
+PAYLOAD_CHUNK = 64 * 1024  # plaintext bytes per STREAM chunk
+_TAG = 16
 
 
 def _hkdf(ikm: bytes, salt: bytes | None, info: bytes, length: int = 32) -> bytes:
@@ -327,3 +338,53 @@ class Rekeyer:
         file_key = self.file_key(header, source=source)
         new_header = header.header_bytes[:-3] + b"".join(r.wrap(file_key) for r in self._recipients) + b"---"
         return new_header + b" " + _b64(header_mac(file_key, new_header)) + b"\n" + data[header.payload_offset:]
+
+
+# --------------------------------------------------------------------------------- decryption
+def decrypt_payload(file_key: bytes, data: bytes, offset: int) -> bytes:
+    """The payload after the header (https://c2sp.org/age#payload): a 16-byte nonce, then STREAM
+    chunks of 64 KiB + tag under HKDF(file key, nonce, "payload"); each chunk's nonce is its
+    11-byte big-endian counter and a last-chunk flag. Raises ValueError/InvalidTag on any defect:
+    no nonce, no chunk, a short or bad tag, an empty last chunk after others, trailing data."""
+    nonce = data[offset:offset + agefile.NONCE_SIZE]
+    if len(nonce) != agefile.NONCE_SIZE:
+        raise ValueError("payload nonce missing")
+    aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
+    body = memoryview(data)[offset + agefile.NONCE_SIZE:]
+    size = PAYLOAD_CHUNK + _TAG
+    # Chunking is fixed: every chunk but the last is full, the last may be full too (never empty
+    # unless it is the only one). A chunk flagged wrongly, or data after the last, fails its tag.
+    count = max(1, -(-len(body) // size))
+    out = []
+    for i in range(count):
+        chunk = body[i * size:(i + 1) * size]
+        last = i == count - 1
+        if len(chunk) < _TAG or (last and i > 0 and len(chunk) == _TAG):
+            raise ValueError("short or empty final chunk")
+        out.append(aead.decrypt(i.to_bytes(11, "big") + (b"\x01" if last else b"\x00"), bytes(chunk), None))
+    return b"".join(out)
+
+
+class BulkDecryptor:
+    """Decrypts age files for our X25519 or ssh-ed25519 identity, or returns None where pyrage
+    must decide (a passphrase file, a damaged file, a file not for us: pyrage then raises)."""
+
+    def __init__(self, identities: Sequence[RekeyIdentity]) -> None:
+        self._rekeyer = Rekeyer(identities, [])
+
+    @classmethod
+    def for_key_text(cls, text: str) -> BulkDecryptor | None:
+        """None for an identity this module cannot use (ssh-rsa, plugins)."""
+        try:
+            return cls(RekeyIdentity.from_key_text(text))
+        except SecretctlError:
+            return None
+
+    def decrypt(self, data: bytes) -> bytes | None:
+        try:
+            header = agefile.parse_header(data)
+            if header.has_scrypt():
+                return None
+            return decrypt_payload(self._rekeyer.file_key(header, source="<bytes>"), data, header.payload_offset)
+        except (SecretctlError, ValueError, InvalidTag):
+            return None

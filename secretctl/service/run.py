@@ -177,17 +177,24 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
     metas = vault.committed_metas(bound) if policy is not None else {k: vault.meta(k) for k in bound}
     if not req.allow_expired:
         _refuse_expired(metas, vault.clock())
+    single = [k for k in keys if not _multifield(metas[k])]
+    read = dict(zip(single, vault.read_many(single), strict=True))  # one decrypt_many call for them all
     for k in keys:
         meta = metas[k]
-        if meta is not None and meta.is_multifield:
+        if _multifield(meta):
             _inject_bindings(vault, k, meta, req.env_prefix, inject)
         else:
-            inject(envmap.env_name(names.get(k, k), req.env_prefix), vault.read(k), k)
+            value = read[k]
+            if isinstance(value, SecretctlError):
+                raise value
+            inject(envmap.env_name(names.get(k, k), req.env_prefix), value, k)
+    read.clear()
     if req.bindings_key:
         if req.bindings_key not in keys:
             keys.append(req.bindings_key)
         _inject_bindings(vault, req.bindings_key, metas[req.bindings_key], "", inject, require=True)
-    warnings = [w.message for w in vault.expiry_warnings(keys)]
+    # A person's run has read the work tree's sidecars already; an agent's read HEAD's.
+    warnings = [w.message for w in vault.expiry_warnings(keys, metas if policy is None else None)]
 
     refs = envmap.referenced(req.args, set(env))
     decision = None
@@ -291,6 +298,10 @@ def _refuse_expired(metas: Mapping[str, Meta | None], now: datetime) -> None:
     (key, when), more = expired[0], (f" and {len(expired) - 1} more" if len(expired) > 1 else "")
     raise PolicyError(f"{key} expired on {format_time(when)}{more}; not injecting expired secrets",
                       hint="rotate it (secretctl set KEY); a person can pass `run --allow-expired` to use it anyway")
+
+
+def _multifield(meta: Meta | None) -> bool:
+    return meta is not None and meta.is_multifield
 
 
 def _inject_bindings(vault: Vault, key: str, meta: Meta | None, prefix: str, inject: Injector, *,
