@@ -11,9 +11,9 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from secretctl.core.redact import Redactor
+from secretctl.core.redact import Layered, Redactor
 from secretctl.core.secret import Secret
 from secretctl.errors import SecretctlError, VaultLockedError
 from secretctl.infra import detcache
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # every form of the values it injects (run.run_agent).
 FRAGMENTS_ALL_MAX = 2000
 
+F = TypeVar("F", Redactor, Redactor | Layered)
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
@@ -52,22 +53,17 @@ def collect_values(vault: Vault, cache: ValuesCache) -> tuple[dict[str, Secret],
     values: dict[str, Secret] = {}
     public: list[bytes] = []
     keys = vault.key_names()
+    sigs = {key: (_stat(vault.path_of(key)), _stat(vault.meta_path_of(key))) for key in keys}
+    stale = [key for key in keys if (hit := cache.by_key.get(key)) is None or hit[0] != sigs[key]]
+    # One sidecar read per key and one decrypt_many call for them all (public field values live in
+    # the encrypted document too). A damaged sidecar fails the build, as it always has.
+    for key, got in zip(stale, vault.redaction_values_many(stale), strict=True):
+        if isinstance(got, VaultLockedError):
+            raise got  # locked: no redactor at all, rather than one that knows no value
+        # Not a recipient, or a damaged file: nothing to redact that we could know.
+        cache.by_key[key] = (sigs[key], *(({}, []) if isinstance(got, SecretctlError) else got))
     for key in keys:
-        sig = (_stat(vault.path_of(key)), _stat(vault.meta_path_of(key)))
-        hit = cache.by_key.get(key)
-        if hit is None or hit[0] != sig:
-            # One sidecar read and one decryption per key (public field values live in the
-            # encrypted document too): reading them twice cost a sixth of a 10,000-secret build.
-            try:
-                found, pub = vault.redaction_values(key)
-            except VaultLockedError:
-                raise  # locked: no redactor at all, rather than one that knows no value
-            except SecretctlError:
-                # Not a recipient, or a damaged file: nothing to redact that we could know. A
-                # damaged sidecar still fails the build (read again here), as it always has.
-                vault.meta(key)
-                found, pub = {}, []
-            hit = cache.by_key[key] = (sig, found, pub)
+        hit = cache.by_key[key]
         values.update(hit[1])
         public += hit[2]
     for gone in set(cache.by_key) - set(keys):
@@ -91,19 +87,19 @@ def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: 
                           lean=len(values) > FRAGMENTS_ALL_MAX, forms_cache=cache.forms)
 
 
-class BackgroundBuild:
+class BackgroundBuild(Generic[F]):
     """A redactor built on a thread (decrypting and compiling thousands of values takes seconds):
     whoever needs it waits; a failed build's exception is kept for them (nothing is released
     unredacted)."""
 
-    def __init__(self, target: Callable[[], Redactor]) -> None:
+    def __init__(self, target: Callable[[], F]) -> None:
         self._done = threading.Event()
-        self._result: Redactor | None = None
+        self._result: F | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(target,), name="secretctl-redactor", daemon=True)
         self._thread.start()
 
-    def _run(self, target: Callable[[], Redactor]) -> None:
+    def _run(self, target: Callable[[], F]) -> None:
         try:
             self._result = target()
         except BaseException as exc:
@@ -119,7 +115,7 @@ class BackgroundBuild:
     def failed(self) -> bool:
         return self._done.is_set() and self._error is not None
 
-    def wait(self) -> Redactor:
+    def wait(self) -> F:
         """The redactor, or the build's exception raised as it was."""
         self._done.wait()
         if self._error is not None:

@@ -22,7 +22,7 @@ from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
 from secretctl.infra import detcache, gitobjects, programs, runner, sandbox, settings
 from secretctl.infra.programs import OpenedProgram
-from secretctl.service.allvalues import BackgroundBuild
+from secretctl.service.allvalues import BackgroundBuild, values_redactor
 
 if TYPE_CHECKING:
     import threading
@@ -333,15 +333,22 @@ def _worktree_aliases(vault: Vault) -> Mapping[str, Sequence[envmap.Alias]]:
     return load_policy(path.read_bytes(), POLICY_PATH).env_aliases
 
 
-def all_values_redactor(vault: Vault, policy: Policy, *, extra: Mapping[str, Secret] | None = None) -> Redactor:
-    """A redactor over every value this identity can decrypt (secrets it cannot read are skipped)."""
-    values: dict[str, Secret] = dict(extra or {})
-    for key in vault.key_names():
-        try:
-            values.update(vault.secret_values(key))
-        except SecretctlError:
-            continue  # not a recipient, or damaged: nothing to redact that we could know
-    return _redactor(values, policy)
+def all_values_redactor(vault: Vault, policy: Policy) -> Redactor:
+    """The MCP server's all-values redactor (service/allvalues: public field values known, lean on
+    a big vault), with the policy's fragment lengths: CLI agent mode uses it too."""
+    return values_redactor(vault, fragment_min=policy.fragment_min, fragment_value_min=policy.fragment_value_min)
+
+
+def covering(red: Redactor, values: Mapping[str, Secret], policy: Policy) -> Redactor | Layered:
+    """``red`` (an all-values redactor), with every form of a run's injected ``values`` layered on
+    where it may lack some: a lean one (a big vault) has no fragments or base64 literals, and one
+    built from the work tree's sidecars leaves out a field that an uncommitted edit calls public
+    while HEAD, which the run trusts, calls it sensitive."""
+    extra = dict(values) if red.lean else {k: v for k, v in values.items() if k not in red.labels}
+    if not extra:
+        return red
+    return Layered([red, Redactor.build(extra, fragment_min=policy.fragment_min,
+                                        fragment_value_min=policy.fragment_value_min, detect=False)])
 
 
 def _redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True) -> Redactor:
@@ -369,7 +376,7 @@ class _Named:
         return self.streams[-1]
 
 
-class _Deferred(BackgroundBuild):
+class _Deferred(BackgroundBuild[Redactor | Layered]):
     """The redactor, built on a thread while the child starts (compiling 1,000 values takes about
     a second): the child's first output (and an agent-mode run's access log) waits for it; a
     child that prints nothing never waits. A failed build fails the run (nothing is released
@@ -396,7 +403,7 @@ class _DeferredStream:
         return b"" if self._s is None else self._s.close()
 
 
-def _logged_argv(vault: Vault, argv: Sequence[str], redactor: Redactor) -> list[str]:
+def _logged_argv(vault: Vault, argv: Sequence[str], redactor: Redactor | Layered) -> list[str]:
     """argv for the access log (committed to git): as written (``$NAME`` unexpanded), except that
     an argument holding a value, an encoding or a fragment of one is replaced by a keyed hash;
     a redacted copy would still show the rest of a guess."""
@@ -421,7 +428,7 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
             boxed = sandbox_for(vault, policy, p, env, cwd=Path.cwd())
             # Agent mode redacts every value this identity can decrypt, as the MCP server does:
             # a command may read a secret it was not given (a file, a cache) and print it.
-            red = _Deferred(lambda: all_values_redactor(vault, policy, extra=p.values))
+            red = _Deferred(lambda: covering(all_values_redactor(vault, policy), p.values, policy))
         else:
             env = runner.person_env(settings.environ(), p.env)
             if with_agent and vault.agent_socket is not None:
@@ -483,11 +490,7 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
         raise
     env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
     red = redactor if redactor is not None else _redactor(p.values, policy)
-    scan: Redactor | Layered = red
-    if red.lean and p.values:
-        scan = Layered([red, Redactor.build(p.values, fragment_min=policy.fragment_min,
-                                            fragment_value_min=policy.fragment_value_min, detect=False)])
-    named = _Named(scan, p.keys)
+    named = _Named(covering(red, p.values, policy), p.keys)
     boxed = None
     try:
         boxed = sandbox_for(vault, policy, p, env, cwd=Path.cwd())

@@ -51,7 +51,7 @@ class _Cache:
     day: str = ""
 
 
-class _Build(allvalues.BackgroundBuild):
+class _Build(allvalues.BackgroundBuild[Redactor]):
     """One build of the all-values redactor for one HEAD; ``result`` waits for it (and re-raises
     its failure, as a SecretctlError: nothing runs without a redactor)."""
 

@@ -343,6 +343,31 @@ def test_public_fields_are_never_partly_redacted(alice: Member, session: Any) ->
     assert out.structured_content["stdout"] == "db.internal:5432/app app\n[REDACTED:db/main:password]\n"
 
 
+def test_cli_agent_mode_never_partly_redacts_a_public_field(alice: Member, mcp_vault: Path) -> None:
+    # The same all-values redactor as the MCP server's (service/allvalues): it knows db/main's
+    # public fields, so the host inside app/database_url's value is not a fragment of it.
+    alice.run("set", "app/database_url", input=b"postgres://app:" + DB_PASSWORD + b"@db.internal:5432/app")
+    out = alice.run("run", "-k", "db/main", "--", "sh", "-c", "echo $PGHOST:5432/app $PGUSER; echo $PGPASSWORD",
+                    env={"SECRETCTL_AGENT": "1", "SECRETCTL_PASSWORD": ""}, cwd=mcp_vault)
+    assert out.stdout == b"db.internal:5432/app app\n[REDACTED:db/main:password]\n", out.stderr
+
+
+def test_an_uncommitted_sidecar_edit_cannot_unredact_an_injected_field(alice: Member, mcp_vault: Path,
+                                                                         session: Any) -> None:
+    # Attack: the work tree's sidecar calls a sensitive field public (uncommitted). A run injects
+    # it as HEAD says (sensitive); the all-values redactor, built from the work tree, leaves it
+    # out, so the run itself must cover what it injects.
+    alice.run("set", "svc/conn", "--field", "region=eu-west-1", "--public", "region", "--field", "dsn",
+              "--binding", "DSN=dsn", input=b"dsn-MCP-Canary-Conn-4521\n")
+    sidecar = mcp_vault / "svc/conn.meta.yaml"
+    text = sidecar.read_text()
+    assert text.count("sensitive: true") == 1  # dsn
+    sidecar.write_text(text.replace("sensitive: true", "sensitive: false"))
+    (out,) = call(session, [("secret_run_with_bindings", {"key": "svc/conn", "command": "sh",
+                                                          "args": ["-c", "echo $DSN"]})])
+    assert out.structured_content["stdout"] == "[REDACTED:svc/conn:dsn]\n", text_of(out)
+
+
 def test_the_detector_cache_holds_no_value(alice: Member, session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from secretctl.core.redact.redactor import _Shapes
 

@@ -290,6 +290,7 @@ class Redactor(Finder):
         self.compiled = compiled
         self.has_fragments = bool(raw.anchors)
         self.lean = False  # set by build: some forms left out (see run.run_agent)
+        self.labels: frozenset[str] = frozenset()  # set by build: the labels of the values it was given
         self.empty = not len(self._raw) and not skel.patterns and not credentials
 
     @classmethod
@@ -345,6 +346,7 @@ class Redactor(Finder):
         raw.windows = sorted(windows)
         made = cls(raw, skel, credentials=credentials, shapes=detect, compiled=compiled)
         made.lean = lean or not fragments
+        made.labels = frozenset(secrets)
         return made
 
     def compile(self) -> Redactor:
