@@ -97,7 +97,15 @@ def main() -> None:
         plain = env.root / "config" / "plain.age"
         shutil.copy(env.identity, plain)
         shutil.copy(f"{env.identity}.pub", f"{plain}.pub")
-        env.run("identity", "passwd", input=PASSWORD.encode() + b"\n")  # the real scrypt work factor
+        if SMOKE:
+            # The suite's smoke run only checks this script works: each real scrypt costs about a
+            # second, and every password row below pays one. tests/weak_scrypt.py is test-only.
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+            from tests.weak_scrypt import encrypt_with_passphrase
+
+            env.identity.write_bytes(encrypt_with_passphrase(plain.read_bytes(), PASSWORD))
+        else:
+            env.run("identity", "passwd", input=PASSWORD.encode() + b"\n")  # the real scrypt work factor
         env.run("unlock", "--timeout", "1h", "--idle", "1h", input=PASSWORD.encode() + b"\n")
         # The same protected file under another name: no agent serves it (one agent per identity file).
         locked = env.root / "config" / "locked.age"

@@ -83,9 +83,19 @@ def _reset_process_state() -> None:
 
 
 def run_inprocess(argv0: str, args: Sequence[str], *, input: bytes, env: Mapping[str, str],
-                  cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    """`secretctl ARGS` in this process; returns what a subprocess.run would."""
+                  cwd: Path, typer_only: bool = False) -> subprocess.CompletedProcess[bytes]:
+    """`secretctl ARGS` in this process; returns what a subprocess.run would. ``typer_only``
+    sends every form through the Typer app, as if cli/main.py had no fast paths."""
     from secretctl.cli import main as cli_main
+
+    dispatch = cli_main._dispatch
+    if typer_only:
+        def through_typer(argv: list[str]) -> None:
+            from secretctl.cli import app
+
+            app.run(argv)
+
+        cli_main._dispatch = through_typer  # type: ignore[assignment]  # restored below
 
     out, err = io.BytesIO(), io.BytesIO()
     saved_env = dict(os.environ)
@@ -126,5 +136,6 @@ def run_inprocess(argv0: str, args: Sequence[str], *, input: bytes, env: Mapping
         os.environ.clear()
         os.environ.update(saved_env)
         os.chdir(saved_cwd)
+        cli_main._dispatch = dispatch  # type: ignore[assignment]  # what typer_only replaced
         _reset_process_state()  # and leave none behind for tests that read the app
     return subprocess.CompletedProcess([argv0, *args], code, stdout, stderr)

@@ -22,7 +22,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from secretctl.cli.main import SPECS, fast_parse
-from tests.conftest import Member
+from tests import inproc_cli
+from tests.conftest import SECRETCTL, Member
 from tests.hyp import examples
 
 PREFIXES = [[], [], ["--vault", "/v"], ["--vault=/v"], ["--vault="], ["--vault"], ["--json"], ["-h"], ["--version"]]
@@ -184,6 +185,11 @@ TYPER_ONLY = ("import sys; from secretctl.cli import app, main; "
 
 
 def run_typer(member: Member, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """The same command through the Typer app, where ``member.run`` runs it (in this process,
+    or as a fresh interpreter under SECRETCTL_TEST_CLI=subprocess)."""
+    if not inproc_cli.wants_subprocess(args, member.env):
+        return inproc_cli.run_inprocess(SECRETCTL, args, input=input or b"", env=member.env, cwd=member.home,
+                                        typer_only=True)
     return subprocess.run([sys.executable, "-c", TYPER_ONLY, *args], capture_output=True, env=member.env,
                           cwd=member.home, timeout=60, input=input)
 
