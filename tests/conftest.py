@@ -206,7 +206,9 @@ def snapshot(root: Path) -> dict[str, bytes]:
     """Every file in a tree (including .git objects) by path: to prove nothing changed."""
     out = {}
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "secretctl.lock" not in p.name and p.name != "index":
+        # git's index (and a split index's shared part) is compared by `git ls-files -s` instead.
+        index = p.name == "index" or p.name.startswith("sharedindex.")
+        if p.is_file() and "secretctl.lock" not in p.name and not index:
             out[p.relative_to(root).as_posix()] = p.read_bytes()
     return out
 

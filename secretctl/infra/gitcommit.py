@@ -9,10 +9,12 @@ from pathlib import Path
 
 from secretctl.core import faults
 from secretctl.infra import settings
+from secretctl.infra.gitobjects import tree_of
 from secretctl.infra.gitpack import BlobStager
-from secretctl.infra.gitrepo import common_dir, config_values, git, head, run
+from secretctl.infra.gitrepo import common_dir, config_names, config_values, git, head, run
 
-_COMMIT_CONFIG = ("user.name", "user.email", "commit.gpgsign", "core.hookspath", "extensions.objectformat")
+_COMMIT_CONFIG = ("user.name", "user.email", "commit.gpgsign", "core.hookspath", "extensions.objectformat", "gc.auto",
+                  "gc.autopacklimit")
 
 
 def _commit_config(root: Path) -> dict[str, str]:
@@ -45,7 +47,8 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
     """Stage exactly ``paths`` (added, changed or deleted) and commit them in one commit.
 
     ``staged`` holds some of those paths, already on their way into the index. Other changes
-    in the work tree are left alone. Returns the new commit id, or None when nothing changed.
+    in the work tree are left alone; changes staged by hand go into the commit, as with `git
+    commit`. Returns the new commit id, or None when nothing changed.
     """
     config = _commit_config(root)
     if staged is not None and staged.wait():
@@ -58,29 +61,63 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
         git(root, "update-index", "--add", "--remove", "-z", "--stdin",
             input=b"\0".join(p.encode() for p in rest) + b"\0")
     faults.point("git.staged")
-    ours = {p.encode() for p in paths} | {p.encode() for p in (staged.blobs if staged else ())}
-    changed = [p for p in git(root, "diff", "--cached", "--name-only", "--no-renames", "-z").stdout.split(b"\0") if p]
-    if not changed:
-        return None
     env = {**settings.environ(), **_identity_env(config, actor)}
-    if (_has_commit_hooks(root, config) or config.get("commit.gpgsign", "").lower() in ("true", "yes", "on", "1")
-            or not ours.issuperset(changed)):
-        # Hooks, signing, or changes someone staged by hand: `git commit` does all of it as usual.
-        # A bulk commit's trailers can exceed the argv limit: the message goes on stdin (no value in it).
+    if _has_commit_hooks(root, config) or config.get("commit.gpgsign", "").lower() in ("true", "yes", "on", "1"):
+        # Hooks or signing: `git commit` does all of it as usual. A bulk commit's trailers can
+        # exceed the argv limit: the message goes on stdin (no value in it).
+        if not git(root, "diff", "--cached", "--quiet", check=False).returncode:
+            return None
         git(root, "commit", "-q", "-F", "-", env=env, input=message.encode(), hooks=True, signing=True)
         return run(root, "rev-parse", "HEAD")
     # Plumbing skips what `git commit` adds here: a refresh that stats every file of the vault
-    # and a second index write (100 ms of a 10,000-secret vault's commit).
+    # and a second index write (100 ms of a 10,000-secret vault's commit). The tree is the whole
+    # index, as `git commit` would commit it (changes staged by hand included); it equals the
+    # parent's when nothing changed, which spares a `git diff --cached` (each git call that
+    # reads the index reads all of it).
     tree = run(root, "write-tree")
     parent = head(root)
+    if parent is not None and tree == tree_of(root, parent):
+        return None
     commit = git(root, "commit-tree", tree, *(["-p", parent] if parent else []), "-F", "-", env=env,
                  input=message.encode()).stdout.decode().strip()
     subject = message.split("\n", 1)[0]
     faults.point("git.commit-created")
     git(root, "update-ref", "-m", f"commit: {subject}" if parent else f"commit (initial): {subject}",
         "HEAD", commit, parent or "0" * len(commit))
-    git(root, "maintenance", "run", "--auto", "--quiet", check=False)  # what `git commit` would start
+    if _maintenance_due(root, config):
+        git(root, "maintenance", "run", "--auto", "--quiet", check=False)  # what `git commit` would start
     return commit
+
+
+def _maintenance_due(root: Path, config: dict[str, str]) -> bool:
+    """Whether `git maintenance run --auto` could do anything, by git's own rule for its default
+    task (gc: more than gc.auto/256 loose objects in objects/17, or more than gc.autoPackLimit
+    packs), so a commit starts it only then (a git process per commit otherwise). Any
+    maintenance.* setting leaves the decision to git."""
+    if any(k.startswith("maintenance.") for k in config_names(root)):
+        return True
+    try:
+        auto = int(config.get("gc.auto", "6700"))
+        pack_limit = int(config.get("gc.autopacklimit", "50"))
+    except ValueError:
+        return True  # git parses sizes like 1k: let it decide
+    if auto <= 0:
+        return False
+    objects = common_dir(root) / "objects"
+    try:
+        loose = sum(1 for n in os.listdir(objects / "17") if len(n) in (38, 62))
+    except OSError:
+        loose = 0
+    if loose > -(-auto // 256):
+        return True
+    if pack_limit <= 0:
+        return False
+    try:
+        names = set(os.listdir(objects / "pack"))
+    except OSError:
+        return False
+    packs = [n for n in names if n.endswith(".pack") and n[:-5] + ".keep" not in names]
+    return len(packs) > pack_limit
 
 
 def reset_index_to_head(root: Path, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
