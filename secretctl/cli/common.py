@@ -10,11 +10,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from secretctl.cli.state import STATE
 from secretctl.errors import IdentityError, UsageError
 from secretctl.service import Secret, settings
+
+TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def stdin_is_tty() -> bool:

@@ -16,11 +16,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from secretctl.core.meta import Field, Meta
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import UsageError, VaultCorruptError
+
+TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
+if TYPE_CHECKING:
+    from typing import Any
 
 # Fail closed: a false match only means a field cannot be made public, a miss would let an agent
 # read a credential. Substrings catch compounds (dbpassword, clientsecret, apitoken).

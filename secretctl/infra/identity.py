@@ -15,13 +15,15 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, UsageError, WrongPasswordError
 from secretctl.infra import crypto, store
 
+TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from secretctl.infra import agerekey
 
 MAX_IDENTITY_BYTES = 64 * 1024
@@ -72,19 +74,21 @@ class Identity:
         return agerekey.BulkDecryptor.for_key_text(self.key_text.reveal_text())
 
 
-class Unlocked(Protocol):
-    """What decrypts for a vault: a local ``Identity``, or the unlock agent that holds it
-    (``infra.agentsock.AgentIdentity``), which never hands out the key."""
+if TYPE_CHECKING:  # a Protocol is for mypy: nothing checks it at run time
 
-    @property
-    def recipient(self) -> str: ...
+    class Unlocked(Protocol):
+        """What decrypts for a vault: a local ``Identity``, or the unlock agent that holds it
+        (``infra.agentsock.AgentIdentity``), which never hands out the key."""
 
-    @property
-    def path(self) -> Path: ...
+        @property
+        def recipient(self) -> str: ...
 
-    def decrypt(self, ciphertext: bytes, *, source: str) -> Secret: ...
+        @property
+        def path(self) -> Path: ...
 
-    def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]: ...
+        def decrypt(self, ciphertext: bytes, *, source: str) -> Secret: ...
+
+        def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]: ...
 
 
 def pub_path(path: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from secretctl.core import agefile
 from secretctl.core import fields as fields_mod
@@ -20,6 +19,8 @@ from secretctl.infra import store
 from secretctl.service.base import _SKIP_DIRS, CONFIG_DIR, POLICY_PATHSPEC, RECIPIENTS_PATHSPEC, SIDECAR_PATHSPEC
 from secretctl.service.members import Members
 from secretctl.service.results import CheckProblem
+
+TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 
 if TYPE_CHECKING:
     pass

@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
 
 from secretctl.core import audit, faults
 from secretctl.core import fields as fields_mod
@@ -29,6 +28,10 @@ from secretctl.errors import SecretctlError, UsageError
 from secretctl.infra import crypto, gitcommit, gitpack, gitrepo, store
 from secretctl.service.reading import Reading
 from secretctl.service.results import Outcome, SetOutcome, SetRequest
+
+TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Writing(Reading):

@@ -350,6 +350,17 @@ def test_what_git_runs_skips_typer_only_in_the_exact_forms_git_uses(argv: list[s
     assert plumbing.fast_form(argv) == form
 
 
+def test_a_set_never_imports_typing(stocked: Member, vault_dir: Path) -> None:
+    """A `set` (the Vault, the journal, the commit) runs without the typing module: its import
+    costs every start ~3 ms, and annotations need it for mypy only."""
+    code = ("import sys; sys.argv = ['secretctl', 'set', 'new/typed']\nfrom secretctl.cli import main\n"
+            "try:\n    main.main()\n"
+            "finally:\n    print('typing' in sys.modules, 'secretctl.service.vault' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=stocked.env, cwd=stocked.home,
+                         timeout=60, input=b"typed-Value-1\n")
+    assert out.stderr.strip().endswith(b"False True"), out.stderr
+
+
 def test_the_typer_check_can_see_typer(stocked: Member, vault_dir: Path) -> None:
     code = ("import sys; sys.argv = ['secretctl', 'get', 'app/token']\nfrom secretctl.cli import main\n"
             "try:\n    main.main()\n"
