@@ -16,9 +16,19 @@ from pathlib import Path
 from common import LAST_CPU, SMOKE, Env, fill, interleaved, interleaved_all, median_of, ms
 
 QUICK = "--quick" in sys.argv
+
+
+def _option(name: str) -> str | None:
+    """``--name VALUE`` from argv."""
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[:-1] else None
+
+
+# --only get,set,list,json,import,member runs those rows (all by default); --runs N sets the rounds
+# of the cold-process rows (get, set, list, list --json).
+ROWS = set((_option("--only") or "get,set,list,json,import,member").split(","))
 VAULT_SIZE = (20 if SMOKE else 60) if QUICK else 10_000
 BULK = 10 if QUICK else 1_000
-RUNS = 2 if QUICK else 20
+RUNS = int(_option("--runs") or (2 if QUICK else 20))
 
 
 def create_cost(folder: os.PathLike[str]) -> float:
@@ -97,44 +107,48 @@ def main() -> None:
             subprocess.run(["bash", "-c", 'age -d -i "$1" "$2"', "_", ident_path, secret_file], check=True,
                            capture_output=True, env=env.env)
 
-        get, show = interleaved(lambda: env.run("get", key), passage_show, RUNS)
-        print(f"get (cold process, unprotected identity, no agent), {VAULT_SIZE} secrets: median {ms(get)}; "
-              f"passage-style show (bash + age -d) median {ms(show)}; ratio {get / show:.2f}x (target <= 1.5x)")
-        print(f"  cpu time (user + system) medians: {cpu_ratio()}")
-        n_set = 0
+        if "get" in ROWS:
+            get, show = interleaved(lambda: env.run("get", key), passage_show, RUNS)
+            print(f"get (cold process, unprotected identity, no agent), {VAULT_SIZE} secrets: median {ms(get)}; "
+                  f"passage-style show (bash + age -d) median {ms(show)}; ratio {get / show:.2f}x (target <= 1.5x)")
+            print(f"  cpu time (user + system) medians: {cpu_ratio()}")
+        if "set" in ROWS:
+            n_set = 0
 
-        def ours_set() -> None:
-            nonlocal n_set
-            n_set += 1
-            env.run("set", f"svc{n_set % 100}/set{n_set}", input=os.urandom(18).hex().encode())
+            def ours_set() -> None:
+                nonlocal n_set
+                n_set += 1
+                env.run("set", f"svc{n_set % 100}/set{n_set}", input=os.urandom(18).hex().encode())
 
-        def passage_insert() -> None:
-            # What `passage insert` runs per secret: age -e, git add, git commit (in bash).
-            nonlocal n_set
-            n_set += 1
-            rel = f"svc{n_set % 100}/ins{n_set}.age"
-            script = 'age -e -R .age-recipients -o "$1" && git add "$1" && git commit -q -m "Add $1"'
-            subprocess.run(["bash", "-c", script, "_", rel], cwd=root, input=os.urandom(18).hex().encode(),
-                           check=True, env=env.env)
+            def passage_insert() -> None:
+                # What `passage insert` runs per secret: age -e, git add, git commit (in bash).
+                nonlocal n_set
+                n_set += 1
+                rel = f"svc{n_set % 100}/ins{n_set}.age"
+                script = 'age -e -R .age-recipients -o "$1" && git add "$1" && git commit -q -m "Add $1"'
+                subprocess.run(["bash", "-c", script, "_", rel], cwd=root, input=os.urandom(18).hex().encode(),
+                               check=True, env=env.env)
 
-        t_set, t_insert = interleaved(ours_set, passage_insert, RUNS)
-        print(f"set, {VAULT_SIZE} secrets: median {ms(t_set)}; passage-style insert (age + git add + git commit) "
-              f"median {ms(t_insert)}; ratio {t_set / t_insert:.2f}x (target <= 1x)")
-        print(f"  cpu time (user + system) medians: {cpu_ratio()}")
+            t_set, t_insert = interleaved(ours_set, passage_insert, RUNS)
+            print(f"set, {VAULT_SIZE} secrets: median {ms(t_set)}; passage-style insert (age + git add + git commit) "
+                  f"median {ms(t_insert)}; ratio {t_set / t_insert:.2f}x (target <= 1x)")
+            print(f"  cpu time (user + system) medians: {cpu_ratio()}")
 
-        def passage_ls() -> None:
-            # `passage ls` prints `tree` of the store (not installed here): a find walk of the same files.
-            subprocess.run(["bash", "-c", 'find "$1" -name "*.age" -not -path "*/.git/*"', "_", str(root)],
-                           check=True, capture_output=True)
+        if "list" in ROWS:
+            def passage_ls() -> None:
+                # `passage ls` prints `tree` of the store (not installed here): a find walk of the same files.
+                subprocess.run(["bash", "-c", 'find "$1" -name "*.age" -not -path "*/.git/*"', "_", str(root)],
+                               check=True, capture_output=True)
 
-        t_list, t_ls = interleaved(lambda: env.run("list"), passage_ls, RUNS)
-        print(f"list (names), {VAULT_SIZE} secrets: median {ms(t_list)}; passage-style ls (find) median {ms(t_ls)}; "
-              f"ratio {t_list / t_ls:.2f}x (target <= 1x)")
-        print(f"  cpu time (user + system) medians: {cpu_ratio()}")
-        env.run("list", "--json")  # the sidecar cache is built by the first listing after a change
-        lst, _ = interleaved(lambda: env.run("list", "--json"), lambda: None, RUNS)
-        print(f"list --json, {VAULT_SIZE} secrets: median {ms(lst)} (target <= 150 ms); "
-              f"cpu time (user + system) median {ms(LAST_CPU[0])}")
+            t_list, t_ls = interleaved(lambda: env.run("list"), passage_ls, RUNS)
+            print(f"list (names), {VAULT_SIZE} secrets: median {ms(t_list)}; passage-style ls (find) "
+                  f"median {ms(t_ls)}; ratio {t_list / t_ls:.2f}x (target <= 1x)")
+            print(f"  cpu time (user + system) medians: {cpu_ratio()}")
+        if "json" in ROWS:
+            env.run("list", "--json")  # the sidecar cache is built by the first listing after a change
+            lst, _ = interleaved(lambda: env.run("list", "--json"), lambda: None, RUNS)
+            print(f"list --json, {VAULT_SIZE} secrets: median {ms(lst)} (target <= 150 ms); "
+                  f"cpu time (user + system) median {ms(LAST_CPU[0])}")
 
         # Bulk import: one process and one commit (files, sidecars, git) vs. `age -e` once per file (no git).
         work = env.root / "bulk"
@@ -162,76 +176,78 @@ def main() -> None:
             print("age CLI not installed: skipping the side-by-side comparisons")
             return
         runs = 1 if QUICK else 5
-        settle(root, "the import runs")
-        t_ours, t_age = interleaved(ours, theirs, runs)
-        print(f"import {BULK} secrets into {VAULT_SIZE}: secretctl median {ms(t_ours)}; age CLI once per file "
-              f"median {ms(t_age)}; ratio {t_age / t_ours:.1f}x (target >= 10x)")
-        print(f"  cpu time (user + system) medians: {cpu_ratio(inverse=True)}")
+        if "import" in ROWS:
+            settle(root, "the import runs")
+            t_ours, t_age = interleaved(ours, theirs, runs)
+            print(f"import {BULK} secrets into {VAULT_SIZE}: secretctl median {ms(t_ours)}; age CLI once per file "
+                  f"median {ms(t_age)}; ratio {t_age / t_ours:.1f}x (target >= 10x)")
+            print(f"  cpu time (user + system) medians: {cpu_ratio(inverse=True)}")
 
-        # An added member: `member add` re-keys the header of every file the member gains (the
-        # payload is kept); an age CLI loop and passage decrypt and encrypt each file.
-        small = env.vault("reenc")
-        sv = env.open(small)
-        fill(sv, BULK, prefix="r")
-        settled_runs = 1 if QUICK else 3
-        recipients_re = []
-        for _ in range(runs + settled_runs):
-            helper = Env()
-            try:
-                recipients_re.append(helper.run("identity", "show").decode().strip())
-            finally:
-                helper.close()
-        ident = env.identity
-        pending = list(recipients_re)
+        if "member" in ROWS:
+            # An added member: `member add` re-keys the header of every file the member gains (the
+            # payload is kept); an age CLI loop and passage decrypt and encrypt each file.
+            small = env.vault("reenc")
+            sv = env.open(small)
+            fill(sv, BULK, prefix="r")
+            settled_runs = 1 if QUICK else 3
+            recipients_re = []
+            for _ in range(runs + settled_runs):
+                helper = Env()
+                try:
+                    recipients_re.append(helper.run("identity", "show").decode().strip())
+                finally:
+                    helper.close()
+            ident = env.identity
+            pending = list(recipients_re)
 
-        def member_add() -> None:
-            env.run("member", "add", f"newbie{len(pending)}", pending.pop())
+            def member_add() -> None:
+                env.run("member", "add", f"newbie{len(pending)}", pending.pop())
 
-        # Each baseline run works on its own copy of the secrets, copied before the timing starts.
-        copies: dict[str, list[Path]] = {"loop": [], "passage": []}
-        for kind, made in copies.items():
-            for n in range(runs + settled_runs):
-                copy = work / f"{kind}{n}"
-                shutil.copytree(small, copy, ignore=shutil.ignore_patterns(".git", "*.meta.yaml"))
-                made.append(copy)
-        recipients_small = str(small / ".age-recipients")
+            # Each baseline run works on its own copy of the secrets, copied before the timing starts.
+            copies: dict[str, list[Path]] = {"loop": [], "passage": []}
+            for kind, made in copies.items():
+                for n in range(runs + settled_runs):
+                    copy = work / f"{kind}{n}"
+                    shutil.copytree(small, copy, ignore=shutil.ignore_patterns(".git", "*.meta.yaml"))
+                    made.append(copy)
+            recipients_small = str(small / ".age-recipients")
 
-        def age_loop() -> None:
-            # Per file: age decrypts, age encrypts to a temp file, os.replace puts it in place.
-            store = copies["loop"].pop()
-            for p in sorted(store.rglob("*.age")):
-                dec = subprocess.run([age, "-d", "-i", str(ident), str(p)], capture_output=True, check=True)
-                tmp = p.with_name(p.name + ".tmp")
-                subprocess.run([age, "-e", "-R", recipients_small, "-o", str(tmp)], input=dec.stdout, check=True)
-                os.replace(tmp, p)
+            def age_loop() -> None:
+                # Per file: age decrypts, age encrypts to a temp file, os.replace puts it in place.
+                store = copies["loop"].pop()
+                for p in sorted(store.rglob("*.age")):
+                    dec = subprocess.run([age, "-d", "-i", str(ident), str(p)], capture_output=True, check=True)
+                    tmp = p.with_name(p.name + ".tmp")
+                    subprocess.run([age, "-e", "-R", recipients_small, "-o", str(tmp)], input=dec.stdout, check=True)
+                    os.replace(tmp, p)
 
-        def passage_reencrypt() -> None:
-            # What `passage reencrypt` runs per file, in bash: age -d | age -e to a temp file, then mv.
-            store = copies["passage"].pop()
-            script = ('find "$1" -name "*.age" | while read -r f; do '
-                      'age -d -i "$2" "$f" | age -e -R "$3" -o "$f.tmp" && mv "$f.tmp" "$f"; done')
-            subprocess.run(["bash", "-c", script, "_", str(store), str(ident), recipients_small], check=True)
+            def passage_reencrypt() -> None:
+                # What `passage reencrypt` runs per file, in bash: age -d | age -e to a temp file, then mv.
+                store = copies["passage"].pop()
+                script = ('find "$1" -name "*.age" | while read -r f; do '
+                          'age -d -i "$2" "$f" | age -e -R "$3" -o "$f.tmp" && mv "$f.tmp" "$f"; done')
+                subprocess.run(["bash", "-c", script, "_", str(store), str(ident), recipients_small], check=True)
 
-        def report(label: str, medians: list[float]) -> None:
-            ours, loop, pas = medians
-            print(f"member add re-keying {BULK} secrets, {label}: secretctl median {ms(ours)}; age CLI loop "
-                  f"(decrypt, encrypt, replace) median {ms(loop)}, ratio {loop / ours:.1f}x (target >= 20x); "
-                  f"passage-style reencrypt (bash: age -d | age -e, mv) median {ms(pas)}, ratio {pas / ours:.1f}x "
-                  f"(target >= 30x)")
-            ours_cpu, loop_cpu, pas_cpu = LAST_CPU
-            print(f"  cpu time (user + system) medians: secretctl {ms(ours_cpu)}, age CLI loop {ms(loop_cpu)} "
-                  f"({loop_cpu / ours_cpu:.1f}x), passage-style {ms(pas_cpu)} ({pas_cpu / ours_cpu:.1f}x)")
+            def report(label: str, medians: list[float]) -> None:
+                ours, loop, pas = medians
+                print(f"member add re-keying {BULK} secrets, {label}: secretctl median {ms(ours)}; age CLI loop "
+                      f"(decrypt, encrypt, replace) median {ms(loop)}, ratio {loop / ours:.1f}x (target >= 20x); "
+                      f"passage-style reencrypt (bash: age -d | age -e, mv) median {ms(pas)}, ratio {pas / ours:.1f}x "
+                      f"(target >= 30x)")
+                ours_cpu, loop_cpu, pas_cpu = LAST_CPU
+                print(f"  cpu time (user + system) medians: secretctl {ms(ours_cpu)}, age CLI loop {ms(loop_cpu)} "
+                      f"({loop_cpu / ours_cpu:.1f}x), passage-style {ms(pas_cpu)} ({pas_cpu / ours_cpu:.1f}x)")
 
-        # A person adds a member once, on a file system at rest: each of these runs starts so.
-        waits: list[tuple[float, float]] = []
-        report("each run at rest", interleaved_all([member_add, age_loop, passage_reencrypt], settled_runs,
-                                                   before=lambda: waits.append(wait_settled(small / "r0"))))
-        print(f"  context: before each of those runs, creating a file cost {max(c for c, _ in waits):.0f} us or "
-              f"less (waited {sum(w for _, w in waits):.0f} s in all for < {SETTLED_US} us)")
-        # Back to back, each run pays for the inodes the one before freed.
-        report(f"{runs} runs back to back", interleaved_all([member_add, age_loop, passage_reencrypt], runs))
-        print(f"  context: creating a file in the vault's folder after those runs: {create_cost(small / 'r0'):.0f} us "
-              f"(each of our runs replaced {2 * BULK:,} files)")
+            # A person adds a member once, on a file system at rest: each of these runs starts so.
+            waits: list[tuple[float, float]] = []
+            report("each run at rest", interleaved_all([member_add, age_loop, passage_reencrypt], settled_runs,
+                                                       before=lambda: waits.append(wait_settled(small / "r0"))))
+            print(f"  context: before each of those runs, creating a file cost {max(c for c, _ in waits):.0f} us or "
+                  f"less (waited {sum(w for _, w in waits):.0f} s in all for < {SETTLED_US} us)")
+            # Back to back, each run pays for the inodes the one before freed.
+            report(f"{runs} runs back to back", interleaved_all([member_add, age_loop, passage_reencrypt], runs))
+            print(f"  context: creating a file in the vault's folder after those runs: "
+                  f"{create_cost(small / 'r0'):.0f} us (each of our runs replaced {2 * BULK:,} files)")
     finally:
         env.close()
 
