@@ -37,6 +37,8 @@ _ALLOWED = {"v", "ts", "actor", "action", "keys", "prev", *_OPTIONAL}
 
 @dataclass(frozen=True)
 class AuditRecord:
+    """One access-log line: who did what to which keys, and when."""
+
     ts: str
     actor: str
     action: str
@@ -124,6 +126,8 @@ def verify_chain(data: bytes, *, source: str) -> None:
 
 @dataclass(frozen=True)
 class Trailers:
+    """The Secretctl-* trailers of a commit message."""
+
     action: str
     keys: tuple[str, ...]
     actor: str

@@ -155,6 +155,8 @@ def sensitive_values(meta: Meta, values: Mapping[str, Secret]) -> dict[str, Secr
 
 @dataclass(frozen=True)
 class MaskedField:
+    """A field as an agent or `get --masked` sees it: its masked value and its length."""
+
     name: str
     sensitive: bool
     masked_value: str

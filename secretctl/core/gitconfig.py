@@ -58,6 +58,8 @@ LOCAL_SCOPES = frozenset({"local", "worktree"})
 
 @dataclass(frozen=True)
 class ConfigEntry:
+    """One line of `git config --list --show-scope`."""
+
     scope: str  # system | global | local | worktree | command
     name: str  # as git prints it: section and key lower-cased, the middle part as written
     value: str

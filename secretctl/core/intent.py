@@ -35,6 +35,8 @@ _AUDIT_DIR = ".secretctl/audit/"
 
 @dataclass(frozen=True)
 class Intent:
+    """What a mutation's journal says: the operation, the HEAD it started from, its process, the paths."""
+
     op: str
     head: str | None
     pid: int

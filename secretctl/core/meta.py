@@ -47,6 +47,8 @@ def parse_time(value: object, *, where: str) -> datetime:
 
 @dataclass(frozen=True)
 class Field:
+    """One field of a multi-field secret as its sidecar describes it (a value only if public)."""
+
     name: str
     sensitive: bool
     value: str | None = None  # only for non-sensitive fields
@@ -69,6 +71,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Meta:
+    """A secret's sidecar: when and by whom it changed, its recipients, tags, fields; never a value."""
+
     created: datetime
     updated: datetime
     updated_by: str

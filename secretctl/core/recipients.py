@@ -79,6 +79,8 @@ def validate_member_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class RecipientsFile:
+    """A parsed .age-recipients file: who a folder is encrypted to."""
+
     recipients: tuple[Recipient, ...]
 
     def fingerprint(self) -> str:

@@ -47,6 +47,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class ExpiryWarning:
+    """A secret that has expired or expires soon, and what to tell about it."""
+
     key: str
     message: str
 
@@ -103,6 +105,8 @@ class PolicyCommitted(Outcome):
 
 @dataclass(frozen=True)
 class CheckProblem:
+    """One problem `secretctl check` found: the path, the message and how bad it is."""
+
     path: str
     message: str
     severity: str = "error"  # "error" | "expired" | "warning"
