@@ -3,7 +3,6 @@ disk, changes staged by hand, and `git maintenance` started only when git would 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
