@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 Hit = tuple[int, int, int]  # (pattern index, start, end)
+PART = 16384  # literals per compiled database (see LiteralSet)
 
 
 class LiteralSet:
@@ -31,13 +33,15 @@ class LiteralSet:
             if caseless and not compiled:
                 raise ValueError("an uncompiled literal set is case-sensitive")
             return
-        import hyperscan  # lazy: only a scan that has patterns needs the library
-
-        flags = hyperscan.HS_FLAG_CASELESS if caseless else 0
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(expressions=self.patterns, ids=list(range(len(self.patterns))), elements=len(self.patterns),
-                   flags=[flags] * len(self.patterns), literal=True)
-        self._db = db
+        # Past PART literals, several databases compiled on threads (Hyperscan compiles without
+        # the GIL, and its compile time grows faster than the count: 20,000 skeleton literals of
+        # a 10,000-secret vault took 0.77 s of CPU as one database, 0.60 s as two). Each database
+        # is one more scan of the same data, so a set under PART stays whole.
+        parts = -(-len(self.patterns) // PART)
+        size = -(-len(self.patterns) // parts)
+        self._parts = [(0, _compile(self.patterns, caseless))] if parts == 1 \
+            else _compile_on_threads(self.patterns, size, caseless)
+        self._db = self._parts[0][1]
         # One scratch space per database: two threads (an MCP tool call while another runs) must
         # not scan with it at once.
         self._lock = threading.Lock()
@@ -58,7 +62,11 @@ class LiteralSet:
             add((idx, end - lens[idx], end))  # a literal's start is its end minus its length: no SOM needed
 
         with self._lock:
-            self._db.scan(data, match_event_handler=on_match)
+            if len(self._parts) == 1:
+                self._db.scan(data, match_event_handler=on_match)
+            else:
+                for base, db in self._parts:
+                    db.scan(data, match_event_handler=lambda i, s, e, f, c, b=base: on_match(i + b, s, e, f, c))
         return hits
 
     def _find_each(self, data: bytes) -> list[Hit]:
@@ -71,6 +79,38 @@ class LiteralSet:
                 hits.append((idx, at, at + len(p)))
                 at = data.find(p, at + 1)
         return hits
+
+
+def _compile(patterns: Sequence[bytes], caseless: bool) -> Any:
+    import hyperscan  # lazy: only a scan that has patterns needs the library
+
+    flags = hyperscan.HS_FLAG_CASELESS if caseless else 0
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=list(patterns), ids=list(range(len(patterns))), elements=len(patterns),
+               flags=[flags] * len(patterns), literal=True)
+    return db
+
+
+def _compile_on_threads(patterns: Sequence[bytes], size: int, caseless: bool) -> list[tuple[int, Any]]:
+    """One database per ``size`` patterns, each compiled on its own thread; (first index, db)."""
+    made: dict[int, Any] = {}
+    failed: list[BaseException] = []
+
+    def one(start: int) -> None:
+        try:
+            made[start] = _compile(patterns[start:start + size], caseless)
+        except BaseException as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,), name="secretctl-compile", daemon=True)
+               for i in range(0, len(patterns), size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+    return sorted(made.items())
 
 
 class RegexSet:
