@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -116,14 +117,23 @@ def test_sigterm_is_forwarded(alice: Member, runner_vault: Path) -> None:
     assert proc.returncode == 9
 
 
-def test_output_streams_before_the_child_exits(alice: Member, runner_vault: Path) -> None:
-    argv = [SECRETCTL, "run", "-k", "app/api-token", "--", "sh", "-c", "echo first; sleep 3; echo last"]
+def test_output_streams_before_the_child_exits(alice: Member, runner_vault: Path, tmp_path: Path) -> None:
+    # The child prints, then waits until the test has read that line: a runner that held output
+    # back until the child exits would never deliver it (no timing, so no flake under load).
+    flag = tmp_path / "seen"
+    argv = [SECRETCTL, "run", "-k", "app/api-token", "--", "sh", "-c",
+            f"echo first; while [ ! -e {flag} ]; do sleep 0.05; done; echo last"]
     proc = subprocess.Popen(argv, env=alice.env, cwd=alice.home, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
-    start = time.monotonic()
-    assert proc.stdout.readline() == b"first\n"
-    assert time.monotonic() - start < 2.5
-    proc.communicate(timeout=20)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no output while the child still runs"
+        assert proc.stdout.readline() == b"first\n"
+        assert proc.poll() is None
+    finally:
+        flag.touch()
+    out, _ = proc.communicate(timeout=60)
+    assert out == b"last\n" and proc.returncode == 0
 
 
 def test_stdin_passes_through(alice: Member, runner_vault: Path) -> None:
