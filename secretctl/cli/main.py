@@ -107,6 +107,12 @@ def _dispatch(argv: list[str]) -> None:
 
         if fast_get(fast[1], fast[2]["key"]):
             return
+    if fast is not None and fast[0] == "run":
+        from secretctl.cli.fastrun import fast_run
+
+        code = fast_run(fast[1], fast[2])
+        if code is not None:
+            sys.exit(code)
     if fast is not None:
         from secretctl.cli.state import STATE
 

@@ -56,8 +56,6 @@ def run_command(command: list[str], *, key: list[str] | None = None, env_prefix:
     )
     code, plan = run.run_person(v, req, policy=policy, sanitize=not no_sanitize,
                                    out=sys.stdout.buffer, err=sys.stderr.buffer, with_agent=with_agent)
-    for w in plan.warnings:
-        warn(w)
-    if code == 124:
-        warn(f"{command[0]}: timeout exceeded; its process group was killed")
-    return code
+    from secretctl.cli.fastrun import report
+
+    return report(code, command[0], plan.warnings)

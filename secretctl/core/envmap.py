@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
+from secretctl.core.frozen import frozen
 from secretctl.core.keys import match_pattern
 from secretctl.errors import NotFoundError, PolicyError, UsageError
 
@@ -102,7 +102,7 @@ def expand_patterns(patterns: Iterable[str], all_keys: Sequence[str]) -> list[st
     return list(chosen)
 
 
-@dataclass(frozen=True)
+@frozen
 class Alias:
     pattern: str
     target: str

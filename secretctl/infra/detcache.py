@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 from secretctl.infra import settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy only: pathlib costs `run`'s start-up ~5 ms of imports
+    from collections.abc import Sequence
+    from os import PathLike
 
 _LIMIT = 16 * 1024 * 1024
 
 
 class FileShapesStore:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: str | PathLike[str]) -> None:
+        self.folder = os.fspath(folder)
 
     def load(self, key: str) -> bytes | None:
-        path = self.folder / f"detectors-{key}.hs"
+        path = os.path.join(self.folder, f"detectors-{key}.hs")
         try:
             with open(path, "rb") as fh:
                 data = fh.read(_LIMIT + 1)
@@ -63,8 +66,10 @@ class FileShapesStore:
         from secretctl.infra import store
 
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            store.atomic_write(self.folder / f"detectors-{key}.hs", blob)
+            from pathlib import Path
+
+            os.makedirs(self.folder, exist_ok=True)
+            store.atomic_write(Path(self.folder, f"detectors-{key}.hs"), blob)
         except (OSError, SecretctlError):
             pass  # a cache: the next run compiles again
 
@@ -73,4 +78,4 @@ def install() -> None:
     """Let the redactor load its detector set from the cache (and fill it on first use)."""
     from secretctl.core.redact.redactor import use_shapes_store
 
-    use_shapes_store(FileShapesStore(settings.data_dir() / "cache"))
+    use_shapes_store(FileShapesStore(os.path.join(settings.data_dir_str(), "cache")))

@@ -10,7 +10,6 @@ chunk: memory stays bounded however much the child prints.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import selectors
 import signal
@@ -18,11 +17,19 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, BinaryIO, Protocol
 
+from secretctl.core.frozen import frozen
 from secretctl.errors import RunError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy only: pathlib costs `run`'s start-up ~5 ms of imports
+    from pathlib import Path
+    from typing import IO, BinaryIO, Protocol
+
+    class StreamFilter(Protocol):
+        def feed(self, chunk: bytes) -> bytes: ...
+        def flush_idle(self) -> bytes: ...
+        def close(self) -> bytes: ...
 
 CHUNK = 64 * 1024
 IDLE_FLUSH = 0.05
@@ -40,13 +47,7 @@ class CommandNotExecutable(RunError):
     exit_code = 126
 
 
-class StreamFilter(Protocol):
-    def feed(self, chunk: bytes) -> bytes: ...
-    def flush_idle(self) -> bytes: ...
-    def close(self) -> bytes: ...
-
-
-@dataclass(frozen=True)
+@frozen
 class ResolvedCommand:
     given: str
     path: str  # absolute path found through PATH (or given)
@@ -54,6 +55,8 @@ class ResolvedCommand:
     name: str  # basename of realpath: what it really is
 
     def sha256(self) -> str:
+        import hashlib
+
         h = hashlib.sha256()
         with open(self.realpath, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -61,19 +64,32 @@ class ResolvedCommand:
         return h.hexdigest()
 
 
-def resolve_command(name: str, path_env: str | None, cwd: Path) -> ResolvedCommand:
+def _absolute(base: str | Path, name: str) -> str:
+    """``str((Path(base) / name).absolute())``: pathlib's spelling of the path (no ``//`` or ``.``
+    segments, no trailing slash), which the child sees as its argv[0]. A path already spelled that
+    way (the usual PATH entry) skips pathlib, whose import costs `run`'s start-up ~5 ms."""
+    joined = os.path.join(base, name)
+    if (joined.startswith("/") and not joined.endswith(("/", "/.")) and "//" not in joined
+            and "/./" not in joined):
+        return joined
+    from pathlib import Path
+
+    return str(Path(joined).absolute())
+
+
+def resolve_command(name: str, path_env: str | None, cwd: str | Path) -> ResolvedCommand:
     """Find ``name`` as the OS would (a name with a slash is a path), then follow symlinks."""
     if not name:
         raise CommandNotFound("empty command")
     if "/" in name:
-        candidate = (cwd / name) if not os.path.isabs(name) else Path(name)
-        found = str(candidate.absolute()) if candidate.exists() else None
+        candidate = _absolute(cwd, name)
+        found = candidate if os.path.exists(candidate) else None
     else:
         found = None
         for d in (path_env or os.defpath).split(os.pathsep):
-            c = Path(d or ".") / name
-            if c.is_file() and os.access(c, os.X_OK):
-                found = str(c.absolute())
+            c = _absolute(d or ".", name)
+            if os.path.isfile(c) and os.access(c, os.X_OK):
+                found = c
                 break
     if found is None:
         raise CommandNotFound(f"command not found: {name}", hint="check the name and PATH")
@@ -98,7 +114,7 @@ def agent_env(base: Mapping[str, str], allow: Sequence[str], injected: Mapping[s
     return env
 
 
-@dataclass(frozen=True)
+@frozen
 class RunResult:
     exit_code: int
     duration_ms: int
@@ -106,7 +122,7 @@ class RunResult:
     signal: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class CapturedResult:
     exit_code: int
     stdout: bytes

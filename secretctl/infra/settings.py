@@ -56,12 +56,17 @@ def config_dir_str(env: Mapping[str, str] | None = None) -> str:
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
     from pathlib import Path
 
+    return Path(data_dir_str(env))
+
+
+def data_dir_str(env: Mapping[str, str] | None = None) -> str:
+    """``data_dir`` as a string (`run`'s fast path: no pathlib)."""
     env = os.environ if env is None else env
     if env.get(ENV_DATA_DIR):
-        return Path(env[ENV_DATA_DIR])
+        return env[ENV_DATA_DIR]
     import platformdirs
 
-    return Path(platformdirs.user_data_dir(APP))
+    return platformdirs.user_data_dir(APP)
 
 
 def default_vault_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -40,12 +40,7 @@ class AccessLog(VaultBase):
     def spool_path(self) -> Path:
         """Where they wait instead when the vault cannot be written: in the user's data dir, named
         by the vault's real path."""
-        import hashlib
-
-        from secretctl.infra import settings
-
-        name = hashlib.sha256(os.fsencode(os.path.realpath(self.root))).hexdigest()[:32]
-        return settings.access_spool_dir() / f"{name}.jsonl"
+        return Path(pending.spool_file(str(self.root)))
 
     def pending_log_paths(self) -> list[Path]:
         """Every file holding records not yet committed (for `audit list`)."""
@@ -58,14 +53,7 @@ class AccessLog(VaultBase):
         A read-only vault (mount, checkout or permissions) still serves reads: the record waits
         in the user's data dir instead, until this user's next commit to the vault. If that
         cannot be written either, the access is refused (no record, no value)."""
-        from secretctl.errors import ReadOnlyError
-
-        rec = {"ts": _fmt(self.clock()), "actor": self.actor, "action": action, "keys": list(keys), **details}
-        line = pending.encode(rec)
-        try:
-            store.append_locked(self.pending_log_path(), line)
-        except ReadOnlyError:
-            store.append_locked(self.spool_path(), line)
+        pending.append(str(self.root), pending.access_line(_fmt(self.clock()), self.actor, action, keys, **details))
 
     def _audit_head_trailers(self, log_paths: Sequence[str]) -> str:
         """``Secretctl-Audit-Head: FILE HASH`` per log: the chain's last line at this commit, so an
@@ -127,17 +115,9 @@ class AccessLog(VaultBase):
         key comes from this member's identity file (never committed), so the log cannot be
         searched for guesses by anyone who only has the repository; the same text always gives
         the same digest for this member, so repeated probes are visible."""
-        import hashlib
-        import hmac
-
         if self._log_key is None:
-            try:
-                seed = self.identity_path.read_bytes()
-            except OSError:
-                seed = os.urandom(32)  # no identity file: digests are only comparable within this process
-            self._log_key = hashlib.sha256(b"secretctl access-log key v1\0" + seed).digest()
-        mac = hmac.new(self._log_key, text.encode("utf-8", errors="surrogateescape"), hashlib.sha256)
-        return f"[hmac-sha256:{mac.hexdigest()[:16]}]"
+            self._log_key = pending.digest_key(str(self.identity_path))
+        return pending.digest(self._log_key, text)
 
     def _flush_pending(self) -> list[str]:
         """Pending access records (in the git dir, and any spooled while the vault was read-only)

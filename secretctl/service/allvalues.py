@@ -8,17 +8,15 @@ need not load the session and everything an agent run needs.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
 
-from secretctl.core.redact import Layered, Redactor
+from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
 from secretctl.errors import SecretctlError, VaultLockedError
 from secretctl.infra import detcache
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
     from secretctl.core.redact.forms import ValueForms
     from secretctl.service.vault import Vault
 
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
 # every form of the values it injects (run.run_agent).
 FRAGMENTS_ALL_MAX = 2000
 
-F = TypeVar("F", Redactor, Redactor | Layered)
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
@@ -85,40 +82,3 @@ def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: 
     return Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
                           public=public, fragments=len(values) <= FRAGMENTS_ALL_MAX,
                           lean=len(values) > FRAGMENTS_ALL_MAX, forms_cache=cache.forms)
-
-
-class BackgroundBuild(Generic[F]):
-    """A redactor built on a thread (decrypting and compiling thousands of values takes seconds):
-    whoever needs it waits; a failed build's exception is kept for them (nothing is released
-    unredacted)."""
-
-    def __init__(self, target: Callable[[], F]) -> None:
-        self._done = threading.Event()
-        self._result: F | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(target,), name="secretctl-redactor", daemon=True)
-        self._thread.start()
-
-    def _run(self, target: Callable[[], F]) -> None:
-        try:
-            self._result = target()
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            self._done.set()
-
-    @property
-    def ready(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def failed(self) -> bool:
-        return self._done.is_set() and self._error is not None
-
-    def wait(self) -> F:
-        """The redactor, or the build's exception raised as it was."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None  # noqa: S101 - set when no error
-        return self._result

@@ -236,9 +236,8 @@ def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | 
     from secretctl.service import pending
 
     try:
-        store.append_locked(pending.pending_file(root),
-                            pending.encode({"ts": pending.format_ts(time.time()), "actor": actor, "action": "get",
-                                            "keys": [key]}))
+        store.append_locked(pending.pending_file(root), pending.access_line(pending.format_ts(time.time()), actor,
+                                                                            "get", [key]))
     except SecretctlError:
         return None  # not recorded (a read-only vault): the normal path keeps the record elsewhere
     return value

@@ -1,11 +1,32 @@
-"""The walk that finds a vault's keys: Vault.key_names and `list`'s start-up fast path
-(service/fastget.py) share it, so both list exactly the same names."""
+"""The walk that finds a vault's keys: Vault.key_names and the start-up fast paths of `list`
+(service/fastget.py) and `run` (service/fastrun.py) share it, so all list exactly the same names."""
 
 from __future__ import annotations
 
 import os
 
 from secretctl.core import keys as keys_mod
+
+
+def walkable(root: str, folder: str) -> bool:
+    """Whether the full walk from the root would reach ``folder``: a valid key prefix (no
+    hidden, `..` or secret-file-named segment), every segment a real directory, no symlink."""
+    if not keys_mod.folder_ok(folder):
+        return False
+    path = root
+    for seg in folder.split("/"):
+        path = os.path.join(path, seg)
+        if os.path.islink(path) or not os.path.isdir(path):
+            return False
+    return True
+
+
+def keys_under(root: str, folder: str) -> list[str]:
+    """The keys inside ``folder`` (every key for ''), found by walking that folder alone; nothing
+    for a folder the full walk would not enter."""
+    if not folder:
+        return walk(root, "")
+    return walk(root, folder) if walkable(root, folder) else []
 
 
 def walk(root: str, start: str) -> list[str]:

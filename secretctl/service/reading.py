@@ -38,19 +38,9 @@ class Reading(AccessLog):
                 self._keys_cache = self._walk("")
             keys = self._keys_cache
             return [k for k in keys if k.startswith(under + "/")] if under else list(keys)
-        return self._walk(under) if self._walkable(under) else []
+        from secretctl.service.keywalk import keys_under
 
-    def _walkable(self, folder: str) -> bool:
-        """Whether the full walk from the root would reach ``folder``: a valid key prefix (no
-        hidden, `..` or secret-file-named segment), every segment a real directory, no symlink."""
-        if not keys_mod.folder_ok(folder):
-            return False
-        path = str(self.root)
-        for seg in folder.split("/"):
-            path = os.path.join(path, seg)
-            if os.path.islink(path) or not os.path.isdir(path):
-                return False
-        return True
+        return keys_under(str(self.root), under)
 
     def _walk(self, start: str) -> list[str]:
         from secretctl.service.keywalk import walk

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from secretctl.core import envmap
 from secretctl.core import fields as fields_mod
+from secretctl.core.injection import Injection
 from secretctl.core.policy import Policy, RunCheck, load_policy, narrow
-from secretctl.core.redact import Layered, PassThrough, Redactor, RedactStream, check_redactable
+from secretctl.core.redact import Layered, PassThrough, Redactor, RedactStream
 from secretctl.core.secret import Secret
 from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageError
-from secretctl.infra import detcache, gitobjects, programs, runner, sandbox, settings
+from secretctl.infra import gitobjects, programs, runner, sandbox, settings
 from secretctl.infra.programs import OpenedProgram
-from secretctl.service.allvalues import BackgroundBuild, values_redactor
+from secretctl.service import personrun
+from secretctl.service.allvalues import values_redactor
 
 if TYPE_CHECKING:
     import threading
@@ -155,20 +157,8 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
                 keys.append(k)
                 if strip and k.startswith(strip):
                     names[k] = k[len(strip):]
-    env: dict[str, str] = {}
-    values: dict[str, Secret] = {}
-    owner: dict[str, str] = {}
-
-    def inject(name: str, value: Secret, label: str, sensitive: bool = True) -> None:
-        envmap.check_injectable(name)
-        if name in env and owner[name] != label:
-            raise UsageError(f"{owner[name]} and {label} both map to {name}", hint="select fewer keys, or rename one")
-        if sensitive:
-            if not req.allow_short:
-                check_redactable(label, value)
-            values[label] = value
-        env[name] = value.reveal_text()
-        owner[name] = label
+    injection = Injection(allow_short=req.allow_short)
+    inject, env, values = injection.add, injection.env, injection.values
 
     # A run under a policy (an agent's: MCP, `run --policy`, SECRETCTL_AGENT=1) trusts the committed
     # sidecars only (a planted edit could make a field non-sensitive or add a binding); a person's
@@ -196,22 +186,21 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
     # A person's run has read the work tree's sidecars already; an agent's read HEAD's.
     warnings = [w.message for w in vault.expiry_warnings(keys, metas if policy is None else None)]
 
-    refs = envmap.referenced(req.args, set(env))
     decision = None
     resolved: ResolvedCommand | OpenedProgram
     if policy is None:
-        resolved = runner.resolve_command(req.command, base_env.get("PATH", os.defpath), cwd)
+        resolved, args = personrun.command_line(req.command, req.args, env, path_env=base_env.get("PATH", os.defpath),
+                                                cwd=cwd)
     else:
+        refs = envmap.referenced(req.args, set(env))
         resolved, decision = decide(vault, policy, req.command, req.args, keys, cwd=cwd)
-    try:
-        # Names that point a program at other configuration only where a rule names them.
-        envmap.check_redirects(env, decision.inject_env if decision is not None else ())
-    except BaseException:
-        if isinstance(resolved, OpenedProgram):
+        try:
+            # Names that point a program at other configuration only where a rule names them.
+            envmap.check_redirects(env, decision.inject_env)
+        except BaseException:
             resolved.close()
-        raise
-    expand = decision.expand if decision is not None else True
-    args = envmap.expand_args(req.args, env, set(env)) if expand and refs else list(req.args)
+            raise
+        args = envmap.expand_args(req.args, env, set(env)) if decision.expand and refs else list(req.args)
     timeout = req.timeout
     if policy is not None:
         timeout = policy.timeout if timeout is None else min(timeout, policy.timeout)
@@ -351,14 +340,6 @@ def covering(red: Redactor, values: Mapping[str, Secret], policy: Policy) -> Red
                                         fragment_value_min=policy.fragment_value_min, detect=False)])
 
 
-def _redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True) -> Redactor:
-    detcache.install()
-    if policy is None:
-        return Redactor.build(values, compiled=compiled)
-    return Redactor.build(values, fragment_min=policy.fragment_min,
-                          fragment_value_min=policy.fragment_value_min, compiled=compiled)
-
-
 class StreamSource(Protocol):
     def stream(self) -> StreamFilter: ...
 
@@ -376,39 +357,8 @@ class _Named:
         return self.streams[-1]
 
 
-class _Deferred(BackgroundBuild[Redactor | Layered]):
-    """The redactor, built on a thread while the child starts (compiling 1,000 values takes about
-    a second): the child's first output (and an agent-mode run's access log) waits for it; a
-    child that prints nothing never waits. A failed build fails the run (nothing is released
-    unredacted)."""
-
-    def stream(self) -> _DeferredStream:
-        return _DeferredStream(self)
-
-
-class _DeferredStream:
-    def __init__(self, deferred: _Deferred) -> None:
-        self._d = deferred
-        self._s: RedactStream | None = None
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self._s is None:
-            self._s = self._d.wait().stream()
-        return self._s.feed(chunk)
-
-    def flush_idle(self) -> bytes:
-        return b"" if self._s is None else self._s.flush_idle()
-
-    def close(self) -> bytes:
-        return b"" if self._s is None else self._s.close()
-
-
 def _logged_argv(vault: Vault, argv: Sequence[str], redactor: Redactor | Layered) -> list[str]:
-    """argv for the access log (committed to git): as written (``$NAME`` unexpanded), except that
-    an argument holding a value, an encoding or a fragment of one is replaced by a keyed hash;
-    a redacted copy would still show the rest of a guess."""
-    return [vault.log_digest(a) if redactor.contains(a.encode("utf-8", errors="surrogateescape")) else a
-            for a in argv]
+    return personrun.logged_argv(argv, redactor, vault.log_digest)
 
 
 def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize: bool,
@@ -420,25 +370,23 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
     """
 
     p = plan(vault, req, policy=policy)
+    if policy is None:
+        try:
+            socket = str(vault.agent_socket) if with_agent and vault.agent_socket is not None else None
+            env = personrun.child_env(settings.environ(), p.env, agent_socket=socket)
+            code, details = personrun.stream(p.argv, p.shown_argv, env, p.values, timeout=p.timeout,
+                                             sanitize=sanitize, out=out, err=err, digest=vault.log_digest)
+        finally:
+            p.close()
+        vault.record_access("run", p.keys, **details)
+        return code, p
     boxed = None
-    checker: Redactor | None = None
     try:
-        if policy is not None:
-            env = runner.agent_env(settings.environ(), policy.agent_env_allow(), p.env)
-            boxed = sandbox_for(vault, policy, p, env, cwd=Path.cwd())
-            # Agent mode redacts every value this identity can decrypt, as the MCP server does:
-            # a command may read a secret it was not given (a file, a cache) and print it.
-            red = _Deferred(lambda: covering(all_values_redactor(vault, policy), p.values, policy))
-        else:
-            env = runner.person_env(settings.environ(), p.env)
-            if with_agent and vault.agent_socket is not None:
-                # Opted in by the person (`run --with-agent`): the child's own secretctl calls may use
-                # the agent. Otherwise nothing in its environment points at the socket.
-                env[settings.ENV_AGENT_SOCKET] = str(vault.agent_socket)
-            # Forms and index built here, compiled on the thread: the command line is checked
-            # with the uncompiled copy at once (see below), without doing the work twice.
-            checker = _redactor(p.values, policy, compiled=False)
-            red = _Deferred(checker.compile)
+        env = runner.agent_env(settings.environ(), policy.agent_env_allow(), p.env)
+        boxed = sandbox_for(vault, policy, p, env, cwd=Path.cwd())
+        # Agent mode redacts every value this identity can decrypt, as the MCP server does:
+        # a command may read a secret it was not given (a file, a cache) and print it.
+        red = personrun.Deferred(lambda: covering(all_values_redactor(vault, policy), p.values, policy))
         make_filter: Callable[[], StreamFilter] = red.stream if sanitize else PassThrough
         if boxed is not None:
             result = runner.run_streaming(boxed.argv, boxed.env, make_filter=make_filter, out=out, err=err,
@@ -446,20 +394,18 @@ def run_person(vault: Vault, req: RunRequest, *, policy: Policy | None, sanitize
                                           cwd=boxed.spawn_cwd)
         else:
             result = runner.run_streaming(p.argv, env, make_filter=make_filter, out=out, err=err, timeout=p.timeout,
-                                          stdin_passthrough=policy is None)
+                                          stdin_passthrough=False)
     finally:
         if boxed is not None:
             boxed.close()
             boxed.env.clear()
         p.close()
-    if policy is not None and policy.sandbox == "none":
+    if policy.sandbox == "none":
         p.warnings.append("SANDBOX OFF (policy says `sandbox: none`): the command could read your files, "
                           "the network and other processes")
-    # A person's command line is checked against the same values as its output, without the
-    # compile (1,000 values: 0.5-1 s): a few short strings, searched for each form in Python. An
-    # agent-mode run checks against every value the identity can read, so it waits for that build.
-    argv_check = red.wait() if checker is None else checker
-    vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, argv_check), decision="allow",
+    # An agent-mode run checks its command line against every value the identity can read, so it
+    # waits for that build.
+    vault.record_access("run", p.keys, argv=_logged_argv(vault, p.shown_argv, red.wait()), decision="allow",
                         rule=p.decision.rule if p.decision else "person", exit_code=result.exit_code,
                         duration_ms=result.duration_ms)
     return result.exit_code, p
@@ -482,14 +428,14 @@ def run_agent(vault: Vault, req: RunRequest, *, policy: Policy, redactor: Redact
     try:
         p = plan(vault, req, policy=policy, base_env=base_env)
     except PolicyError as exc:
-        red0 = redactor if redactor is not None else _redactor({}, policy)
+        red0 = redactor if redactor is not None else personrun.redactor({}, policy)
         vault.record_access("run", _logged_argv(vault, req.patterns, red0),
                             argv=_logged_argv(vault, [req.command, *req.args], red0), decision="deny",
                             reason=exc.message)
         vault.seal_access_log()
         raise
     env = runner.agent_env(base_env, policy.agent_env_allow(), p.env)
-    red = redactor if redactor is not None else _redactor(p.values, policy)
+    red = redactor if redactor is not None else personrun.redactor(p.values, policy)
     named = _Named(covering(red, p.values, policy), p.keys)
     boxed = None
     try:

@@ -33,6 +33,7 @@ from secretctl.errors import NotFoundError, PolicyError, SecretctlError, UsageEr
 from secretctl.infra import gitrepo
 from secretctl.service import allvalues, run
 from secretctl.service.allvalues import ValuesCache
+from secretctl.service.buildthread import BackgroundBuild
 from secretctl.service.results import Entry, SetRequest
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class _Cache:
     day: str = ""
 
 
-class _Build(allvalues.BackgroundBuild[Redactor]):
+class _Build(BackgroundBuild[Redactor]):
     """One build of the all-values redactor for one HEAD; ``result`` waits for it (and re-raises
     its failure, as a SecretctlError: nothing runs without a redactor)."""
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from secretctl.core.policy import AGENT_ENV_DEFAULT
 from secretctl.core.redact import PassThrough, Redactor
@@ -335,3 +337,11 @@ def test_spawn_of_missing_command_is_127() -> None:
     with pytest.raises(runner.CommandNotFound) as info:
         captured(["/nonexistent/definitely-not-here"])
     assert info.value.exit_code == 127
+
+
+@given(st.lists(st.sampled_from(["", ".", "..", "a", "b.c", "/", "//", "x/", "./y"]), max_size=5),
+       st.sampled_from(["tool", "./tool", "a/../tool", "b//tool", "tool/"]), st.booleans())
+def test_the_resolved_path_is_spelled_as_pathlib_spells_it(parts: list[str], name: str, absolute: bool) -> None:
+    """runner._absolute skips pathlib only where it would change nothing (the child's argv[0])."""
+    base = ("/" if absolute else "") + "/".join(parts)
+    assert runner._absolute(base or ".", name) == str((Path(base or ".") / name).absolute())

@@ -16,7 +16,8 @@ A detector's ``value`` regex, when set, picks the secret out of the match (``"Se
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from secretctl.core.frozen import frozen
 
 CREDENTIAL = "credential"
 
@@ -28,7 +29,7 @@ _B64 = rb"[A-Za-z0-9+/]"
 _KEYED_VALUE = r"""[:=]\s*["']?([^"'\s,}]+)"""
 
 
-@dataclass(frozen=True)
+@frozen
 class Detector:
     family: str
     expression: bytes  # Hyperscan syntax

@@ -23,8 +23,8 @@ grown against the value and checked (redactor.py). Computed once per value (call
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 
+from secretctl.core.frozen import frozen
 from secretctl.core.redact.views import skeleton_text
 
 MIN_REDACTABLE = 4
@@ -39,7 +39,7 @@ _URL_PUNCT = set(":/.-_@?=&%+#~")
 Form = tuple[bytes, str]
 
 
-@dataclass(frozen=True)
+@frozen
 class ValueForms:
     raw: tuple[Form, ...]
     skel: tuple[Form, ...]

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from secretctl.core.frozen import frozen
 from secretctl.core.redact.detectors import CREDENTIAL
 
 
-@dataclass(frozen=True)
+@frozen
 class Match:
     start: int
     end: int

@@ -15,8 +15,6 @@ import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
 from secretctl.core.redact import decode, detectors, views
 from secretctl.core.redact.engine import LiteralSet, RegexSet
@@ -25,8 +23,20 @@ from secretctl.core.redact.matches import Match, apply
 from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
+    from typing import Protocol
+
     from secretctl.core.redact.stream import RedactStream
+
+    class ShapesStore(Protocol):
+        """Where the compiled detector set may be kept between runs (set by the service layer)."""
+
+        def load(self, key: str) -> bytes | None: ...
+        def save(self, key: str, blob: bytes) -> None: ...
+        def versions(self, dists: Sequence[str]) -> list[str]:
+            """The installed version of each distribution ("-" when it is not installed)."""
+            ...
 
 CREDENTIAL = detectors.CREDENTIAL
 DECODE_DEPTH = 2
@@ -94,16 +104,6 @@ def _runs(data: bytes, ends: list[int]) -> list[tuple[int, bytes]]:
     return out
 
 
-class ShapesStore(Protocol):
-    """Where the compiled detector set may be kept between runs (set by the service layer)."""
-
-    def load(self, key: str) -> bytes | None: ...
-    def save(self, key: str, blob: bytes) -> None: ...
-    def versions(self, dists: Sequence[str]) -> list[str]:
-        """The installed version of each distribution ("-" when it is not installed)."""
-        ...
-
-
 class _Shapes:
     """Detectors and decode candidates in one regex set: built once per process (no secrets in
     it, so a ``ShapesStore`` may keep it on disk: the detect-secrets import and the compile cost
@@ -115,12 +115,14 @@ class _Shapes:
     def __init__(self, tiers: list[tuple[list[str], list[bytes | None], list[bytes]]],
                  serialized: list[bytes] | None = None) -> None:
         self._tiers = tiers
-        self.sets: list[tuple[RegexSet, list[str], list[re.Pattern[bytes] | None]]] = []
+        # A detector's value pattern stays text until a hit needs it (_credential): compiling all of
+        # them here cost every `run` ~5 ms, and most output has no credential at all.
+        self.sets: list[tuple[RegexSet, list[str], list[bytes | None]]] = []
         for i, (kinds, values, exprs) in enumerate(tiers):
             self.sets.append((RegexSet(exprs, serialized[i] if serialized else None), kinds,
-                              [re.compile(v, re.S) if v else None for v in values]))
+                              [v or None for v in values]))
 
-    def scan(self, data: bytes) -> list[tuple[str, re.Pattern[bytes] | None, int, int]]:
+    def scan(self, data: bytes) -> list[tuple[str, bytes | None, int, int]]:
         """(kind, value regex, start, end) of every hit, in every tier. Tier 1 (runs of 32+
         base64/base32 characters) costs more per byte than all the others: it scans only the runs
         (found in C), and most output has none."""
@@ -176,10 +178,7 @@ class _Shapes:
     def cache_key(versions: Sequence[str]) -> str:
         """Changes with anything the compiled set depends on: ``versions`` are those of
         detect-secrets and hyperscan, found by the store (no import of detect-secrets needed)."""
-        import hashlib
-
-        h = hashlib.sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, _RUN_START, FORMAT)).encode())
-        return h.hexdigest()[:32]
+        return _sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, _RUN_START, FORMAT)).encode())[:32]
 
     @classmethod
     def get(cls) -> _Shapes:
@@ -200,6 +199,20 @@ class _Shapes:
         shapes = cls.compile()
         cls.store.save(key, shapes.dump())
         return shapes
+
+
+def _sha256(data: bytes) -> str:
+    """SHA-256 (hex) from CPython's own module where there is one: hashlib loads OpenSSL first,
+    ~3 ms of every `run` that computes only this key (the same digest either way)."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # private CPython 3.11 module, no stub
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]  # its 3.12+ name, no stub
+        except ImportError:
+            from hashlib import sha256
+    digest: str = sha256(data).hexdigest()
+    return digest
 
 
 def use_shapes_store(store: ShapesStore) -> None:
@@ -233,17 +246,20 @@ def _merge(matches: Iterable[Match]) -> list[Match]:
     return out
 
 
-@dataclass
 class _Index:
-    patterns: list[bytes] = field(default_factory=list)
-    meta: list[tuple[str, str]] = field(default_factory=list)
-    # Fragment anchors follow the plain patterns: for each, its owners (value number, offset).
-    anchors: list[bytes] = field(default_factory=list)
-    owners: list[list[tuple[int, int]]] = field(default_factory=list)
-    values: list[tuple[str, bytes]] = field(default_factory=list)  # (label, value) by number
-    windows: list[bytes] = field(default_factory=list)
-    fragment_min: int = 8
-    public: tuple[bytes, ...] = ()
+    """The literals of one kind (raw or skeleton) and what each names. A plain class, not a
+    dataclass: importing dataclasses costs `run`'s start-up ~8 ms."""
+
+    def __init__(self, *, fragment_min: int = 8, public: tuple[bytes, ...] = ()) -> None:
+        self.patterns: list[bytes] = []
+        self.meta: list[tuple[str, str]] = []
+        # Fragment anchors follow the plain patterns: for each, its owners (value number, offset).
+        self.anchors: list[bytes] = []
+        self.owners: list[list[tuple[int, int]]] = []
+        self.values: list[tuple[str, bytes]] = []  # (label, value) by number
+        self.windows: list[bytes] = []
+        self.fragment_min = fragment_min
+        self.public = public
 
 
 class Finder:
@@ -541,7 +557,8 @@ class Layered(Finder):
         return max((r.holdback(tail) for r in self._layers), default=0)
 
 
-def _credential(data: bytes, s: int, e: int, value: re.Pattern[bytes] | None) -> Match | None:
+def _credential(data: bytes, s: int, e: int, value: bytes | None) -> Match | None:
+    """The credential a detector hit at ``s:e``; ``value``: the pattern of its secret part."""
     if data.startswith(b"-----BEGIN", s) or (value is not None and b"-----BEGIN" in data[s:e]):
         begin = data.find(b"-----BEGIN", s)
         block = detectors.PEM_BLOCK.match(data, begin)
@@ -551,7 +568,7 @@ def _credential(data: bytes, s: int, e: int, value: re.Pattern[bytes] | None) ->
                      CREDENTIAL, "credential")
     end = _match_end(detectors.TOKEN_TAIL, data, e)
     if value is not None:
-        m = value.search(data, s, end)
+        m = re.compile(value, re.S).search(data, s, end)  # re's own cache compiles each pattern once
         if m is None or m.lastindex is None:
             return None
         s, stop = m.span(1)

@@ -11,13 +11,13 @@ a tail that could still become a value is kept.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from secretctl.core.redact.detectors import KEYWORDS
 from secretctl.core.redact.matches import Match, apply
 from secretctl.core.redact.views import ANSI
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
     from secretctl.core.redact.redactor import Finder
 
 MAX_HOLD = 64 * 1024

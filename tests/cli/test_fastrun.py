@@ -1,0 +1,220 @@
+"""`run` on the start-up fast path (cli/fastrun.py, service/fastrun.py) behaves exactly as the normal
+path: the same child (argv, environment), the same redacted output, exit code and warnings, the same
+access record; it steps aside for anything unusual, imports none of what it exists to skip, and never
+lets a value out anywhere but the child's environment.
+
+The normal path is reached with ``--allow-expired``, which the fast path leaves to it and which changes
+nothing for a secret that has not expired."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.test_fastget import imported, pending
+from tests.conftest import SECRETCTL, Member
+from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
+
+OTHER = b"second-Canary-Value-8812"
+FIELD = b"field-Canary-Password-5521"
+SHOW = [sys.executable, "-c",
+        "import json, os, sys; print('out', os.environ.get('APP_TOKEN'), sys.argv[1:]); "
+        "print('err', os.environ.get('APP_OTHER'), file=sys.stderr); "
+        "open(os.environ['ENV_OUT'], 'w').write(json.dumps(dict(os.environ))); sys.exit(int(sys.argv[1]))"]
+
+
+@pytest.fixture
+def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
+    assert unlock(carol).returncode == 0
+    carol.run("set", "app/other", input=OTHER)
+    carol.run("set", "web/a", input=b"web-a-Value-77120")
+    carol.run("set", "web/b/deep", input=b"web-b-Value-77121")
+    carol.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
+    carol.run("set", "app/short", input=b"ab")
+    carol.run("set", "db/main", "--field", "host=db.example.com", "--field", "password=-", "--public", "host",
+              "--binding", "PGHOST=host", "--binding", "PGPASSWORD=password", input=FIELD + b"\n")
+    yield carol
+    stop_agent(carol)
+
+
+def imported_with(env: dict[str, str], *args: str, cwd: Path) -> tuple[bytes, set[str]]:
+    code = ("import sys\nfrom secretctl.cli.main import main\nsys.argv = ['secretctl', *sys.argv[1:]]\n"
+            "try:\n    main()\nfinally:\n    sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n")
+    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, cwd=cwd)
+    return p.stdout, set(p.stderr.decode().rsplit("MODULES ", 1)[1].split())
+
+
+def both(m: Member, opts: list[str], cmd: list[str], *, env: dict[str, str] | None = None,
+         cwd: Path | None = None) -> tuple[tuple[int, bytes, bytes, object, list[dict[str, object]]], ...]:
+    """(exit code, stdout, stderr, the child's environment, new access records) of the fast form and of the
+    normal path (the same run with --allow-expired)."""
+    root = Path(m.env["SECRETCTL_VAULT"])
+    out: list[tuple[int, bytes, bytes, object, list[dict[str, object]]]] = []
+    for extra in ([], ["--allow-expired"]):
+        envfile = m.home / "child-env.json"
+        envfile.unlink(missing_ok=True)
+        before = len(pending(root))
+        p = m.run("run", *extra, *opts, "--", *cmd, check=False, env={**(env or {}), "ENV_OUT": str(envfile)},
+                  cwd=cwd)
+        child = json.loads(envfile.read_text()) if envfile.exists() else None
+        if isinstance(child, dict):
+            child.pop("ENV_OUT", None)
+        recs = pending(root)[before:]
+        for r in recs:
+            assert isinstance(r.pop("duration_ms", 0), int)  # the one field that differs: time
+        out.append((p.returncode, p.stdout, p.stderr, child, recs))
+    return tuple(out)
+
+
+@pytest.mark.parametrize(("opts", "args"), [
+    (["-k", "app/token"], ["3"]),
+    (["-k", "app/token", "-k", "app/other"], ["0", "$APP_TOKEN", "${APP_OTHER}x", "$NOPE"]),
+    (["-k", "app/*"], ["0"]),
+    (["-k", "web/*", "-k", "web/**", "-k", "app/token"], ["0"]),
+    (["--key=app/token", "--env-prefix", "MY_"], ["0"]),
+    (["-k", "app/token", "--no-sanitize"], ["0"]),
+    (["-k", "app/token"], ["0", VALUE.decode(), "x" + VALUE.decode()[3:15]]),  # argv holding a value: digested
+    (["-k", "app/token", "-k", "app/token"], ["1"]),
+    (["-k", "app/short"], ["0"]),  # too short to redact: refused
+    (["-k", "app/short", "--allow-short"], ["0"]),
+    (["-k", "app/soon"], ["0"]),  # expires soon: a warning
+    (["-k", "db/main"], ["0"]),  # fields: injected through its bindings
+    (["-k", "app/missing"], ["0"]),
+    (["-k", "nope/*"], ["0"]),
+    (["-k", "app/token", "--env-prefix", "LD_"], ["0"]),  # a refused name
+])
+def test_fast_and_normal_run_agree(unlocked: Member, opts: list[str], args: list[str]) -> None:
+    fast, normal = both(unlocked, opts, [*SHOW, *args])
+    assert fast == normal
+
+
+def test_the_fast_path_serves_the_plain_forms_and_runs_what_it_says(unlocked: Member) -> None:
+    fast, _ = both(unlocked, ["-k", "app/token", "-k", "app/other"], [*SHOW, "5", "$APP_TOKEN"])
+    code, out, err, child, recs = fast
+    assert code == 5
+    assert out == b"out [REDACTED:app/token] ['5', '[REDACTED:app/token]']\n"
+    assert err == b"err [REDACTED:app/other]\n"
+    assert isinstance(child, dict) and child["APP_TOKEN"] == VALUE.decode() and child["APP_OTHER"] == OTHER.decode()
+    assert not any(k.startswith("SECRETCTL_") for k in child)
+    assert len(recs) == 1
+    rec = recs[0]
+    assert rec == {"action": "run", "actor": "carol", "argv": [*SHOW, "5", "$APP_TOKEN"], "decision": "allow",
+                   "exit_code": 5, "keys": ["app/token", "app/other"], "rule": "person"}
+    _, mods = imported(unlocked, "run", "-k", "app/token", "--", "true")
+    assert "secretctl.service.fastrun" in mods
+
+
+def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
+    # The first run of a fresh home compiles the credential detectors into the data dir's cache (detect-secrets
+    # and all it imports, once); every later run loads that cache.
+    imported(unlocked, "run", "-k", "web/**", "-k", "app/token", "--", "true")
+    _, mods = imported(unlocked, "run", "-k", "web/**", "-k", "app/token", "--", "true")
+    heavy = {m for m in mods if m.split(".")[0] in ("pyrage", "yaml", "typer", "click", "rich", "platformdirs",
+                                                     "dataclasses", "inspect", "pathlib", "hashlib", "datetime")}
+    heavy |= {m for m in mods if m in ("secretctl.service.vault", "secretctl.service.run", "secretctl.core.policy",
+                                       "secretctl.core.meta", "secretctl.infra.sandbox", "secretctl.cli.common",
+                                       "secretctl.service.allvalues")}
+    assert heavy == set()
+    assert "secretctl.service.fastrun" in mods  # served here
+    _, normal = imported(unlocked, "run", "--allow-expired", "-k", "web/**", "--", "true")
+    assert "secretctl.service.vault" in normal  # the comparison form really takes the other path
+
+
+@pytest.mark.parametrize("why", ["agent-mode", "policy", "locked", "journal", "index-lock", "conflicts",
+                                 "with-agent", "timeout", "yaml-sidecar"])
+def test_the_fast_path_steps_aside(unlocked: Member, why: str) -> None:
+    root = Path(unlocked.env["SECRETCTL_VAULT"])
+    args = ["run", "-k", "app/token", "--", "true"]
+    env = dict(unlocked.env)
+    if why == "agent-mode":
+        env["SECRETCTL_AGENT"] = "1"
+    elif why in ("policy", "with-agent"):
+        args.insert(1, f"--{why}")
+    elif why == "timeout":
+        args[1:1] = ["-t", "5m"]
+    elif why == "locked":
+        unlocked.run("lock")
+    elif why == "journal":
+        (root / ".git" / "secretctl" / "journal").write_bytes(b"")
+    elif why == "index-lock":
+        (root / ".git" / "index.lock").write_bytes(b"")
+    elif why == "conflicts":
+        (root / ".git" / "secretctl" / "conflicts.json").write_text("{}")
+    elif why == "yaml-sidecar":
+        side = root / "app" / "token.meta.yaml"
+        text = side.read_text()
+        assert 'updated_by: "carol"' in text
+        side.write_text(text.replace('updated_by: "carol"', "updated_by: carol"))  # still YAML, not the line form
+    _, mods = imported_with(env, *args[0:], cwd=unlocked.home)
+    assert "secretctl.service.vault" in mods, why  # the normal path ran
+
+
+def test_a_locked_agent_and_a_missing_agent_fail_as_the_normal_path(unlocked: Member) -> None:
+    unlocked.run("lock")
+    fast, normal = both(unlocked, ["-k", "app/token"], [*SHOW, "0"])
+    assert fast == normal and fast[0] == 4 and fast[3] is None
+    stop_agent(unlocked)
+    fast, normal = both(unlocked, ["-k", "app/token"], [*SHOW, "0"])
+    assert fast == normal and fast[0] != 0 and fast[3] is None
+
+
+def test_an_unprotected_identity_without_an_agent(alice: Member, vault_dir: Path) -> None:
+    alice.run("set", "app/token", input=VALUE)
+    fast, normal = both(alice, ["-k", "app/token"], [*SHOW, "2"])
+    assert fast == normal and fast[0] == 2
+    _, mods = imported(alice, "run", "-k", "app/token", "--", "true")
+    assert "secretctl.service.fastrun" in mods and "secretctl.service.vault" not in mods
+
+
+@pytest.mark.cli_subprocess
+def test_no_value_leaves_by_the_fast_path(unlocked: Member, tmp_path: Path) -> None:
+    """Attack side: the child reads its parent's argv and environment (as any same-user process
+    could), errors are read; none holds a value. Only the child's own environment does."""
+    spy = tmp_path / "spy"
+    script = (f"cat /proc/$PPID/cmdline > {spy}.cmdline; cat /proc/$PPID/environ > {spy}.environ; "
+              f"ls -l /proc/$PPID/fd > {spy}.fds 2>&1; printenv APP_TOKEN > {spy}.child")
+    p = subprocess.run([SECRETCTL, "run", "-k", "app/token", "--", "sh", "-c", script], env=unlocked.env,
+                       capture_output=True, cwd=unlocked.home)
+    assert p.returncode == 0, p.stderr
+    assert Path(f"{spy}.child").read_bytes() == VALUE + b"\n"  # the child got it: the spy really ran
+    for part in ("cmdline", "environ", "fds"):
+        assert VALUE not in Path(f"{spy}.{part}").read_bytes(), part
+    assert b"secretctl" in Path(f"{spy}.cmdline").read_bytes()  # the parent was secretctl itself
+    for bad in (["-k", "app/short"], ["-k", "app/token", "--env-prefix", "LD_"], ["-k", "app/token"]):
+        cmd = ["no-such-command-xyz"] if bad == ["-k", "app/token"] else ["true"]
+        q = subprocess.run([SECRETCTL, "run", *bad, "--", *cmd], env=unlocked.env, capture_output=True,
+                           cwd=unlocked.home)
+        assert q.returncode != 0
+        assert VALUE not in q.stdout + q.stderr
+    root = Path(unlocked.env["SECRETCTL_VAULT"])
+    log = (root / ".git" / "secretctl" / "audit-pending.jsonl").read_bytes()
+    assert VALUE not in log
+
+
+def test_constants_match_their_homes() -> None:
+    from secretctl.core import meta, metalines
+    from secretctl.service import fastrun
+
+    assert fastrun.MAX_SIDECAR_BYTES == meta.MAX_SIDECAR_BYTES
+    assert fastrun.SIDECAR_VERSION == meta.FORMAT_VERSION
+    assert meta._TOP - {"fields", "bindings", "tags"} == metalines.FAST_KEYS
+
+
+def test_the_walk_keys_under_is_the_vaults(inproc: Any) -> None:
+    from secretctl.service.keywalk import keys_under
+
+    vault = inproc
+    root = Path(vault.root)
+    (root / "a" / "b").mkdir(parents=True)
+    for rel in ("a/x.age", "a/b/y.age", "z.age"):
+        (root / rel).write_bytes(b"x")
+    (root / "l").symlink_to(root / "a")
+    for folder in ("", "a", "a/b", "l", "nope", ".git", "a/../a"):
+        fresh = type(vault)(vault.root, identity_path=vault.identity_path, password=lambda: "", actor="t")
+        assert keys_under(str(root), folder) == fresh.key_names(under=folder), folder
