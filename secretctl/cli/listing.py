@@ -23,7 +23,8 @@ def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring
 
         names = list_names(STATE.vault_dir, pattern, settings.environ())  # names only: no Vault needed
         if names is not None:
-            sys.stdout.write("".join(k + "\n" for k in names))
+            if names:
+                sys.stdout.write("\n".join(names) + "\n")
             return
     from secretctl.cli.common import emit_json_texts, open_vault  # here: a names-only list never needs it
 

@@ -37,6 +37,7 @@ _RESERVED = frozenset(["con", "prn", "aux", "nul"] + [f"{d}{i}" for d in ("com",
 # service/conflicts.CONFLICTS, spelled here so the fast path does not import that module
 # (tests/service/test_fastget_conflicts.py keeps the two equal).
 CONFLICTS = ("secretctl", "conflicts.json")
+NAME_CACHE = ("secretctl", "key-names")  # service/keywalk.walk_cached: folder listings, checked per call
 
 
 def plain_key(key: str) -> bool:
@@ -148,9 +149,9 @@ def list_names(vault: str | None, pattern: str | None, env: Mapping[str, str]) -
     root = plain_vault(vault, env)
     if root is None:
         return None
-    from secretctl.service.keywalk import walk
+    from secretctl.service.keywalk import walk_cached
 
-    names = walk(root, "")
+    names = walk_cached(root, os.path.join(root, ".git", *NAME_CACHE))
     if not pattern:
         return names
     from secretctl.core.keys import match_pattern
