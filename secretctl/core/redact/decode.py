@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bz2
-import lzma
 import re
 import zlib
 from collections.abc import Callable
@@ -198,10 +196,17 @@ def decompress(blob: bytes) -> bytes | None:
         if blob[:1] == b"\x78":
             return zlib.decompressobj().decompress(blob, DECOMPRESS_LIMIT)
         if blob[:3] == b"BZh":
+            import bz2  # on use: bz2 and lzma cost every `run` ~1 ms of imports, and few outputs hold either
+
             return bz2.BZ2Decompressor().decompress(blob, DECOMPRESS_LIMIT)
         if blob[:6] == b"\xfd7zXZ\x00":
-            return lzma.LZMADecompressor().decompress(blob, DECOMPRESS_LIMIT)
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError):
+            import lzma
+
+            try:
+                return lzma.LZMADecompressor().decompress(blob, DECOMPRESS_LIMIT)
+            except lzma.LZMAError:
+                return None
+    except (zlib.error, OSError, EOFError, ValueError):
         return None
     return None
 
