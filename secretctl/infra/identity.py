@@ -18,7 +18,7 @@ from pathlib import Path
 
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, UsageError, WrongPasswordError
-from secretctl.infra import crypto, forkpool, store
+from secretctl.infra import crypto, store
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 if TYPE_CHECKING:
@@ -30,8 +30,6 @@ MAX_IDENTITY_BYTES = 64 * 1024
 MIN_PASSWORD = 8
 PasswordSource = Callable[[], str]
 BULK_MIN = 16  # files in one decrypt_many call from which agerekey's decryptor pays for its import
-FORK_MIN = 400  # ... and from which forked workers pay for themselves (a fork costs a few ms)
-MAX_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,9 @@ class Identity:
         it declines through pyrage, whose error is the one reported. A few go through pyrage
         alone: importing cryptography costs about 10 ms."""
         fast = self._bulk if len(items) >= BULK_MIN else None
-        plains: list[bytes | None] = [None] * len(items)
-        if fast is not None:
-            # Past FORK_MIN files, on every core (forkpool: the children exit before this returns).
-            workers = min(forkpool.cores(), MAX_WORKERS) if len(items) >= FORK_MIN else 1
-            plains = forkpool.map_forked(fast.decrypt, [data for _, data in items], workers=workers)
         out: list[Secret | SecretctlError] = []
-        for (source, data), plain in zip(items, plains, strict=True):
+        for source, data in items:
+            plain = fast.decrypt(data) if fast is not None else None
             if plain is not None:
                 out.append(Secret(plain))
                 continue

@@ -81,13 +81,8 @@ def _identity(tmp_path: Path, text: str) -> identity.Identity:
                              Secret(text.encode()))
 
 
-@pytest.mark.parametrize("forked", [False, True])
-def test_decrypt_many_gives_pyrage_s_answers(tmp_path: Path, forked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above BULK_MIN files: the same values, and for a damaged or foreign file pyrage's error;
-    the same again when forked workers decrypt (past FORK_MIN files)."""
-    if forked:
-        monkeypatch.setattr(identity, "FORK_MIN", 2)
-        monkeypatch.setattr(identity.forkpool, "cores", lambda: 3)
+def test_decrypt_many_gives_pyrage_s_answers(tmp_path: Path) -> None:
+    """Above BULK_MIN files: the same values, and for a damaged or foreign file pyrage's error."""
     ident, stranger = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
     values = [os.urandom(24).hex().encode() for _ in range(identity.BULK_MIN + 4)]
     items = [(f"k{i}.age", pyrage.encrypt(v, [ident.to_public()])) for i, v in enumerate(values)]
