@@ -18,6 +18,7 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, collections.abc and pathlib cost this path about 20 ms: for mypy only
     from collections.abc import Mapping
+    from typing import Any
 
 # Spelled out here, not imported: their modules import what this path exists to skip
 # (tests/cli/test_fastget.py checks they match service/base.py, core/recipients.py and core/keys.py).
@@ -159,10 +160,9 @@ def list_names(vault: str | None, pattern: str | None, env: Mapping[str, str]) -
     return [k for k in names if match_pattern(pattern, k)]
 
 
-def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes) -> bytes | None:
-    """Decrypt with an unprotected identity file, as Vault.reveal does (infra/crypto: the strict
-    header check, then pyrage); None for anything else: a protected or OpenSSH key, a key that is
-    not the one its .pub names, an error (the normal path words it)."""
+def _key_file(identity: str, mine: str | None) -> tuple[list[Any], str] | None:
+    """An unprotected identity file's pyrage keys and text; None for anything else: a protected
+    or OpenSSH key, a key that is not the one its .pub names (the normal path words it)."""
     from secretctl.errors import SecretctlError
 
     try:
@@ -177,9 +177,24 @@ def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes)
 
     try:
         keys = crypto.parse_identities(text, source=identity)
-        if len(keys) != 1 or mine is None or str(keys[0].to_public()) != mine:
-            return None  # the actor comes from the .pub file: it must be this key's
-        return crypto.decrypt(ciphertext, keys, source=rel).reveal()
+    except SecretctlError:
+        return None
+    if len(keys) != 1 or mine is None or str(keys[0].to_public()) != mine:
+        return None  # the actor comes from the .pub file: it must be this key's
+    return keys, text
+
+
+def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes) -> bytes | None:
+    """Decrypt with an unprotected identity file, as Vault.reveal does (infra/crypto: the strict
+    header check, then pyrage); None for anything else (see _key_file) or an error."""
+    from secretctl.errors import SecretctlError
+    from secretctl.infra import crypto
+
+    opened = _key_file(identity, mine)
+    if opened is None:
+        return None
+    try:
+        return crypto.decrypt(ciphertext, opened[0], source=rel).reveal()
     except SecretctlError:
         return None
 

@@ -20,7 +20,7 @@ from secretctl.service.fastget import MAX_SECRET_BYTES, META_SUFFIX, SECRET_SUFF
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
     from collections.abc import Mapping, Sequence
-    from typing import BinaryIO
+    from typing import Any, BinaryIO
 
 # core/meta's, spelled here: that module costs ~10 ms of imports (tests/cli/test_fastrun.py keeps them equal).
 MAX_SIDECAR_BYTES = 64 * 1024
@@ -68,7 +68,7 @@ def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: s
     identity file when no agent runs; None at the first problem (the normal path words it)."""
     from secretctl.errors import SecretctlError
     from secretctl.infra import agentsock, settings
-    from secretctl.service.fastget import _pub_recipient, _with_key_file
+    from secretctl.service.fastget import _key_file, _pub_recipient
 
     items = []
     for k in keys:
@@ -83,21 +83,28 @@ def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: s
         items.append((rel, ciphertext))
     socket = settings.agent_socket_file(env)
     mine = _pub_recipient(identity)
+    values: list[Any]
     if not os.path.exists(socket):
-        out = []
-        for rel, ciphertext in items:
-            plain = _with_key_file(identity, mine, rel, ciphertext)
-            if plain is None:
-                return None
-            out.append(plain)
-        return out
-    client = agentsock.AgentClient(socket, recipient=mine)
-    try:
-        values = client.decrypt_many(items)
-    except (agentsock.AgentUnavailable, SecretctlError):
-        return None
-    finally:
-        client.close()
+        opened = _key_file(identity, mine)
+        if opened is None:
+            return None
+        # The identity read and parsed once, and every file through Identity.decrypt_many (many
+        # files go through agerekey's bulk decryptor), as the normal path reads them.
+        from pathlib import Path
+
+        from secretctl.core.secret import Secret
+        from secretctl.infra.identity import Identity
+
+        ident = Identity(tuple(opened[0]), mine or "", Path(identity), Secret(opened[1].encode()))
+        values = [v if isinstance(v, SecretctlError) else v.reveal() for v in ident.decrypt_many(items)]
+    else:
+        client = agentsock.AgentClient(socket, recipient=mine)
+        try:
+            values = list(client.decrypt_many(items))
+        except (agentsock.AgentUnavailable, SecretctlError):
+            return None
+        finally:
+            client.close()
     if any(isinstance(v, SecretctlError) for v in values):
         return None
     return [v for v in values if isinstance(v, bytes)]

@@ -358,7 +358,7 @@ class Redactor(Finder):
             idx = raw if kind == 0 else skel
             idx.patterns.append(p)
             idx.meta.append((label, form))
-        raw.windows = sorted(windows)
+        raw.windows = list(windows)  # _Prefixes sorts them, when a stream first needs them
         made = cls(raw, skel, credentials=credentials, shapes=detect, compiled=compiled)
         made.lean = lean or not fragments
         made.labels = frozenset(secrets)
