@@ -185,6 +185,7 @@ def test_no_value_leaves_by_the_fast_path(unlocked: Member, tmp_path: Path) -> N
     assert Path(f"{spy}.child").read_bytes() == VALUE + b"\n"  # the child got it: the spy really ran
     for part in ("cmdline", "environ", "fds"):
         assert VALUE not in Path(f"{spy}.{part}").read_bytes(), part
+    assert b"socket:" not in Path(f"{spy}.fds").read_bytes()  # the agent connection closed before the child ran
     assert b"secretctl" in Path(f"{spy}.cmdline").read_bytes()  # the parent was secretctl itself
     for bad in (["-k", "app/short"], ["-k", "app/token", "--env-prefix", "LD_"], ["-k", "app/token"]):
         cmd = ["no-such-command-xyz"] if bad == ["-k", "app/token"] else ["true"]
@@ -218,3 +219,27 @@ def test_the_walk_keys_under_is_the_vaults(inproc: Any) -> None:
     for folder in ("", "a", "a/b", "l", "nope", ".git", "a/../a"):
         fresh = type(vault)(vault.root, identity_path=vault.identity_path, password=lambda: "", actor="t")
         assert keys_under(str(root), folder) == fresh.key_names(under=folder), folder
+
+
+def test_the_fast_path_changes_no_environment_but_the_childs(unlocked: Member, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """In this process: the mapping it was given and os.environ are as before; only the child had the value."""
+    import io
+    import os
+
+    from secretctl.service.fastrun import run_fast
+
+    for k, v in unlocked.env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(unlocked.home)
+    env = dict(unlocked.env)
+    before, environ_before = dict(env), dict(os.environ)
+    seen = tmp_path / "seen"
+    out, err = io.BytesIO(), io.BytesIO()
+    code = run_fast(None, ["app/token"], [sys.executable, "-c", f"import os; open({str(seen)!r}, 'w')"
+                                          ".write(os.environ['APP_TOKEN']); print(os.environ['APP_TOKEN'])"],
+                    env, out=out, err=err)
+    assert code == 0 and seen.read_bytes() == VALUE
+    assert out.getvalue() == b"[REDACTED:app/token]\n" and err.getvalue() == b""
+    assert env == before and dict(os.environ) == environ_before
+    assert run_fast(None, ["app/short"], ["true"], env, out=out, err=err) is None  # refused: no error raised here
