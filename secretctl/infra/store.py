@@ -215,7 +215,7 @@ def _in_chunks(items: Iterable[_T], work: Callable[[list[_T]], None], *, workers
         f.result()
 
 
-def read_limited(path: Path, limit: int, *, what: str, display: str | None = None) -> bytes:
+def read_limited(path: str | Path, limit: int, *, what: str, display: str | None = None) -> bytes:
     shown = display or str(path)
     try:
         with open(path, "rb") as fh:
