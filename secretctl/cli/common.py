@@ -88,6 +88,24 @@ def new_password(no_passphrase: bool) -> str | None:
     if not stdin_is_tty():
         raise UsageError("a new identity needs a password and there is no terminal to ask",
                          hint="set SECRETCTL_PASSWORD, or pass --no-passphrase for automation")
+    return _ask_new_password()
+
+
+def read_new_password() -> str:
+    """A replacement password (identity passwd): asked twice on a terminal, else one line of stdin.
+    Never $SECRETCTL_PASSWORD: that one holds the current password."""
+    from secretctl.service import check_new_password
+
+    if stdin_is_tty():
+        return _ask_new_password()
+    line = sys.stdin.buffer.readline(64 * 1024).decode("utf-8", errors="replace").removesuffix("\n")
+    line = line.removesuffix("\r")
+    check_new_password(line)
+    return line
+
+
+def _ask_new_password() -> str:
+    """A new password typed twice on the terminal (getpass reads /dev/tty, with no echo)."""
     import getpass
 
     from secretctl.service import check_new_password
@@ -97,27 +115,8 @@ def new_password(no_passphrase: bool) -> str | None:
         raise UsageError("empty password", hint="choose one, or pass --no-passphrase")
     check_new_password(first)
     if getpass.getpass("repeat password: ") != first:
-        raise UsageError("the passwords do not match")
+        raise UsageError("the passwords do not match", hint="run the command again and type the same password twice")
     return first
-
-
-def read_new_password() -> str:
-    """A replacement password (identity passwd): asked twice on a terminal, else one line of stdin.
-    Never $SECRETCTL_PASSWORD: that one holds the current password."""
-    from secretctl.service import check_new_password
-
-    if stdin_is_tty():
-        import getpass
-
-        first = getpass.getpass("new secretctl password: ")
-        check_new_password(first)
-        if getpass.getpass("repeat password: ") != first:
-            raise UsageError("the passwords do not match")
-        return first
-    line = sys.stdin.buffer.readline(64 * 1024).decode("utf-8", errors="replace").removesuffix("\n")
-    line = line.removesuffix("\r")
-    check_new_password(line)
-    return line
 
 
 def open_vault(vault: str | None = None, *, require: bool = True) -> Any:

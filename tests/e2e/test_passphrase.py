@@ -164,3 +164,29 @@ def test_unlock_on_a_terminal_asks_again_after_a_typo(tty_carol: Member) -> None
     assert code == 0, out
     assert agent_status(tty_carol) is not None
     assert tty_carol.run("get", "app/token").stdout == VALUE
+
+
+@pytest.mark.parametrize(("command", "typed", "said"), [
+    (["identity", "passwd"], ["", None], b"empty password"),
+    (["identity", "passwd"], ["Zq7-x9", None], b"shorter than 8 characters"),
+    (["identity", "passwd"], ["a-New-Password-2027", "a-New-Password-2O27"], b"the passwords do not match"),
+    (["identity", "new", "--force"], ["", None], b"empty password"),
+    (["identity", "new", "--force"], ["a-New-Password-2027", "another-one-entirely"], b"the passwords do not match"),
+])
+def test_a_new_password_typed_on_a_terminal_is_checked_and_confirmed(tty_carol: Member, command: list[str],
+                                                                       typed: list[str | None], said: bytes) -> None:
+    before = tty_carol.identity.read_bytes()
+    env = {**tty_carol.env, "SECRETCTL_PASSWORD": PASSWORD} if command[1] == "passwd" else tty_carol.env
+    t = Terminal(env, *command)
+    for text in typed:
+        if text is None:
+            break
+        t.expect(b"password: ")
+        t.send(text)
+    code, out = t.finish()
+    assert code == 2, out
+    assert said in out
+    assert b"hint: " in out
+    assert tty_carol.identity.read_bytes() == before  # nothing written
+    for text in typed:
+        assert not text or text.encode() not in out  # getpass does not echo, errors do not repeat it
