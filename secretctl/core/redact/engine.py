@@ -28,6 +28,7 @@ class LiteralSet:
         self.patterns = list(patterns)
         self._lens = [len(p) for p in self.patterns]
         self._db = None
+        self._parts: list[tuple[int, Any]] = []  # (index of its first pattern, compiled database)
         self._compiled = compiled
         if not self.patterns or not compiled:
             if caseless and not compiled:
@@ -45,6 +46,22 @@ class LiteralSet:
         # One scratch space per database: two threads (an MCP tool call while another runs) must
         # not scan with it at once.
         self._lock = threading.Lock()
+
+    @classmethod
+    def joined(cls, sets: Sequence[LiteralSet]) -> LiteralSet:
+        """Compiled sets read as one, their patterns numbered one after the other (no compile)."""
+        if not all(s._compiled for s in sets):
+            raise ValueError("only compiled literal sets can be joined")
+        made = cls(())
+        made.patterns = [p for s in sets for p in s.patterns]
+        made._lens = [len(p) for p in made.patterns]
+        base = 0
+        for s in sets:
+            made._parts += [(base + first, db) for first, db in s._parts]
+            base += len(s)
+        made._db = made._parts[0][1] if made._parts else None
+        made._lock = threading.Lock()
+        return made
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -111,6 +128,32 @@ def _compile_on_threads(patterns: Sequence[bytes], size: int, caseless: bool) ->
     if failed:
         raise failed[0]
     return sorted(made.items())
+
+
+def literal_pair(raw: list[bytes], skel: list[bytes], *, compiled: bool) -> tuple[LiteralSet, LiteralSet]:
+    """The raw and skeleton literal sets, the skeleton one compiled on a second thread: Hyperscan
+    compiles without the GIL, so on two cores the two compiles overlap (a 10,000-secret vault's
+    20,000 skeleton and 10,000 raw literals). A failure in either is raised here."""
+    if not compiled or not raw or not skel:
+        return LiteralSet(raw, compiled=compiled), LiteralSet(skel, compiled=compiled)
+    made: list[LiteralSet] = []
+    failed: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            made.append(LiteralSet(skel))
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=other, name="secretctl-compile", daemon=True)
+    thread.start()
+    try:
+        first = LiteralSet(raw)
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return first, made[0]
 
 
 class RegexSet:

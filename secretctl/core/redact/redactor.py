@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 from secretctl.core.redact import decode, detectors, views
-from secretctl.core.redact.engine import LiteralSet, RegexSet
+from secretctl.core.redact.engine import LiteralSet, RegexSet, literal_pair
 from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok
 from secretctl.core.redact.matches import Match, apply
 from secretctl.core.secret import Secret
@@ -297,7 +297,7 @@ class Redactor(Finder):
         self._n_plain = len(raw.patterns)
         self._owners, self._values = raw.owners, raw.values
         self._fragment_min, self._public = raw.fragment_min, raw.public
-        self._raw, self._skel = _literal_sets(raw.patterns + raw.anchors, skel.patterns, compiled=compiled)
+        self._raw, self._skel = literal_pair(raw.patterns + raw.anchors, skel.patterns, compiled=compiled)
         self._shapes = _Shapes.get() if shapes and (credentials or raw.patterns or skel.patterns) else None
         self._credentials = credentials
         self._prefix_sources = (raw.patterns + raw.windows, skel.patterns)
@@ -370,8 +370,33 @@ class Redactor(Finder):
         if self.compiled:
             return self
         made = copy.copy(self)
-        made._raw, made._skel = _literal_sets(self._raw.patterns, self._skel.patterns, compiled=True)
+        made._raw, made._skel = literal_pair(self._raw.patterns, self._skel.patterns, compiled=True)
         made.compiled = True
+        return made
+
+    @classmethod
+    def joined(cls, parts: Sequence[Redactor]) -> Redactor:
+        """One redactor over compiled ones built without fragments (a big vault's build in chunks,
+        each compiled while the next is decrypted): their literal sets read as one, in order, so
+        a literal in two parts names the first part's value, as one build over all would (but
+        for its longer-value rule across parts)."""
+        if len(parts) == 1:
+            return parts[0]
+        if any(p.has_fragments or not p.compiled for p in parts):
+            raise ValueError("only compiled redactors without fragments can be joined")
+        made = copy.copy(parts[0])
+        made.__dict__.pop("_prefixes", None)
+        made._raw = LiteralSet.joined([p._raw for p in parts])
+        made._skel = LiteralSet.joined([p._skel for p in parts])
+        made._raw_meta = [m for p in parts for m in p._raw_meta]
+        made._skel_meta = [m for p in parts for m in p._skel_meta]
+        made._n_plain = len(made._raw)
+        made._prefix_sources = ([x for p in parts for x in p._prefix_sources[0]],
+                                [x for p in parts for x in p._prefix_sources[1]])
+        made.maxlen = max(p.maxlen for p in parts)
+        made.lean = any(p.lean for p in parts)
+        made.labels = frozenset().union(*(p.labels for p in parts))
+        made.empty = all(p.empty for p in parts)
         return made
 
     @functools.cached_property
@@ -513,32 +538,6 @@ class Redactor(Finder):
                 if k:
                     keep = max(keep, len(tail) - sv.unit(n - k)[0])
         return keep
-
-
-def _literal_sets(raw: list[bytes], skel: list[bytes], *, compiled: bool) -> tuple[LiteralSet, LiteralSet]:
-    """The raw and skeleton literal sets, the skeleton one compiled on a second thread: Hyperscan
-    compiles without the GIL, so on two cores the two compiles overlap (a 10,000-secret vault's
-    20,000 skeleton and 10,000 raw literals). A failure in either is raised here."""
-    if not compiled or not raw or not skel:
-        return LiteralSet(raw, compiled=compiled), LiteralSet(skel, compiled=compiled)
-    made: list[LiteralSet] = []
-    failed: list[BaseException] = []
-
-    def other() -> None:
-        try:
-            made.append(LiteralSet(skel))
-        except BaseException as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=other, name="secretctl-compile", daemon=True)
-    thread.start()
-    try:
-        first = LiteralSet(raw)
-    finally:
-        thread.join()
-    if failed:
-        raise failed[0]
-    return first, made[0]
 
 
 class Layered(Finder):

@@ -1,0 +1,73 @@
+"""The all-values redactor of a big vault, built in two chunks (the first compiled while the rest
+is decrypted, then joined): it redacts exactly what one build over every value redacts, and it is
+taken only when the first chunk alone makes the build lean."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from secretctl.core.redact import Redactor
+from secretctl.core.secret import Secret
+from secretctl.service import allvalues
+from secretctl.service.results import FieldInput, SetRequest
+from secretctl.service.vault import Vault
+
+
+@pytest.fixture
+def big(inproc: Vault, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    # 60 keys stand for a big vault: pipelined past 20, lean past 10 values.
+    monkeypatch.setattr(allvalues, "PIPELINE_MIN", 20)
+    monkeypatch.setattr(allvalues, "FRAGMENTS_ALL_MAX", 10)
+    values = {f"svc{i % 7}/key{i}": os.urandom(16).hex().encode() for i in range(59)}
+    values["svc0/key3"] = values["svc6/key55"]  # one value under two keys, one in each chunk
+    inproc.import_entries([(k, Secret(v)) for k, v in values.items()])
+    inproc.set("db/main", SetRequest(fields=[FieldInput("host", Secret(b"db.internal.example"), sensitive=False),
+                                             FieldInput("password", Secret(b"pw-Pipeline-Field-7781"))]))
+    values["db/main:password"] = b"pw-Pipeline-Field-7781"
+    return values
+
+
+def _output(values: dict[str, bytes]) -> bytes:
+    lines = [b"host db.internal.example ok"]
+    for v in values.values():
+        lines += [b"v=" + v, b"b64 " + base64.b64encode(v), b"hex " + v.hex().encode(), v.upper(), v[::-1]]
+    return b"\n".join(lines) + b"\n"
+
+
+def test_the_pipelined_build_redacts_what_one_build_does(inproc: Vault, big: dict[str, bytes],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    joined: list[int] = []
+    real = Redactor.joined
+
+    def counting(parts: list[Redactor]) -> Redactor:
+        joined.append(len(parts))
+        return real(parts)
+
+    monkeypatch.setattr(Redactor, "joined", staticmethod(counting))
+    piped = allvalues.values_redactor(inproc)
+    assert joined == [2]  # it was pipelined
+    monkeypatch.setattr(allvalues, "PIPELINE_MIN", 10**9)
+    whole = allvalues.values_redactor(inproc)
+    assert joined == [2]
+    out = _output(big)
+    assert piped.redact(out) == whole.redact(out)
+    assert piped.lean and whole.lean and piped.labels == whole.labels
+    redacted = piped.redact(out)
+    assert b"host db.internal.example ok" in redacted  # a public field stays
+    for v in big.values():  # (lean: no base64 literals; a run adds them for what it injects)
+        assert v not in redacted and v.hex().encode() not in redacted and v.upper() not in redacted
+    stream = piped.stream()
+    assert b"".join([*(stream.feed(out[i:i + 7]) for i in range(0, len(out), 7)), stream.close()]) == redacted
+
+
+def test_not_pipelined_when_the_first_chunk_is_not_lean(inproc: Vault, big: dict[str, bytes],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The vault is lean only as a whole (the first chunk holds fewer values than the limit): one
+    # build, as before, with the lean decision taken over every value.
+    monkeypatch.setattr(allvalues, "FRAGMENTS_ALL_MAX", 50)
+    red = allvalues.values_redactor(inproc)
+    assert red.lean  # 60 values > 50
+    assert len(red._raw._parts) == 1
