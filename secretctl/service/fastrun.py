@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not 
 
 # core/meta's, spelled here: that module costs ~10 ms of imports (tests/cli/test_fastrun.py keeps them equal).
 MAX_SIDECAR_BYTES = 64 * 1024
+# infra/identity.BULK_MIN, spelled here so a few keys do not import that module
+# (tests/cli/test_fastrun.py keeps the two equal).
+BULK_MIN = 16
 SIDECAR_VERSION = 1
 
 
@@ -88,6 +91,18 @@ def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: s
         opened = _key_file(identity, mine)
         if opened is None:
             return None
+        if len(items) < BULK_MIN:
+            # A few files: pyrage per file, as decrypt_many does below BULK_MIN anyway, without
+            # importing infra.identity (~16 ms: dataclasses, the bulk decryptor's modules).
+            from secretctl.infra import crypto
+
+            values = []
+            for rel, ciphertext in items:
+                try:
+                    values.append(crypto.decrypt(ciphertext, opened[0], source=rel).reveal())
+                except SecretctlError:
+                    return None
+            return values
         # The identity read and parsed once, and every file through Identity.decrypt_many (many
         # files go through agerekey's bulk decryptor), as the normal path reads them.
         from pathlib import Path

@@ -170,6 +170,14 @@ def test_an_unprotected_identity_without_an_agent(alice: Member, vault_dir: Path
     assert fast == normal and fast[0] == 2
     _, mods = imported(alice, "run", "-k", "app/token", "--", "true")
     assert "secretctl.service.fastrun" in mods and "secretctl.service.vault" not in mods
+    assert "secretctl.infra.identity" not in mods  # a few keys: pyrage per file, no bulk decryptor
+    for i in range(20):  # past BULK_MIN: through the bulk decryptor
+        alice.run("set", f"many/k{i:02}", input=b"many-Value-%02d-abcdefgh" % i)
+    fast, normal = both(alice, ["-k", "many/*"], [*SHOW, "0"])
+    assert fast == normal and fast[0] == 0
+    assert fast[3] is not None and fast[3]["MANY_K07"] == "many-Value-07-abcdefgh"
+    _, mods = imported(alice, "run", "-k", "many/*", "--", "true")
+    assert "secretctl.service.vault" not in mods and "secretctl.infra.identity" in mods  # served, in bulk
 
 
 @pytest.mark.cli_subprocess
@@ -203,6 +211,9 @@ def test_constants_match_their_homes() -> None:
     from secretctl.service import fastrun
 
     assert fastrun.MAX_SIDECAR_BYTES == meta.MAX_SIDECAR_BYTES
+    from secretctl.infra import identity
+
+    assert fastrun.BULK_MIN == identity.BULK_MIN
     assert fastrun.SIDECAR_VERSION == meta.FORMAT_VERSION
     assert meta._TOP - {"fields", "bindings", "tags"} == metalines.FAST_KEYS
 
