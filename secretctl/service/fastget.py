@@ -199,6 +199,17 @@ def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes)
         return None
 
 
+def read_ciphertext(root: str, rel: str) -> bytes | None:
+    """A secret file's bytes; None if it cannot be read or is over the size limit (the normal
+    path words both)."""
+    try:
+        with open(os.path.join(root, rel), "rb") as fh:
+            ciphertext = fh.read(MAX_SECRET_BYTES + 1)
+    except OSError:
+        return None
+    return ciphertext if len(ciphertext) <= MAX_SECRET_BYTES else None
+
+
 def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | None:
     """The value of ``key``, decrypted by the unlock agent or with an unprotected identity file
     when no agent runs, its access recorded; None: not served, and nothing was recorded (the
@@ -217,12 +228,8 @@ def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | 
         pass
     except OSError:
         return None
-    try:
-        with open(os.path.join(root, rel), "rb") as fh:
-            ciphertext = fh.read(MAX_SECRET_BYTES + 1)
-    except OSError:
-        return None
-    if len(ciphertext) > MAX_SECRET_BYTES:
+    ciphertext = read_ciphertext(root, rel)
+    if ciphertext is None:
         return None
     from secretctl.infra import agentsock, settings
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from secretctl.service.fastget import MAX_SECRET_BYTES, META_SUFFIX, SECRET_SUFFIX, plain_vault
+from secretctl.service.fastget import META_SUFFIX, SECRET_SUFFIX, plain_vault
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
@@ -71,17 +71,13 @@ def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: s
     identity file when no agent runs; None at the first problem (the normal path words it)."""
     from secretctl.errors import SecretctlError
     from secretctl.infra import agentsock, settings
-    from secretctl.service.fastget import _key_file, _pub_recipient
+    from secretctl.service.fastget import _key_file, _pub_recipient, read_ciphertext
 
     items = []
     for k in keys:
         rel = k + SECRET_SUFFIX
-        try:
-            with open(os.path.join(root, rel), "rb") as fh:
-                ciphertext = fh.read(MAX_SECRET_BYTES + 1)
-        except OSError:
-            return None
-        if len(ciphertext) > MAX_SECRET_BYTES:
+        ciphertext = read_ciphertext(root, rel)
+        if ciphertext is None:
             return None
         items.append((rel, ciphertext))
     socket = settings.agent_socket_file(env)
