@@ -42,6 +42,25 @@ class Reading(AccessLog):
 
         return keys_under(str(self.root), under)
 
+    def keys_near(self, keys: Iterable[str]) -> list[str]:
+        """The existing keys whose first segment is, ignoring case, that of one of ``keys``,
+        sorted: every key a bulk write of ``keys`` can meet (the same key, or one differing only
+        by case in itself or a folder: keys_mod.CaseIndex compares paths segment by segment from
+        the first). The rest of the vault is not walked: an import of 1,000 secrets into a new
+        folder of a 10,000-secret vault listed all 10,000 names."""
+        firsts = {k.split("/", 1)[0].casefold() for k in keys}
+        if self._keys_cache is not None:
+            return [k for k in self._keys_cache if k.split("/", 1)[0].casefold() in firsts]
+        try:
+            names = sorted(os.listdir(self.root))
+        except OSError:
+            return []
+        out = [k for k in keys_mod.keys_in_folder("", names) if k.casefold() in firsts]
+        for name in names:
+            if name.casefold() in firsts:
+                out += self.key_names(under=name)  # nothing for a file or a folder the walk skips
+        return sorted(out)
+
     def _walk(self, start: str) -> list[str]:
         from secretctl.service.keywalk import walk
 

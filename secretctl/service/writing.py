@@ -270,7 +270,7 @@ class Writing(Reading):
                 raise UsageError(f"key {key} appears twice in the import")
             seen.add(key)
         with self._mutation("import"):
-            existing = set(self.key_names())
+            existing = set(self.keys_near(k for k, _ in entries))
             written: list[str] = []
             skipped: list[str] = []
             todo: list[tuple[str, Secret]] = []
