@@ -71,3 +71,23 @@ def test_not_pipelined_when_the_first_chunk_is_not_lean(inproc: Vault, big: dict
     red = allvalues.values_redactor(inproc)
     assert red.lean  # 60 values > 50
     assert len(red._raw._parts) == 1
+
+
+def test_a_run_checks_its_arguments_without_listing_every_entry(inproc: Vault, big: dict[str, bytes],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # secret_run waits for the redactor anyway: it asks it first, and lists what secret_list shows
+    # (every sidecar) only for an argument the redactor flags. The refusal is the same.
+    from secretctl.errors import PolicyError
+    from secretctl.service.session import AgentSession
+
+    session = AgentSession(inproc)
+    listed: list[int] = []
+    real = Vault.list_entries
+    monkeypatch.setattr(Vault, "list_entries", lambda self, *a, **k: listed.append(1) or real(self, *a, **k))
+    session._check_arguments("secret_run", ["echo", "harmless-argument"], waiting=True)
+    assert listed == []
+    value = big["svc1/key1"].decode()
+    with pytest.raises(PolicyError, match="secret material"):
+        session._check_arguments("secret_run", ["echo", "--token=" + value], waiting=True)
+    assert listed == [1]  # a flagged argument is looked up among keys, folders and tags first
+    assert session.strikes == 1
