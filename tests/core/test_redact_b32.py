@@ -44,3 +44,31 @@ def test_a_secret_in_base32_is_still_redacted_in_a_long_run_of_noise() -> None:
         out = r.redact(b"x" * 4000 + b"\n" + encoded + b"\n" + b"0123456789abcdef" * 200 + b"\n")
         assert encoded not in out
         assert b"[REDACTED" in out
+
+
+def test_base32_is_found_after_many_one_case_runs_and_in_random_base64() -> None:
+    # Base32 is looked for only inside runs of one case (upper or lower); past 16 of those in a
+    # read (hex digests, one per line) the whole read is scanned. Either way a secret's base32
+    # is redacted, in each alphabet and case, also when random base64 surrounds it.
+    value = b"bench-Secret-Value-123456-more"
+    r = Redactor.build({"app/key": Secret(value)})
+    digests = b"".join(os.urandom(32).hex().encode() + b"  ./artifact.tar\n" for _ in range(40))
+    noise = base64.encodebytes(os.urandom(3000))
+    for encode in (base64.b32encode, base64.b32hexencode):
+        for encoded in (encode(value), encode(value).lower(), encode(b"text: " + value + b"\n")):
+            for before in (digests, noise, b"id: "):
+                out = r.redact(before + encoded + b"\n" + digests[:200])
+                assert encoded not in out, (before[:20], encoded)
+                assert b"[REDACTED" in out
+
+
+def test_base32_glued_to_the_end_of_other_letters_and_digits_is_redacted() -> None:
+    # The run starts before the encoding does (``printf 'deadbeef%s' "$(base32 ...)"``): the
+    # decoder also tries from where the candidate starts. This leaked before (found this session).
+    value = b"bench-Secret-Value-123456-more"
+    r = Redactor.build({"app/key": Secret(value)})
+    for encode in (base64.b32encode, base64.b32hexencode):
+        for encoded in (encode(value), encode(value).lower()):
+            for prefix in (os.urandom(10).hex().encode(), b"deadbeef0123456789", b"x" * 40, b"Z" * 9):
+                out = r.redact(b"sum: " + prefix + encoded + b"\n")
+                assert encoded[8:] not in out, (prefix, encoded)

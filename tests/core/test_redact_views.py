@@ -128,7 +128,7 @@ def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
     from secretctl.core.redact.redactor import _Shapes
 
     shapes = _Shapes.compile()
-    runs_set, kinds = shapes.sets[1][0], shapes.sets[1][1]
+    run_sets = [shapes.sets[1][:2], shapes.sets[2][:2]]  # base64 over runs, base32 over one-case runs
     rnd = random.Random(7)
     for _ in range(300):
         parts = []
@@ -140,10 +140,13 @@ def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
                 parts.append(base64.b32encode(rnd.randbytes(rnd.randint(1, 60))).lower())
             elif k < 0.5:
                 parts.append(base64.b64encode(b"hello world this is text " * rnd.randint(1, 4)))
+            elif k < 0.6:  # base32 of text, each alphabet and case; hex digests (many one-case runs)
+                enc = rnd.choice((base64.b32encode, base64.b32hexencode))(b"some text here, " * rnd.randint(1, 4))
+                parts.append(rnd.choice((enc, enc.lower(), rnd.randbytes(32).hex().encode())))
             else:
                 parts.append(bytes(rnd.choice(b" \n,.:=-_/+aZ09\x00\xff") for _ in range(rnd.randint(1, 5))))
         data = b"".join(parts)
-        whole = sorted((kinds[i], s, e) for i, s, e in runs_set.scan(data))
+        whole = sorted((kinds[i], s, e) for rs, kinds in run_sets for i, s, e in rs.scan(data))
         tier0 = {(k, s, e) for k, _, s, e in ((shapes.sets[0][1][i], None, s, e) for i, s, e in
                                                 shapes.sets[0][0].scan(data))}
         got = sorted(h for h in ((k, s, e) for k, _, s, e in shapes.scan(data)) if h not in tier0)
