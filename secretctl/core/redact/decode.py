@@ -71,7 +71,7 @@ CANDIDATES: tuple[tuple[str, bytes, int], ...] = (
     # Standard and URL-safe base64 in one expression (their union alphabet: a run that mixes the
     # two is a candidate too, and decoding tries both): two expressions scanned at half the speed.
     ("b64", b"(?:" + _B64_TEXT_GROUP % (rb"A-Za-z0-9+/_-", b"", rb"A-Za-z0-9+/_-") + b"){8}", 1),
-    # Tier 2: scanned only over runs of 32+ characters of one case (see redactor._single_case_runs):
+    # Tier 2: scanned only over runs of 32+ characters of one case (see runs.single_case_runs):
     # it runs at ~90 MB/s, and random base64 almost never has such a run.
     ("b32", b"|".join(b"(?:" + _b32_text_group(alphabet, lower) + b"){4}"
                       for alphabet in _B32_ALPHABETS for lower in (False, True)), 2),

@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
-from secretctl.core.redact import decode, detectors, views
+from secretctl.core.redact import decode, detectors, runs, views
 from secretctl.core.redact.engine import LiteralSet, RegexSet, literal_pair
 from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok
 from secretctl.core.redact.matches import Match, apply
@@ -78,57 +78,6 @@ class _Prefixes:
         return 0
 
 
-_RUN_CLASS = rb"[A-Za-z0-9+/_-]"
-_RUN_MIN = 32
-# One report per run of 32+ base64/base32 characters (at its 32nd character): where a tier-1
-# pattern can begin. Found in C; the translate-and-find it replaced cost 4 ms per MiB of logs.
-_RUN_START = rb"(?:^|[^A-Za-z0-9+/_-])" + _RUN_CLASS + b"{%d}" % _RUN_MIN
-_RUN_REST = re.compile(_RUN_CLASS + b"*")
-_RUN_WINDOWS = 16
-
-
-def _runs(data: bytes, ends: list[int]) -> list[tuple[int, bytes]]:
-    """The runs of 32+ base64/base32 characters (``ends``: where each one's 32nd character
-    ends), each cut at its boundaries: a tier-1 pattern lies inside one run, so scanning the
-    runs finds what scanning everything would. Log lines have a few runs or none; past
-    ``_RUN_WINDOWS`` runs (random base64, one per line) the rest is scanned whole."""
-    out: list[tuple[int, bytes]] = []
-    for k, at in enumerate(ends):
-        start = at - _RUN_MIN
-        if k == _RUN_WINDOWS:
-            out.append((start, data[start:]))
-            break
-        m = _RUN_REST.match(data, at)
-        end = at if m is None else m.end()
-        out.append((start, data[start:end]))
-    return out
-
-
-# A base32 candidate (tier 2) is 32 characters of one case of one base32 alphabet: it lies inside
-# a run of 32+ of [0-9A-Z] or of [0-9a-z]. Marking those (bytes.translate, then find, in C:
-# ~1 ms/MB each) and scanning just them replaced a scan of every base64 run at ~90 MB/s.
-_ONE_CASE = tuple(bytes(0x61 if chr(c) in chars else 0x20 for c in range(256))
-                  for chars in ("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789abcdefghijklmnopqrstuvwxyz"))
-_ONE_CASE_RUN = b"a" * _RUN_MIN
-
-
-def _single_case_runs(piece: bytes) -> list[tuple[int, bytes]]:
-    """The runs of 32+ characters of one case in ``piece`` (offset, run); past ``_RUN_WINDOWS``
-    of them (hex digests, one per line) all of ``piece``, as before."""
-    out: list[tuple[int, bytes]] = []
-    for table in _ONE_CASE:
-        marks = piece.translate(table)
-        at = marks.find(_ONE_CASE_RUN)
-        while at >= 0:
-            if len(out) == _RUN_WINDOWS:
-                return [(0, piece)]
-            end = marks.find(b" ", at + _RUN_MIN)
-            end = len(piece) if end < 0 else end
-            out.append((at, piece[at:end]))
-            at = marks.find(_ONE_CASE_RUN, end)
-    return out
-
-
 class _Shapes:
     """Detectors and decode candidates in one regex set: built once per process (no secrets in
     it, so a ``ShapesStore`` may keep it on disk: the detect-secrets import and the compile cost
@@ -156,11 +105,11 @@ class _Shapes:
         out = [(kinds[i], values[i], s, e) for i, s, e in rs.scan(data)]
         # The run finder has its own database: it stops at the first few runs (one report per
         # run, and random base64 has one per line), which a shared database could not.
-        ends = [e for _, _, e in starts.scan(data, limit=_RUN_WINDOWS + 1)]
+        ends = [e for _, _, e in starts.scan(data, limit=runs.RUN_WINDOWS + 1)]
         one_case: set[tuple[int, int, int]] = set()  # a run of digits is of both cases: once
-        for at, piece in _runs(data, ends):
+        for at, piece in runs.runs(data, ends):
             out += [(runs_kinds[i], runs_values[i], at + s, at + e) for i, s, e in runs_rs.scan(piece)]
-            for sub, run in _single_case_runs(piece):
+            for sub, run in runs.single_case_runs(piece):
                 one_case.update((i, at + sub + s, at + sub + e) for i, s, e in b32_rs.scan(run))
         out += [(b32_kinds[i], b32_values[i], s, e) for i, s, e in sorted(one_case)]
         return out
@@ -176,7 +125,7 @@ class _Shapes:
             tiers[tier][0].append(kind)
             tiers[tier][1].append(None)
             tiers[tier][2].append(expr)
-        tiers.append(([_RUN_KIND], [None], [_RUN_START]))
+        tiers.append(([_RUN_KIND], [None], [runs.RUN_START]))
         return cls(tiers)
 
     def dump(self) -> bytes:
@@ -208,7 +157,7 @@ class _Shapes:
     def cache_key(versions: Sequence[str]) -> str:
         """Changes with anything the compiled set depends on: ``versions`` are those of
         detect-secrets and hyperscan, found by the store (no import of detect-secrets needed)."""
-        return _sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, _RUN_START, FORMAT)).encode())[:32]
+        return _sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, runs.RUN_START, FORMAT)).encode())[:32]
 
     @classmethod
     def get(cls) -> _Shapes:
