@@ -249,7 +249,11 @@ def _b64(run: bytes, decompress: bool = True) -> list[bytes]:
     out = []
     for off in range(4):
         chunk = body[off:]
-        chunk = chunk[: len(chunk) - len(chunk) % 4]
+        # The last 2 or 3 characters are the last 1 or 2 bytes (their "=" padding was stripped
+        # above, or never written): decoded too. Cutting them off lost the end of a value whose
+        # base64 stood alone (32 bytes: 30 decoded), which only a fragment or a literal caught.
+        rem = len(chunk) % 4
+        chunk = chunk[: len(chunk) - rem] if rem == 1 else chunk + b"=" * (-rem % 4)
         if len(chunk) >= 8:
             try:
                 out.append(base64.b64decode(chunk, validate=True))
