@@ -110,3 +110,23 @@ def _one(me: identity.Identity, source: str, data: bytes) -> Secret | SecretctlE
         return crypto.decrypt(data, me.keys, source=source)
     except SecretctlError as exc:
         return exc
+
+
+@pytest.mark.parametrize("count", [3, identity.BULK_MIN + 4])
+def test_the_unlock_agent_answers_many_files_as_it_answers_one(tmp_path: Path, count: int) -> None:
+    """The agent decrypts a batch of BULK_MIN files or more through decrypt_many: the same
+    plaintexts, and each failing file's own error in its place."""
+    from secretctl.infra.unlock_agent import Agent
+
+    ident, stranger = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
+    values = [os.urandom(12).hex().encode() for _ in range(count)]
+    blobs = [pyrage.encrypt(v, [ident.to_public()]) for v in values]
+    blobs[1] = pyrage.encrypt(values[1], [stranger.to_public()])
+    mine = _identity(tmp_path, str(ident))
+    agent = Agent(mine, timeout=None, idle=None)
+    header, out = agent._decrypt({"sources": [f"k{i}.age" for i in range(count)]}, blobs)
+    assert ("_bulk" in mine.__dict__) == (count >= identity.BULK_MIN)  # the bulk decryptor was used
+    results = header["results"]
+    assert out[0] == values[0] and out[2:] == values[2:]
+    assert results[0] == {} and out[1] == b""
+    assert results[1]["error"]["type"] == "IdentityError" and "k1.age" in results[1]["error"]["message"]
