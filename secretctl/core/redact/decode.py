@@ -109,14 +109,14 @@ def _wrap_rx(chars: bytes) -> tuple[re.Pattern[bytes], bytes]:
     return got
 
 
-def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tuple[int, int]:
+def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool, *, back: bool = True) -> tuple[int, int]:
     """Grow [start, end) over ``chars`` (in C: a regex forwards, translate + rfind backwards); with
     ``wrap``, across a line break after a full line (40+ characters, as ``base64`` wraps at 76)
-    into a next line made of ``chars`` alone."""
+    into a next line made of ``chars`` alone. ``back=False`` grows it forwards only."""
     run, table = _run_rx(chars)
     lines, marks = _wrap_rx(chars)
     n = len(data)
-    start = _run_start(data, start, table)
+    start = _run_start(data, start, table) if back else start
     while True:
         end = min(_match_end(run, data, end), start + REGION_LIMIT)
         if not wrap or end >= n or data[end] not in b"\r\n":
@@ -133,7 +133,7 @@ def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool) -> tupl
         if stop < n and data[stop] not in b"\r\n=":
             break  # the next line is not a line of the run: "next line" after a base64 line
         end = nxt
-    if wrap and start > 0 and data[start - 1] == 0x0A:
+    if wrap and back and start > 0 and data[start - 1] == 0x0A:
         before = _LINES_BEFORE.match(data[:start].translate(marks)[::-1])
         if before is not None:
             start -= before.end()
@@ -409,21 +409,51 @@ def _padded(data: bytes, end: int, most: int) -> int:
     return stop
 
 
+def opaque(kind: str, data: bytes, region: tuple[int, int], candidate: int, decodings: list[bytes]) -> bool:
+    """A base64/base32/hex region ``start:end`` that decodes to nothing worth searching so far, and
+    holds no live compressed stream from its start or its candidate's (one that decompresses
+    without error, if only to nothing yet: its start is needed, so a stream holds it whole).
+    Nothing else in such a region needs it whole: a form of a value inside is found wherever
+    the region is cut (each decoder tries every offset). Random base64 starts a zlib stream
+    by chance (``eJ`` + a valid header) about once per 64 KiB, and the random deflate data fails."""
+    if decodings or kind not in ("b64", "b32", "hex"):
+        return False
+    if kind == "b32":
+        return True
+    start, end = region
+    for at in (start, candidate):
+        run = data[at:end]
+        blobs = _b64(run, decompress=False) if kind == "b64" else _hex(run.translate(None, b"\r\n"), decompress=False)
+        if any(_starts_compressed(b) and decompress(b) is not None for b in blobs):
+            return False
+    return True
+
+
+def _b64_found(run: bytes) -> list[bytes]:
+    """What a base64 run decodes to that is worth searching: text, or a stream it decompresses to."""
+    blobs = _b64(run, decompress=False)
+    found = [b for b in blobs if texty(b)]
+    for b in blobs:
+        if _starts_compressed(b):
+            d = decompress(b)
+            if d:
+                found.append(d)
+    return found
+
+
 def region_of(kind: str, data: bytes, start: int, end: int) -> Region | None:
     """The region a candidate stands in, and its decodings (None: not worth decoding)."""
     if not _plausible(kind, data, start, end):
         return None
     if kind == "b64":
         s, e = _extend(data, start, end, _B64CH, wrap=True)
-        e2 = _padded(data, e, 2)
-        blobs = _b64(data[s:e], decompress=False)
-        found = [b for b in blobs if texty(b)]
-        for b in blobs:
-            if _starts_compressed(b):
-                d = decompress(b)
-                if d:
-                    found.append(d)
-        return s, e2, found
+        found = _b64_found(data[s:e])
+        if not found and s < start:
+            # Glued to the end of other base64 (random base64 wrapped the same way, then
+            # base64(base64(v)) or base64(gzip(...))): from the candidate's own start, forwards.
+            s, e = _extend(data, start, end, _B64CH, wrap=True, back=False)
+            found = _b64_found(data[s:e])
+        return s, _padded(data, e, 2), found
     if kind == "hex":
         s, e = _extend(data, start, end, b"0123456789abcdefABCDEF", wrap=True)
         return s, e, _hex(data[s:e].translate(None, b"\r\n"))

@@ -483,7 +483,11 @@ class Redactor(Finder):
             rs, re_, decodings = region
             done.append((kind, rs, re_))
             if pending is not None and re_ >= len(data) - 2:
-                pending.append(rs)  # it may go on with the next read (a run, the next dump line)
+                # It may go on with the next read (a run, the next dump line): held from its start,
+                # unless it is an opaque run (random base64), held only as far back as a nested form
+                # of a value could reach (holding it whole rescanned up to 64 KiB with every read).
+                opaque = decode.opaque(kind, data, (rs, re_), s, decodings)
+                pending.append(max(rs, len(data) - 4 * self.maxlen - 256) if opaque else rs)
             for decoded in decodings:
                 if len(decoded) < MIN_REDACTABLE:
                     continue
