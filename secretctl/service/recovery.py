@@ -141,8 +141,11 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
             with contextlib.suppress(OSError):
                 store.prune_empty_dirs(root / folder, root)
     temps = _remove_temps(root, recorded.paths, base=root)
-    # The access-log marker is written (atomically) inside a mutation too.
+    # Written (atomically) inside a mutation too, and not named by the journal: the access-log
+    # marker and the members' access logs (a kill between a log's temp file and its rename left
+    # the temp file, which `check` then reported).
     temps += _remove_temps(git_dir, ["secretctl/audit-sealed"], base=git_dir)
+    temps += _remove_temps(root, _access_logs(root), base=root)
     landed = _landed(root, recorded, head)
     if head == recorded.head:
         outcome = "rolled back"
@@ -222,6 +225,17 @@ def _removable(root: Path, paths: Iterable[str]) -> list[str]:
         if folder_ok[folder] and (os.path.islink(target) or os.path.isfile(target)):
             out.append(target)
     return out
+
+
+def _access_logs(root: Path) -> list[str]:
+    """The access logs (``.secretctl/audit/*.jsonl``) that temp files in their folder were written for."""
+    from secretctl.service.base import AUDIT_DIR
+
+    try:
+        listing = os.listdir(root / AUDIT_DIR)
+    except OSError:
+        return []
+    return [f"{AUDIT_DIR}/{t}" for e in listing if (t := store.temp_target(e)) is not None and t.endswith(".jsonl")]
 
 
 def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:

@@ -338,6 +338,28 @@ def test_a_killed_set(world: World, vault: Path, point: str) -> None:
                      world.values | {"app/k003": b"the-new-value"}, killed_at_point=True)
 
 
+def test_a_set_killed_between_each_temp_file_and_its_rename(world: World, tmp_path: Path) -> None:
+    """Every atomic write of a set that also moves access records into the member's log
+    (.secretctl/audit/alice.jsonl): a kill after the temp file is written, before the rename,
+    leaves the old state, and `check` finds no temp file (the access log's was left behind)."""
+    after = world.values | {"app/k003": b"the-new-value"}
+    killed = 0
+    for n in range(1, 12):
+        root = tmp_path / f"v{n}"
+        shutil.copytree(world.template, root, symlinks=True)
+        alice = as_member(world.alice, root)
+        alice.run("get", "app/k001")  # an access record to move into the member's log
+        start = head(root)
+        proc = crash(alice, "set", "app/k003", input=b"the-new-value", point=f"store.temp-written@{n}")
+        if proc.returncode == 0:
+            break  # fewer atomic writes than n: every one was interrupted once
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+        killed += 1
+        settle_and_check(world, alice, root, "set", start, world.values, after, killed_at_point=True)
+        assert not [p for p in root.rglob("*.tmp-*") if ".git" not in p.parts]
+    assert killed >= 2  # the secret's files and the access log at least
+
+
 @pytest.mark.parametrize("point", ["store.file-written@2", "git.staged"])
 def test_a_killed_mv(world: World, vault: Path, point: str) -> None:
     alice = as_member(world.alice, vault)
