@@ -29,6 +29,9 @@ def outputs() -> tuple[list[tuple[str, int, bytes]], dict[int, list[bytes]]]:
     for n in (10, 1000):
         out.append(("log-like text", n, log_like(SIZE, vals[n])))
     out.append(("random base64", 1000, base64.encodebytes(rnd.randbytes(SIZE * 3 // 4 + 3))[:SIZE]))
+    digests = b"".join(rnd.randbytes(32).hex().encode() + b"  ./build/artifact-%d.tar\n" % i for i in range(20000))
+    out.append(("hex digests", 1000, (digests * (SIZE // len(digests) + 1))[:SIZE]))
+    out.append(("runs of one letter", 1000, ((b"x" * 100 + b"\n") * (SIZE // 101 + 1))[:SIZE]))
     return out, vals
 
 

@@ -56,7 +56,7 @@ def test_base32_is_found_after_many_one_case_runs_and_in_random_base64() -> None
     noise = base64.encodebytes(os.urandom(3000))
     for encode in (base64.b32encode, base64.b32hexencode):
         for encoded in (encode(value), encode(value).lower(), encode(b"text: " + value + b"\n")):
-            for before in (digests, noise, b"id: "):
+            for before in (digests, noise, b"id: ", digests * 10, base64.encodebytes(os.urandom(30000))):
                 out = r.redact(before + encoded + b"\n" + digests[:200])
                 assert encoded not in out, (before[:20], encoded)
                 assert b"[REDACTED" in out
