@@ -29,8 +29,7 @@ SHOW = [sys.executable, "-c",
         "open(os.environ['ENV_OUT'], 'w').write(json.dumps(dict(os.environ))); sys.exit(int(sys.argv[1]))"]
 
 
-@pytest.fixture
-def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
+def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
     assert unlock(carol).returncode == 0
     carol.run("set", "app/other", input=OTHER)
     carol.run("set", "web/a", input=b"web-a-Value-77120")
@@ -39,8 +38,36 @@ def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
     carol.run("set", "app/short", input=b"ab")
     carol.run("set", "db/main", "--field", "host=db.example.com", "--field", "password=-", "--public", "host",
               "--binding", "PGHOST=host", "--binding", "PGPASSWORD=password", input=FIELD + b"\n")
+
+
+@pytest.fixture
+def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
+    _stock(carol)
     yield carol
     stop_agent(carol)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
+    """One stocked vault and agent for the comparisons, which only read it (each compares the
+    access records its own two runs added): building it per case was most of their time."""
+    import shutil
+
+    from tests.conftest import make_member, private_runtime_dir, protect_identity
+    from tests.e2e.test_unlock import PASSWORD
+
+    base = tmp_path_factory.mktemp("fastrun")
+    m = make_member(base, "carol")
+    runtime = private_runtime_dir(m)
+    root = base / "vault"
+    m.run("init", str(root), "--name", "carol")
+    m.env["SECRETCTL_VAULT"] = str(root)
+    m.run("set", "app/token", input=VALUE)
+    protect_identity(m, PASSWORD)
+    _stock(m)
+    yield m
+    stop_agent(m)
+    shutil.rmtree(runtime.parent, ignore_errors=True)
 
 
 def imported_with(env: dict[str, str], *args: str, cwd: Path) -> tuple[bytes, set[str]]:
@@ -89,8 +116,8 @@ def both(m: Member, opts: list[str], cmd: list[str], *, env: dict[str, str] | No
     (["-k", "nope/*"], ["0"]),
     (["-k", "app/token", "--env-prefix", "LD_"], ["0"]),  # a refused name
 ])
-def test_fast_and_normal_run_agree(unlocked: Member, opts: list[str], args: list[str]) -> None:
-    fast, normal = both(unlocked, opts, [*SHOW, *args])
+def test_fast_and_normal_run_agree(shared: Member, opts: list[str], args: list[str]) -> None:
+    fast, normal = both(shared, opts, [*SHOW, *args])
     assert fast == normal
 
 
@@ -175,7 +202,8 @@ def test_an_unprotected_identity_without_an_agent(alice: Member, vault_dir: Path
         alice.run("set", f"many/k{i:02}", input=b"many-Value-%02d-abcdefgh" % i)
     fast, normal = both(alice, ["-k", "many/*"], [*SHOW, "0"])
     assert fast == normal and fast[0] == 0
-    assert fast[3] is not None and fast[3]["MANY_K07"] == "many-Value-07-abcdefgh"
+    child = fast[3]
+    assert isinstance(child, dict) and child["MANY_K07"] == "many-Value-07-abcdefgh"
     _, mods = imported(alice, "run", "-k", "many/*", "--", "true")
     assert "secretctl.service.vault" not in mods and "secretctl.infra.identity" in mods  # served, in bulk
 
