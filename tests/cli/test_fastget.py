@@ -20,15 +20,42 @@ from tests.conftest import SECRETCTL, Member
 from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
 
 
-@pytest.fixture
-def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
+def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
     root = Path(carol.env["SECRETCTL_VAULT"])
     assert unlock(carol).returncode == 0
     carol.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
     carol.run("set", "app/plain", input=b"plain-Value-1234\n")
     (root / "app" / "notes.meta.yaml").write_text("tags: []\n")  # a sidecar with no secret
+
+
+@pytest.fixture
+def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
+    _stock(carol)
     yield carol
     stop_agent(carol)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
+    """One stocked vault and agent for the comparisons, which only read it (each compares the
+    access records its own two gets added): building it per case was most of their time."""
+    import shutil
+
+    from tests.conftest import make_member, private_runtime_dir, protect_identity
+    from tests.e2e.test_unlock import PASSWORD
+
+    base = tmp_path_factory.mktemp("fastget")
+    m = make_member(base, "carol")
+    runtime = private_runtime_dir(m)
+    root = base / "vault"
+    m.run("init", str(root), "--name", "carol")
+    m.env["SECRETCTL_VAULT"] = str(root)
+    m.run("set", "app/token", input=VALUE)
+    protect_identity(m, PASSWORD)
+    _stock(m)
+    yield m
+    stop_agent(m)
+    shutil.rmtree(runtime.parent, ignore_errors=True)
 
 
 def pending(root: Path) -> list[dict[str, object]]:
@@ -54,8 +81,8 @@ def both(m: Member, key: str, *, cwd: Path | None = None, env: dict[str, str] | 
 
 @pytest.mark.parametrize("key", ["app/token", "app/plain", "app/soon", "app/missing", "app/notes", "bad//key",
                                  ".hidden", "app/token.age"])
-def test_fast_and_normal_get_agree(unlocked: Member, key: str) -> None:
-    fast, normal = both(unlocked, key)
+def test_fast_and_normal_get_agree(shared: Member, key: str) -> None:
+    fast, normal = both(shared, key)
     assert fast == normal
 
 
