@@ -103,7 +103,10 @@ class RedactStream:
                 keep = max(keep, self._r.holdback(tail[:-1]) + 1)
             cut = min(cut, cut - keep)
             if not idle:
-                word = len(data[:cut]) - len(data[:cut].rstrip(_WORD))
+                # Only the last 1,025 bytes are looked at: at most 1,024 are held (two copies of
+                # the whole read per read, before).
+                seg = data[max(0, cut - 1025) : cut]
+                word = len(seg) - len(seg.rstrip(_WORD))
                 if cut - word > 0 and data[cut - word - 1] in b"\"' \t":
                     word += 1  # a keyed detector wants the quote or space before its key
                 cut -= min(word, 1024)
@@ -133,13 +136,11 @@ class RedactStream:
     @staticmethod
     def _unfinished(data: bytes) -> int:
         """Hold back a PEM block whose END has not arrived."""
-        tail = data[-MAX_HOLD:]
-        base = len(data) - len(tail)
-        begin = tail.rfind(b"-----BEGIN")
-        if begin >= 0 and _PEM_BEGIN.match(tail, begin) and not _PEM_END.search(tail, begin):
-            return base + begin
-        if begin >= 0 and len(tail) - begin < 64 and b"\n" not in tail[begin:]:
-            return base + begin
+        begin = data.rfind(b"-----BEGIN", max(0, len(data) - MAX_HOLD))  # no copy of the last 64 KiB
+        if begin >= 0 and _PEM_BEGIN.match(data, begin) and not _PEM_END.search(data, begin):
+            return begin
+        if begin >= 0 and len(data) - begin < 64 and data.find(b"\n", begin) < 0:
+            return begin
         return len(data)
 
     def feed(self, chunk: bytes) -> bytes:
