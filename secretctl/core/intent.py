@@ -30,7 +30,8 @@ MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # 20,000 secrets name 40,000 paths: about 
 _OP = re.compile(r"[a-z][a-z-]{0,31}")
 _HEAD = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
-_AUDIT_DIR = ".secretctl/audit/"
+AUDIT_DIR = ".secretctl/audit"  # service/base.AUDIT_DIR (tests/core/test_intent.py keeps them equal)
+_AUDIT_DIR = AUDIT_DIR + "/"
 
 
 @dataclass(frozen=True)

@@ -229,13 +229,12 @@ def _removable(root: Path, paths: Iterable[str]) -> list[str]:
 
 def _access_logs(root: Path) -> list[str]:
     """The access logs (``.secretctl/audit/*.jsonl``) that temp files in their folder were written for."""
-    from secretctl.service.base import AUDIT_DIR
-
     try:
-        listing = os.listdir(root / AUDIT_DIR)
+        listing = os.listdir(root / intent.AUDIT_DIR)
     except OSError:
         return []
-    return [f"{AUDIT_DIR}/{t}" for e in listing if (t := store.temp_target(e)) is not None and t.endswith(".jsonl")]
+    return [f"{intent.AUDIT_DIR}/{t}" for e in listing
+            if (t := store.temp_target(e)) is not None and t.endswith(".jsonl")]
 
 
 def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:

@@ -90,3 +90,10 @@ def test_other_files_may_not(path: str) -> None:
     assert not intent.path_ok(path)
     with pytest.raises(ValueError):
         intent.paths_line([path])
+
+
+def test_the_access_log_folder_is_the_vaults() -> None:
+    from secretctl.core import intent
+    from secretctl.service import base
+
+    assert intent.AUDIT_DIR == base.AUDIT_DIR
