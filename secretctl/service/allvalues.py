@@ -127,9 +127,9 @@ def _kept_forms(cache: ValuesCache, previous: dict[tuple[bytes, int, int], Value
     """The forms cache for a build: the forms of these values kept from the last build (the
     values no longer there are dropped)."""
     for v in values.values():
-        key = (v.reveal(), fragment_min, fragment_value_min)
-        if key in previous:
-            cache.forms[key] = previous[key]
+        for key in ((v.reveal(), fragment_min, fragment_value_min), (v.reveal(), fragment_min, -1)):  # -1: lean
+            if key in previous:
+                cache.forms[key] = previous[key]
     return cache.forms
 
 

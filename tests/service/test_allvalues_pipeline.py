@@ -91,3 +91,19 @@ def test_a_run_checks_its_arguments_without_listing_every_entry(inproc: Vault, b
         session._check_arguments("secret_run", ["echo", "--token=" + value], waiting=True)
     assert listed == [1]  # a flagged argument is looked up among keys, folders and tags first
     assert session.strikes == 1
+
+
+def test_lean_forms_never_stand_in_for_full_ones(inproc: Vault, big: dict[str, bytes],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lean build computes lean forms (no fragment anchors, no base64 cores), cached apart: a
+    # later full build (the vault shrank under the limit) with the same cache has fragments.
+    cache = allvalues.ValuesCache()
+    lean = allvalues.values_redactor(inproc, cache=cache)
+    value = big["svc2/key2"]
+    fragment = b"id=" + value[3:15] + b"\n"
+    assert lean.lean and lean.redact(fragment) == fragment  # no fragments when lean
+    monkeypatch.setattr(allvalues, "FRAGMENTS_ALL_MAX", 1000)
+    full = allvalues.values_redactor(inproc, cache=cache)
+    assert not full.lean
+    assert full.redact(fragment) == b"id=[REDACTED:svc2/key2]\n"
+    assert full.redact(base64.b64encode(b"x" + value) + b"\n").startswith(b"[REDACTED:svc2/key2]")

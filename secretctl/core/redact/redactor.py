@@ -308,10 +308,12 @@ class Redactor(Finder):
             value = secret.reveal()
             if len(value.translate(None, b"\r\n\x08")) < MIN_REDACTABLE:
                 continue
-            key = (value, fragment_min, fragment_value_min)
+            # Lean forms (no fragments, no base64) are cached apart: -1 stands for "lean" there.
+            key = (value, fragment_min, -1 if lean and not fragments else fragment_value_min)
             forms = forms_cache.get(key) if forms_cache is not None else None
             if forms is None:
-                forms = forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min)
+                forms = forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
+                                 lean=lean and not fragments)
                 if forms_cache is not None:
                     forms_cache[key] = forms
             for kind, group in ((0, forms.raw), (1, forms.skel)):
