@@ -51,20 +51,27 @@ class _Value:
         object.__setattr__(self, name, value)
 
 
+_set = object.__setattr__
+
+
 class Stanza(_Value):
     __slots__ = ("type", "args", "body")  # noqa: RUF023  # in constructor order, as repr shows them
 
     def __init__(self, type: str, args: tuple[str, ...], body: bytes) -> None:
-        self.type, self.args, self.body = type, args, body
+        # Set once here without __setattr__'s check (a tenth of parsing a vault file's header).
+        _set(self, "type", type)
+        _set(self, "args", args)
+        _set(self, "body", body)
 
 
 class AgeHeader(_Value):
     __slots__ = ("stanzas", "mac", "header_bytes", "payload_offset")  # noqa: RUF023  # constructor order
 
     def __init__(self, stanzas: tuple[Stanza, ...], mac: bytes, header_bytes: bytes, payload_offset: int) -> None:
-        self.stanzas, self.mac = stanzas, mac
-        self.header_bytes = header_bytes  # what the MAC covers: everything up to and including "---"
-        self.payload_offset = payload_offset
+        _set(self, "stanzas", stanzas)
+        _set(self, "mac", mac)
+        _set(self, "header_bytes", header_bytes)  # what the MAC covers: everything up to and including "---"
+        _set(self, "payload_offset", payload_offset)
 
     def recipient_stanza_count(self) -> int:
         """Stanzas that name a recipient: native and ssh types, and plugin types. Unknown
