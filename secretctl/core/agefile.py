@@ -56,6 +56,9 @@ _set = object.__setattr__
 
 class Stanza(_Value):
     __slots__ = ("type", "args", "body")  # noqa: RUF023  # in constructor order, as repr shows them
+    type: str
+    args: tuple[str, ...]
+    body: bytes
 
     def __init__(self, type: str, args: tuple[str, ...], body: bytes) -> None:
         # Set once here without __setattr__'s check (a tenth of parsing a vault file's header).
@@ -66,6 +69,10 @@ class Stanza(_Value):
 
 class AgeHeader(_Value):
     __slots__ = ("stanzas", "mac", "header_bytes", "payload_offset")  # noqa: RUF023  # constructor order
+    stanzas: tuple[Stanza, ...]
+    mac: bytes
+    header_bytes: bytes
+    payload_offset: int
 
     def __init__(self, stanzas: tuple[Stanza, ...], mac: bytes, header_bytes: bytes, payload_offset: int) -> None:
         _set(self, "stanzas", stanzas)
