@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from secretctl.core.secret import Secret
 from tests.conftest import SECRETCTL, Member
-from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
+from tests.e2e.test_unlock import VALUE, carol, carol_in, stop_agent, unlock  # noqa: F401 - carol is a fixture
 
 
 def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
@@ -39,23 +39,9 @@ def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
     """One stocked vault and agent for the comparisons, which only read it (each compares the
     access records its own two gets added): building it per case was most of their time."""
-    import shutil
-
-    from tests.conftest import make_member, private_runtime_dir, protect_identity
-    from tests.e2e.test_unlock import PASSWORD
-
-    base = tmp_path_factory.mktemp("fastget")
-    m = make_member(base, "carol")
-    runtime = private_runtime_dir(m)
-    root = base / "vault"
-    m.run("init", str(root), "--name", "carol")
-    m.env["SECRETCTL_VAULT"] = str(root)
-    m.run("set", "app/token", input=VALUE)
-    protect_identity(m, PASSWORD)
-    _stock(m)
-    yield m
-    stop_agent(m)
-    shutil.rmtree(runtime.parent, ignore_errors=True)
+    for m in carol_in(tmp_path_factory.mktemp("fastget")):
+        _stock(m)
+        yield m
 
 
 def pending(root: Path) -> list[dict[str, object]]:

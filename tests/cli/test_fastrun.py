@@ -19,7 +19,7 @@ import pytest
 
 from tests.cli.test_fastget import imported, pending
 from tests.conftest import SECRETCTL, Member
-from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock  # noqa: F401 - carol is a fixture
+from tests.e2e.test_unlock import VALUE, carol, carol_in, stop_agent, unlock  # noqa: F401 - carol is a fixture
 
 OTHER = b"second-Canary-Value-8812"
 FIELD = b"field-Canary-Password-5521"
@@ -51,23 +51,9 @@ def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
     """One stocked vault and agent for the comparisons, which only read it (each compares the
     access records its own two runs added): building it per case was most of their time."""
-    import shutil
-
-    from tests.conftest import make_member, private_runtime_dir, protect_identity
-    from tests.e2e.test_unlock import PASSWORD
-
-    base = tmp_path_factory.mktemp("fastrun")
-    m = make_member(base, "carol")
-    runtime = private_runtime_dir(m)
-    root = base / "vault"
-    m.run("init", str(root), "--name", "carol")
-    m.env["SECRETCTL_VAULT"] = str(root)
-    m.run("set", "app/token", input=VALUE)
-    protect_identity(m, PASSWORD)
-    _stock(m)
-    yield m
-    stop_agent(m)
-    shutil.rmtree(runtime.parent, ignore_errors=True)
+    for m in carol_in(tmp_path_factory.mktemp("fastrun")):
+        _stock(m)
+        yield m
 
 
 def imported_with(env: dict[str, str], *args: str, cwd: Path) -> tuple[bytes, set[str]]:

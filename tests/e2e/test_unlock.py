@@ -23,13 +23,12 @@ PASSWORD = "correct-Horse-battery-91"
 VALUE = b"agent-Canary-Value-4417"
 
 
-@pytest.fixture
-def carol(tmp_path: Path) -> Iterator[Member]:
+def carol_in(base: Path) -> Iterator[Member]:
     """A member with a protected identity, a vault holding one secret, and no password in her
-    environment: only the agent (or a prompt) can open her key."""
-    m = make_member(tmp_path, "carol")
+    environment: only the agent (or a prompt) can open her key. Her agent is stopped after."""
+    m = make_member(base, "carol")
     runtime = private_runtime_dir(m)
-    root = tmp_path / "vault"
+    root = base / "vault"
     m.run("init", str(root), "--name", "carol")
     m.env["SECRETCTL_VAULT"] = str(root)
     m.run("set", "app/token", input=VALUE)
@@ -37,6 +36,11 @@ def carol(tmp_path: Path) -> Iterator[Member]:
     yield m
     stop_agent(m)
     shutil.rmtree(runtime.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def carol(tmp_path: Path) -> Iterator[Member]:
+    yield from carol_in(tmp_path)
 
 
 def agent_status(m: Member) -> dict[str, object] | None:
