@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 from secretctl.core.secret import Secret
 from tests.conftest import SECRETCTL, Member
-from tests.e2e.test_unlock import VALUE, carol, carol_in, stop_agent, unlock  # noqa: F401 - carol is a fixture
+from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock, unlocked_fixtures  # noqa: F401 - carol is a fixture
 
 
 def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
@@ -28,20 +27,7 @@ def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
     (root / "app" / "notes.meta.yaml").write_text("tags: []\n")  # a sidecar with no secret
 
 
-@pytest.fixture
-def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
-    _stock(carol)
-    yield carol
-    stop_agent(carol)
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
-    """One stocked vault and agent for the comparisons, which only read it (each compares the
-    access records its own two gets added): building it per case was most of their time."""
-    for m in carol_in(tmp_path_factory.mktemp("fastget")):
-        _stock(m)
-        yield m
+unlocked, shared = unlocked_fixtures(_stock, "fastget")
 
 
 def pending(root: Path) -> list[dict[str, object]]:

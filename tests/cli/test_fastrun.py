@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from tests.cli.test_fastget import imported, pending
 from tests.conftest import SECRETCTL, Member
-from tests.e2e.test_unlock import VALUE, carol, carol_in, stop_agent, unlock  # noqa: F401 - carol is a fixture
+from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock, unlocked_fixtures  # noqa: F401 - carol is a fixture
 
 OTHER = b"second-Canary-Value-8812"
 FIELD = b"field-Canary-Password-5521"
@@ -40,20 +39,7 @@ def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
               "--binding", "PGHOST=host", "--binding", "PGPASSWORD=password", input=FIELD + b"\n")
 
 
-@pytest.fixture
-def unlocked(carol: Member) -> Iterator[Member]:  # noqa: F811
-    _stock(carol)
-    yield carol
-    stop_agent(carol)
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
-    """One stocked vault and agent for the comparisons, which only read it (each compares the
-    access records its own two runs added): building it per case was most of their time."""
-    for m in carol_in(tmp_path_factory.mktemp("fastrun")):
-        _stock(m)
-        yield m
+unlocked, shared = unlocked_fixtures(_stock, "fastrun")
 
 
 def imported_with(env: dict[str, str], *args: str, cwd: Path) -> tuple[bytes, set[str]]:

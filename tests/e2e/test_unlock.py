@@ -12,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,26 @@ def carol_in(base: Path) -> Iterator[Member]:
 @pytest.fixture
 def carol(tmp_path: Path) -> Iterator[Member]:
     yield from carol_in(tmp_path)
+
+
+def unlocked_fixtures(stock: Callable[[Member], None], name: str) -> tuple[Any, Any]:
+    """``(unlocked, shared)`` fixtures: carol with her agent running and ``stock`` applied, fresh
+    per test, or one per module for tests that only read the vault (each compares the access
+    records it added itself); building the vault and agent per case was most of their time."""
+
+    @pytest.fixture
+    def unlocked(carol: Member) -> Iterator[Member]:
+        stock(carol)
+        yield carol
+        stop_agent(carol)
+
+    @pytest.fixture(scope="module")
+    def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
+        for m in carol_in(tmp_path_factory.mktemp(name)):
+            stock(m)
+            yield m
+
+    return unlocked, shared
 
 
 def agent_status(m: Member) -> dict[str, object] | None:
