@@ -106,6 +106,8 @@ def _load(cache: str) -> tuple[dict[str, Entry], int]:
             folder, dev, ino, mtime, nkeys, nsubs = lines[i].split("\t")
             k, s = int(nkeys), int(nsubs)
             start = i + 1
+            if k < 0 or s < 0 or start + k + s > len(lines):
+                return {}, 0  # cut short: never trust a partial listing
             entries[folder] = (int(dev), int(ino), int(mtime), lines[start:start + k],
                                lines[start + k:start + k + s])
             i = start + k + s
