@@ -23,14 +23,13 @@ def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring
 
         names = list_names(STATE.vault_dir, pattern, settings.environ())  # names only: no Vault needed
         if names is not None:
-            if names:
-                sys.stdout.write("\n".join(names) + "\n")
+            _print_names(names)
             return
     from secretctl.cli.common import emit_json_texts, open_vault  # here: a names-only list never needs it
 
     v = open_vault()
     if not json_out and tag is None and window is None:
-        sys.stdout.write("".join(k + "\n" for k in v.list_keys(pattern)))
+        _print_names(v.list_keys(pattern))
         return
     views = v.list_json(pattern, tag=tag, expiring=window)
     if json_out:
@@ -38,4 +37,10 @@ def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring
         return
     import json
 
-    sys.stdout.write("".join(json.loads(view)["key"] + "\n" for view in views))
+    _print_names([json.loads(view)["key"] for view in views])
+
+
+def _print_names(names: list[str]) -> None:
+    """One key per line: every names-only listing prints through here."""
+    if names:
+        sys.stdout.write("\n".join(names) + "\n")
