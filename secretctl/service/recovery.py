@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,12 +140,12 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
         if folder and os.path.isdir(root / folder) and not os.path.islink(root / folder):
             with contextlib.suppress(OSError):
                 store.prune_empty_dirs(root / folder, root)
-    temps = _remove_temps(root, recorded.paths, base=root)
+    temps = _remove_temps(root, recorded.paths)
     # Written (atomically) inside a mutation too, and not named by the journal: the access-log
     # marker and the members' access logs (a kill between a log's temp file and its rename left
     # the temp file, which `check` then reported).
-    temps += _remove_temps(git_dir, ["secretctl/audit-sealed"], base=git_dir)
-    temps += _remove_temps(root, _access_logs(root), base=root)
+    temps += _remove_temps(git_dir, ["secretctl/audit-sealed"])
+    temps += _remove_temps_in(root / intent.AUDIT_DIR, lambda name: name.endswith(".jsonl"))
     landed = _landed(root, recorded, head)
     if head == recorded.head:
         outcome = "rolled back"
@@ -227,34 +227,29 @@ def _removable(root: Path, paths: Iterable[str]) -> list[str]:
     return out
 
 
-def _access_logs(root: Path) -> list[str]:
-    """The access logs (``.secretctl/audit/*.jsonl``) that temp files in their folder were written for."""
-    try:
-        listing = os.listdir(root / intent.AUDIT_DIR)
-    except OSError:
-        return []
-    return [f"{intent.AUDIT_DIR}/{t}" for e in listing
-            if (t := store.temp_target(e)) is not None and t.endswith(".jsonl")]
-
-
-def _remove_temps(root: Path, paths: Iterable[str], *, base: Path) -> int:
-    """Remove the temp files (store's naming) of ``paths``: each folder is listed once."""
+def _remove_temps(base: Path, paths: Iterable[str]) -> int:
+    """Remove the temp files (store's naming) of ``paths`` under ``base``: each folder is listed once."""
     by_folder: dict[str, set[str]] = {}
     for rel in paths:
         folder, _, name = rel.rpartition("/")
         by_folder.setdefault(folder, set()).add(name)
+    return sum(_remove_temps_in(base / folder if folder else base, names.__contains__)
+               for folder, names in by_folder.items())
+
+
+def _remove_temps_in(folder: Path, wanted: Callable[[str], bool]) -> int:
+    """Remove the temp files (store's naming) in ``folder`` written for a name ``wanted`` accepts."""
+    try:
+        listing = os.listdir(folder)
+    except OSError:
+        return 0
     removed = 0
-    for folder, names in by_folder.items():
-        where = base / folder if folder else base
-        try:
-            listing = os.listdir(where)
-        except OSError:
-            continue
-        for entry in listing:
-            if store.temp_target(entry) in names:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(where / entry)
-                    removed += 1
+    for entry in listing:
+        target = store.temp_target(entry)
+        if target is not None and wanted(target):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / entry)
+                removed += 1
     return removed
 
 
