@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from secretctl.cli import common
-from secretctl.cli.state import STATE
+from secretctl.cli.state import STATE, completing
 from secretctl.service import settings
 
 app = typer.Typer(
@@ -52,7 +52,7 @@ _register()
 def _invoked_command(argv: list[str]) -> str | None:
     """The top-level command named in ``argv``, or None (help, completion, no command)."""
 
-    if any(k.startswith("_SECRETCTL_COMPLETE") for k in settings.environ()):
+    if completing(settings.environ()):
         return None
     i = 0
     while i < len(argv):

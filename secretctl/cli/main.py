@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 
 from secretctl.cli.grammar import SPECS
+from secretctl.cli.state import completing
 from secretctl.service import settings
 
 TYPE_CHECKING = False
@@ -52,7 +53,7 @@ def _value_of(args: list[str], i: int, name: str) -> tuple[str, int] | None:
 
 def fast_parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str | None, dict[str, Any]] | None:
     """``(command, vault, keyword arguments)`` when ``argv`` is one of the plain forms above."""
-    if any(k.startswith("_SECRETCTL_COMPLETE") for k in environ):
+    if completing(environ):
         return None
     args = list(argv)
     vault = None

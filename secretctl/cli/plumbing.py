@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from secretctl.cli.common import open_vault
+from secretctl.cli.state import completing
 from secretctl.service import settings
 
 TYPE_CHECKING = False
@@ -102,7 +103,7 @@ def textconv(path: Path) -> int:
 def fast_form(argv: list[str]) -> tuple[str, list[str]] | None:
     """``(command, operands)`` when ``argv`` is exactly what git passes (see core/gitconfig.py
     and the hook scripts), else None: options, help and anything unusual go through Typer."""
-    if any(a.startswith("-") for a in argv) or any(k.startswith("_SECRETCTL_COMPLETE") for k in settings.environ()):
+    if any(a.startswith("-") for a in argv) or completing(settings.environ()):
         return None
     if argv[:2] == ["hook", "pre-commit"] and len(argv) == 2:
         return "pre-commit", []
