@@ -35,12 +35,11 @@ def _select(root: str, patterns: Sequence[str]) -> list[str]:
     from secretctl.core import envmap
     from secretctl.service.keywalk import keys_under
 
-    keys: list[str] = []
+    keys: dict[str, None] = {}  # first seen first; a list's `in` made `-k '*'` quadratic
     for pattern in patterns:
         for k in envmap.expand_patterns([pattern], keys_under(root, envmap.pattern_folder(pattern))):
-            if k not in keys:
-                keys.append(k)
-    return keys
+            keys.setdefault(k)
+    return list(keys)
 
 
 def _plain_sidecars(root: str, keys: Sequence[str]) -> bool:

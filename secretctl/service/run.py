@@ -149,11 +149,13 @@ def plan(vault: Vault, req: RunRequest, *, policy: Policy | None,
     else:
         aliases = policy.env_aliases if policy is not None else _worktree_aliases(vault)
     keys: list[str] = []
+    seen: set[str] = set()  # `k not in keys` on the list made `-k '*'` quadratic in the vault's size
     names: dict[str, str] = {}  # key -> the key its env name derives from (aliases keep theirs)
     for pattern in req.patterns:
         target, strip = envmap.apply_alias(pattern, req.env_name, aliases)
         for k in envmap.expand_patterns([target], vault.key_names(under=envmap.pattern_folder(target))):
-            if k not in keys:
+            if k not in seen:
+                seen.add(k)
                 keys.append(k)
                 if strip and k.startswith(strip):
                     names[k] = k[len(strip):]
