@@ -53,14 +53,6 @@ def _stat(path: str) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def collect_values(vault: Vault, cache: ValuesCache) -> tuple[dict[str, Secret], list[bytes]]:
-    """Every value this identity can decrypt (by label), and every non-sensitive field value."""
-    keys = vault.key_names()
-    values, public = _collect(vault, cache, keys)
-    _prune(cache, keys)
-    return values, public
-
-
 def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str]) -> tuple[dict[str, Secret], list[bytes]]:
     values: dict[str, Secret] = {}
     public: list[bytes] = []

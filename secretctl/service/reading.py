@@ -197,19 +197,6 @@ class Reading(AccessLog):
             return {f"{key}:{k}": v for k, v in self.read_fields(key).items()}
         return {key: self.read(key)}
 
-    def secret_values(self, key: str) -> dict[str, Secret]:
-        """Every sensitive value of ``key`` by redaction label (``key`` or ``key:field``); public
-        fields are left out, so output is never redacted for them."""
-        return self.redaction_values(key)[0]
-
-    def redaction_values(self, key: str) -> tuple[dict[str, Secret], list[bytes]]:
-        """``secret_values`` and, when there are any, the values of the public fields beside them,
-        from one read of the sidecar and one decryption (the MCP session reads every key so)."""
-        meta = self.meta(key)
-        if meta is None or not meta.is_multifield:
-            return {key: self.read(key)}, []
-        return _split_fields(key, meta, self.read_fields(key, meta))
-
     def value_of(self, key: str, field: str | None = None) -> Secret:
         """The value of ``key`` (or of one of its fields), not recorded: callers that hand it to a
         person go through ``reveal``; ``get --masked`` shows only a mask of it."""
