@@ -52,7 +52,7 @@ class Reading(AccessLog):
         if self._keys_cache is not None:
             return [k for k in self._keys_cache if k.split("/", 1)[0].casefold() in firsts]
         try:
-            names = sorted(os.listdir(self.root))
+            names = os.listdir(self.root)  # the result is sorted below
         except OSError:
             return []
         out = [k for k in keys_mod.keys_in_folder("", names) if k.casefold() in firsts]
@@ -77,12 +77,7 @@ class Reading(AccessLog):
 
     def meta(self, key: str) -> Meta | None:
         """The sidecar, or None for a secret written by another tool (valid, no metadata)."""
-        rel = keys_mod.meta_path(keys_mod.validate_key(key))
-        try:
-            data = store.read_limited(self.root / rel, 64 * 1024, what="sidecar", display=rel)
-        except NotFoundError:
-            return None
-        return parse_meta(data, source=rel)
+        return _read_meta(os.fspath(self.root) + os.sep, key)
 
     def committed_meta(self, key: str) -> Meta | None:
         """The sidecar as committed at HEAD (None if HEAD has none). Agent runs take sensitivity and
@@ -316,7 +311,8 @@ def _read_secret(path: str, key: str, rel: str) -> bytes:
 
 
 def _read_meta(root: str, key: str) -> Meta | None:
-    """``Reading.meta`` by a string path (``root`` ends with a separator)."""
+    """A sidecar read by a string path (``root`` ends with a separator): ``Reading.meta``, and the
+    bulk readers, which skip building a Path per file."""
     rel = keys_mod.meta_path(keys_mod.validate_key(key))
     try:
         data = store.read_limited(root + rel, 64 * 1024, what="sidecar", display=rel)
