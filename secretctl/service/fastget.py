@@ -95,13 +95,13 @@ def _config_ok(root: str) -> bool:
     return 0 < len(number) <= 6 and number.isdigit() and int(number) <= FORMAT_VERSION
 
 
-def _actor(root: str, env: Mapping[str, str], identity: str) -> str | None:
-    """As Vault.actor: SECRETCTL_ACTOR, else my member name in the root recipients, else $USER."""
+def _actor(root: str, env: Mapping[str, str], mine: str | None) -> str | None:
+    """As Vault.actor: SECRETCTL_ACTOR, else my member name (``mine``: my recipient, from the
+    identity's .pub) in the root recipients, else $USER."""
     if env.get("SECRETCTL_ACTOR"):
         return env["SECRETCTL_ACTOR"]
     from secretctl.errors import SecretctlError
 
-    mine = _pub_recipient(identity)
     if mine is None:
         return None  # the normal path would parse the key itself
     try:
@@ -184,19 +184,57 @@ def _key_file(identity: str, mine: str | None) -> tuple[list[Any], str] | None:
     return keys, text
 
 
-def _with_key_file(identity: str, mine: str | None, rel: str, ciphertext: bytes) -> bytes | None:
-    """Decrypt with an unprotected identity file, as Vault.reveal does (infra/crypto: the strict
-    header check, then pyrage); None for anything else (see _key_file) or an error."""
-    from secretctl.errors import SecretctlError
-    from secretctl.infra import crypto
+# infra/identity.BULK_MIN, spelled here so a few files do not import that module
+# (tests/cli/test_fastrun.py keeps the two equal).
+BULK_MIN = 16
 
-    opened = _key_file(identity, mine)
-    if opened is None:
+
+def decrypt_fast(items: list[tuple[str, bytes]], env: Mapping[str, str], identity: str,
+                 mine: str | None) -> list[bytes] | None:
+    """Each ``(source, ciphertext)``'s plaintext, decrypted by the unlock agent (one round trip),
+    or with an unprotected identity file when no agent runs; None at the first problem (the
+    normal path words it). ``mine``: the identity's recipient, from its .pub."""
+    from secretctl.errors import SecretctlError
+    from secretctl.infra import agentsock, settings
+
+    socket = settings.agent_socket_file(env)
+    values: list[Any]
+    if not os.path.exists(socket):
+        opened = _key_file(identity, mine)
+        if opened is None:
+            return None
+        if len(items) < BULK_MIN:
+            # A few files: pyrage per file, as decrypt_many does below BULK_MIN anyway, without
+            # importing infra.identity (~16 ms: dataclasses, the bulk decryptor's modules).
+            from secretctl.infra import crypto
+
+            values = []
+            for rel, ciphertext in items:
+                try:
+                    values.append(crypto.decrypt(ciphertext, opened[0], source=rel).reveal())
+                except SecretctlError:
+                    return None
+            return values
+        # The identity read and parsed once, and every file through Identity.decrypt_many (many
+        # files go through agerekey's bulk decryptor), as the normal path reads them.
+        from pathlib import Path
+
+        from secretctl.core.secret import Secret
+        from secretctl.infra.identity import Identity
+
+        ident = Identity(tuple(opened[0]), mine or "", Path(identity), Secret(opened[1].encode()))
+        values = [v if isinstance(v, SecretctlError) else v.reveal() for v in ident.decrypt_many(items)]
+    else:
+        client = agentsock.AgentClient(socket, recipient=mine)
+        try:
+            values = list(client.decrypt_many(items))
+        except (agentsock.AgentUnavailable, SecretctlError):
+            return None
+        finally:
+            client.close()
+    if any(isinstance(v, SecretctlError) for v in values):
         return None
-    try:
-        return crypto.decrypt(ciphertext, opened[0], source=rel).reveal()
-    except SecretctlError:
-        return None
+    return values
 
 
 def read_ciphertext(root: str, rel: str) -> bytes | None:
@@ -231,28 +269,17 @@ def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | 
     ciphertext = read_ciphertext(root, rel)
     if ciphertext is None:
         return None
-    from secretctl.infra import agentsock, settings
+    from secretctl.infra import settings
 
     identity = settings.identity_file(env)
-    actor = _actor(root, env, identity)
+    mine = _pub_recipient(identity)
+    actor = _actor(root, env, mine)
     if actor is None:
         return None
-    socket = settings.agent_socket_file(env)
-    if os.path.exists(socket):
-        client = agentsock.AgentClient(socket, recipient=_pub_recipient(identity))
-        try:
-            (value,) = client.decrypt_many([(rel, ciphertext)])
-        except (agentsock.AgentUnavailable, SecretctlError):
-            return None
-        finally:
-            client.close()
-        if isinstance(value, SecretctlError):
-            return None  # the normal path reports it, worded as always
-    else:
-        plain = _with_key_file(identity, _pub_recipient(identity), rel, ciphertext)
-        if plain is None:
-            return None
-        value = plain
+    values = decrypt_fast([(rel, ciphertext)], env, identity, mine)
+    if values is None:
+        return None  # the normal path reports it, worded as always
+    (value,) = values
     import time
 
     from secretctl.infra import store

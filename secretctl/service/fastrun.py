@@ -20,13 +20,10 @@ from secretctl.service.fastget import META_SUFFIX, SECRET_SUFFIX, plain_vault
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
     from collections.abc import Mapping, Sequence
-    from typing import Any, BinaryIO
+    from typing import BinaryIO
 
 # core/meta's, spelled here: that module costs ~10 ms of imports (tests/cli/test_fastrun.py keeps them equal).
 MAX_SIDECAR_BYTES = 64 * 1024
-# infra/identity.BULK_MIN, spelled here so a few keys do not import that module
-# (tests/cli/test_fastrun.py keeps the two equal).
-BULK_MIN = 16
 SIDECAR_VERSION = 1
 
 
@@ -65,12 +62,10 @@ def _plain_sidecars(root: str, keys: Sequence[str]) -> bool:
     return True
 
 
-def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: str) -> list[bytes] | None:
-    """Every key's value, decrypted by the unlock agent (one round trip), or with an unprotected
-    identity file when no agent runs; None at the first problem (the normal path words it)."""
-    from secretctl.errors import SecretctlError
-    from secretctl.infra import agentsock, settings
-    from secretctl.service.fastget import _key_file, _pub_recipient, read_ciphertext
+def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: str,
+             mine: str | None) -> list[bytes] | None:
+    """Every key's value (fastget.decrypt_fast); None at the first problem (the normal path words it)."""
+    from secretctl.service.fastget import decrypt_fast, read_ciphertext
 
     items = []
     for k in keys:
@@ -79,45 +74,7 @@ def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: s
         if ciphertext is None:
             return None
         items.append((rel, ciphertext))
-    socket = settings.agent_socket_file(env)
-    mine = _pub_recipient(identity)
-    values: list[Any]
-    if not os.path.exists(socket):
-        opened = _key_file(identity, mine)
-        if opened is None:
-            return None
-        if len(items) < BULK_MIN:
-            # A few files: pyrage per file, as decrypt_many does below BULK_MIN anyway, without
-            # importing infra.identity (~16 ms: dataclasses, the bulk decryptor's modules).
-            from secretctl.infra import crypto
-
-            values = []
-            for rel, ciphertext in items:
-                try:
-                    values.append(crypto.decrypt(ciphertext, opened[0], source=rel).reveal())
-                except SecretctlError:
-                    return None
-            return values
-        # The identity read and parsed once, and every file through Identity.decrypt_many (many
-        # files go through agerekey's bulk decryptor), as the normal path reads them.
-        from pathlib import Path
-
-        from secretctl.core.secret import Secret
-        from secretctl.infra.identity import Identity
-
-        ident = Identity(tuple(opened[0]), mine or "", Path(identity), Secret(opened[1].encode()))
-        values = [v if isinstance(v, SecretctlError) else v.reveal() for v in ident.decrypt_many(items)]
-    else:
-        client = agentsock.AgentClient(socket, recipient=mine)
-        try:
-            values = list(client.decrypt_many(items))
-        except (agentsock.AgentUnavailable, SecretctlError):
-            return None
-        finally:
-            client.close()
-    if any(isinstance(v, SecretctlError) for v in values):
-        return None
-    return [v for v in values if isinstance(v, bytes)]
+    return decrypt_fast(items, env, identity, mine)
 
 
 def run_fast(vault: str | None, patterns: Sequence[str], command: Sequence[str], env: Mapping[str, str], *,
@@ -139,13 +96,14 @@ def run_fast(vault: str | None, patterns: Sequence[str], command: Sequence[str],
     if not _plain_sidecars(root, keys):
         return None
     from secretctl.infra import settings
-    from secretctl.service.fastget import _actor
+    from secretctl.service.fastget import _actor, _pub_recipient
 
     identity = settings.identity_file(env)
-    actor = _actor(root, env, identity)
+    mine = _pub_recipient(identity)
+    actor = _actor(root, env, mine)
     if actor is None:
         return None
-    plain = _decrypt(root, keys, env, identity)
+    plain = _decrypt(root, keys, env, identity, mine)
     if plain is None:
         return None
     from secretctl.core import envmap

@@ -208,12 +208,12 @@ def test_no_value_leaves_by_the_fast_path(unlocked: Member, tmp_path: Path) -> N
 
 def test_constants_match_their_homes() -> None:
     from secretctl.core import meta, metalines
-    from secretctl.service import fastrun
+    from secretctl.service import fastget, fastrun
 
     assert fastrun.MAX_SIDECAR_BYTES == meta.MAX_SIDECAR_BYTES
     from secretctl.infra import identity
 
-    assert fastrun.BULK_MIN == identity.BULK_MIN
+    assert fastget.BULK_MIN == identity.BULK_MIN
     assert fastrun.SIDECAR_VERSION == meta.FORMAT_VERSION
     assert meta._TOP - {"fields", "bindings", "tags"} == metalines.FAST_KEYS
 
