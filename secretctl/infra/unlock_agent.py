@@ -197,7 +197,7 @@ class Agent:
         self.last_use = clock()
         results: list[dict[str, Any]] = []
         out: list[bytes] = []
-        bulk = _decrypt_bulk_of(ident, sources, blobs) if len(blobs) >= identity_mod.BULK_MIN else None
+        bulk = _decrypt_bulk_of(ident, sources, blobs)  # decrypt_many picks pyrage or the bulk decryptor
         if bulk is not None:
             return {"results": [_error(r) if isinstance(r, SecretctlError) else {} for r in bulk]}, \
                 [b"" if isinstance(r, SecretctlError) else r.reveal() for r in bulk]
@@ -217,9 +217,10 @@ class Agent:
 
 def _decrypt_bulk_of(ident: identity_mod.Identity, sources: list[Any], blobs: list[bytes]
                     ) -> list[Secret | SecretctlError] | None:
-    """Many files at once through Identity.decrypt_many (agerekey's bulk decryptor: about half
-    pyrage's cost per file, which a 10,000-secret MCP build pays here); None if anything
-    unexpected happens, and the caller decrypts file by file as before."""
+    """The files through Identity.decrypt_many, as a local identity reads them (from BULK_MIN
+    files on, agerekey's bulk decryptor: about half pyrage's cost per file, which a
+    10,000-secret MCP build pays here); None if anything unexpected happens, and the caller
+    decrypts file by file, reporting each file's error."""
     try:
         return ident.decrypt_many([(str(s)[:300], d) for s, d in zip(sources, blobs, strict=True)])
     except Exception:  # any surprise: the per-file loop reports each file's error
