@@ -421,7 +421,7 @@ def opaque(kind: str, data: bytes, region: tuple[int, int], candidate: int, deco
     if kind == "b32":
         return True
     start, end = region
-    for at in (start, candidate):
+    for at in dict.fromkeys((start, candidate)):  # once when the candidate starts the region
         run = data[at:end]
         blobs = _b64(run, decompress=False) if kind == "b64" else _hex(run.translate(None, b"\r\n"), decompress=False)
         if any(_starts_compressed(b) and decompress(b) is not None for b in blobs):
