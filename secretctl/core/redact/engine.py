@@ -11,8 +11,9 @@ a database of literal secrets is plaintext-equivalent and is never serialized to
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Hit = tuple[int, int, int]  # (pattern index, start, end)
@@ -27,7 +28,6 @@ class LiteralSet:
         few short strings (a command line), checked at once instead of after a compile."""
         self.patterns = list(patterns)
         self._lens = [len(p) for p in self.patterns]
-        self._db = None
         self._parts: list[tuple[int, Any]] = []  # (index of its first pattern, compiled database)
         self._compiled = compiled
         if not self.patterns or not compiled:
@@ -42,7 +42,6 @@ class LiteralSet:
         size = -(-len(self.patterns) // parts)
         self._parts = [(0, _compile(self.patterns, caseless))] if parts == 1 \
             else _compile_on_threads(self.patterns, size, caseless)
-        self._db = self._parts[0][1]
         # One scratch space per database: two threads (an MCP tool call while another runs) must
         # not scan with it at once.
         self._lock = threading.Lock()
@@ -59,7 +58,6 @@ class LiteralSet:
         for s in sets:
             made._parts += [(base + first, db) for first, db in s._parts]
             base += len(s)
-        made._db = made._parts[0][1] if made._parts else None
         made._lock = threading.Lock()
         return made
 
@@ -69,7 +67,7 @@ class LiteralSet:
     def scan(self, data: bytes) -> list[Hit]:
         if not self._compiled:
             return self._find_each(data)
-        if self._db is None or not data:
+        if not self._parts or not data:
             return []
         hits: list[Hit] = []
         lens = self._lens
@@ -80,7 +78,7 @@ class LiteralSet:
 
         with self._lock:
             if len(self._parts) == 1:
-                self._db.scan(data, match_event_handler=on_match)
+                self._parts[0][1].scan(data, match_event_handler=on_match)
             else:
                 for base, db in self._parts:
                     db.scan(data, match_event_handler=lambda i, s, e, f, c, b=base: on_match(i + b, s, e, f, c))
@@ -108,52 +106,44 @@ def _compile(patterns: Sequence[bytes], caseless: bool) -> Any:
     return db
 
 
-def _compile_on_threads(patterns: Sequence[bytes], size: int, caseless: bool) -> list[tuple[int, Any]]:
-    """One database per ``size`` patterns, each compiled on its own thread; (first index, db)."""
-    made: dict[int, Any] = {}
-    failed: list[BaseException] = []
+def _on_threads(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Each call's result, in order, each made on its own thread (Hyperscan compiles without the
+    GIL, so compiles overlap on the cores); the failure of the earliest failing call is raised."""
+    results: list[Any] = [None] * len(calls)
+    failed: dict[int, BaseException] = {}
 
-    def one(start: int) -> None:
+    def run(i: int) -> None:
         try:
-            made[start] = _compile(patterns[start:start + size], caseless)
+            results[i] = calls[i]()
         except BaseException as exc:
-            failed.append(exc)
+            failed[i] = exc
 
-    threads = [threading.Thread(target=one, args=(i,), name="secretctl-compile", daemon=True)
-               for i in range(0, len(patterns), size)]
+    threads = [threading.Thread(target=run, args=(i,), name="secretctl-compile", daemon=True)
+               for i in range(len(calls))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if failed:
-        raise failed[0]
-    return sorted(made.items())
+        raise failed[min(failed)]
+    return results
+
+
+def _compile_on_threads(patterns: Sequence[bytes], size: int, caseless: bool) -> list[tuple[int, Any]]:
+    """One database per ``size`` patterns, each compiled on its own thread; (first index, db)."""
+    starts = range(0, len(patterns), size)
+    dbs = _on_threads([functools.partial(_compile, patterns[i:i + size], caseless) for i in starts])
+    return list(zip(starts, dbs, strict=True))
 
 
 def literal_pair(raw: list[bytes], skel: list[bytes], *, compiled: bool) -> tuple[LiteralSet, LiteralSet]:
-    """The raw and skeleton literal sets, the skeleton one compiled on a second thread: Hyperscan
-    compiles without the GIL, so on two cores the two compiles overlap (a 10,000-secret vault's
-    20,000 skeleton and 10,000 raw literals). A failure in either is raised here."""
+    """The raw and skeleton literal sets, compiled on two threads: on two cores the two compiles
+    overlap (a 10,000-secret vault's 20,000 skeleton and 10,000 raw literals). A failure in
+    either is raised here (the raw set's first)."""
     if not compiled or not raw or not skel:
         return LiteralSet(raw, compiled=compiled), LiteralSet(skel, compiled=compiled)
-    made: list[LiteralSet] = []
-    failed: list[BaseException] = []
-
-    def other() -> None:
-        try:
-            made.append(LiteralSet(skel))
-        except BaseException as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=other, name="secretctl-compile", daemon=True)
-    thread.start()
-    try:
-        first = LiteralSet(raw)
-    finally:
-        thread.join()
-    if failed:
-        raise failed[0]
-    return first, made[0]
+    first, second = _on_threads([lambda: LiteralSet(raw), lambda: LiteralSet(skel)])
+    return first, second
 
 
 class RegexSet:
