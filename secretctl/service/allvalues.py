@@ -119,7 +119,8 @@ def _kept_forms(cache: ValuesCache, previous: dict[tuple[bytes, int, int], Value
     """The forms cache for a build: the forms of these values kept from the last build (the
     values no longer there are dropped)."""
     for v in values.values():
-        for key in ((v.reveal(), fragment_min, fragment_value_min), (v.reveal(), fragment_min, -1)):  # -1: lean
+        for lean in (False, True):
+            key = Redactor.forms_key(v.reveal(), fragment_min, fragment_value_min, lean=lean)
             if key in previous:
                 cache.forms[key] = previous[key]
     return cache.forms

@@ -287,6 +287,12 @@ class Redactor(Finder):
         self.labels: frozenset[str] = frozenset()  # set by build: the labels of the values it was given
         self.empty = not len(self._raw) and not skel.patterns and not credentials
 
+    @staticmethod
+    def forms_key(value: bytes, fragment_min: int, fragment_value_min: int, *, lean: bool) -> tuple[bytes, int, int]:
+        """Where ``build`` caches a value's forms in ``forms_cache``: lean forms (no fragments,
+        no base64) apart from full ones, -1 standing for "lean"."""
+        return value, fragment_min, -1 if lean else fragment_value_min
+
     @classmethod
     def build(cls, secrets: Mapping[str, Secret], *, fragment_min: int = 8, fragment_value_min: int = 16,
               credentials: bool = True, public: Sequence[bytes] = (), fragments: bool = True,
@@ -308,8 +314,7 @@ class Redactor(Finder):
             value = secret.reveal()
             if len(value.translate(None, b"\r\n\x08")) < MIN_REDACTABLE:
                 continue
-            # Lean forms (no fragments, no base64) are cached apart: -1 stands for "lean" there.
-            key = (value, fragment_min, -1 if lean and not fragments else fragment_value_min)
+            key = cls.forms_key(value, fragment_min, fragment_value_min, lean=lean and not fragments)
             forms = forms_cache.get(key) if forms_cache is not None else None
             if forms is None:
                 forms = forms_of(value, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
