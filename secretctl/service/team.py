@@ -209,14 +209,11 @@ def resolve(vault: Vault, key: str, *, side: str) -> None:
 
 
 # -------------------------------------------------------------------- hooks
-HOOK_SCRIPT = """#!/bin/sh
-# Installed by `secretctl hook install`: refuse plaintext and malformed files in the vault.
+HOOK_MARK = "# Installed by `secretctl hook install`"  # how _foreign_hook knows our own hooks
+HOOK_SCRIPT = "#!/bin/sh\n" + HOOK_MARK + """: refuse plaintext and malformed files in the vault.
 if command -v secretctl >/dev/null 2>&1; then exec secretctl hook {name} "$@"; fi
 exec {fallback} hook {name} "$@"
 """
-
-
-HOOK_MARK = "# Installed by `secretctl hook install`"
 BACKUP_SUFFIX = ".before-secretctl"
 
 
@@ -245,12 +242,11 @@ def install_hooks(root: Path, *, force: bool = False) -> list[str]:
                          hint="call `secretctl hook pre-commit` / `secretctl hook pre-push \"$@\"` from it, or "
                               f"run `secretctl hook install --force` to keep it as <name>{BACKUP_SUFFIX} and "
                               "install ours")
-    for path in foreign:  # every check before the first change on disk
-        backup = path.with_name(path.name + BACKUP_SUFFIX)
+    moves = [(path, path.with_name(path.name + BACKUP_SUFFIX)) for path in foreign]
+    for _, backup in moves:  # every check before the first change on disk
         if backup.exists():
             raise UsageError(f"{backup} exists already", hint="move it away, then run this again")
-    for path in foreign:
-        backup = path.with_name(path.name + BACKUP_SUFFIX)
+    for path, backup in moves:
         path.rename(backup)
         out.append(str(backup))
     for name in ("pre-commit", "pre-push"):
