@@ -237,6 +237,21 @@ def decrypt_fast(items: list[tuple[str, bytes]], env: Mapping[str, str], identit
     return values
 
 
+def actor_and_values(root: str, items: list[tuple[str, bytes]], env: Mapping[str, str]
+                     ) -> tuple[str, list[bytes]] | None:
+    """Who records the access (as Vault.actor) and each item's plaintext (decrypt_fast), the
+    identity's .pub read once for both; None where either needs the normal path."""
+    from secretctl.infra import settings
+
+    identity = settings.identity_file(env)
+    mine = _pub_recipient(identity)
+    actor = _actor(root, env, mine)
+    if actor is None:
+        return None
+    values = decrypt_fast(items, env, identity, mine)
+    return None if values is None else (actor, values)
+
+
 def read_ciphertext(root: str, rel: str) -> bytes | None:
     """A secret file's bytes; None if it cannot be read or is over the size limit (the normal
     path words both)."""
@@ -269,17 +284,10 @@ def reveal_fast(vault: str | None, key: str, env: Mapping[str, str]) -> bytes | 
     ciphertext = read_ciphertext(root, rel)
     if ciphertext is None:
         return None
-    from secretctl.infra import settings
-
-    identity = settings.identity_file(env)
-    mine = _pub_recipient(identity)
-    actor = _actor(root, env, mine)
-    if actor is None:
-        return None
-    values = decrypt_fast([(rel, ciphertext)], env, identity, mine)
-    if values is None:
+    found = actor_and_values(root, [(rel, ciphertext)], env)
+    if found is None:
         return None  # the normal path reports it, worded as always
-    (value,) = values
+    actor, (value,) = found
     import time
 
     from secretctl.infra import store

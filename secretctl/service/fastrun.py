@@ -62,10 +62,9 @@ def _plain_sidecars(root: str, keys: Sequence[str]) -> bool:
     return True
 
 
-def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: str,
-             mine: str | None) -> list[bytes] | None:
-    """Every key's value (fastget.decrypt_fast); None at the first problem (the normal path words it)."""
-    from secretctl.service.fastget import decrypt_fast, read_ciphertext
+def _read_all(root: str, keys: Sequence[str]) -> list[tuple[str, bytes]] | None:
+    """Every key's (file, ciphertext); None if one cannot be read (the normal path words it)."""
+    from secretctl.service.fastget import read_ciphertext
 
     items = []
     for k in keys:
@@ -74,7 +73,7 @@ def _decrypt(root: str, keys: Sequence[str], env: Mapping[str, str], identity: s
         if ciphertext is None:
             return None
         items.append((rel, ciphertext))
-    return decrypt_fast(items, env, identity, mine)
+    return items
 
 
 def run_fast(vault: str | None, patterns: Sequence[str], command: Sequence[str], env: Mapping[str, str], *,
@@ -95,17 +94,13 @@ def run_fast(vault: str | None, patterns: Sequence[str], command: Sequence[str],
         return None  # nothing matches: the normal path says so
     if not _plain_sidecars(root, keys):
         return None
-    from secretctl.infra import settings
-    from secretctl.service.fastget import _actor, _pub_recipient
+    from secretctl.service.fastget import actor_and_values
 
-    identity = settings.identity_file(env)
-    mine = _pub_recipient(identity)
-    actor = _actor(root, env, mine)
-    if actor is None:
+    items = _read_all(root, keys)
+    found = None if items is None else actor_and_values(root, items, env)
+    if found is None:
         return None
-    plain = _decrypt(root, keys, env, identity, mine)
-    if plain is None:
-        return None
+    actor, plain = found
     from secretctl.core import envmap
     from secretctl.core.injection import Injection
     from secretctl.core.secret import Secret
@@ -128,7 +123,9 @@ def run_fast(vault: str | None, patterns: Sequence[str], command: Sequence[str],
 
     def digest(text: str) -> str:
         if not digest_key:
-            digest_key.append(pending.digest_key(identity))
+            from secretctl.infra import settings
+
+            digest_key.append(pending.digest_key(settings.identity_file(env)))
         return pending.digest(digest_key[0], text)
 
     child = personrun.child_env(env, injection.env)
