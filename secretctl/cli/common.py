@@ -180,19 +180,6 @@ def say(line: str) -> None:
     sys.stderr.write(f"secretctl: {line}\n")
 
 
-def emit_json_texts(items: list[str]) -> None:
-    """A JSON list of items already encoded (``json.dumps(x, ensure_ascii=False)`` each): the same
-    bytes :func:`emit_json` writes for the decoded list, without decoding them for a pipe."""
-    try:
-        tty = os.isatty(sys.stdout.fileno())
-    except (OSError, ValueError):
-        tty = False
-    if tty:
-        emit_json([json.loads(item) for item in items])
-        return
-    sys.stdout.write("[" + ", ".join(items) + "]\n")
-
-
 def warn(message: str) -> None:
     sys.stderr.write(f"secretctl: warning: {message}\n")
 

@@ -25,15 +25,22 @@ def list_secrets(pattern: str | None = None, *, tag: str | None = None, expiring
         if names is not None:
             _print_names(names)
             return
-    from secretctl.cli.common import emit_json_texts, open_vault  # here: a names-only list never needs it
+    views = None
+    if window is None and (json_out or tag is not None):
+        from secretctl.service import settings
+        from secretctl.service.listjson import list_views
 
-    v = open_vault()
-    if not json_out and tag is None and window is None:
-        _print_names(v.list_keys(pattern))
-        return
-    views = v.list_json(pattern, tag=tag, expiring=window)
+        views = list_views(STATE.vault_dir, pattern, tag, settings.environ())  # no Vault needed
+    if views is None:
+        from secretctl.cli.common import open_vault  # here: a plain listing never needs it
+
+        v = open_vault()
+        if not json_out and tag is None and window is None:
+            _print_names(v.list_keys(pattern))
+            return
+        views = v.list_json(pattern, tag=tag, expiring=window)
     if json_out:
-        emit_json_texts(views)
+        _print_json_texts(views)
         return
     import json
 
@@ -44,3 +51,22 @@ def _print_names(names: list[str]) -> None:
     """One key per line: every names-only listing prints through here."""
     if names:
         sys.stdout.write("\n".join(names) + "\n")
+
+
+def _print_json_texts(items: list[str]) -> None:
+    """A JSON list of items already encoded (``json.dumps(x, ensure_ascii=False)`` each): the same
+    bytes cli/common.emit_json writes for the decoded list, without decoding them for a pipe."""
+    import os
+
+    try:
+        tty = os.isatty(sys.stdout.fileno())
+    except (OSError, ValueError):
+        tty = False
+    if tty:
+        import json
+
+        from secretctl.cli.common import emit_json  # indented for a person: imported only then
+
+        emit_json([json.loads(item) for item in items])
+        return
+    sys.stdout.write("[" + ", ".join(items) + "]\n")

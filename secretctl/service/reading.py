@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from secretctl.core import fields as fields_mod
@@ -249,26 +248,11 @@ class Reading(AccessLog):
         (``json.dumps`` with ``ensure_ascii=False``), built from the sidecar cache
         (infra/sidecarcache): a 10,000-secret vault's listing parses only the sidecars that
         changed since the last one. ``expired`` depends on the clock, so it is not cached."""
-        from secretctl.infra.sidecarcache import SidecarCache
+        from secretctl.service.listjson import entry_views
 
-        keys = self.list_keys(pattern)
-        cache = SidecarCache(self.root, _entry_view, version=ENTRY_VIEW_VERSION)
-        out: list[str] = []
         now = self.clock()
-        deadline = now + expiring if expiring is not None else None
-        for k in keys:
-            expires_text, _, view = (cache.view(keys_mod.meta_path(k)) or _NO_META_VIEW).partition(" ")
-            expires = datetime.fromisoformat(expires_text) if expires_text else None
-            if tag is not None and tag not in json.loads(view)["tags"]:
-                continue
-            if deadline is not None and (expires is None or expires > deadline):
-                continue
-            head, sep, tail = view.partition(_AFTER_EXPIRED)
-            expired = "true" if expires is not None and expires <= now else "false"
-            # A listed key is [A-Za-z0-9._/-] only (keys_in_folder checked it): JSON needs no escaping.
-            out.append(f'{{"key": "{k}", {head[1:]}, "expired": {expired}{sep}{tail}')
-        cache.save(complete=not pattern)
-        return out
+        return entry_views(os.fspath(self.root), self.list_keys(pattern), now, tag=tag,
+                           deadline=now + expiring if expiring is not None else None, complete=not pattern)
 
     def expiry_warnings(self, keys: Iterable[str], metas: Mapping[str, Meta | None] | None = None
                         ) -> list[ExpiryWarning]:
@@ -334,20 +318,3 @@ def _under(d: str, prefix: str) -> bool:
     return not prefix or d == prefix or d.startswith(prefix + "/")
 
 
-# Names the rendering of Entry.to_json the sidecar cache holds: change it with to_json (a test
-# checks a fixed entry's view against a recorded one, so a change there fails until this moves).
-ENTRY_VIEW_VERSION = "entry-json-2"
-_AFTER_EXPIRED = ', "has_notes": '  # where to_json puts "expired" back (tags and times hold no such text)
-
-
-def _entry_view(data: bytes, rel: str) -> str:
-    """A sidecar's part of the JSON view of an entry: the exact expiry (ISO 8601, or nothing),
-    a space, and ``Entry.to_json`` without the key and without ``expired`` (which the clock decides)."""
-    meta = parse_meta(data, source=rel)
-    view = Entry("", meta).to_json(datetime.fromtimestamp(0, UTC))
-    del view["key"], view["expired"]
-    return (meta.expires.isoformat() if meta.expires else "") + " " + json.dumps(view, ensure_ascii=False)
-
-
-_NO_META_VIEW = " " + json.dumps({k: v for k, v in Entry("", None).to_json(datetime.fromtimestamp(0, UTC)).items()
-                                  if k not in ("key", "expired")})

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from secretctl.core.meta import parse_meta
 from secretctl.infra import settings, sidecarcache
-from secretctl.service.reading import ENTRY_VIEW_VERSION, _entry_view
+from secretctl.service.listjson import ENTRY_VIEW_VERSION, NO_META_VIEW, entry_view
 from secretctl.service.results import Entry
 from secretctl.service.vault import Vault
 from tests.conftest import Member, git
@@ -86,10 +90,68 @@ def test_the_cached_view_is_entry_to_json() -> None:
     data = (b"version: 1\ncreated: 2026-01-01T00:00:00Z\nupdated: 2026-01-02T00:00:00Z\nupdated_by: alice\n"
             b"expires: 2026-02-01T00:00:00Z\nnotes: n\nurl: https://x\ntags:\n- a\n")
     entry = Entry("k", parse_meta(data, source="x"))
-    expires, _, view = _entry_view(data, "x").partition(" ")
+    expires, _, view = entry_view(data, "x").partition(" ")
     assert datetime.fromisoformat(expires) == entry.meta.expires  # type: ignore[union-attr]
     for now, expired in ((datetime(2026, 1, 31, tzinfo=UTC), False), (datetime(2026, 2, 1, tzinfo=UTC), True)):
         assert {"key": "k", **json.loads(view), "expired": expired} == entry.to_json(now)
     assert (ENTRY_VIEW_VERSION, list(entry.to_json(datetime.now(UTC)))) == ("entry-json-2", [
         "key", "tags", "expires_at", "expired", "has_notes", "has_url", "created_at", "updated_at", "updated_by",
         "fields"])
+
+
+def test_the_view_of_a_key_without_sidecar_is_entry_to_json() -> None:
+    """listjson spells it out (building it imports results and json): it must stay to_json's."""
+    computed = {k: v for k, v in Entry("", None).to_json(datetime.fromtimestamp(0, UTC)).items()
+                if k not in ("key", "expired")}
+    assert " " + json.dumps(computed) == NO_META_VIEW
+
+
+def test_the_fast_listing_prints_what_the_vault_lists(alice: Member, vault_dir: Path) -> None:
+    """`list --json` and `list --tag` start without the Vault (service/listjson.list_views): for
+    every filter, cold and warm, the same texts as Vault.list_json, and the same bytes printed."""
+    from secretctl.service.listjson import list_views
+
+    alice.run("set", "app/token", "--tags", "prod,web", "--notes", "ünï ✓", "--expires", "3d", input=b"v1")
+    alice.run("set", "app/db", "--field", "host=db.local", "--field", "password", input=b"pw\n")
+    alice.run("set", "other/plain", "--tags", "web", input=b"v3")
+    (vault_dir / "other" / "foreign.age").write_bytes((vault_dir / "other" / "plain.age").read_bytes())
+    os.environ.update({k: v for k, v in alice.env.items() if k.startswith("SECRETCTL_")})
+    v = Vault(vault_dir, identity_path=settings.identity_path(), password=lambda: "", actor="alice")
+    for _ in range(2):  # cold, then from the cache
+        for pattern, tag in [(None, None), ("app/*", None), (None, "web"), ("other/*", "web"), (None, "none")]:
+            fast = list_views(None, pattern, tag, alice.env)
+            assert fast == v.list_json(pattern, tag=tag), (pattern, tag)
+    printed = alice.run("list", "--json").stdout
+    assert printed == ("[" + ", ".join(v.list_json()) + "]\n").encode()
+    assert json.loads(printed) == uncached(alice, vault_dir)
+    assert alice.run("list", "--tag", "web").stdout == b"app/token\nother/plain\n"
+
+
+@pytest.mark.parametrize("argv", [["list", "--json"], ["list", "--tag", "web"], ["list", "--json", "app/*"]])
+def test_a_plain_listing_loads_no_vault(alice: Member, vault_dir: Path, argv: list[str]) -> None:
+    alice.run("set", "app/token", "--tags", "web", input=b"v1")
+    code = (f"import sys; sys.argv = ['secretctl', *{argv!r}]\nfrom secretctl.cli import main\n"
+            "try:\n    main.main()\n"
+            "finally:\n    print('secretctl.service.vault' in sys.modules, 'yaml' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=alice.env, cwd=alice.home, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert b"app/token" in out.stdout
+    assert out.stderr.strip().endswith(b"False False")
+
+
+def test_the_fast_listing_steps_aside_for_what_the_vault_must_handle(alice: Member, vault_dir: Path) -> None:
+    """An interrupted command (a git index lock), or a sidecar that does not parse: the normal
+    path runs, and words it as it always did."""
+    from secretctl.service.listjson import list_views
+
+    alice.run("set", "app/token", input=b"v1")
+    assert list_views(None, None, None, alice.env) is not None
+    (vault_dir / ".git" / "index.lock").write_bytes(b"")
+    assert list_views(None, None, None, alice.env) is None
+    (vault_dir / ".git" / "index.lock").unlink()
+    (vault_dir / "app" / "token.meta.yaml").write_text("not: [valid")
+    assert list_views(None, None, None, alice.env) is None
+    out = alice.run("list", "--json", check=False)
+    assert out.returncode != 0 and b"app/token.meta.yaml" in out.stderr
+    assert not (vault_dir / ".git" / "secretctl" / "sidecar-cache").exists() or b"not: [valid" not in (
+        vault_dir / ".git" / "secretctl" / "sidecar-cache").read_bytes()
