@@ -128,18 +128,30 @@ _REMOVERS = 8  # unlink waits on I/O, not on a core: more threads than cores sti
 _CHUNK = 32  # files per task: a task per file costs more than the write (4,000 futures: 50 ms)
 
 
-def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: int = 0o644) -> None:
+def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: int = 0o644,
+               in_place: bool = False) -> None:
     """Write many files with the crash guarantee of :func:`atomic_write`, at bulk speed.
 
     Every temp file is written first, one ``sync`` makes all of them durable, then each is
     renamed into place: a crash leaves every file old or new, never torn. A per-file fsync
     would cost one disk flush each (1,000 secrets: seconds instead of one flush).
 
+    With ``in_place`` (only for a caller whose intent journal restores every one of these files
+    from git after a crash or a failure: service/recovery.py), an existing regular file of ours
+    is rewritten in its own inode and a missing one is created under its own name: no temp
+    file, no rename, and no inode allocated or freed (ext4 charges each allocation for the
+    inodes freed nearby in the last minute: 2,000 files rewritten in place took 55-75 ms here
+    against 0.47-1.05 s replaced). A crash can then leave a torn file until the next command's
+    recovery; a reader racing the rewrite of that very file may read a torn one, which fails
+    its MAC or its parse (never other plaintext). Anything else (a link, a hard-linked or
+    foreign file, not a regular file) is replaced atomically as before. Still one ``sync``.
+
     ``files`` may be a generator: writer threads take the first files while it produces the
     rest, so its work (encryption, which holds the GIL) overlaps the writes' system calls.
     """
     temps: list[str] = []
     targets: list[str] = []
+    rewritten: set[str] = set()  # targets written in place: nothing to rename
 
     def named() -> Iterator[tuple[str, str, bytes]]:
         # Each temp name is recorded before the file exists, so a clean-up sees every one.
@@ -157,6 +169,9 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
     def make(chunk: list[tuple[str, str, bytes]]) -> None:
         for tmp, target, data in chunk:
             try:
+                if in_place and _write_in_place(target, data, mode):
+                    rewritten.add(target)
+                    continue
                 fd = _create(tmp, mode)
                 try:
                     _write_all(fd, data)
@@ -165,9 +180,12 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
                     os.close(fd)
             except OSError as exc:
                 raise _write_failed(target, exc) from None
+        faults.point("store.batch-writing")
 
     def place(chunk: list[tuple[str, str]]) -> None:
         for tmp, target in chunk:
+            if target in rewritten:
+                continue
             try:
                 os.replace(tmp, target)
             except OSError as exc:
@@ -186,6 +204,50 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
+
+
+_IN_PLACE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def _write_in_place(target: str, data: bytes, mode: int) -> bool:
+    """Write ``data`` into ``target`` itself; False where it must be replaced instead.
+
+    Only a regular file with one link, owned by us, is rewritten: O_NOFOLLOW refuses a symbolic
+    link (a committed one could point out of the vault), a second hard link would see the write,
+    and O_NONBLOCK keeps a FIFO from blocking the open. A missing file is created under its own
+    name (O_EXCL: never through a link). Errors of the write itself raise."""
+    import stat
+
+    try:
+        fd = os.open(target, _IN_PLACE_FLAGS)
+    except FileNotFoundError:
+        try:
+            fd = _create(target, mode)
+        except FileExistsError:
+            return False  # a dangling link, or a file that appeared meanwhile: replaced atomically
+        try:
+            _write_all(fd, data)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        return True
+    except OSError:
+        return False  # a link (ELOOP), a FIFO with no reader (ENXIO), no access...: the atomic path decides
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid != os.geteuid():
+            return False
+        view = memoryview(data)
+        offset = 0
+        while offset < len(view):
+            offset += os.pwrite(fd, view[offset:], offset)
+        if st.st_size > len(data):
+            os.ftruncate(fd, len(data))
+        if st.st_mode & 0o7777 != mode:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _in_chunks(items: Iterable[_T], work: Callable[[list[_T]], None], *, workers: int = _WORKERS) -> None:
@@ -218,8 +280,11 @@ def _in_chunks(items: Iterable[_T], work: Callable[[list[_T]], None], *, workers
 def read_limited(path: str | Path, limit: int, *, what: str, display: str | None = None) -> bytes:
     shown = display or str(path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = _read_upto(fd, limit + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise NotFoundError(f"{what} not found: {shown}") from None
     except IsADirectoryError:
@@ -229,6 +294,26 @@ def read_limited(path: str | Path, limit: int, *, what: str, display: str | None
     if len(data) > limit:
         raise VaultCorruptError(f"{shown}: larger than {limit} bytes", hint="is this the right file?")
     return data
+
+
+def _read_upto(fd: int, most: int) -> bytes:
+    """At most ``most`` bytes of ``fd``, to its end. The first read asks for the file's size (plus
+    one, to see it end): asking for ``most`` (a 64 MiB secret limit) allocated that much each
+    time (a third of reading 1,000 small files)."""
+    st = os.fstat(fd)
+    ask = min(st.st_size + 1, most)
+    data = os.read(fd, ask)
+    if len(data) == most or (len(data) < ask and st.st_mode & 0o170000 == 0o100000):
+        return data  # the limit reached, or a regular file's short read: its end
+    parts = [data]
+    total = len(data)
+    while total < most:  # the file grew, or its size was not known (a FIFO, /proc)
+        chunk = os.read(fd, min(most - total, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+    return b"".join(parts)
 
 
 def remove(path: Path) -> None:

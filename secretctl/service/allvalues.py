@@ -8,6 +8,7 @@ need not load the session and everything an agent run needs.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 from secretctl.core import keys as keys_mod
@@ -45,6 +46,17 @@ class ValuesCache:
     forms: dict[tuple[bytes, int, int], ValueForms] = field(default_factory=dict)
 
 
+# A file changed this recently may change again within the same clock tick (bulk writes rewrite
+# files in place: same inode, and the same size for a value of the same length), so its signature
+# is not trusted next time (git's "racy" rule; infra/sidecarcache.py does the same).
+RACY_NS = 2_000_000_000
+_UNTRUSTED = ((-1, -1, -1), None)  # a signature no file has
+
+
+def _trusted(sig: _Signature, now: int) -> _Signature:
+    return _UNTRUSTED if any(s is not None and now - s[1] < RACY_NS for s in sig) else sig
+
+
 def _stat(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
@@ -57,6 +69,7 @@ def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str]) -> tuple[dic
     values: dict[str, Secret] = {}
     public: list[bytes] = []
     root = os.fspath(vault.root) + os.sep  # strings: path objects were a tenth of a 10,000-key build
+    now = time.time_ns()
     sigs = {key: (_stat(root + keys_mod.secret_path(key)), _stat(root + keys_mod.meta_path(key))) for key in keys}
     stale = [key for key in keys if (hit := cache.by_key.get(key)) is None or hit[0] != sigs[key]]
     # One sidecar read per key and one decrypt_many call for them all (public field values live in
@@ -65,7 +78,7 @@ def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str]) -> tuple[dic
         if isinstance(got, VaultLockedError):
             raise got  # locked: no redactor at all, rather than one that knows no value
         # Not a recipient, or a damaged file: nothing to redact that we could know.
-        cache.by_key[key] = (sigs[key], *(({}, []) if isinstance(got, SecretctlError) else got))
+        cache.by_key[key] = (_trusted(sigs[key], now), *(({}, []) if isinstance(got, SecretctlError) else got))
     for key in keys:
         hit = cache.by_key[key]
         values.update(hit[1])

@@ -132,7 +132,7 @@ class Writing(Reading):
             staged = gitpack.start_staging(self.root, blobs)
 
         try:
-            store.write_many(produce())
+            store.write_many(produce(), in_place=True)  # the intent journal restores them on a crash
         except BaseException:
             if staged is not None:
                 staged.undo()

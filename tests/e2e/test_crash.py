@@ -279,6 +279,22 @@ def test_a_killed_member_add_then_the_suggested_reencrypt(world: World, vault: P
     assert_invariants(world, vault, world.values | {"probe/after-crash": b"probe-value"})
 
 
+def test_a_member_add_killed_while_rewriting_files_in_place_is_rolled_back_even_if_a_file_was_torn(
+        world: World, vault: Path) -> None:
+    # Bulk writes rewrite each file in its own inode (no temp file): a kill, or a power loss,
+    # between two of those writes leaves some files new and possibly one torn. Recovery makes
+    # every file the journal names what HEAD has.
+    alice = as_member(world.alice, vault)
+    start = head(vault)
+    proc = crash(alice, "member", "add", "carol", world.carol.recipient, point="store.batch-writing")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    torn = vault / "app" / "k001.age"
+    data = torn.read_bytes()
+    torn.write_bytes(data[: len(data) // 2])  # what a power loss mid-write can leave
+    settle_and_check(world, alice, vault, "member-add", start, world.values, world.values, killed_at_point=True)
+    assert torn.read_bytes() != data[: len(data) // 2]
+
+
 @pytest.mark.parametrize("point", ["store.batch-temps-written", "git.commit-created"])
 def test_a_killed_member_remove(world: World, vault: Path, point: str) -> None:
     alice = as_member(world.alice, vault)

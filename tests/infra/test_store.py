@@ -85,3 +85,45 @@ def test_write_many_generator_failing_midway_leaves_targets_untouched_and_no_tem
         store.write_many(produce())
     assert all(g.read_bytes() == b"before" for g in goods)
     assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
+
+
+def test_write_many_in_place_rewrites_each_file_in_its_own_inode(tmp_path: Path) -> None:
+    """In place (bulk writes under the intent journal): no inode allocated or freed for a file that
+    exists, longer and shorter contents exact, the asked-for mode, new files under their own name."""
+    grown, shrunk, loose = tmp_path / "a" / "grown.age", tmp_path / "a" / "shrunk.age", tmp_path / "a" / "loose.age"
+    grown.parent.mkdir()
+    grown.write_bytes(b"short")
+    shrunk.write_bytes(b"a much longer old content")
+    loose.write_bytes(b"old")
+    loose.chmod(0o600)
+    inodes = {p: p.stat().st_ino for p in (grown, shrunk, loose)}
+    files = [(grown, b"grown to a longer content"), (shrunk, b"short"), (loose, b"new"),
+             *((tmp_path / "b" / f"new{i}.age", os.urandom(i)) for i in range(100))]
+    store.write_many(files, in_place=True)
+    for path, data in files:
+        assert path.read_bytes() == data
+        assert path.stat().st_mode & 0o777 == 0o644
+    assert {p: p.stat().st_ino for p in inodes} == inodes
+    assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
+
+
+def test_write_many_in_place_never_writes_through_a_link_or_into_a_fifo(tmp_path: Path) -> None:
+    """A committed symbolic link could point out of the vault, a hard link would see the write and a
+    FIFO would block the open: each is replaced by a new file, as without ``in_place``."""
+    outside, linked = tmp_path / "outside", tmp_path / "linked"
+    outside.write_bytes(b"not the vault's")
+    linked.write_bytes(b"not the vault's")
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "sym.age").symlink_to(outside)
+    (vault / "dangling.age").symlink_to(tmp_path / "nowhere")
+    os.link(linked, vault / "hard.age")
+    os.mkfifo(vault / "fifo.age")
+    names = ["sym.age", "dangling.age", "hard.age", "fifo.age"]
+    store.write_many([(vault / n, n.encode()) for n in names], in_place=True)
+    for n in names:
+        assert not (vault / n).is_symlink() and (vault / n).is_file()
+        assert (vault / n).read_bytes() == n.encode()
+    assert outside.read_bytes() == linked.read_bytes() == b"not the vault's"
+    assert not (tmp_path / "nowhere").exists()
+    assert [p.name for p in tmp_path.rglob("*tmp-*")] == []

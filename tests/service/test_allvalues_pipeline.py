@@ -107,3 +107,34 @@ def test_lean_forms_never_stand_in_for_full_ones(inproc: Vault, big: dict[str, b
     assert not full.lean
     assert full.redact(fragment) == b"id=[REDACTED:svc2/key2]\n"
     assert full.redact(base64.b64encode(b"x" + value) + b"\n").startswith(b"[REDACTED:svc2/key2]")
+
+
+def test_a_value_rewritten_in_place_within_the_same_clock_tick_is_read_again(
+        inproc: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Bulk writes rewrite a file in its own inode: an import overwriting a value with one of the
+    # same length, within the clock tick the cache read the old one in, can leave inode, size and
+    # mtime as they were. The rebuild must still redact the new value, not only the old.
+    from secretctl.core import keys as keys_mod
+    from secretctl.infra import crypto
+
+    real = crypto.encrypt_to
+
+    def same_size(plaintext: Secret, recipients: object) -> bytes:
+        # rage adds a random grease stanza: encrypt until the size is the old file's.
+        while len(out := real(plaintext, recipients)) != before[0][1]:
+            pass
+        return out
+
+
+    old, new = b"first-value-1234567890", b"other-value-0987654321"
+    inproc.import_entries([("app/token", Secret(old))])
+    cache = allvalues.ValuesCache()
+    assert allvalues.values_redactor(inproc, cache=cache).redact(old) == b"[REDACTED:app/token]"
+    files = [inproc.root / keys_mod.secret_path("app/token"), inproc.root / keys_mod.meta_path("app/token")]
+    before = [(f.stat().st_ino, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    monkeypatch.setattr(crypto, "encrypt_to", same_size)
+    inproc.import_entries([("app/token", Secret(new))], on_conflict="overwrite")
+    for f, (_, _, mtime) in zip(files, before, strict=True):
+        os.utime(f, ns=(mtime, mtime))  # the same clock tick
+    assert [(f.stat().st_ino, f.stat().st_size, f.stat().st_mtime_ns) for f in files] == before
+    assert allvalues.values_redactor(inproc, cache=cache).redact(new) == b"[REDACTED:app/token]"
