@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from secretctl.core import envmap
-from secretctl.core.redact import Layered, PassThrough, Redactor
+from secretctl.core.redact import Layered, Redactor
 from secretctl.infra import detcache, runner
 from secretctl.service.buildthread import BackgroundBuild
 
@@ -137,7 +137,12 @@ def stream(argv: Sequence[str], shown_argv: Sequence[str], env: Mapping[str, str
     # command line is checked with the uncompiled copy (below), without doing the work twice.
     checker = redactor(values, None, compiled=False)
     red = Deferred(checker.compile, lazy=LAZY_COMPILE) if sanitize else None
-    make_filter: Callable[[], StreamFilter] = red.stream if red is not None else PassThrough
+    if red is not None:
+        make_filter: Callable[[], StreamFilter] = red.stream
+    else:
+        from secretctl.core.redact import PassThrough  # here: core/redact loads its stream lazily
+
+        make_filter = PassThrough
     try:
         result = runner.run_streaming(argv, env, make_filter=make_filter, out=out, err=err, timeout=timeout,
                                       stdin_passthrough=True)

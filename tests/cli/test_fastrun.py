@@ -254,3 +254,15 @@ def test_the_fast_path_changes_no_environment_but_the_childs(unlocked: Member, m
     assert out.getvalue() == b"[REDACTED:app/token]\n" and err.getvalue() == b""
     assert env == before and dict(os.environ) == environ_before
     assert run_fast(None, ["app/short"], ["true"], env, out=out, err=err) is None  # refused: no error raised here
+
+
+def test_a_silent_run_loads_no_stream(unlocked: Member) -> None:
+    """A command that prints nothing never needs the redaction stream, nor the credential
+    expressions compiled on first use (the command line is checked without them); one that
+    prints loads both, and its output is redacted."""
+    imported(unlocked, "run", "-k", "app/token", "--", "true")  # the detector cache, on a fresh home
+    _, mods = imported(unlocked, "run", "-k", "app/token", "--", "true")
+    assert "secretctl.service.fastrun" in mods and "secretctl.core.redact.stream" not in mods
+    out, mods = imported(unlocked, "run", "-k", "app/token", "--", "sh", "-c", 'echo "$APP_TOKEN"')
+    assert "secretctl.core.redact.stream" in mods
+    assert out.strip() == b"[REDACTED:app/token]"

@@ -24,7 +24,7 @@ CREDENTIAL = "credential"
 _PLUGINS = ("aws", "azure_storage_key", "github_token", "gitlab_token", "slack", "stripe", "openai", "npm",
             "pypi_token", "private_key", "sendgrid", "twilio", "mailchimp", "discord", "telegram_token",
             "square_oauth")
-_LOOKAROUND = re.compile(r"\(\?<?[!=](?:[^()]|\([^()]*\))*\)")
+_LOOKAROUND = r"\(\?<?[!=](?:[^()]|\([^()]*\))*\)"  # compiled where the plugins are read
 _B64 = rb"[A-Za-z0-9+/]"
 _KEYED_VALUE = r"""[:=]\s*["']?([^"'\s,}]+)"""
 
@@ -71,17 +71,35 @@ EXTENSIONS: tuple[Detector, ...] = (
     Detector("age", rb"AGE-SECRET-KEY-1[0-9A-Z]{58}"),
 )
 
-# The words that make a keyed detector fire: a stream holds back a last line that has one until
-# the line ends (the value after it would not be recognised alone).
-KEYWORDS = re.compile(rb"(?i)secretaccesskey|sessiontoken|aws_secret_access_key|aws_session_token|private_key|"
-                      rb"token|client-key-data|accountkey|sharedaccesskey|sig=")
+# Compiled on first use (module __getattr__ below): a redactor that only checks a command line,
+# or finds no credential, never needs them, and compiling them cost every `run` ~0.5 ms.
+_PATTERNS = {
+    # The words that make a keyed detector fire: a stream holds back a last line that has one
+    # until the line ends (the value after it would not be recognised alone).
+    "KEYWORDS": rb"(?i)secretaccesskey|sessiontoken|aws_secret_access_key|aws_session_token|private_key|"
+                rb"token|client-key-data|accountkey|sharedaccesskey|sig=",
+    # A match ends where its token ends: the rules above stop at a minimum length (Hyperscan
+    # reports every end, and an open-ended class would report one per byte), and the token is
+    # then extended.
+    "TOKEN_TAIL": rb"[A-Za-z0-9_\-+/=.~%]*",
+    "PEM_BLOCK": rb"-----BEGIN ([A-Z0-9 ]{0,30})PRIVATE KEY( BLOCK)?-----"
+                 rb"(?:[A-Za-z0-9+/=\s:,.()\\-]|\\n){0,65536}?-----END \1PRIVATE KEY( BLOCK)?-----",
+    "PEM_BODY": rb"(?:[A-Za-z0-9+/=\s:,.()\\-]|\\n){0,65536}",
+}
 
-# A match ends where its token ends: the rules above stop at a minimum length (Hyperscan reports
-# every end, and an open-ended class would report one per byte), and the token is then extended.
-TOKEN_TAIL = re.compile(rb"[A-Za-z0-9_\-+/=.~%]*")
-PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{0,30})PRIVATE KEY( BLOCK)?-----"
-                       rb"(?:[A-Za-z0-9+/=\s:,.()\\-]|\\n){0,65536}?-----END \1PRIVATE KEY( BLOCK)?-----")
-PEM_BODY = re.compile(rb"(?:[A-Za-z0-9+/=\s:,.()\\-]|\\n){0,65536}")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    KEYWORDS: re.Pattern[bytes]
+    TOKEN_TAIL: re.Pattern[bytes]
+    PEM_BLOCK: re.Pattern[bytes]
+    PEM_BODY: re.Pattern[bytes]
+
+
+def __getattr__(name: str) -> re.Pattern[bytes]:
+    if name not in _PATTERNS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    compiled = globals()[name] = re.compile(_PATTERNS[name])  # later reads find it without this call
+    return compiled
 
 
 def _from_detect_secrets() -> list[Detector]:
@@ -97,12 +115,12 @@ def _from_detect_secrets() -> list[Detector]:
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__ and hasattr(obj, "denylist"):
                 for rx in obj.denylist:
-                    expr = _LOOKAROUND.sub("", rx.pattern)
+                    expr = re.sub(_LOOKAROUND, "", rx.pattern)
                     # Open-ended tails become a minimum (see TOKEN_TAIL) so a long token is one report.
                     expr = re.sub(r"\{(\d+),\d*\}(\)?)$", r"{\1}\2", expr).replace(".*", "").rstrip("+*")
                     value = r"(.*)" if rx.groups == 0 else rx.pattern
                     out.append(Detector(f"detect-secrets:{name}", expr.encode(), bool(rx.flags & re.IGNORECASE),
-                                        None if rx.groups == 0 else _LOOKAROUND.sub("", value)))
+                                        None if rx.groups == 0 else re.sub(_LOOKAROUND, "", value)))
     return out
 
 
