@@ -195,7 +195,7 @@ def decrypt_fast(items: list[tuple[str, bytes]], env: Mapping[str, str], identit
     or with an unprotected identity file when no agent runs; None at the first problem (the
     normal path words it). ``mine``: the identity's recipient, from its .pub."""
     from secretctl.errors import SecretctlError
-    from secretctl.infra import agentsock, settings
+    from secretctl.infra import settings
 
     socket = settings.agent_socket_file(env)
     values: list[Any]
@@ -225,6 +225,8 @@ def decrypt_fast(items: list[tuple[str, bytes]], env: Mapping[str, str], identit
         ident = Identity(tuple(opened[0]), mine or "", Path(identity), Secret(opened[1].encode()))
         values = [v if isinstance(v, SecretctlError) else v.reveal() for v in ident.decrypt_many(items)]
     else:
+        from secretctl.infra import agentsock  # here: its socket module costs a get without an agent ~1.5 ms
+
         client = agentsock.AgentClient(socket, recipient=mine)
         try:
             values = list(client.decrypt_many(items))
