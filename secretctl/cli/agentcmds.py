@@ -106,6 +106,9 @@ def unlock(
     use_keyring: Annotated[bool, typer.Option("--keyring", help="Take the passphrase from the OS keyring, and "
                                               "keep it there once it is right (needs secretctl[keyring]; "
                                               "see docs/security.md for what it trades).")] = False,
+    no_warm: Annotated[bool, typer.Option("--no-warm", help="Do not start the warm MCP server (a secret-free "
+                                          "process that starts `secretctl mcp` servers fast; docs/mcp.md).")]
+    = False,
 ) -> None:
     """Start the unlock agent: it asks for your password once (a terminal, $SECRETCTL_PASSWORD or
     stdin) and decrypts for your commands, the hooks and the MCP server until it forgets the key."""
@@ -123,6 +126,8 @@ def unlock(
         st = client.status()
         client.close()
         info(f"already {_describe(st)}")
+        if not no_warm and _warm_status() is None:
+            _warm_ready(_warm_start(), st.pid)  # a killed warm server's socket is replaced
         return
     except agentsock.AgentUnavailable:
         pass
@@ -132,24 +137,69 @@ def unlock(
         info("the identity has no passphrase: there is nothing to keep in the OS keyring")
     ask = keep.ask if keep else _asker(protected)
     on_wrong = keep.on_wrong if keep else _on_wrong
+    # Started now, so its imports overlap the passphrase prompt and the scrypt work.
+    warm = None if no_warm else _warm_start()
     if foreground:
         def ready(agent: Any) -> None:
             if keep:
                 keep.succeeded()
+            if warm is not None:
+                import os
+
+                _warm_ready(warm, os.getpid())
             info(f"unlocked; serving at {sock} until the key is forgotten (memory locked: "
                  f"{'yes' if agent.memory_locked else 'no'})")
 
-        unlock_agent.serve_foreground(path, sock, ask, timeout=timeout_s, idle=idle_s, ready=ready,
-                                      on_wrong=on_wrong)
+        try:
+            unlock_agent.serve_foreground(path, sock, ask, timeout=timeout_s, idle=idle_s, ready=ready,
+                                          on_wrong=on_wrong)
+        finally:
+            if warm is not None:
+                warm.cancel()
         info("locked: the agent has forgotten the key")
         return
-    unlock_agent.spawn(path, sock, ask, protected=protected, timeout=timeout_s, idle=idle_s,
-                       environ=dict(settings.environ()), on_wrong=on_wrong)
+    try:
+        pid = unlock_agent.spawn(path, sock, ask, protected=protected, timeout=timeout_s, idle=idle_s,
+                                 environ=dict(settings.environ()), on_wrong=on_wrong)
+    except BaseException:
+        if warm is not None:
+            warm.cancel()
+        raise
     if keep:
         keep.succeeded()
+    if warm is not None:
+        _warm_ready(warm, pid)
     client = agentsock.AgentClient(sock)
     info(_describe(client.status()))
     client.close()
+
+
+def _warm_start() -> Any:
+    from secretctl.service import warmserver
+
+    return warmserver.Starting("secretctl.cli.warm", Path(settings.warm_socket_file()), settings.environ())
+
+
+def _warm_ready(warm: Any, agent_pid: int) -> None:
+    """Wait for the warm server to listen; if it cannot, `secretctl mcp` simply starts cold."""
+    report = warm.ready(agent_pid)
+    if report.get("state") == "ok":
+        info(f"warm MCP server: pid {report['pid']} (`secretctl mcp` forks from it; `unlock --no-warm` skips it)")
+    elif report.get("state") != "running":
+        info(f"warning: the warm MCP server did not start ({report.get('error', 'unknown')}); "
+             "`secretctl mcp` starts cold")
+
+
+def _warm_status() -> dict[str, Any] | None:
+    from secretctl.service import warmserver
+
+    return warmserver.status(settings.warm_socket_file())
+
+
+def _warm_stop() -> bool:
+    from secretctl.service import warmserver
+
+    return warmserver.stop(settings.warm_socket_file())
 
 
 def lock(
@@ -166,10 +216,11 @@ def lock(
         info("removed the passphrase from the OS keyring" if removed else "no passphrase was kept in the OS keyring")
     sock = settings.agent_socket_path()
     client = agentsock.AgentClient(sock)
+    warm_stopped = _warm_stop()  # it would stop with the agent anyway; now, so `lock` returns with it gone
     try:
         client.lock()
     except agentsock.AgentUnavailable:
-        info("locked (no agent was running)")
+        info("locked (no agent was running)" + ("; stopped the warm MCP server" if warm_stopped else ""))
         return
     # Wait for the socket to go, so the next command cannot find it.
     deadline = time.monotonic() + 5
@@ -184,22 +235,32 @@ def status(json_out: Annotated[bool, JsonOpt] = False) -> None:
 
     sock = settings.agent_socket_path()
     client = agentsock.AgentClient(sock)
+    warm = _warm_status()
     try:
         st = client.status()
     except agentsock.AgentUnavailable:
         if json_out:
-            emit_json({"unlocked": False, "socket": str(sock)})
+            emit_json({"unlocked": False, "socket": str(sock), "warm": warm})
         else:
             sys.stdout.write("locked: no unlock agent is running (secretctl unlock)\n")
+            if warm is not None:
+                sys.stdout.write(_describe_warm(warm) + "\n")
         raise typer.Exit(1) from None
     finally:
         client.close()
     if json_out:
         emit_json({"unlocked": True, "socket": str(sock), "pid": st.pid, "recipient": st.recipient,
                    "expires_in": st.expires_in, "idle_in": st.idle_in, "memory_locked": st.memory_locked,
-                   "refused_peers": st.refused_peers})
+                   "refused_peers": st.refused_peers, "warm": warm})
     else:
         sys.stdout.write(_describe(st) + "\n")
+        sys.stdout.write((_describe_warm(warm) if warm is not None else "warm MCP server: not running "
+                          "(`secretctl mcp` starts cold)") + "\n")
+
+
+def _describe_warm(warm: dict[str, Any]) -> str:
+    stale = "; stale (installed files changed): it stops at the next `secretctl mcp`" if warm.get("stale") else ""
+    return f"warm MCP server: pid {warm.get('pid')}, serving {warm.get('serving')} MCP client(s){stale}"
 
 
 def register(app: typer.Typer) -> None:

@@ -148,6 +148,15 @@ def _dispatch(argv: list[str]) -> None:
             if code:
                 sys.exit(code)
             return
+    if fast is None and not completing(settings.environ()):
+        # `secretctl mcp`, what MCP clients start: a warm server's fork when `unlock` started one
+        # (the SDK already imported), else this process serves, below.
+        from secretctl.cli import mcplaunch
+
+        if mcplaunch.is_mcp(argv):
+            code = mcplaunch.launch(argv, settings.environ())
+            if code is not None:
+                sys.exit(code)
     if argv == ["--version"]:
         from secretctl.cli.common import print_version
 

@@ -134,6 +134,28 @@ def agent_socket_file(env: Mapping[str, str] | None = None) -> str:
     return os.path.join(runtime_dir_str(env), f"agent-{_fnv1a(os.path.abspath(identity_file(env)))}.sock")
 
 
+def warm_socket_file(env: Mapping[str, str] | None = None) -> str:
+    """The warm MCP server's socket: beside the agent's, one per agent (its name is the agent's
+    with ``.warm``), so the sandbox hides both and `lock` finds the one started with its agent."""
+    agent = agent_socket_file(env)
+    return agent.removesuffix(".sock") + ".warm.sock"
+
+
+def environ_items() -> list[bytes]:
+    """The whole environment as ``NAME=value`` bytes (what a warm MCP server's child adopts)."""
+    return [k + b"=" + v for k, v in os.environb.items()]
+
+
+def adopt_environ(items: list[bytes]) -> None:
+    """Make ``items`` (``NAME=value`` bytes) this process's whole environment, C level included:
+    a warm MCP server's child takes its client's, so every setting is read from that one."""
+    os.environ.clear()
+    for item in items:
+        name, _, value = item.partition(b"=")
+        if name:
+            os.environb[name] = value
+
+
 def _fnv1a(text: str) -> str:
     # A name, not a defence (the agent checks the recipient a client expects): FNV-1a spares the
     # fast path the 10 ms it takes to import hashlib's OpenSSL.

@@ -26,6 +26,10 @@ _REEXPORTS: dict[str, tuple[str, str]] = {
     "agentsock": ("secretctl.infra.agentsock", ""),
     "unlock_agent": ("secretctl.infra.unlock_agent", ""),
     "MAX_TRIES": ("secretctl.infra.unlock_agent", "MAX_TRIES"),
+    # the warm MCP server started beside it (a secret-free pre-imported process forking servers)
+    # and the `secretctl mcp` launcher's hand-off to it
+    "warmserver": ("secretctl.infra.warmserver", ""),
+    "warmclient": ("secretctl.infra.warmclient", ""),
     # the passphrase `unlock --keyring` keeps in the OS keyring (optional `keyring` package)
     "oskeyring": ("secretctl.infra.oskeyring", ""),
     # the process's own protection (non-dumpable, locked pages) and the MCP password hand-off,
@@ -85,6 +89,8 @@ if TYPE_CHECKING:  # the same names, for mypy (at run time __getattr__ imports t
     from secretctl.infra import settings as settings
     from secretctl.infra import store as store
     from secretctl.infra import unlock_agent as unlock_agent
+    from secretctl.infra import warmclient as warmclient
+    from secretctl.infra import warmserver as warmserver
     from secretctl.infra.clock import utcnow as utcnow
     from secretctl.infra.identity import check_new_password as check_new_password
     from secretctl.infra.unlock_agent import MAX_TRIES as MAX_TRIES

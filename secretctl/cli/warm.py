@@ -1,0 +1,95 @@
+"""The warm MCP server process (``python -P -m secretctl.cli.warm --socket PATH``), which
+`secretctl unlock` starts beside the unlock agent: it imports what `secretctl mcp` imports (the
+MCP SDK alone is about 0.8 s of CPU), then forks one server per launcher
+(service.warmserver has the socket and fork mechanics; cli/mcplaunch.py is the launcher).
+
+Each child runs ``cli.main.main()`` on the launcher's argv and environment: the same code path a
+cold `secretctl mcp` runs, from the start (the password hand-off, the undumpable flag, the
+vault, the server). The parent imports modules and nothing else: no vault, no identity, no
+setting (settings reads the environment only when asked, and the child asks with the client's).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from secretctl.cli import mcplaunch
+
+# What `secretctl mcp-server` imports before its first answer, found with `python -X importtime`;
+# a module missing here is imported by each child instead (slower, never wrong). Nothing here
+# may read the environment, a file of the user's or start a thread at import.
+PRELOAD = (
+    "typer", "click", "rich", "logging", "json", "secretctl.cli.app", "secretctl.cli.mcp", "secretctl.cli.common",
+    "mcp", "mcp.server.mcpserver", "mcp.server.stdio", "anyio", "pydantic", "secretctl.mcp.server",
+    "secretctl.service.session", "secretctl.service.vault", "secretctl.service.base", "secretctl.service.run",
+    "secretctl.infra.identity", "secretctl.infra.crypto", "secretctl.infra.hardening", "secretctl.infra.pwhandoff",
+    "secretctl.core.redact", "secretctl.core.policy", "secretctl.core.schema", "yaml", "pyrage", "hyperscan",
+)
+
+
+def preload() -> list[str]:
+    """Import PRELOAD; the names that failed (an optional package missing is no reason to stop)."""
+    missing = []
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # any import failure: that child imports it itself, or fails as cold would
+            missing.append(name)
+    return missing
+
+
+def _serve_child(_handoff: object) -> int:
+    """In a forked child, with the launcher's stdio, folder, argv and environment adopted."""
+    mcplaunch.WARM_CHILD = True  # this process is the server: never hand off again
+    from secretctl.cli import main as cli_main
+
+    try:
+        cli_main.main()
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        sys.stderr.write(f"{code}\n")
+        return 1
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    from secretctl.service import hardening, warmserver
+
+    # No same-uid process may read or patch what every forked server starts from.
+    hardening.set_not_dumpable()
+    hardening.no_core_dumps()
+    opts = dict(zip(argv[::2], argv[1::2], strict=False))
+    socket_path = Path(opts["--socket"])
+    preload()
+    line = sys.stdin.readline().strip()  # the unlock agent's pid, once `unlock` has it
+    if not line.isdigit():
+        return 0  # unlock failed (or was interrupted): nothing to serve
+    try:
+        held = warmserver.listen(socket_path)
+    except Exception as exc:  # reported to `unlock`, which carries on without a warm server
+        warmserver.report_ready({"state": "error", "error": type(exc).__name__})
+        return 1
+    if held is None:
+        warmserver.report_ready({"state": "running"})  # another warm server serves this socket
+        return 0
+    listener, lock_fd = held
+    server = warmserver.Server(listener, socket_path, agent_pid=int(line), child=_serve_child)
+    warmserver.report_ready({"state": "ok", "pid": server.status()["pid"]})
+    warmserver.detach()
+    try:
+        server.serve()
+    finally:
+        import os
+
+        os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
