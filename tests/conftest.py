@@ -72,6 +72,9 @@ def _base_env(home: Path) -> dict[str, str]:
         GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
         GIT_CONFIG_NOSYSTEM="1",
         NO_COLOR="1",
+        # `unlock` would start the warm MCP server (about 1 s of CPU) for every agent of the suite;
+        # tests/e2e/test_warm_mcp.py turns it on where it is the point.
+        SECRETCTL_WARM="0",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return env

@@ -107,7 +107,8 @@ def unlock(
                                               "keep it there once it is right (needs secretctl[keyring]; "
                                               "see docs/security.md for what it trades).")] = False,
     no_warm: Annotated[bool, typer.Option("--no-warm", help="Do not start the warm MCP server (a secret-free "
-                                          "process that starts `secretctl mcp` servers fast; docs/mcp.md).")]
+                                          "process that starts `secretctl mcp` servers fast; docs/mcp.md); "
+                                          "SECRETCTL_WARM=0 does the same.")]
     = False,
 ) -> None:
     """Start the unlock agent: it asks for your password once (a terminal, $SECRETCTL_PASSWORD or
@@ -117,6 +118,7 @@ def unlock(
     from secretctl.service import identity as identity_mod
 
     timeout_s, idle_s = _seconds(timeout), _seconds(idle)
+    no_warm = no_warm or not settings.warm_enabled()
     path = settings.identity_path()
     sock = settings.agent_socket_path()
     if not path.exists():

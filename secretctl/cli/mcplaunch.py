@@ -33,8 +33,11 @@ def launch(argv: list[str], environ: Mapping[str, str]) -> int | None:
 
     if WARM_CHILD or not is_mcp(argv):
         return None
-    # The password hand-off re-executes the server, which a fork cannot keep warm: cold, as before.
-    if environ.get(settings.ENV_PASSWORD):
+    from secretctl.service import pwhandoff
+
+    # The password hand-off re-executes the server, which a fork cannot keep warm: cold, as before
+    # (and the re-executed server, which reads the password from a pipe of its own, stays cold too).
+    if environ.get(settings.ENV_PASSWORD) or environ.get(pwhandoff.ENV_PASSWORD_FD):
         return None
     import sys
 

@@ -11,7 +11,8 @@ The conversation on one connection, after the server checked the peer's uid:
     child    -> launcher ADOPTED                  (or FAILED: nothing was touched; run cold)
     launcher -> child    GO                       from here on the child owns stdio
     launcher -> child    SIGNAL + signal number   (a signal the launcher received, forwarded)
-    child    -> launcher EXIT + status            (from the child, or its parent for a signal death)
+    child    -> launcher EXIT + status            (from the child, or its parent for a signal death:
+                                                  minus the signal)
 
 The launcher's path imports no ``typing``, json or re (about 10 ms each): plain bytes and struct.
 """
@@ -98,7 +99,8 @@ def number(data: bytes) -> int:
 
 
 def status_of(wait_status: int) -> int:
-    """A shell's exit status for a ``waitpid`` status: the code, or 128 + the signal."""
+    """The exit code for a ``waitpid`` status, or minus the signal that killed the process (as
+    subprocess reports it): the launcher then dies of the same signal."""
     if wait_status & 0x7F:
-        return 128 + (wait_status & 0x7F)
+        return -(wait_status & 0x7F)
     return (wait_status >> 8) & 0xFF

@@ -25,6 +25,7 @@ ENV_CONFIG_DIR = "SECRETCTL_CONFIG_DIR"
 ENV_DATA_DIR = "SECRETCTL_DATA_DIR"
 ENV_RUNTIME_DIR = "SECRETCTL_RUNTIME_DIR"
 ENV_AGENT_SOCKET = "SECRETCTL_AGENT_SOCKET"
+ENV_WARM = "SECRETCTL_WARM"
 
 
 def environ() -> Mapping[str, str]:
@@ -144,6 +145,13 @@ def warm_socket_file(env: Mapping[str, str] | None = None) -> str:
 def environ_items() -> list[bytes]:
     """The whole environment as ``NAME=value`` bytes (what a warm MCP server's child adopts)."""
     return [k + b"=" + v for k, v in os.environb.items()]
+
+
+def warm_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether `unlock` starts the warm MCP server: $SECRETCTL_WARM=0 turns it off (as
+    `unlock --no-warm` does once)."""
+    env = os.environ if env is None else env
+    return env.get(ENV_WARM, "") != "0"
 
 
 def adopt_environ(items: list[bytes]) -> None:

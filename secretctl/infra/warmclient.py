@@ -71,7 +71,7 @@ def hand_off(socket_path: str, argv: list[str]) -> int | None:
     except (OSError, EOFError, warmproto.ProtocolError):
         sock.close()
         return None
-    return _wait(sock)
+    return exit_like(_wait(sock))
 
 
 def _start(sock: _socket.socket, argv: list[str]) -> bool:
@@ -95,6 +95,19 @@ def _start(sock: _socket.socket, argv: list[str]) -> bool:
         return False
     sock.sendall(warmproto.GO)
     return True
+
+
+def exit_like(code: int) -> int:
+    """A status to exit with; a signal death (negative) is repeated on this process, so the MCP
+    client sees what a server killed by that signal shows (128 + it, if the signal is ignored)."""
+    if code >= 0:
+        return code
+    try:
+        _signal.signal(-code, _signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    except (OSError, ValueError):
+        pass
+    return 128 - code
 
 
 def _wait(sock: _socket.socket) -> int:

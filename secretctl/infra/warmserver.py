@@ -207,6 +207,7 @@ class Server:
 
     def status(self) -> dict[str, object]:
         return {"pid": os.getpid(), "agent_pid": self.watch.pid, "serving": len(self.children),
+                "children": sorted(self.children),
                 "uptime": time.time() - self.started, "stale": is_stale(self.seen),
                 "refused_peers": self.refused_peers, "package": package_dir()}
 
@@ -329,18 +330,19 @@ def _forget_process_caches() -> None:
 
 def _watch_launcher(conn: socket.socket) -> None:
     """The launcher forwards its signals; when it dies, this server must not outlive it."""
+    forwarded = {int(signal.SIGTERM), int(signal.SIGINT), int(signal.SIGHUP)}
     while True:
         try:
-            frame = conn.recv(2)
-        except OSError:
-            frame = b""
-        if frame[:1] == warmproto.SIGNAL and len(frame) == 2:
-            os.kill(os.getpid(), frame[1])
-            continue
-        if not frame:
-            os.kill(os.getpid(), signal.SIGTERM)  # as a cold server whose client went away by a kill
-            time.sleep(3)
-            os._exit(128 + signal.SIGTERM)  # a handler kept it alive: the client is gone all the same
+            frame = _recv_exact(conn, 1)
+            if frame == warmproto.SIGNAL:
+                signum = _recv_exact(conn, 1)[0]
+                if signum in forwarded:
+                    os.kill(os.getpid(), signum)
+        except (OSError, EOFError):
+            break
+    os.kill(os.getpid(), signal.SIGTERM)  # as a cold server whose client went away by a kill
+    time.sleep(3)
+    os._exit(128 + signal.SIGTERM)  # a handler kept it alive: the client is gone all the same
 
 
 def report_ready(line: dict[str, object]) -> None:

@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -444,5 +445,39 @@ def test_unlock_agent_socket_is_out_of_reach(box: dict[str, Any], alice: Member,
         assert str(sock) not in results[0].structured_content["stdout"]  # not listed, not found
         assert "SECRETCTL" not in results[0].structured_content["stdout"]  # no variable points at it
         assert "No such file" in results[1].structured_content["stderr"]
+    finally:
+        alice.run("lock", check=False)
+
+
+def test_warm_mcp_server_socket_is_out_of_reach(box: dict[str, Any], alice: Member,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm MCP server forks an MCP server for any same-uid client that reaches its socket
+    (which then decrypts through the agent): a sandboxed command must not find it either."""
+    from secretctl.infra import settings
+    from tests.conftest import private_runtime_dir
+
+    runtime = private_runtime_dir(alice)
+    monkeypatch.setenv("SECRETCTL_RUNTIME_DIR", alice.env["SECRETCTL_RUNTIME_DIR"])
+    out = alice.run("unlock", check=False, env={"SECRETCTL_WARM": "1"})
+    assert out.returncode == 0, out.stderr
+    try:
+        sock = settings.warm_socket_file()
+        assert os.path.exists(sock) and b"warm MCP server: pid" in out.stderr  # it is up, and this is its socket
+        probe = (f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({sock!r}); s.sendall(b'R'); "
+                 "print('CONNECTED', s.recv(5))")
+        results = [
+            run(box, "sh", ["-c", f"ls -la {runtime} {sock}; env; find / -xdev -type s 2>/dev/null"]),
+            run(box, "python3", ["-c", probe]),
+        ]
+        out_text = "\n".join(text(r) for r in results)
+        assert "CONNECTED" not in out_text
+        assert sock not in results[0].structured_content["stdout"]
+        assert ".warm.sock" not in results[0].structured_content["stdout"]  # no variable points at it
+        assert "No such file" in results[1].structured_content["stderr"]
+        st = json.loads(alice.run("status", "--json").stdout)["warm"]
+        assert st["serving"] == 0  # nothing was forked for the sandboxed probe
+        # The control: the same probe outside the sandbox reaches it (a fork answers its pid).
+        outside = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60)
+        assert b"CONNECTED b'K" in outside.stdout, outside.stderr
     finally:
         alice.run("lock", check=False)

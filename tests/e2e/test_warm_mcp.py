@@ -1,0 +1,309 @@
+"""The warm MCP server (`secretctl unlock` starts it; `secretctl mcp` hands its stdio over to a
+fork of it), as MCP clients and attackers meet it: the installed `secretctl mcp` launcher over
+stdio with the real MCP client, real agent and warm processes, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SECRETCTL, Member
+from tests.e2e.test_unlock import VALUE, alive, carol_in, stop_agent, unlock, wait_until
+from tests.e2e.test_unlock_mcp import RUN, text, with_policy
+
+pytest.importorskip("mcp")
+if not sys.platform.startswith("linux"):
+    pytest.skip("the tests read /proc", allow_module_level=True)
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+CANARY_ENV = "warm-Client-Env-Canary-5521"
+
+
+@pytest.fixture
+def warm(tmp_path: Path) -> Iterator[Member]:
+    """carol (protected identity, agent unlocked from stdin) with the warm server on."""
+    for m in carol_in(tmp_path):
+        m.env.pop("SECRETCTL_WARM", None)  # the suite turns it off (tests/conftest.py)
+        with_policy(m)
+        out = unlock(m)
+        assert out.returncode == 0, out.stderr
+        assert b"warm MCP server: pid" in out.stderr, out.stderr
+        yield m
+        stop_agent(m)
+
+
+def warm_status(m: Member) -> dict[str, Any] | None:
+    data = json.loads(m.run("status", "--json", check=False).stdout)
+    return data.get("warm")
+
+
+def params(m: Member, env: dict[str, str] | None = None, *, cwd: Path | None = None) -> StdioServerParameters:
+    root = Path(m.env["SECRETCTL_VAULT"])
+    return StdioServerParameters(command=SECRETCTL, args=["mcp"], env={**m.env, **(env or {})},
+                                 cwd=str(cwd or root))
+
+
+def session(p: StdioServerParameters, calls: list[tuple[str, dict[str, Any]]], during: Any = None
+            ) -> tuple[Any, list[Any], Any]:
+    """(tools/list, the call results, what ``during`` returned while the session was open)."""
+
+    async def go() -> tuple[Any, list[Any], Any]:
+        async with Client(p) as client:
+            tools = await client.list_tools()
+            seen = await asyncio.to_thread(during) if during else None
+            return tools, [await client.call_tool(*c) for c in calls], seen
+
+    return asyncio.run(go())
+
+
+ENV_NAMES = ("secret_run", {"keys": ["app/token"], "command": "sh",
+                            "args": ["-c", "env | cut -d= -f1 | sort | tr '\\n' ' '"]})
+CALLS = [("secret_list", {}), RUN, ENV_NAMES, ("secret_get_masked", {"key": "app/token"})]
+
+
+def comparable(tools: Any, results: list[Any]) -> tuple[Any, ...]:
+    listed = sorted((t.name, t.description, json.dumps(t.input_schema, sort_keys=True)) for t in tools.tools)
+    answers = []
+    for r in results:
+        data = dict(r.structured_content or {})
+        data.pop("duration_ms", None)  # a measurement, not an answer
+        answers.append((r.is_error, json.dumps(data, sort_keys=True), text(r) if r.is_error else ""))
+    return tuple(listed), tuple(answers)
+
+
+# ------------------------------------------------------------------ same answers, faster start
+def test_the_warm_server_answers_exactly_as_a_cold_one(warm: Member) -> None:
+    tools, results, seen = session(params(warm), CALLS, during=lambda: warm_status(warm))
+    assert seen is not None and seen["serving"] == 1, seen  # this session was a fork of the warm server
+    assert results[1].structured_content["stdout"] == "[REDACTED:app/token]\n"
+    warm_answers = comparable(tools, results)
+
+    warm.run("lock")
+    assert unlock(warm, "--no-warm").returncode == 0
+    assert warm_status(warm) is None
+    tools, results, _ = session(params(warm), CALLS)
+    assert comparable(tools, results) == warm_answers
+
+
+def test_each_client_gets_its_own_server_with_its_own_settings(warm: Member, tmp_path: Path) -> None:
+    """Two clients at once, told apart only by their environment (SECRETCTL_VAULT,
+    SECRETCTL_ACTOR): nothing the warm process read before the fork decides for them."""
+    other = tmp_path / "other-vault"
+    warm.run("init", str(other), "--name", "carol")
+    warm.run("set", "app/token", input=b"second-Vault-Value-8812", env={"SECRETCTL_VAULT": str(other)})
+    warm.run("set", "app/only-here", input=b"only-Here-Value-7713", env={"SECRETCTL_VAULT": str(other)})
+    with_policy(Member(warm.name, warm.home, {**warm.env, "SECRETCTL_VAULT": str(other)}))
+    first = params(warm, {"SECRETCTL_ACTOR": "actor-first"})
+    second = params(warm, {"SECRETCTL_VAULT": str(other), "SECRETCTL_ACTOR": "actor-second"}, cwd=other)
+
+    async def go() -> tuple[list[Any], list[Any], Any]:
+        async with Client(first) as a, Client(second) as b:
+            seen = await asyncio.to_thread(warm_status, warm)
+            got_a = [await a.call_tool("secret_list", {}), await a.call_tool(*RUN)]
+            got_b = [await b.call_tool("secret_list", {}), await b.call_tool(*RUN)]
+            return got_a, got_b, seen
+
+    got_a, got_b, seen = asyncio.run(go())
+    assert seen is not None and seen["serving"] == 2 and len(set(seen["children"])) == 2, seen
+    assert [s["key"] for s in got_a[0].structured_content["secrets"]] == ["app/token"]
+    assert [s["key"] for s in got_b[0].structured_content["secrets"]] == ["app/only-here", "app/token"]
+    assert not got_a[1].is_error and not got_b[1].is_error
+    # Each server recorded the access under its own client's actor, in its own client's vault.
+    assert [p.name for p in (Path(warm.env["SECRETCTL_VAULT"]) / ".secretctl/audit").iterdir()] == \
+        ["actor-first.jsonl"]
+    assert [p.name for p in (other / ".secretctl/audit").iterdir()] == ["actor-second.jsonl"]
+
+
+# ------------------------------------------------------------------ lifetimes
+def _launch(m: Member) -> tuple[subprocess.Popen[bytes], int]:
+    """A launcher whose client never speaks: its server waits on stdin. Returns it and the pid
+    of the server forked for it."""
+    proc = subprocess.Popen([SECRETCTL, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=m.env, cwd=m.env["SECRETCTL_VAULT"])
+    st: dict[str, Any] = {}
+
+    def serving() -> bool:
+        st.update(warm_status(m) or {})
+        return bool(st.get("children"))
+
+    assert wait_until(serving, 30), st
+    return proc, int(st["children"][0])
+
+
+def test_a_killed_launcher_takes_its_server_with_it(warm: Member) -> None:
+    proc, child = _launch(warm)
+    assert alive(child)
+    proc.kill()
+    proc.wait()
+    assert wait_until(lambda: not alive(child), 15), "the forked server outlived its launcher"
+    assert proc.stdin is not None
+    proc.stdin.close()
+
+
+def test_a_signal_to_the_launcher_ends_the_server_as_it_would_end_a_cold_one(warm: Member) -> None:
+    proc, child = _launch(warm)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == -signal.SIGTERM  # the status a cold server killed by SIGTERM shows
+    assert wait_until(lambda: not alive(child), 15)
+
+
+def test_a_killed_warm_server_is_not_needed_and_the_next_unlock_replaces_it(warm: Member) -> None:
+    st = warm_status(warm)
+    assert st is not None
+    os.kill(int(st["pid"]), signal.SIGKILL)
+    assert wait_until(lambda: not alive(int(st["pid"])))
+    sock = Path(json.loads(warm.run("status", "--json").stdout)["socket"]).with_suffix(".warm.sock")
+    assert sock.exists()  # a dead server's socket: nobody listens
+    _tools, results, seen = session(params(warm), [RUN], during=lambda: warm_status(warm))
+    assert seen is None  # served cold
+    assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+    out = unlock(warm)  # the agent still runs: only the warm server is started again
+    assert b"already unlocked" in out.stderr and b"warm MCP server: pid" in out.stderr, out.stderr
+    again = warm_status(warm)
+    assert again is not None and again["pid"] != st["pid"]
+    _, results, seen = session(params(warm), [RUN], during=lambda: warm_status(warm))
+    assert seen is not None and seen["serving"] == 1
+    assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+
+
+def test_lock_stops_the_warm_server(warm: Member) -> None:
+    st = warm_status(warm)
+    assert st is not None
+    warm.run("lock")
+    assert wait_until(lambda: not alive(int(st["pid"])))
+    assert warm_status(warm) is None
+    assert not list(Path(warm.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
+
+
+def test_the_agents_timeout_stops_the_warm_server(tmp_path: Path) -> None:
+    for m in carol_in(tmp_path):
+        m.env.pop("SECRETCTL_WARM", None)
+        assert unlock(m, "--timeout", "3s").returncode == 0
+        st = warm_status(m)
+        assert st is not None
+        assert wait_until(lambda: not alive(int(st["pid"])), 20)  # noqa: B023 - used at once
+        assert not list(Path(m.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
+
+
+def test_a_stale_warm_server_is_not_used(warm: Member) -> None:
+    """An upgrade or an edit of an imported file: the fork would run other code than a fresh
+    start, so the launcher runs the server itself and the warm server stops."""
+    import secretctl.core.warmproto as touched
+
+    st = warm_status(warm)
+    assert st is not None
+    path = Path(touched.__file__)
+    before = path.stat()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    try:
+        assert warm_status(warm)["stale"] is True  # type: ignore[index]
+        _, results, seen = session(params(warm), [RUN], during=lambda: warm_status(warm))
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert seen is None
+    assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+    assert wait_until(lambda: not alive(int(st["pid"])))
+
+
+# ------------------------------------------------------------------ the attacker
+def _readable_memory(pid: int) -> bytes:
+    """Every readable private mapping of ``pid`` (root reads a non-dumpable process too)."""
+    chunks = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("r") or "[vvar]" in line or "[vsyscall]" in line:
+                continue
+            start, end = (int(x, 16) for x in addr.split("-"))
+            with contextlib.suppress(OSError, ValueError, OverflowError):
+                mem.seek(start)
+                chunks.append(mem.read(end - start))
+    return b"".join(chunks)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to read another process's memory")
+def test_the_warm_process_never_holds_a_secret_or_a_clients_environment(warm: Member) -> None:
+    st = warm_status(warm)
+    assert st is not None
+    pid = int(st["pid"])
+    _, results, seen = session(params(warm, {"WARM_CANARY": CANARY_ENV}),
+                               [RUN, ("secret_get_masked", {"key": "app/token"})], during=lambda: warm_status(warm))
+    assert seen is not None and seen["serving"] == 1
+    assert not results[0].is_error
+    memory = _readable_memory(pid)
+    assert len(memory) > 10_000_000  # really read: the SDK and secretctl are in there
+    assert VALUE not in memory
+    assert CANARY_ENV.encode() not in memory  # the hand-off is read by the child only
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    assert b"SECRETCTL_" not in environ
+    vault = os.path.realpath(warm.env["SECRETCTL_VAULT"])
+    open_files = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    assert not [f for f in open_files if f.startswith(vault) or "identity" in f], open_files
+
+
+@pytest.mark.skipif(os.getuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv to run a client under another uid")
+def test_a_peer_with_another_uid_is_refused(warm: Member) -> None:
+    st = warm_status(warm)
+    assert st is not None
+    sock = next(Path(warm.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
+    # Opened up as a careless admin would: only the server's own peer check is left.
+    sock.parent.parent.chmod(0o711)
+    sock.parent.chmod(0o755)
+    sock.chmod(0o666)
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])\n"
+            "try:\n"
+            "    s.sendall(b'R'); data = s.recv(100)\n"
+            "except (BrokenPipeError, ConnectionResetError):\n"
+            "    data = b''\n"
+            "print('answered' if data else 'refused', repr(data))\n")
+    try:
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                              code, str(sock)], capture_output=True, timeout=60, cwd="/")
+    finally:
+        sock.parent.chmod(0o700)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == b"refused b''"  # closed before a fork, without a byte
+    after = warm_status(warm)
+    assert after is not None and after["refused_peers"] == 1 and after["serving"] == 0
+
+
+def test_a_password_in_the_clients_environment_keeps_the_cold_path(warm: Member) -> None:
+    """The password hand-off re-executes the server (infra/pwhandoff.py): no fork could keep it
+    warm, and the password must not cross into the warm process's socket buffer either."""
+    p = params(warm, {"SECRETCTL_PASSWORD": "correct-Horse-battery-91"})
+    _, results, seen = session(p, [RUN], during=lambda: warm_status(warm))
+    assert seen is not None and seen["serving"] == 0
+    assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+
+
+def test_the_launcher_imports_nothing_heavy(warm: Member) -> None:
+    """The launcher's own start: no mcp, pydantic or Typer before the hand-off."""
+    code = ("import sys, runpy\n"
+            "sys.argv = ['secretctl', 'mcp']\n"
+            "try:\n"
+            "    runpy.run_module('secretctl.cli.main', run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'pydantic', 'typer', 'anyio'))\n"
+            "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True, env=warm.env,
+                         cwd=warm.env["SECRETCTL_VAULT"], timeout=60)
+    assert time.monotonic() - started < 30
+    assert b"HEAVY=\n" in out.stderr, out.stderr[-2000:]
