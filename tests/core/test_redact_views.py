@@ -151,3 +151,21 @@ def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
                                                 shapes.sets[0][0].scan(data))}
         got = sorted(h for h in ((k, s, e) for k, _, s, e in shapes.scan(data)) if h not in tier0)
         assert got == whole
+
+
+def test_run_ends_found_from_the_first_run_are_those_of_a_whole_scan() -> None:
+    # The first runs are found by a scan that stops at its first match, started again past each
+    # run; the rest by RUN_START from there: the same ends, in order, as RUN_START over all of it.
+    from secretctl.core.redact import runs
+    from secretctl.core.redact.redactor import _Shapes
+
+    shapes = _Shapes.compile()
+    starts, first = shapes.sets[3][0], shapes.sets[4][0]
+    rnd = random.Random(11)
+    for _ in range(400):
+        parts = [bytes(rnd.choice(b"aZ09+/_-") for _ in range(rnd.choice((0, 1, 31, 32, 33, 64, 200))))
+                 if rnd.random() < 0.5 else bytes(rnd.choice(b" \n=.:\x00\xff") for _ in range(rnd.randint(1, 3)))
+                 for _ in range(rnd.randint(0, 40))]
+        data = b"".join(parts)
+        whole = [e for _, _, e in starts.scan(data)][: runs.RUN_WINDOWS + 1]
+        assert runs.run_ends(data, first.scan, starts.scan) == whole, data

@@ -152,7 +152,9 @@ class RegexSet:
     Unlike a set of values, this one holds only public patterns: it may be serialized
     (``dump``/``load``) and cached on disk, which saves its compile (0.2-0.8 s) at every start."""
 
-    def __init__(self, expressions: Sequence[bytes], serialized: bytes | None = None) -> None:
+    def __init__(self, expressions: Sequence[bytes], serialized: bytes | None = None, *, first: bool = False) -> None:
+        """``first``: each expression reports only its first match, and the scan stops once every
+        one has (a test of whether, and where first, a chunk holds something: no start offsets)."""
         import hyperscan  # lazy, as above
 
         self.expressions = list(expressions)
@@ -163,7 +165,8 @@ class RegexSet:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             db.compile(expressions=self.expressions, ids=list(range(len(self.expressions))),
                        elements=len(self.expressions),
-                       flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(self.expressions))
+                       flags=[hyperscan.HS_FLAG_SINGLEMATCH if first else hyperscan.HS_FLAG_SOM_LEFTMOST]
+                       * len(self.expressions))
         self._db = db
         self._lock = threading.Lock()
 
@@ -172,7 +175,7 @@ class RegexSet:
 
         return bytes(hyperscan.dumpb(self._db))
 
-    def scan(self, data: bytes, *, limit: int = 0) -> list[Hit]:
+    def scan(self, data: bytes | memoryview, *, limit: int = 0) -> list[Hit]:
         """Every hit, in order of end; with ``limit``, the scan stops at that many."""
         if not data:
             return []
@@ -186,5 +189,6 @@ class RegexSet:
             return 0 < limit <= len(hits)  # True stops the scan
 
         with self._lock, contextlib.suppress(hyperscan.ScanTerminated):
-            self._db.scan(data, match_event_handler=on_match)
+            # A memoryview is scanned in place (the binding takes any buffer; its stub says AnyStr).
+            self._db.scan(data, match_event_handler=on_match)  # type: ignore[type-var]
         return hits

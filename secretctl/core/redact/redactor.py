@@ -93,19 +93,17 @@ class _Shapes:
         # them here cost every `run` ~5 ms, and most output has no credential at all.
         self.sets: list[tuple[RegexSet, list[str], list[bytes | None]]] = []
         for i, (kinds, values, exprs) in enumerate(tiers):
-            self.sets.append((RegexSet(exprs, serialized[i] if serialized else None), kinds,
-                              [v or None for v in values]))
+            self.sets.append((RegexSet(exprs, serialized[i] if serialized else None, first=kinds == [_FIRST_KIND]),
+                              kinds, [v or None for v in values]))
 
     def scan(self, data: bytes) -> list[tuple[str, bytes | None, int, int]]:
         """(kind, value regex, start, end) of every hit, in every tier. Tier 1 (runs of 32+
         base64/base32 characters) costs more per byte than all the others: it scans only the runs
         (found in C), and most output has none."""
         (rs, kinds, values), (runs_rs, runs_kinds, runs_values), (b32_rs, b32_kinds, b32_values), \
-            (starts, _, _) = self.sets
+            (starts, _, _), (first, _, _) = self.sets
         out = [(kinds[i], values[i], s, e) for i, s, e in rs.scan(data)]
-        # The run finder has its own database: it stops at the first few runs (one report per
-        # run, and random base64 has one per line), which a shared database could not.
-        ends = [e for _, _, e in starts.scan(data, limit=runs.RUN_WINDOWS + 1)]
+        ends = runs.run_ends(data, first.scan, starts.scan)
         one_case: set[tuple[int, int, int]] = set()  # a run of digits is of both cases: once
         for at, piece in runs.runs(data, ends):
             out += [(runs_kinds[i], runs_values[i], at + s, at + e) for i, s, e in runs_rs.scan(piece)]
@@ -126,6 +124,7 @@ class _Shapes:
             tiers[tier][1].append(None)
             tiers[tier][2].append(expr)
         tiers.append(([_RUN_KIND], [None], [runs.RUN_START]))
+        tiers.append(([_FIRST_KIND], [None], [runs.FIRST_RUN]))
         return cls(tiers)
 
     def dump(self) -> bytes:
@@ -157,7 +156,8 @@ class _Shapes:
     def cache_key(versions: Sequence[str]) -> str:
         """Changes with anything the compiled set depends on: ``versions`` are those of
         detect-secrets and hyperscan, found by the store (no import of detect-secrets needed)."""
-        return _sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, runs.RUN_START, FORMAT)).encode())[:32]
+        return _sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, runs.RUN_START, runs.FIRST_RUN,
+                             FORMAT)).encode())[:32]
 
     @classmethod
     def get(cls) -> _Shapes:
@@ -198,8 +198,9 @@ def use_shapes_store(store: ShapesStore) -> None:
     _Shapes.store = store
 
 
-FORMAT = 4
+FORMAT = 5
 _RUN_KIND = "run"
+_FIRST_KIND = "first-run"
 _SHAPES_LOCK = threading.Lock()
 
 
@@ -463,16 +464,15 @@ class Redactor(Finder):
             out += self._skel_matches(views.Composed(base, views.skeleton(base.data)), name)
             out += self._raw_matches(base.data, base, name)
         if self._shapes is not None:
-            out += self._shape_matches(data, depth, pending)
+            out += self._shape_matches(data, depth, pending, self._shapes.scan(data))
         return _merge(out)
 
-    def _shape_matches(self, data: bytes, depth: int, pending: list[int] | None) -> list[Match]:
-        shapes = self._shapes
-        assert shapes is not None  # noqa: S101 - checked by the caller
+    def _shape_matches(self, data: bytes, depth: int, pending: list[int] | None,
+                       hits: list[tuple[str, bytes | None, int, int]]) -> list[Match]:
         out: list[Match] = []
         done: list[tuple[str, int, int]] = []
         secrets = self.pattern_count > 0
-        for kind, value_rx, s, e in sorted(shapes.scan(data), key=lambda h: (h[2], -h[3])):
+        for kind, value_rx, s, e in sorted(hits, key=lambda h: (h[2], -h[3])):
             if kind == "credential":
                 if not self._credentials:
                     continue
