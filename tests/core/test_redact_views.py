@@ -169,3 +169,20 @@ def test_run_ends_found_from_the_first_run_are_those_of_a_whole_scan() -> None:
         data = b"".join(parts)
         whole = [e for _, _, e in starts.scan(data)][: runs.RUN_WINDOWS + 1]
         assert runs.run_ends(data, first.scan, starts.scan) == whole, data
+
+
+def test_reversed_forms_are_found_with_small_and_big_skeleton_sets() -> None:
+    # A small skeleton set holds each literal backwards too (one scan); a big one scans the
+    # skeleton reversed. Both, and the two joined, find a value written backwards with
+    # separators, and name the form "reversed".
+    rnd = random.Random(13)
+    values = [rnd.randbytes(12).hex().encode() for _ in range(301)]
+    small = Redactor.build({"a": Secret(values[0])}, fragments=False)
+    big = Redactor.build({f"k{i}": Secret(v) for i, v in enumerate(values[1:], 1)}, fragments=False)
+    assert not small._reversed_scan and big._reversed_scan
+    both = Redactor.joined([small, big])
+    for r, v in ((small, values[0]), (big, values[7]), (both, values[0]), (both, values[7])):
+        data = b"x: " + b"-".join(bytes([c]) for c in v[::-1].upper()) + b" done\n"
+        found = r.find(data)
+        assert [m.form for m in found] == ["reversed"], found
+        assert r.redact(data).startswith(b"x: [REDACTED:") and r.redact(data).endswith(b" done\n")
