@@ -1,8 +1,11 @@
 """The stream redactor in-process (issue 12): the outputs of bench_redact.py fed through
 ``Redactor.stream()`` in 64 KiB reads (as `run`'s pump reads a pipe), MB/s of CPU time per output
-kind. For quick iteration on the redactor itself; bench_redact.py gives the figures through the
-real `run` pipe. ``--profile KIND`` prints a cProfile of one kind. No baseline of its own: run it
-from two checkouts in turn (``PYTHONPATH=CHECKOUT``) and compare the CPU figures."""
+kind (all threads), of the reading thread's CPU time (the scan thread takes the rest: at idle, on
+two cores, wall time follows the busier of the two), and wall; then the same with the scan thread
+off, interleaved: the baseline for the thread (at idle, its gain is the wall ratio). For quick
+iteration on the redactor itself; bench_redact.py gives the figures through the real `run` pipe.
+``--profile KIND`` prints a cProfile of one kind (the reading thread only). For other changes run
+it from two checkouts in turn (``PYTHONPATH=CHECKOUT``) and compare the CPU figures."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import time
 from bench_redact import log_like
 from common import SMOKE
 
-from secretctl.core.redact import Redactor
+from secretctl.core.redact import Redactor, redactor
+from secretctl.core.redact.redactor import PARALLEL_MIN
 from secretctl.core.secret import Secret
 
 SIZE = 256 * 1024 if SMOKE else int(os.environ.get("BENCH_STREAM_MB", "16")) * 1024 * 1024
@@ -35,14 +39,14 @@ def outputs() -> tuple[list[tuple[str, int, bytes]], dict[int, list[bytes]]]:
     return out, vals
 
 
-def run_one(red: Redactor, data: bytes) -> tuple[float, float, int]:
+def run_one(red: Redactor, data: bytes) -> tuple[float, float, float, int]:
     s = red.stream()
-    c0, w0 = time.process_time(), time.perf_counter()
+    c0, w0, t0 = time.process_time(), time.perf_counter(), time.thread_time()
     total = 0
     for i in range(0, len(data), CHUNK):
         total += len(s.feed(data[i : i + CHUNK]))
     total += len(s.close())
-    return time.process_time() - c0, time.perf_counter() - w0, len(s.found)
+    return time.process_time() - c0, time.perf_counter() - w0, time.thread_time() - t0, len(s.found)
 
 
 def main() -> None:
@@ -64,19 +68,23 @@ def main() -> None:
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(25)
             continue
-        cpus, walls, found = [], [], 0
+        # The scan thread on (as `run` reads) and off (every scan on the reading thread), interleaved.
+        runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+        found = 0
         for _ in range(rounds):
-            c, w, found = run_one(red, data)
-            cpus.append(c)
-            walls.append(w)
-        cpus.sort()
-        walls.sort()
+            for on in (True, False):
+                redactor.PARALLEL_MIN = PARALLEL_MIN if on else 1 << 62
+                c, w, t, found = run_one(red, data)
+                runs[on].append((c, w, t))
+        redactor.PARALLEL_MIN = PARALLEL_MIN
         mb = len(data) / 1e6
-        print(f"{kind}, {n} secrets: {mb / cpus[len(cpus) // 2]:.0f} MB/s CPU, "
-              f"{mb / walls[len(walls) // 2]:.0f} MB/s wall "
-              f"(median of {rounds}), {found} matches; load {os.getloadavg()[0]:.1f} "
+        med = {on: [sorted(x[k] for x in runs[on])[rounds // 2] for k in range(3)] for on in runs}
+        (c_on, w_on, t_on), (c_off, w_off, _) = med[True], med[False]
+        print(f"{kind}, {n} secrets: scan thread on: {mb / c_on:.0f} MB/s of CPU (both threads), "
+              f"{mb / t_on:.0f} MB/s of the reading thread's CPU, {mb / w_on:.0f} MB/s wall; off: "
+              f"{mb / c_off:.0f} MB/s of CPU, {mb / w_off:.0f} MB/s wall; wall on/off {w_off / w_on:.2f}x "
+              f"(medians of {rounds}, interleaved), {found} matches; load {os.getloadavg()[0]:.1f} "
               "(no target of its own: bench_redact.py has them)", flush=True)
-
 
 if __name__ == "__main__":
     main()
