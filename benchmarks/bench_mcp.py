@@ -2,20 +2,29 @@
 tools/list after spawn, the first secret_run after spawn (it waits for the all-values redactor,
 built on a thread) and the server's peak RSS on a VAULT_SIZE-secret vault, against the same
 figures for a vault holding one secret (the floor: Python, the mcp SDK, the handshake), spawned in
-turn, medians of SPAWNS; then secret_list and secret_run of `true` against a bare subprocess spawn."""
+turn, medians of SPAWNS; then secret_list and secret_run of `true` against a bare subprocess spawn.
+
+The same spawn figures are taken in three set-ups, interleaved: cold (SECRETCTL_PASSWORD in the
+server's environment, no unlock agent: what the figures always measured), with the unlock agent
+but SECRETCTL_WARM=0 (a cold start through the agent), and with the agent and its warm server
+(`secretctl mcp-server` hands its stdio to a fork of a process that has imported the SDK). CPU is
+that of the processes serving the session (the server, the launcher, their reaped children), read
+from /proc when the answer arrives."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from common import SECRETCTL, SMOKE, Env, fill, median_of, ms
+from mcpprocs import cpu_seconds, peak_rss_mb, serving, warm_pid
 
 QUICK = "--quick" in sys.argv
 VAULT_SIZE = (10 if SMOKE else 40) if QUICK else 10_000
@@ -24,60 +33,41 @@ SPAWNS = 1 if QUICK else 3
 KEY = "svc0/key0"
 
 
-def _children() -> list[int]:
-    me = str(os.getpid())
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me:
-                out.append(int(pid))
-    return out
-
-
-def _peak_rss_mb() -> float:
-    peak = 0.0
-    for pid in _children():
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]) / 1024)
-        except OSError:
-            continue
-    return peak
-
-
 def _policy(env: Env, root: Path) -> None:
     (root / ".secretctl/policy.yaml").write_text('version: 1\nallowed_commands: ["true"]\n')
     subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env.env)
     subprocess.run(["git", "commit", "-qm", "policy"], cwd=root, check=True, env=env.env)
 
 
-def _params(env: Env, root: Path) -> Any:
+# set-up -> the server's environment on top of the bench's
+SETUPS = {"cold": {"SECRETCTL_PASSWORD": "unused"}, "agent": {"SECRETCTL_WARM": "0"}, "warm": {}}
+
+
+def _params(env: dict[str, str], root: Path) -> Any:
     from mcp.client.stdio import StdioServerParameters
 
-    return StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(root)],
-                                 env={**env.env, "SECRETCTL_PASSWORD": "unused"}, cwd=str(root))
+    return StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(root)], env=env,
+                                 cwd=str(root))
 
 
-async def _spawn(params: Any, steady: bool) -> dict[str, float]:
+async def _spawn(params: Any, steady: bool, warm: int | None) -> dict[str, float]:
     from mcp import Client
+
+    def cpu() -> float:
+        return sum(cpu_seconds(p) for p in serving(warm))
 
     start = time.perf_counter()
     out: dict[str, float] = {}
     async with Client(params) as client:
         await client.list_tools()
         out["tools"] = time.perf_counter() - start
+        out["tools_cpu"] = cpu()
         await client.call_tool("secret_list", {})
         out["list"] = time.perf_counter() - start
         r = await client.call_tool("secret_run", {"keys": [KEY], "command": "true"})
         assert not r.is_error, r
         out["run"] = time.perf_counter() - start
+        out["run_cpu"] = cpu()
         if steady:
             lst, runs = [], []
             for _ in range(RUNS):
@@ -89,12 +79,14 @@ async def _spawn(params: Any, steady: bool) -> dict[str, float]:
                 runs.append(time.perf_counter() - s)
             out["list_median"] = statistics.median(lst)
             out["run_median"] = statistics.median(runs)
-        out["rss"] = _peak_rss_mb()
+        out["rss"] = peak_rss_mb(serving(warm))
     return out
 
 
 def main() -> None:
     env = Env()
+    runtime = Path(tempfile.mkdtemp(prefix="sc-bench-"))
+    env.env["SECRETCTL_RUNTIME_DIR"] = str(runtime / "run")
     try:
         big = env.vault()
         fill(env.open(big), VAULT_SIZE)
@@ -102,27 +94,50 @@ def main() -> None:
         small = env.vault("small")
         fill(env.open(small), 1)
         _policy(env, small)
-        figures: dict[str, list[dict[str, float]]] = {"big": [], "small": []}
+        env.run("unlock", "--timeout", "1h", "--idle", "1h")  # the identity is unprotected: no passphrase
+        warm = warm_pid(SECRETCTL, env.env)
+        assert warm is not None, "unlock started no warm MCP server"
+        figures: dict[str, list[dict[str, float]]] = {}
         for i in range(SPAWNS):
-            for name, root in (("small", small), ("big", big)):
-                figures[name].append(asyncio.run(_spawn(_params(env, root), steady=name == "big" and i == 0)))
+            for setup, extra in SETUPS.items():
+                for name, root in (("small", small), ("big", big)):
+                    steady = name == "big" and i == 0 and setup == "cold"
+                    got = asyncio.run(_spawn(_params({**env.env, **extra}, root), steady,
+                                             warm if setup == "warm" else None))
+                    figures.setdefault(f"{setup}/{name}", []).append(got)
 
-        def med(name: str, field: str) -> float:
-            return statistics.median(f[field] for f in figures[name])
+        def med(key: str, field: str) -> float:
+            return statistics.median(f[field] for f in figures[key])
 
+        big_c, small_c = "cold/big", "cold/small"
         print(f"{VAULT_SIZE} secrets, from spawn (medians of {SPAWNS}, spawned in turn with a 1-secret vault): "
-              f"tools/list after {med('big', 'tools'):.2f} s (1 secret: {med('small', 'tools'):.2f} s; "
-              f"target <= 0.7 s); first secret_list after {med('big', 'list'):.2f} s "
-              f"(1 secret: {med('small', 'list'):.2f} s); first secret_run after {med('big', 'run'):.2f} s "
-              f"(1 secret: {med('small', 'run'):.2f} s; target <= 3 s)")
-        print(f"peak RSS of the server: {med('big', 'rss'):.0f} MB (1 secret: {med('small', 'rss'):.0f} MB; "
+              f"tools/list after {med(big_c, 'tools'):.2f} s (1 secret: {med(small_c, 'tools'):.2f} s; "
+              f"target <= 0.7 s); first secret_list after {med(big_c, 'list'):.2f} s "
+              f"(1 secret: {med(small_c, 'list'):.2f} s); first secret_run after {med(big_c, 'run'):.2f} s "
+              f"(1 secret: {med(small_c, 'run'):.2f} s; target <= 3 s)")
+        print(f"peak RSS of the server: {med(big_c, 'rss'):.0f} MB (1 secret: {med(small_c, 'rss'):.0f} MB; "
               f"target <= 300 MB)")
-        steady = figures["big"][0]
+        print("the same spawns by set-up, wall (CPU of the serving processes) medians, interleaved:")
+        labels = {"cold": "cold, SECRETCTL_PASSWORD, no agent", "agent": "unlock agent, no warm server",
+                  "warm": "with unlock agent and warm server"}
+        for setup, label in labels.items():
+            b, one = f"{setup}/big", f"{setup}/small"
+            print(f"  {label}:")
+            print(f"    tools/list after spawn, {VAULT_SIZE} secrets: {med(b, 'tools'):.2f} s "
+                  f"(CPU {med(b, 'tools_cpu'):.2f} s; 1 secret {med(one, 'tools'):.2f} s); "
+                  f"cold / this = {med(big_c, 'tools') / med(b, 'tools'):.1f}x (target <= 0.7 s)")
+            print(f"    first secret_run, {VAULT_SIZE} secrets: {med(b, 'run'):.2f} s "
+                  f"(CPU {med(b, 'run_cpu'):.2f} s; 1 secret {med(one, 'run'):.2f} s); "
+                  f"cold / this = {med(big_c, 'run') / med(b, 'run'):.2f}x (target <= 3 s); "
+                  f"peak RSS {med(b, 'rss'):.0f} MB")
+        steady = figures[big_c][0]
         bare = median_of(lambda: subprocess.run(["true"], check=True), RUNS)
         print(f"secret_list, {VAULT_SIZE} secrets: median {ms(steady['list_median'])} (target < 200 ms)")
         print(f"secret_run of true: median {ms(steady['run_median'])}; bare subprocess spawn {ms(bare)}; "
               f"overhead {ms(steady['run_median'] - bare)} (target < 25 ms)")
     finally:
+        subprocess.run([SECRETCTL, "lock"], env=env.env, capture_output=True, check=False)
+        shutil.rmtree(runtime, ignore_errors=True)
         env.close()
 
 

@@ -39,6 +39,8 @@ def launch(argv: list[str], environ: Mapping[str, str]) -> int | None:
     # (and the re-executed server, which reads the password from a pipe of its own, stays cold too).
     if environ.get(settings.ENV_PASSWORD) or environ.get(pwhandoff.ENV_PASSWORD_FD):
         return None
+    if not settings.warm_enabled(environ):
+        return None  # SECRETCTL_WARM=0 in the client's config: this server starts cold
     import sys
 
     from secretctl.service import warmclient

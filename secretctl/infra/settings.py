@@ -148,8 +148,8 @@ def environ_items() -> list[bytes]:
 
 
 def warm_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Whether `unlock` starts the warm MCP server: $SECRETCTL_WARM=0 turns it off (as
-    `unlock --no-warm` does once)."""
+    """Whether `unlock` starts the warm MCP server, and `secretctl mcp` uses it: $SECRETCTL_WARM=0
+    turns it off (as `unlock --no-warm` does once)."""
     env = os.environ if env is None else env
     return env.get(ENV_WARM, "") != "0"
 

@@ -287,10 +287,14 @@ def test_a_peer_with_another_uid_is_refused(warm: Member) -> None:
     assert after is not None and after["refused_peers"] == 1 and after["serving"] == 0
 
 
-def test_a_password_in_the_clients_environment_keeps_the_cold_path(warm: Member) -> None:
+@pytest.mark.parametrize("client_env", [{"SECRETCTL_PASSWORD": "correct-Horse-battery-91"}, {"SECRETCTL_WARM": "0"}],
+                         ids=["password", "turned-off"])
+def test_the_cold_path_serves_a_password_or_a_client_that_turned_warm_off(warm: Member,
+                                                                          client_env: dict[str, str]) -> None:
     """The password hand-off re-executes the server (infra/pwhandoff.py): no fork could keep it
-    warm, and the password must not cross into the warm process's socket buffer either."""
-    p = params(warm, {"SECRETCTL_PASSWORD": "correct-Horse-battery-91"})
+    warm, and the password must not cross into the warm process's socket buffer either.
+    SECRETCTL_WARM=0 in a client's config asks for a cold start."""
+    p = params(warm, client_env)
     _, results, seen = session(p, [RUN], during=lambda: warm_status(warm))
     assert seen is not None and seen["serving"] == 0
     assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
