@@ -31,7 +31,12 @@ if TYPE_CHECKING:  # for mypy only: pathlib costs `run`'s start-up ~5 ms of impo
         def flush_idle(self) -> bytes: ...
         def close(self) -> bytes: ...
 
-CHUNK = 64 * 1024
+# Up to this much is read at a time, and the child's pipes are grown to hold it (Linux: 64 KiB by
+# default): each read costs the redactor a fixed ~0.1 ms of Python on top of its per-byte work, so
+# a writer that runs ahead is read in fewer, larger pieces (log text in-process: 110 -> 126 MB/s of
+# CPU with 10 values, 94 -> 113 with 1,000, 64 -> 256 KiB reads). A read returns what is there: a
+# slow writer's lines still come out as they are written.
+CHUNK = 256 * 1024
 IDLE_FLUSH = 0.05
 KILL_GRACE = 2.0
 TIMEOUT_EXIT = 124
@@ -223,6 +228,7 @@ def _pump(
     stdout, stderr = _pipes(proc)
     for f in (stdout, stderr):
         os.set_blocking(f.fileno(), False)
+        _grow_pipe(f.fileno())
         sel.register(f.fileno(), selectors.EVENT_READ)
     open_fds = {stdout.fileno(), stderr.fileno()}
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -281,6 +287,17 @@ def _pump(
         sel.close()
     del last_data
     return timed_out
+
+
+def _grow_pipe(fd: int) -> None:
+    """Let the pipe hold a whole CHUNK; where it cannot (no F_SETPIPE_SZ off Linux, or the user's
+    pipe-size limit reached), it stays as it is and reads are just smaller."""
+    import fcntl  # not flock: the pipe-size call (a built-in module, no import cost to speak of)
+
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, setsize, CHUNK)
 
 
 @contextlib.contextmanager

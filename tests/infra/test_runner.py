@@ -345,3 +345,24 @@ def test_the_resolved_path_is_spelled_as_pathlib_spells_it(parts: list[str], nam
     """runner._absolute skips pathlib only where it would change nothing (the child's argv[0])."""
     base = ("/" if absolute else "") + "/".join(parts)
     assert runner._absolute(base or ".", name) == str((Path(base or ".") / name).absolute())
+
+
+def test_a_writer_ahead_of_the_reader_is_read_in_large_pieces() -> None:
+    # The pipe is grown to hold a whole read: a child that writes faster than the filter keeps up
+    # is read in pieces of more than the default 64 KiB pipe (each read costs the redactor a fixed
+    # amount of Python), and every byte still arrives once, in order.
+    sizes: list[int] = []
+
+    class Slow(PassThrough):
+        def feed(self, chunk: bytes) -> bytes:
+            sizes.append(len(chunk))
+            time.sleep(0.05 if len(sizes) < 4 else 0)  # the child fills the pipe meanwhile
+            return chunk
+
+    out, err = Recorder(), Recorder()
+    script = "import sys; sys.stdout.buffer.write(bytes(range(256)) * 8192)"
+    res = runner.run_streaming([sys.executable, "-c", script], base_env(), make_filter=Slow, out=out, err=err,
+                               stdin_passthrough=False)
+    assert res.exit_code == 0
+    assert out.data == bytes(range(256)) * 8192
+    assert max(sizes) > 64 * 1024, sizes
