@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from secretctl.core import envmap
-from secretctl.core.redact import Layered, Redactor
+from secretctl.core.redact import Layered, Redactor, decode
 from secretctl.infra import detcache, runner
 from secretctl.service.buildthread import BackgroundBuild
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from secretctl.core.policy import Policy
     from secretctl.core.redact import RedactStream
+    from secretctl.core.redact.forms import ValueForms
     from secretctl.core.secret import Secret
     from secretctl.infra.runner import ResolvedCommand, StreamFilter
 
@@ -55,12 +56,13 @@ def child_env(base: Mapping[str, str], injected: Mapping[str, str], *, agent_soc
     return env
 
 
-def redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True) -> Redactor:
+def redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True, detect: bool = True,
+             forms_cache: dict[tuple[bytes, int, int], ValueForms] | None = None) -> Redactor:
     detcache.install()
     if policy is None:
-        return Redactor.build(values, compiled=compiled)
-    return Redactor.build(values, fragment_min=policy.fragment_min,
-                          fragment_value_min=policy.fragment_value_min, compiled=compiled)
+        return Redactor.build(values, compiled=compiled, detect=detect, forms_cache=forms_cache)
+    return Redactor.build(values, fragment_min=policy.fragment_min, fragment_value_min=policy.fragment_value_min,
+                          compiled=compiled, detect=detect, forms_cache=forms_cache)
 
 
 class _NotNeeded(Exception):
@@ -135,8 +137,16 @@ def stream(argv: Sequence[str], shown_argv: Sequence[str], env: Mapping[str, str
     redactor over ``values``; returns its exit code and the details of its access record."""
     # Forms and index built here, compiled on the thread when output comes (see Deferred): the
     # command line is checked with the uncompiled copy (below), without doing the work twice.
-    checker = redactor(values, None, compiled=False)
-    red = Deferred(checker.compile, lazy=LAZY_COMPILE) if sanitize else None
+    # The check loads the detector set (hyperscan and typing: ~5 ms of a start) only where an
+    # argument could hold a decode candidate: elsewhere that set finds only generic credentials,
+    # which never decide whether an argument holds a value (a value's match keeps its label when
+    # merged with one); the output's redactor always has it.
+    shown = [a.encode("utf-8", errors="surrogateescape") for a in shown_argv]
+    detect = any(map(decode.may_hold_candidate, shown))
+    forms: dict[tuple[bytes, int, int], ValueForms] = {}
+    checker = redactor(values, None, compiled=False, detect=detect, forms_cache=forms)
+    full = checker.compile if detect else (lambda: redactor(values, None, forms_cache=forms))
+    red = Deferred(full, lazy=LAZY_COMPILE) if sanitize else None
     if red is not None:
         make_filter: Callable[[], StreamFilter] = red.stream
     else:

@@ -8,6 +8,8 @@ nothing for a secret that has not expired."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import subprocess
 import sys
@@ -258,11 +260,30 @@ def test_the_fast_path_changes_no_environment_but_the_childs(unlocked: Member, m
 
 def test_a_silent_run_loads_no_stream(unlocked: Member) -> None:
     """A command that prints nothing never needs the redaction stream, nor the credential
-    expressions compiled on first use (the command line is checked without them); one that
-    prints loads both, and its output is redacted."""
+    expressions compiled on first use (the command line is checked without them), nor, when no
+    argument could hold a decode candidate, the detector set (hyperscan, typing); one that
+    prints loads them, and its output is redacted."""
     imported(unlocked, "run", "-k", "app/token", "--", "true")  # the detector cache, on a fresh home
     _, mods = imported(unlocked, "run", "-k", "app/token", "--", "true")
-    assert "secretctl.service.fastrun" in mods and "secretctl.core.redact.stream" not in mods
+    assert "secretctl.service.fastrun" in mods
+    assert {"secretctl.core.redact.stream", "hyperscan", "typing"} & mods == set()
+    _, mods = imported(unlocked, "run", "-k", "app/token", "--", "true", "x1")  # a digit: it may be a candidate
+    assert "hyperscan" in mods
     out, mods = imported(unlocked, "run", "-k", "app/token", "--", "sh", "-c", 'echo "$APP_TOKEN"')
     assert "secretctl.core.redact.stream" in mods
     assert out.strip() == b"[REDACTED:app/token]"
+
+
+@pytest.mark.parametrize("arg", ["plain-words", VALUE.decode(), VALUE.hex(), "gz:" + base64.b64encode(
+    gzip.compress(VALUE)).decode(), ", ".join(str(b) for b in VALUE)])
+def test_a_value_in_a_silent_command_line_is_kept_out_of_the_record(unlocked: Member, arg: str) -> None:
+    """The command line is checked with the detector set only where an argument could hold a
+    decode candidate: a value in any form the full check finds is still recorded as a hash, on
+    both paths, and a plain argument as written."""
+    fast, normal = both(unlocked, ["-k", "app/token"], ["true", arg])
+    assert fast == normal
+    (rec,) = fast[4]
+    assert isinstance(rec, dict)
+    logged = rec["argv"]
+    assert isinstance(logged, list) and logged[0] == "true"
+    assert logged[1] == arg if arg == "plain-words" else str(logged[1]).startswith("[hmac-sha256:")

@@ -77,6 +77,21 @@ CANDIDATES: tuple[tuple[str, bytes, int], ...] = (
                       for alphabet in _B32_ALPHABETS for lower in (False, True)), 2),
 )
 
+# What every candidate above, and every run the run finder reports (runs.RUN_START: 32+ run
+# characters), holds at least one of: a digit, a byte that is neither printable ASCII nor a tab
+# or line break, or 7 run characters in a row. Hex and hex dumps (7+ of [0-9a-f]), base64, base32 and the compressed
+# starts are runs; byte, octal and decimal lists start with a digit; raw gzip and xz start with
+# a byte outside ASCII, bzip2 has a digit. A change to CANDIDATES must keep this true
+# (tests/core/test_redact_candidates.py matches every candidate against it).
+_CANDIDATE_HINT = re.compile(rb"[0-9]|[^\t\n\r\x20-\x7e]|[A-Za-z0-9+/_-]{7}")
+
+
+def may_hold_candidate(data: bytes) -> bool:
+    """False when no decode candidate can match in ``data`` (nor any run start): searching it
+    for credentials and candidates can then find no form of a value, only generic credentials."""
+    return _CANDIDATE_HINT.search(data) is not None
+
+
 Region = tuple[int, int, list[bytes]]  # (start, end, decodings)
 
 

@@ -14,7 +14,10 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy only: a person's silent `run` loads no typing (hyperscan's import does)
+    from typing import Any
 
 Hit = tuple[int, int, int]  # (pattern index, start, end)
 PART = 16384  # literals per compiled database (see LiteralSet)
