@@ -1,5 +1,5 @@
 """The stream redactor in-process (issue 12): the outputs of bench_redact.py fed through
-``Redactor.stream()`` in 64 KiB reads (as `run`'s pump reads a pipe), MB/s of CPU time per output
+``Redactor.stream()`` in 256 KiB reads (as `run`'s pump reads a pipe), MB/s of CPU time per output
 kind (all threads), of the reading thread's CPU time (the scan thread takes the rest: at idle, on
 two cores, wall time follows the busier of the two), and wall; then the same with the scan thread
 off, interleaved: the baseline for the thread (at idle, its gain is the wall ratio). For quick
@@ -23,7 +23,7 @@ from secretctl.core.redact.redactor import PARALLEL_MIN
 from secretctl.core.secret import Secret
 
 SIZE = 256 * 1024 if SMOKE else int(os.environ.get("BENCH_STREAM_MB", "16")) * 1024 * 1024
-CHUNK = int(os.environ.get("BENCH_STREAM_CHUNK_KB", "64")) * 1024
+CHUNK = int(os.environ.get("BENCH_STREAM_CHUNK_KB", "256")) * 1024
 
 
 def outputs() -> tuple[list[tuple[str, int, bytes]], dict[int, list[bytes]]]:

@@ -30,8 +30,8 @@ NON_ALNUM = bytes(c for c in range(256) if c not in _ALNUM)
 ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
 _ERASE = re.compile(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
 _NOT_ALNUM_TEXT = re.compile(r"[\W_]+")
-_BLOCK = 4096
-_STEPS = (512, 64)
+_BLOCK = 16384  # 4 KiB blocks cost 0.13 ms/MB more in slicing and calls (256 KiB reads of log text)
+_STEPS = (2048, 256, 32)
 
 
 class View:
