@@ -32,7 +32,7 @@ _WORD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-.~%
 # What a byte list or dump is made of (``0x5a, 0x71``, ``132 161 070``): a list still arriving is
 # held back whole, so the decode candidate sees it all.
 _LISTISH = b"0123456789abcdefABCDEFxX,;:. \t\r\n[]()"
-_DIGIT = re.compile(rb"[0-9]")  # looked for in C: a Python walk cost 21 ms per MB of `xxxx` lines
+_LISTISH_NOT_DIGIT = _LISTISH.translate(None, b"0123456789")
 _PARTIAL_ESCAPE = re.compile(rb"(?:%[0-9A-Fa-f]?|&#?[xX]?[0-9A-Fa-f]{0,7}|&[a-z]{0,4}|\\[xXuU0-7]?[0-9A-Fa-f]{0,7})$")
 
 
@@ -116,7 +116,9 @@ class RedactStream:
                 cut -= min(word, 1024)
                 listish = data[max(0, cut - MAX_HOLD) : cut]
                 run = len(listish) - len(listish.rstrip(_LISTISH))
-                if run and _DIGIT.search(listish, len(listish) - run) is not None:
+                # A digit in it: fewer trailing list characters that are not digits (rstrip, in C;
+                # a Python walk cost 21 ms per MB of `xxxx` lines, a regex search 3 ms).
+                if run and len(listish) - len(listish.rstrip(_LISTISH_NOT_DIGIT)) < run:
                     cut -= run
         if not idle:
             for p in pending:
