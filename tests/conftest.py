@@ -6,11 +6,13 @@ so nothing touches the developer's real identity or vault.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +65,37 @@ class Member:
         return proc
 
 
+_DETECTORS: list[Path] = []  # this worker's compiled detector set, built on first use
+
+
+def seed_detector_cache(home: Path) -> None:
+    """Give a new home the compiled detector set a user has after their first `run` or hook.
+
+    The set holds public patterns only (infra/detcache.py). Compiling it costs ~0.4 s of CPU,
+    and ~130 homes in a run of the suite each compiled it once: about a fifth of the suite's CPU,
+    spent on the path a user takes once. Each worker compiles it once, through the package's
+    own code, and copies it into every home (a copy, not a link: a test that damages one home's
+    cache must not damage the others'). The tests of the compile-and-keep path itself empty the
+    folder first (tests/infra/test_detcache.py uses its own folder)."""
+    if not _DETECTORS:
+        from secretctl.core.redact.redactor import _Shapes
+        from secretctl.infra.detcache import FileShapesStore
+
+        folder = Path(tempfile.mkdtemp(prefix="secretctl-detectors-"))
+        atexit.register(shutil.rmtree, folder, True)
+        key = _Shapes.cache_key(FileShapesStore(folder).versions(("detect-secrets", "hyperscan")))
+        seed = folder / f"detectors-{key}.hs"
+        seed.write_bytes(_Shapes.compile().dump())
+        _DETECTORS.append(seed)
+    cache = home / "data" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / _DETECTORS[0].name
+    if not target.exists():
+        shutil.copyfile(_DETECTORS[0], target)
+
+
 def _base_env(home: Path) -> dict[str, str]:
+    seed_detector_cache(home)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRETCTL_", "GIT_"))}
     env.update(
         HOME=str(home),

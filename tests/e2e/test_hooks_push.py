@@ -185,6 +185,7 @@ def test_the_shallow_hook_keeps_the_compiled_detectors(alice: Member, vault_dir:
     (vault_dir / "README.md").write_text(f"aws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n")
     git(vault_dir, "add", "README.md", env=alice.env)
     cache = alice.home / "data" / "cache"
+    shutil.rmtree(cache)  # the suite seeds every home (tests/conftest.py): start as a new user does
     for run in ("compiles", "loads"):
         # Two processes, as git starts them (in-process runs would share the compiled set in memory).
         out = subprocess.run([SECRETCTL, "hook", "pre-commit"], cwd=vault_dir, env=alice.env, capture_output=True,

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -372,9 +373,10 @@ def test_the_detector_cache_holds_no_value(alice: Member, session: Any, monkeypa
     from secretctl.core.redact.redactor import _Shapes
 
     monkeypatch.setattr(_Shapes, "_instance", None)  # as in a fresh server process
-    call(session, [("secret_run", {"keys": ["app/*"], "command": "sh", "args": ["-c", "echo $APP_TOKEN"]})])
     from secretctl.infra import settings
 
+    shutil.rmtree(settings.data_dir() / "cache")  # the suite seeds every home (tests/conftest.py)
+    call(session, [("secret_run", {"keys": ["app/*"], "command": "sh", "args": ["-c", "echo $APP_TOKEN"]})])
     cached = list((settings.data_dir() / "cache").glob("*"))
     assert cached, "the compiled detector set is cached"
     blob = b"".join(p.read_bytes() for p in cached)
