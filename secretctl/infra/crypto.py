@@ -127,6 +127,11 @@ def encrypt_with_passphrase(plaintext: Secret, passphrase: str) -> bytes:
     import pyrage
 
     result: bytes = pyrage.passphrase.encrypt(plaintext.reveal(), passphrase)
+    from secretctl.infra import agerekey  # pyca: only to check, and when rage went low
+
+    if agerekey.scrypt_work_factor(result, source="<new identity>") < agerekey.SCRYPT_FLOOR:
+        # rage sized the work to about a second on this machine as loaded now; a busy machine got 15.
+        result = agerekey.encrypt_with_passphrase(plaintext.reveal(), passphrase)
     return result
 
 

@@ -6,6 +6,7 @@ and the payload bytes never change."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import subprocess
 import zlib
@@ -207,3 +208,56 @@ def test_stanza_body_lines_follow_the_grammar() -> None:
         assert all(len(line) == 64 for line in lines[:-1]) and len(lines[-1]) < 64
         body = base64.b64decode(b"".join(lines) + b"=" * (-len(b"".join(lines)) % 4))
         assert body == bytes(range(size))
+
+
+# ------------------------------------------------------------- passphrase files, with a floor
+@pytest.mark.parametrize("size", [0, 20, agerekey.PAYLOAD_CHUNK, agerekey.PAYLOAD_CHUNK + 1])
+def test_the_floor_writer_round_trips_through_rage_at_every_chunk_shape(size: int) -> None:
+    plaintext = bytes(i % 251 for i in range(size))
+    data = agerekey.encrypt_with_passphrase(plaintext, "a-long-passphrase")
+    assert agerekey.scrypt_work_factor(data, source="t") == agerekey.SCRYPT_FLOOR
+    assert pyrage.passphrase.decrypt(data, "a-long-passphrase") == plaintext
+    with pytest.raises(pyrage.DecryptError):
+        pyrage.passphrase.decrypt(data, "another-passphrase")
+
+
+def test_the_floor_writer_refuses_a_lower_work_factor() -> None:
+    with pytest.raises(ValueError, match="below the floor"):
+        agerekey.encrypt_with_passphrase(b"x", "a-long-passphrase", log2_n=agerekey.SCRYPT_FLOOR - 1)
+
+
+@needs_age
+def test_the_age_cli_decrypts_what_the_floor_writer_wrote(tmp_path: Path) -> None:
+    """age reads a passphrase from the terminal only: a real pseudo-terminal types it."""
+    import os
+    import pty
+
+    src, out = tmp_path / "id.age", tmp_path / "id.txt"
+    src.write_bytes(agerekey.encrypt_with_passphrase(b"AGE-SECRET-KEY-1EXAMPLE\n", "a-long-passphrase"))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec at once
+        os.execv(str(AGE), [str(AGE), "-d", "-o", str(out), str(src)])  # noqa: S606 - the real CLI, no shell
+    seen = b""
+    while b"passphrase" not in seen.lower():
+        seen += os.read(fd, 1024)
+    os.write(fd, b"a-long-passphrase\n")
+    with contextlib.suppress(OSError):  # EIO once the child closes the terminal
+        while os.read(fd, 1024):
+            pass
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert out.read_bytes() == b"AGE-SECRET-KEY-1EXAMPLE\n"
+
+
+def test_a_low_work_factor_from_rage_is_replaced_by_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rage sizes its work factor to about a second on the machine as loaded at that moment (a
+    busy machine got 15): what the package writes never goes below the floor."""
+    from secretctl.core.secret import Secret
+    from secretctl.infra import crypto
+    from tests.weak_scrypt import encrypt_with_passphrase as weak
+
+    monkeypatch.setattr(pyrage.passphrase, "encrypt", lambda data, pw: weak(data, pw, 10))
+    data = crypto.encrypt_with_passphrase(Secret(b"AGE-SECRET-KEY-1EXAMPLE\n"), "a-long-passphrase")
+    assert agerekey.scrypt_work_factor(data, source="t") == agerekey.SCRYPT_FLOOR
+    monkeypatch.undo()
+    assert pyrage.passphrase.decrypt(data, "a-long-passphrase") == b"AGE-SECRET-KEY-1EXAMPLE\n"
