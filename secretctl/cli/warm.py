@@ -26,6 +26,9 @@ PRELOAD = (
     "secretctl.service.session", "secretctl.service.vault", "secretctl.service.base", "secretctl.service.run",
     "secretctl.infra.identity", "secretctl.infra.crypto", "secretctl.infra.hardening", "secretctl.infra.pwhandoff",
     "secretctl.core.redact", "secretctl.core.policy", "secretctl.core.schema", "yaml", "pyrage", "hyperscan",
+    "secretctl.cli.main", "secretctl.cli.grammar", "secretctl.infra.agentsock", "secretctl.infra.journal",
+    "secretctl.core.intent", "secretctl.service.keywalk", "anyio._backends._asyncio", "anyio.streams.stapled",
+    "rich.console", "rich.logging", "typer._click.decorators", "ctypes", "ctypes.util",
 )
 
 
@@ -43,6 +46,7 @@ def preload() -> list[str]:
 def _serve_child(_handoff: object) -> int:
     """In a forked child, with the launcher's stdio, folder, argv and environment adopted."""
     mcplaunch.WARM_CHILD = True  # this process is the server: never hand off again
+    _reread_import_time_settings()
     from secretctl.cli import main as cli_main
 
     try:
@@ -56,6 +60,17 @@ def _serve_child(_handoff: object) -> int:
         sys.stderr.write(f"{code}\n")
         return 1
     return 0
+
+
+def _reread_import_time_settings() -> None:
+    """What a pre-imported package read from the environment at import, read again from the
+    client's (the one found: Typer's TYPER_USE_RICH, which decides how usage errors look)."""
+    typer_core = sys.modules.get("typer.core")
+    if typer_core is not None:
+        from secretctl.service import settings
+
+        value = settings.get("TYPER_USE_RICH")
+        typer_core.HAS_RICH = typer_core.parse_boolean_env_var(value, default=True)  # type: ignore[attr-defined]
 
 
 def main(argv: list[str]) -> int:

@@ -315,3 +315,16 @@ def test_the_launcher_imports_nothing_heavy(warm: Member) -> None:
                          cwd=warm.env["SECRETCTL_VAULT"], timeout=60)
     assert time.monotonic() - started < 30
     assert b"HEAVY=\n" in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("extra", [{}, {"TYPER_USE_RICH": "0"}], ids=["default", "plain-typer"])
+def test_a_usage_error_reads_as_from_a_cold_server(warm: Member, extra: dict[str, str]) -> None:
+    """The child runs the cold code path on the client's argv and environment, usage errors
+    included (Typer reads TYPER_USE_RICH at import: the child reads it again from the client's)."""
+    def launch(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([SECRETCTL, "mcp", "--no-such-option"], input=b"", capture_output=True, timeout=60,
+                              env={**warm.env, **extra, **env}, cwd=warm.env["SECRETCTL_VAULT"])
+
+    served, cold = launch({}), launch({"SECRETCTL_WARM": "0"})
+    assert (served.returncode, served.stdout, served.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+    assert served.returncode == 2 and b"no-such-option" in served.stderr
