@@ -8,8 +8,10 @@ The same spawn figures are taken in three set-ups, interleaved: cold (SECRETCTL_
 server's environment, no unlock agent: what the figures always measured), with the unlock agent
 but SECRETCTL_WARM=0 (a cold start through the agent), and with the agent and its warm server
 (`secretctl mcp-server` hands its stdio to a fork of a process that has imported the SDK). CPU is
-that of the processes serving the session (the server, the launcher, their reaped children), read
-from /proc when the answer arrives."""
+that of the processes serving the session (the server, the launcher, their reaped children, and
+what the unlock agent and the warm process spent meanwhile), read from /proc when the answer
+arrives. A warm server goes stale when an installed file changes: do not edit the checkout while
+this runs (the warm rows would quietly measure cold starts)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from common import SECRETCTL, SMOKE, Env, fill, median_of, ms
-from mcpprocs import cpu_seconds, peak_rss_mb, serving, warm_pid
+from mcpprocs import Helpers, agent_pid, cpu_seconds, peak_rss_mb, serving, warm_pid
 
 QUICK = "--quick" in sys.argv
 VAULT_SIZE = (10 if SMOKE else 40) if QUICK else 10_000
@@ -50,11 +52,13 @@ def _params(env: dict[str, str], root: Path) -> Any:
                                  cwd=str(root))
 
 
-async def _spawn(params: Any, steady: bool, warm: int | None) -> dict[str, float]:
+async def _spawn(params: Any, steady: bool, warm: int | None, helpers: list[int]) -> dict[str, float]:
     from mcp import Client
 
+    spent = Helpers(helpers)
+
     def cpu() -> float:
-        return sum(cpu_seconds(p) for p in serving(warm))
+        return sum(cpu_seconds(p) for p in serving(warm)) + spent.spent()
 
     start = time.perf_counter()
     out: dict[str, float] = {}
@@ -95,15 +99,17 @@ def main() -> None:
         fill(env.open(small), 1)
         _policy(env, small)
         env.run("unlock", "--timeout", "1h", "--idle", "1h")  # the identity is unprotected: no passphrase
-        warm = warm_pid(SECRETCTL, env.env)
+        warm, agent = warm_pid(SECRETCTL, env.env), agent_pid(SECRETCTL, env.env)
         assert warm is not None, "unlock started no warm MCP server"
+        assert agent is not None, "no unlock agent"
         figures: dict[str, list[dict[str, float]]] = {}
         for i in range(SPAWNS):
             for setup, extra in SETUPS.items():
                 for name, root in (("small", small), ("big", big)):
                     steady = name == "big" and i == 0 and setup == "cold"
                     got = asyncio.run(_spawn(_params({**env.env, **extra}, root), steady,
-                                             warm if setup == "warm" else None))
+                                             warm if setup == "warm" else None,
+                                             {"cold": [], "agent": [agent], "warm": [agent, warm]}[setup]))
                     figures.setdefault(f"{setup}/{name}", []).append(got)
 
         def med(key: str, field: str) -> float:

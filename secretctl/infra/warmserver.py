@@ -298,9 +298,13 @@ def adopt_and_run(conn: socket.socket, child: Child) -> int:
             return 0
     except (OSError, EOFError):
         return 0  # the launcher gave up and runs the server itself: leave its stdio alone
+    for stream in (sys.stdout, sys.stderr):  # anything of the warm process's goes to its /dev/null
+        with contextlib.suppress(Exception):
+            stream.flush()
     for target, fd in enumerate(stdio):
         os.dup2(fd, target)
         os.close(fd)
+    _fresh_stdio()
     os.fchdir(folder)
     os.close(folder)
     os.umask(handoff.umask)
@@ -319,6 +323,25 @@ def adopt_and_run(conn: socket.socket, child: Child) -> int:
         with contextlib.suppress(OSError):
             conn.sendall(warmproto.exit_frame(code))
     return code
+
+
+_OLD_STDIO: list[object] = []  # the warm process's own stream objects: never collected (that would close 0-2)
+
+
+def _fresh_stdio() -> None:
+    """sys.stdin/stdout/stderr as an interpreter starting on these descriptors makes them: line
+    buffered on a terminal (stderr always), in the encoding and error handler of the old ones."""
+    import io
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        old = getattr(sys, name)
+        _OLD_STDIO.append(old)
+        raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+        stream = io.TextIOWrapper(buffered, encoding=old.encoding, errors=old.errors,
+                                  line_buffering=fd == 2 or os.isatty(fd))
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
 
 
 def _forget_process_caches() -> None:

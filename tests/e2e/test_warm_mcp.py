@@ -252,6 +252,7 @@ def test_the_warm_process_never_holds_a_secret_or_a_clients_environment(warm: Me
     assert len(memory) > 10_000_000  # really read: the SDK and secretctl are in there
     assert VALUE not in memory
     assert CANARY_ENV.encode() not in memory  # the hand-off is read by the child only
+    assert os.listdir(f"/proc/{pid}/task") == [str(pid)]  # one thread: what a fork copies is whole
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"SECRETCTL_" not in environ
     vault = os.path.realpath(warm.env["SECRETCTL_VAULT"])
@@ -328,3 +329,21 @@ def test_a_usage_error_reads_as_from_a_cold_server(warm: Member, extra: dict[str
     served, cold = launch({}), launch({"SECRETCTL_WARM": "0"})
     assert (served.returncode, served.stdout, served.stderr) == (cold.returncode, cold.stdout, cold.stderr)
     assert served.returncode == 2 and b"no-such-option" in served.stderr
+
+
+def test_no_variable_of_an_unsandboxed_child_points_at_the_warm_server(warm: Member) -> None:
+    root = Path(warm.env["SECRETCTL_VAULT"])
+    (root / ".secretctl/policy.yaml").write_text(
+        "version: 1\ndefault_action: deny\nallowed_commands: [sh]\ncommands:\n  sh: {keys: [\"app/*\"]}\n"
+        "sandbox: none\nagent_env: {allow: [PATH, HOME, LANG, SECRETCTL_RUNTIME_DIR, XDG_RUNTIME_DIR]}\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=warm.env, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", "no sandbox"], cwd=root, check=True, env=warm.env, capture_output=True)
+    call = ("secret_run", {"keys": ["app/token"], "command": "sh", "args": ["-c", "env"]})
+    _, results, seen = session(params(warm), [call], during=lambda: warm_status(warm))
+    assert seen is not None and seen["serving"] == 1
+    out = results[0].structured_content
+    assert not results[0].is_error and out["sandbox"] == "none", out
+    assert "APP_TOKEN=[REDACTED:app/token]" in out["stdout"]
+    names = [line.split("=", 1)[0] for line in out["stdout"].splitlines() if "=" in line]
+    assert "PATH" in names and not [n for n in names if "WARM" in n.upper()], names
+    assert ".warm.sock" not in out["stdout"]
