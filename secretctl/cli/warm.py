@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
         warmserver.report_ready({"state": "running"})  # another warm server serves this socket
         return 0
     listener, lock_fd = held
-    server = warmserver.Server(listener, socket_path, agent_pid=int(line), child=_serve_child)
+    server = warmserver.Server(listener, socket_path, agent_pid=int(line), child=_serve_child, lock_fd=lock_fd)
     warmserver.report_ready({"state": "ok", "pid": server.status()["pid"]})
     warmserver.detach()
     try:

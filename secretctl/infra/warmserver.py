@@ -107,8 +107,10 @@ class _Watch:
 
 
 class Server:
-    def __init__(self, listener: socket.socket, socket_path: Path, *, agent_pid: int, child: Child) -> None:
+    def __init__(self, listener: socket.socket, socket_path: Path, *, agent_pid: int, child: Child,
+                 lock_fd: int | None = None) -> None:
         self.listener, self.socket_path, self.child = listener, socket_path, child
+        self.lock_fd = lock_fd  # held for the warm server's life; a fork must not keep it held
         self.watch = _Watch(agent_pid)
         self.seen = fingerprint()
         self.started = time.time()
@@ -233,7 +235,7 @@ class Server:
     def _in_child(self, conn: socket.socket) -> int:
         """The forked child: forget the parent's loop, adopt the hand-off, run the server."""
         self.listener.close()
-        for fd in (self._wake_r, self._wake_w, self.watch.fd):
+        for fd in (self._wake_r, self._wake_w, self.watch.fd, self.lock_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)

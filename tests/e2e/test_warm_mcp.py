@@ -347,3 +347,32 @@ def test_no_variable_of_an_unsandboxed_child_points_at_the_warm_server(warm: Mem
     names = [line.split("=", 1)[0] for line in out["stdout"].splitlines() if "=" in line]
     assert "PATH" in names and not [n for n in names if "WARM" in n.upper()], names
     assert ".warm.sock" not in out["stdout"]
+
+
+def test_sigterm_stops_the_warm_server_and_the_launcher_runs_cold(warm: Member) -> None:
+    st = warm_status(warm)
+    assert st is not None
+    os.kill(int(st["pid"]), signal.SIGTERM)
+    assert wait_until(lambda: not alive(int(st["pid"])))
+    assert not list(Path(warm.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))  # removed, not left stale
+    _, results, seen = session(params(warm), [RUN], during=lambda: warm_status(warm))
+    assert seen is None
+    assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+
+
+def test_a_warm_server_killed_while_serving_is_replaced_by_the_next_unlock(warm: Member) -> None:
+    """Its forks keep serving their clients; none of them may hold what marks a warm server as
+    running (the lock), or no new one could start until every client closed."""
+    proc, child = _launch(warm)
+    st = warm_status(warm)
+    assert st is not None
+    os.kill(int(st["pid"]), signal.SIGKILL)
+    assert wait_until(lambda: not alive(int(st["pid"])))
+    assert alive(child)  # still serving its client
+    out = unlock(warm)
+    assert b"warm MCP server: pid" in out.stderr, out.stderr
+    again = warm_status(warm)
+    assert again is not None and again["pid"] != st["pid"]
+    proc.kill()
+    proc.wait()
+    assert wait_until(lambda: not alive(child), 15)
