@@ -100,9 +100,18 @@ class _Shapes:
         """(kind, value regex, start, end) of every hit, in every tier. Tier 1 (runs of 32+
         base64/base32 characters) costs more per byte than all the others: it scans only the runs
         (found in C), and most output has none."""
-        (rs, kinds, values), (runs_rs, runs_kinds, runs_values), (b32_rs, b32_kinds, b32_values), \
-            (starts, _, _), (first, _, _) = self.sets
-        out = [(kinds[i], values[i], s, e) for i, s, e in rs.scan(data)]
+        return self.scan_detectors(data) + self.scan_runs(data)
+
+    def scan_detectors(self, data: bytes) -> list[tuple[str, bytes | None, int, int]]:
+        """The hits of tier 0: credential detectors and the candidates with a literal to anchor on."""
+        rs, kinds, values = self.sets[0]
+        return [(kinds[i], values[i], s, e) for i, s, e in rs.scan(data)]
+
+    def scan_runs(self, data: bytes) -> list[tuple[str, bytes | None, int, int]]:
+        """The hits of tiers 1 and 2, inside the runs of 32+ base64/base32 characters."""
+        _, (runs_rs, runs_kinds, runs_values), (b32_rs, b32_kinds, b32_values), (starts, _, _), (first, _, _) \
+            = self.sets
+        out: list[tuple[str, bytes | None, int, int]] = []
         ends = runs.run_ends(data, first.scan, starts.scan)
         one_case: set[tuple[int, int, int]] = set()  # a run of digits is of both cases: once
         for at, piece in runs.runs(data, ends):
@@ -479,13 +488,16 @@ class Redactor(Finder):
         if self.empty or not data:
             return []
         shapes = self._shapes
-        job = None
+        jobs = None
         if shapes is not None and len(data) >= PARALLEL_MIN:
             from secretctl.core.redact import worker
 
             # The detector and candidate scans (half the work on log text) run on the second core
             # while this thread builds and scans the views: the engine scans without the GIL.
-            job = worker.submit(shapes.scan, data)
+            # Two jobs, the runs first: the scan thread takes them in turn, and this thread runs the
+            # detector scan itself if the thread has not reached it by then (random base64 keeps the
+            # thread busy with its runs while this one has the views done).
+            jobs = (worker.submit(shapes.scan_runs, data), worker.submit(shapes.scan_detectors, data))
         out = self._raw_matches(data, None, "raw")
         if len(self._skel):
             out += self._skel_matches(views.skeleton(data), "skeleton")
@@ -495,7 +507,8 @@ class Redactor(Finder):
             out += self._skel_matches(views.Composed(base, views.skeleton(base.data)), name)
             out += self._raw_matches(base.data, base, name)
         if shapes is not None:
-            out += self._shape_matches(data, depth, pending, shapes.scan(data) if job is None else job.result())
+            hits = shapes.scan(data) if jobs is None else jobs[1].result() + jobs[0].result()
+            out += self._shape_matches(data, depth, pending, hits)
         return _merge(out)
 
     def _shape_matches(self, data: bytes, depth: int, pending: list[int] | None,
