@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
     from secretctl.core.policy import Policy
     from secretctl.core.redact import RedactStream
-    from secretctl.core.redact.forms import ValueForms
     from secretctl.core.secret import Secret
     from secretctl.infra.runner import ResolvedCommand, StreamFilter
 
@@ -56,13 +55,13 @@ def child_env(base: Mapping[str, str], injected: Mapping[str, str], *, agent_soc
     return env
 
 
-def redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True, detect: bool = True,
-             forms_cache: dict[tuple[bytes, int, int], ValueForms] | None = None) -> Redactor:
+def redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True,
+             detect: bool = True) -> Redactor:
     detcache.install()
     if policy is None:
-        return Redactor.build(values, compiled=compiled, detect=detect, forms_cache=forms_cache)
+        return Redactor.build(values, compiled=compiled, detect=detect)
     return Redactor.build(values, fragment_min=policy.fragment_min, fragment_value_min=policy.fragment_value_min,
-                          compiled=compiled, detect=detect, forms_cache=forms_cache)
+                          compiled=compiled, detect=detect)
 
 
 class _NotNeeded(Exception):
@@ -143,10 +142,8 @@ def stream(argv: Sequence[str], shown_argv: Sequence[str], env: Mapping[str, str
     # merged with one); the output's redactor always has it.
     shown = [a.encode("utf-8", errors="surrogateescape") for a in shown_argv]
     detect = any(map(decode.may_hold_candidate, shown))
-    forms: dict[tuple[bytes, int, int], ValueForms] = {}
-    checker = redactor(values, None, compiled=False, detect=detect, forms_cache=forms)
-    full = checker.compile if detect else (lambda: redactor(values, None, forms_cache=forms))
-    red = Deferred(full, lazy=LAZY_COMPILE) if sanitize else None
+    checker = redactor(values, None, compiled=False, detect=detect)
+    red = Deferred(lambda: checker.with_detectors().compile(), lazy=LAZY_COMPILE) if sanitize else None
     if red is not None:
         make_filter: Callable[[], StreamFilter] = red.stream
     else:

@@ -122,3 +122,16 @@ def test_any_argument_gets_the_same_answer(arg: bytes) -> None:
     full = Redactor.build(VALUES, compiled=False)
     light = Redactor.build(VALUES, compiled=False, detect=decode.may_hold_candidate(arg))
     assert bool(light.contains(arg)) == bool(full.contains(arg))
+
+
+def test_the_output_redactor_of_a_light_check_is_the_full_one() -> None:
+    """personrun compiles the output's redactor from the command line's checker: built without
+    the detector set, ``with_detectors`` must give what a full build gives."""
+    full = Redactor.build(VALUES)
+    made = Redactor.build(VALUES, compiled=False, detect=False).with_detectors().compile()
+    samples = [*_arguments(), b"key AKIAIOSFODNN7EXAMPLE here", b"ghp_" + b"a1B2" * 9, b"plain text, no secret",
+               base64.b64encode(b"say " + VALUES["a/word"].reveal() + b" twice over and over again")]
+    for data in samples:
+        assert made.find(data) == full.find(data), data
+    assert any(m.label == "credential" for m in made.find(samples[-3]))  # the detectors really are there
+    assert full.with_detectors() is full

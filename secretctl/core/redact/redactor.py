@@ -387,6 +387,16 @@ class Redactor(Finder):
         made.compiled = True
         return made
 
+    def with_detectors(self) -> Redactor:
+        """This redactor with the credential detectors and decode candidates (a copy when it was
+        built without them, ``detect=False``, to check a command line): what ``build`` would have
+        given, without building the index again (1,000 values: ~50 ms)."""
+        if self._shapes is not None or not (self._credentials or self._n_plain or len(self._skel)):
+            return self
+        made = copy.copy(self)
+        made._shapes = _Shapes.get()
+        return made
+
     @classmethod
     def joined(cls, parts: Sequence[Redactor]) -> Redactor:
         """One redactor over compiled ones built without fragments (a big vault's build in chunks,
