@@ -134,3 +134,23 @@ def test_a_job_holds_no_data_once_scanned() -> None:
     job = worker.submit(len, b"x" * 100)
     assert job.result() == 100
     assert job._arg == b""
+
+
+def test_a_read_does_not_wait_for_a_busy_scan_thread() -> None:
+    # The scan thread is held up (here: a job that blocks; in life, a scheduler that does not wake
+    # it): the reading thread runs the read's jobs itself and redacts as usual.
+    r = Redactor.build({"k": Secret(b"s3cr3t-value-0003")})
+    data = LOG * 1000 + base64.b64encode(b"config: password=s3cr3t-value-0003 and more text here\n") + b"\n"
+    release = threading.Event()
+    blocker = worker.submit(lambda _d: release.wait(30), b"")
+    try:
+        done: list[bytes] = []
+        reader = threading.Thread(target=lambda: done.append(r.redact(data)), daemon=True)
+        reader.start()
+        reader.join(20)
+        assert done, "the read waited for the busy scan thread"
+        assert b"s3cr3t" not in done[0] and done[0].count(b"[REDACTED") == 1
+        assert blocker._done.locked()  # the blocking job is still running
+    finally:
+        release.set()
+    assert blocker.result() is True
