@@ -26,8 +26,8 @@ LOG = b"GET /api/v1/users 200 OK latency=12ms user=alice request_id=3f2a9c db.in
 
 def _leaky(rnd: random.Random, values: list[bytes], size: int) -> bytes:
     """Log lines with values in many forms (and credentials, dumps, encodings) among them."""
-    parts = []
-    while sum(map(len, parts)) < size:
+    parts: list[bytes] = []
+    while sum(len(p) for p in parts) < size:
         v = rnd.choice(values)
         parts.append(rnd.choice([
             LOG * rnd.randint(1, 30),
