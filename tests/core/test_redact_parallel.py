@@ -97,9 +97,9 @@ def test_a_failure_on_the_scan_thread_is_raised_by_the_read(monkeypatch: pytest.
     def broken(_data: bytes) -> list[tuple[str, bytes | None, int, int]]:
         raise RuntimeError("scan failed")
 
-    for job in ("scan_runs", "scan_detectors"):  # the thread's job, and the one this thread may take
+    for owner, job in ((r._shapes, "scan_runs"), (r._shapes, "scan_detectors"), (r._raw, "scan")):
         with monkeypatch.context() as m:
-            m.setattr(r._shapes, job, broken)
+            m.setattr(owner, job, broken)
             with pytest.raises(RuntimeError, match="scan failed"):
                 r.find(LOG * 1000)
     # The thread survives a failed job: the next read is scanned.

@@ -435,8 +435,11 @@ class Redactor(Finder):
         return len(self._raw) + len(self._skel)
 
     # ------------------------------------------------------------------ matching
-    def _raw_matches(self, data: bytes, view: views.View | None, name: str) -> list[Match]:
-        hits = self._raw.scan(data)
+    def _raw_matches(self, data: bytes, view: views.View | None, name: str,
+                     hits: list[tuple[int, int, int]] | None = None) -> list[Match]:
+        """``hits``: the raw literal scan of ``data``, when it was made elsewhere (the scan thread)."""
+        if hits is None:
+            hits = self._raw.scan(data)
         if not hits:
             return []
         meta, n_plain = self._raw_meta, self._n_plain
@@ -507,10 +510,12 @@ class Redactor(Finder):
             # Two jobs, the runs first: the scan thread takes them in turn, and this thread runs the
             # detector scan itself if the thread has not reached it by then (random base64 keeps the
             # thread busy with its runs while this one has the views done).
-            jobs = (worker.submit(shapes.scan_runs, data), worker.submit(shapes.scan_detectors, data))
-        out = self._raw_matches(data, None, "raw")
-        if len(self._skel):
-            out += self._skel_matches(views.skeleton(data), "skeleton")
+            # The raw literal scan last: the thread takes it if it is free by then, else this
+            # thread does once the skeleton is scanned.
+            jobs = (worker.submit(shapes.scan_runs, data), worker.submit(shapes.scan_detectors, data),
+                    worker.submit(self._raw.scan, data))
+        skel = self._skel_matches(views.skeleton(data), "skeleton") if len(self._skel) else []
+        out = self._raw_matches(data, None, "raw", None if jobs is None else jobs[2].result()) + skel
         for name, base in (("rendered", views.rendered(data)), ("unescaped", views.unescaped(data))):
             if base is None:
                 continue
