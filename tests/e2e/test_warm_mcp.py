@@ -203,24 +203,30 @@ def test_the_agents_timeout_stops_the_warm_server(tmp_path: Path) -> None:
         assert not list(Path(m.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
 
 
-def test_a_stale_warm_server_is_not_used(warm: Member) -> None:
+def test_a_stale_warm_server_is_not_used(tmp_path: Path) -> None:
     """An upgrade or an edit of an imported file: the fork would run other code than a fresh
-    start, so the launcher runs the server itself and the warm server stops."""
-    import secretctl.core.warmproto as touched
+    start, so the launcher runs the server itself and the warm server stops. The edit is made in
+    a copy of the package (PYTHONPATH), never in the checkout other tests' warm servers import."""
+    import secretctl
 
-    st = warm_status(warm)
-    assert st is not None
-    path = Path(touched.__file__)
-    before = path.stat()
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
-    try:
-        assert warm_status(warm)["stale"] is True  # type: ignore[index]
-        _, results, seen = session(params(warm), [RUN], during=lambda: warm_status(warm))
-    finally:
-        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert seen is None
-    assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
-    assert wait_until(lambda: not alive(int(st["pid"])))
+    package = tmp_path / "pkg"
+    shutil.copytree(Path(secretctl.__file__).parent, package / "secretctl",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for m in carol_in(tmp_path):
+        m.env.pop("SECRETCTL_WARM", None)
+        m.env["PYTHONPATH"] = str(package)  # the launcher and the warm server import the copy
+        with_policy(m)
+        assert unlock(m).returncode == 0
+        st = warm_status(m)
+        assert st is not None and st["package"] == str(package / "secretctl")
+        _, results, seen = session(params(m), [RUN], during=lambda: warm_status(m))  # noqa: B023 - used at once
+        assert seen is not None and seen["serving"] == 1  # the copy serves, while it is unchanged
+        os.utime(package / "secretctl/core/warmproto.py", ns=(0, time.time_ns() + 10**9))
+        assert warm_status(m)["stale"] is True  # type: ignore[index]
+        _, results, seen = session(params(m), [RUN], during=lambda: warm_status(m))  # noqa: B023 - used at once
+        assert seen is None
+        assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+        assert wait_until(lambda: not alive(int(st["pid"])))  # noqa: B023 - used at once
 
 
 # ------------------------------------------------------------------ the attacker
