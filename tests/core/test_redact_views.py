@@ -186,3 +186,17 @@ def test_reversed_forms_are_found_with_small_and_big_skeleton_sets() -> None:
         found = r.find(data)
         assert [m.form for m in found] == ["reversed"], found
         assert r.redact(data).startswith(b"x: [REDACTED:") and r.redact(data).endswith(b" done\n")
+
+
+def test_a_skeleton_span_is_found_from_its_start_as_each_end_alone() -> None:
+    # span() finds a match's end by counting on from its start; unit() of each end alone is the
+    # reference (both checked against the character-by-character map above).
+    rnd = random.Random(4)
+    for _ in range(150):
+        parts = [rnd.choice([b"GET /a ", b"id=42, ", b"\t", b"Zq8v", b"== ", b"a" * rnd.randint(1, 90),
+                             b" " * rnd.randint(0, 3000)]) for _ in range(rnd.randint(1, 400))]
+        view = skeleton(b"".join(parts))
+        for _ in range(20 if view.data else 0):
+            s = rnd.randrange(len(view.data))
+            e = rnd.randint(s + 1, min(len(view.data), s + rnd.choice([1, 8, 40, 300, 5000])))
+            assert view.span(s, e) == (view.unit(s)[0], view.unit(e - 1)[1]), (s, e)

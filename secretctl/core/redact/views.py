@@ -89,6 +89,32 @@ class _Deleted(View):
                 seen += 1
             pos += 1
 
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The end is found from the start (a match is short): a second ``unit`` walked its block
+        from the beginning again, ~20 us per match of log text with a value in it."""
+        first = self.unit(start)[0]
+        return first, self._kept_after(first, end - 1 - start) + 1
+
+    def _kept_after(self, pos: int, k: int) -> int:
+        """Where the ``k``-th kept byte after the kept byte at ``pos`` is (``pos`` for 0)."""
+        orig, dele = self.original, self._deleted
+        seen, cur = 0, pos + 1  # kept bytes in [pos + 1, cur)
+        if k == 0:
+            return pos
+        for step in _STEPS:
+            while cur + step <= len(orig):
+                kept = len(orig[cur : cur + step].translate(None, dele))
+                if seen + kept >= k:
+                    break
+                seen += kept
+                cur += step
+        while True:
+            if orig[cur] not in dele:
+                seen += 1
+                if seen == k:
+                    return cur
+            cur += 1
+
 
 class _Pieces(View):
     """A view built piece by piece: ``starts[k]``/``ends[k]`` is the original span of view byte k."""
