@@ -425,3 +425,37 @@ def encrypt_with_passphrase(plaintext: bytes, passphrase: str, log2_n: int = SCR
         last = b"\x01" if i == len(chunks) - 1 else b"\x00"
         out.append(aead.encrypt(i.to_bytes(11, "big") + last, chunk, None))
     return b"".join(out)
+
+
+def decrypt_with_passphrase(data: bytes, passphrase: str, *, source: str) -> bytes:
+    """A passphrase file rage refused only for its work factor. rage accepts up to 16 times the
+    work it calibrates as a second on the machine as loaded now, so an identity written at 2^20
+    on an idle machine was refused on a busy one, and that read as "wrong password". Here the
+    limit is fixed: agefile.MAX_SCRYPT_WORK_FACTOR (2^22, what the age reference implementation
+    reads by default), checked by the header parse. Every check of the spec is made, and each
+    raises."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    from secretctl.errors import WrongPasswordError
+
+    header = agefile.parse_header(data, source=source)  # well formed, work factor at most 2^22
+    if [s.type for s in header.stanzas] != ["scrypt"]:
+        raise VaultCorruptError(f"{source}: not a passphrase-encrypted age file")
+    stanza = header.stanzas[0]
+    log2_n = int(stanza.args[1])
+    salt = base64.b64decode(stanza.args[0] + "==")
+    wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log2_n, r=8,
+                      p=1).derive(passphrase.encode())
+    try:
+        file_key = ChaCha20Poly1305(wrap_key).decrypt(_ZERO_NONCE, stanza.body, None)
+    except InvalidTag:
+        raise WrongPasswordError(f"{source}: wrong password",
+                                 hint="check SECRETCTL_PASSWORD or type it again") from None
+    if len(file_key) != FILE_KEY_SIZE:  # the parser's 32-byte body rule implies it; said again here
+        raise VaultCorruptError(f"{source}: the scrypt stanza wraps a file key of the wrong size")
+    verify_header_mac(file_key, header, source=source)
+    try:
+        return decrypt_payload(file_key, data, header.payload_offset)
+    except (ValueError, InvalidTag):
+        raise VaultCorruptError(f"{source}: damaged age file (a payload chunk does not verify)",
+                                hint="restore it from a backup") from None

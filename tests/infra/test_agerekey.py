@@ -261,3 +261,50 @@ def test_a_low_work_factor_from_rage_is_replaced_by_the_floor(monkeypatch: pytes
     assert agerekey.scrypt_work_factor(data, source="t") == agerekey.SCRYPT_FLOOR
     monkeypatch.undo()
     assert pyrage.passphrase.decrypt(data, "a-long-passphrase") == b"AGE-SECRET-KEY-1EXAMPLE\n"
+
+
+SCRYPT_VECTORS = sorted(p.name for p in VECTORS.iterdir()
+                        if p.name.startswith("scrypt") and load(p.name)[0].get("armored") != ["yes"])
+
+
+def test_the_scrypt_vectors_are_found() -> None:
+    assert {"scrypt", "scrypt_bad_tag", "scrypt_no_match", "scrypt_work_factor_23", "scrypt_and_x25519"} <= \
+        set(SCRYPT_VECTORS)
+
+
+@pytest.mark.parametrize("name", SCRYPT_VECTORS)
+def test_the_fixed_limit_reader_agrees_with_the_scrypt_vectors(name: str) -> None:
+    from secretctl.errors import WrongPasswordError
+
+    meta, data = load(name)
+    passphrase = meta["passphrase"][0]
+    if meta["expect"] == ["success"]:
+        plaintext = agerekey.decrypt_with_passphrase(data, passphrase, source=name)
+        assert hashlib.sha256(plaintext).hexdigest() == meta["payload"][0]
+        return
+    wrong_password = meta["expect"] == ["no match"] and name != "scrypt_uppercase"  # "Scrypt" is no scrypt stanza
+    expected = WrongPasswordError if wrong_password else VaultCorruptError
+    with pytest.raises(expected):
+        agerekey.decrypt_with_passphrase(data, passphrase, source=name)
+
+
+def test_a_work_factor_rage_refuses_for_the_load_is_read_with_the_fixed_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rage accepts up to 16 times the work it measures as a second right now: an identity written
+    at 2^20 on an idle machine was refused on a busy one, and read as "wrong password"."""
+    from secretctl.errors import WrongPasswordError
+    from secretctl.infra import crypto
+
+    data = agerekey.encrypt_with_passphrase(b"AGE-SECRET-KEY-1EXAMPLE\n", "a-long-passphrase")
+
+    def busy(ciphertext: bytes, passphrase: str) -> bytes:
+        raise pyrage.DecryptError("Excessive work parameter for passphrase.\nDecryption would take around 20 seconds.")
+
+    monkeypatch.setattr(pyrage.passphrase, "decrypt", busy)
+    assert crypto.decrypt_with_passphrase(data, "a-long-passphrase", source="id").reveal() == \
+        b"AGE-SECRET-KEY-1EXAMPLE\n"
+    with pytest.raises(WrongPasswordError):
+        crypto.decrypt_with_passphrase(data, "not-the-passphrase", source="id")
+    tampered = bytearray(data)
+    tampered[-1] ^= 1
+    with pytest.raises(VaultCorruptError, match="payload"):
+        crypto.decrypt_with_passphrase(bytes(tampered), "a-long-passphrase", source="id")
