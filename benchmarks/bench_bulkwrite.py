@@ -2,12 +2,13 @@
 
 1. git staging of a bulk write's files: the hand-built pack that `git index-pack` verifies
    (infra/gitpack.stage_blobs) against `git fast-import` (kept only if within 10%).
-2. Replacing 2,000 small files (a 1,000-secret re-key): a new temp file + rename each (what
-   store.write_many does) against reusing the replaced files' inodes as the next temp files
-   (link the old file aside, rewrite it, rename it over the next target: no inode is allocated,
-   so ext4's scan of recently deleted inodes is skipped) and against overwriting in place (not
-   atomic: the floor). CPU time (user + system) is printed beside wall time: the ext4 scan is
-   kernel CPU time, and CPU time does not grow with other work on the machine.
+2. Replacing 2,000 small files (a 1,000-secret re-key): a new temp file + rename each
+   (store.write_many without in_place) against reusing the replaced files' inodes as the next
+   temp files (link the old file aside, rewrite it, rename it over the next target: no inode is
+   allocated, so ext4's scan of recently deleted inodes is skipped) and against overwriting in
+   place (not atomic per file: what bulk writes do since issue 15, under the intent journal).
+   CPU time (user + system) is printed beside wall time: the ext4 scan is kernel CPU time, and
+   CPU time does not grow with other work on the machine.
 """
 
 from __future__ import annotations
