@@ -34,10 +34,9 @@ from mcp.client.stdio import StdioServerParameters
 CANARY_ENV = "warm-Client-Env-Canary-5521"
 
 
-@pytest.fixture
-def warm(tmp_path: Path) -> Iterator[Member]:
+def _warm_in(base: Path) -> Iterator[Member]:
     """carol (protected identity, agent unlocked from stdin) with the warm server on."""
-    for m in carol_in(tmp_path):
+    for m in carol_in(base):
         m.env.pop("SECRETCTL_WARM", None)  # the suite turns it off (tests/conftest.py)
         with_policy(m)
         out = unlock(m)
@@ -45,6 +44,19 @@ def warm(tmp_path: Path) -> Iterator[Member]:
         assert b"warm MCP server: pid" in out.stderr, out.stderr
         yield m
         stop_agent(m)
+
+
+@pytest.fixture
+def warm(tmp_path: Path) -> Iterator[Member]:
+    """Her own warm server, for a test that stops, kills or changes it."""
+    yield from _warm_in(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
+    """One warm server per worker for the tests that only use it (each warm server costs about a
+    second of CPU to start). Tests run one at a time in a worker: "serving" counts stay theirs."""
+    yield from _warm_in(tmp_path_factory.mktemp("warm"))
 
 
 def warm_status(m: Member) -> dict[str, Any] | None:
@@ -87,33 +99,32 @@ def comparable(tools: Any, results: list[Any]) -> tuple[Any, ...]:
 
 
 # ------------------------------------------------------------------ same answers, faster start
-def test_the_warm_server_answers_exactly_as_a_cold_one(warm: Member) -> None:
-    tools, results, seen = session(params(warm), CALLS, during=lambda: warm_status(warm))
+def test_the_warm_server_answers_exactly_as_a_cold_one(shared: Member) -> None:
+    tools, results, seen = session(params(shared), CALLS, during=lambda: warm_status(shared))
     assert seen is not None and seen["serving"] == 1, seen  # this session was a fork of the warm server
     assert results[1].structured_content["stdout"] == "[REDACTED:app/token]\n"
     warm_answers = comparable(tools, results)
 
-    warm.run("lock")
-    assert unlock(warm, "--no-warm").returncode == 0
-    assert warm_status(warm) is None
-    tools, results, _ = session(params(warm), CALLS)
+    tools, results, seen = session(params(shared, {"SECRETCTL_WARM": "0"}), CALLS,
+                                   during=lambda: warm_status(shared))
+    assert seen is not None and seen["serving"] == 0  # this one started cold
     assert comparable(tools, results) == warm_answers
 
 
-def test_each_client_gets_its_own_server_with_its_own_settings(warm: Member, tmp_path: Path) -> None:
+def test_each_client_gets_its_own_server_with_its_own_settings(shared: Member, tmp_path: Path) -> None:
     """Two clients at once, told apart only by their environment (SECRETCTL_VAULT,
     SECRETCTL_ACTOR): nothing the warm process read before the fork decides for them."""
     other = tmp_path / "other-vault"
-    warm.run("init", str(other), "--name", "carol")
-    warm.run("set", "app/token", input=b"second-Vault-Value-8812", env={"SECRETCTL_VAULT": str(other)})
-    warm.run("set", "app/only-here", input=b"only-Here-Value-7713", env={"SECRETCTL_VAULT": str(other)})
-    with_policy(Member(warm.name, warm.home, {**warm.env, "SECRETCTL_VAULT": str(other)}))
-    first = params(warm, {"SECRETCTL_ACTOR": "actor-first"})
-    second = params(warm, {"SECRETCTL_VAULT": str(other), "SECRETCTL_ACTOR": "actor-second"}, cwd=other)
+    shared.run("init", str(other), "--name", "carol")
+    shared.run("set", "app/token", input=b"second-Vault-Value-8812", env={"SECRETCTL_VAULT": str(other)})
+    shared.run("set", "app/only-here", input=b"only-Here-Value-7713", env={"SECRETCTL_VAULT": str(other)})
+    with_policy(Member(shared.name, shared.home, {**shared.env, "SECRETCTL_VAULT": str(other)}))
+    first = params(shared, {"SECRETCTL_ACTOR": "actor-first"})
+    second = params(shared, {"SECRETCTL_VAULT": str(other), "SECRETCTL_ACTOR": "actor-second"}, cwd=other)
 
     async def go() -> tuple[list[Any], list[Any], Any]:
         async with Client(first) as a, Client(second) as b:
-            seen = await asyncio.to_thread(warm_status, warm)
+            seen = await asyncio.to_thread(warm_status, shared)
             got_a = [await a.call_tool("secret_list", {}), await a.call_tool(*RUN)]
             got_b = [await b.call_tool("secret_list", {}), await b.call_tool(*RUN)]
             return got_a, got_b, seen
@@ -124,8 +135,8 @@ def test_each_client_gets_its_own_server_with_its_own_settings(warm: Member, tmp
     assert [s["key"] for s in got_b[0].structured_content["secrets"]] == ["app/only-here", "app/token"]
     assert not got_a[1].is_error and not got_b[1].is_error
     # Each server recorded the access under its own client's actor, in its own client's vault.
-    assert [p.name for p in (Path(warm.env["SECRETCTL_VAULT"]) / ".secretctl/audit").iterdir()] == \
-        ["actor-first.jsonl"]
+    mine = [p.name for p in (Path(shared.env["SECRETCTL_VAULT"]) / ".secretctl/audit").iterdir()]
+    assert "actor-first.jsonl" in mine and "actor-second.jsonl" not in mine
     assert [p.name for p in (other / ".secretctl/audit").iterdir()] == ["actor-second.jsonl"]
 
 
@@ -133,20 +144,21 @@ def test_each_client_gets_its_own_server_with_its_own_settings(warm: Member, tmp
 def _launch(m: Member) -> tuple[subprocess.Popen[bytes], int]:
     """A launcher whose client never speaks: its server waits on stdin. Returns it and the pid
     of the server forked for it."""
+    before = set((warm_status(m) or {}).get("children", []))  # a previous test's server may be ending
     proc = subprocess.Popen([SECRETCTL, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=m.env, cwd=m.env["SECRETCTL_VAULT"])
-    st: dict[str, Any] = {}
+    new: list[int] = []
 
     def serving() -> bool:
-        st.update(warm_status(m) or {})
-        return bool(st.get("children"))
+        new[:] = sorted(set((warm_status(m) or {}).get("children", [])) - before)
+        return bool(new)
 
-    assert wait_until(serving, 30), st
-    return proc, int(st["children"][0])
+    assert wait_until(serving, 30)
+    return proc, new[0]
 
 
-def test_a_killed_launcher_takes_its_server_with_it(warm: Member) -> None:
-    proc, child = _launch(warm)
+def test_a_killed_launcher_takes_its_server_with_it(shared: Member) -> None:
+    proc, child = _launch(shared)
     assert alive(child)
     proc.kill()
     proc.wait()
@@ -155,8 +167,8 @@ def test_a_killed_launcher_takes_its_server_with_it(warm: Member) -> None:
     proc.stdin.close()
 
 
-def test_a_signal_to_the_launcher_ends_the_server_as_it_would_end_a_cold_one(warm: Member) -> None:
-    proc, child = _launch(warm)
+def test_a_signal_to_the_launcher_ends_the_server_as_it_would_end_a_cold_one(shared: Member) -> None:
+    proc, child = _launch(shared)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == -signal.SIGTERM  # the status a cold server killed by SIGTERM shows
     assert wait_until(lambda: not alive(child), 15)
@@ -246,12 +258,12 @@ def _readable_memory(pid: int) -> bytes:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to read another process's memory")
-def test_the_warm_process_never_holds_a_secret_or_a_clients_environment(warm: Member) -> None:
-    st = warm_status(warm)
+def test_the_warm_process_never_holds_a_secret_or_a_clients_environment(shared: Member) -> None:
+    st = warm_status(shared)
     assert st is not None
     pid = int(st["pid"])
-    _, results, seen = session(params(warm, {"WARM_CANARY": CANARY_ENV}),
-                               [RUN, ("secret_get_masked", {"key": "app/token"})], during=lambda: warm_status(warm))
+    _, results, seen = session(params(shared, {"WARM_CANARY": CANARY_ENV}),
+                               [RUN, ("secret_get_masked", {"key": "app/token"})], during=lambda: warm_status(shared))
     assert seen is not None and seen["serving"] == 1
     assert not results[0].is_error
     memory = _readable_memory(pid)
@@ -261,17 +273,17 @@ def test_the_warm_process_never_holds_a_secret_or_a_clients_environment(warm: Me
     assert os.listdir(f"/proc/{pid}/task") == [str(pid)]  # one thread: what a fork copies is whole
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"SECRETCTL_" not in environ
-    vault = os.path.realpath(warm.env["SECRETCTL_VAULT"])
+    vault = os.path.realpath(shared.env["SECRETCTL_VAULT"])
     open_files = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
     assert not [f for f in open_files if f.startswith(vault) or "identity" in f], open_files
 
 
 @pytest.mark.skipif(os.getuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root and setpriv to run a client under another uid")
-def test_a_peer_with_another_uid_is_refused(warm: Member) -> None:
-    st = warm_status(warm)
+def test_a_peer_with_another_uid_is_refused(shared: Member) -> None:
+    st = warm_status(shared)
     assert st is not None
-    sock = next(Path(warm.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
+    sock = next(Path(shared.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
     # Opened up as a careless admin would: only the server's own peer check is left.
     sock.parent.parent.chmod(0o711)
     sock.parent.chmod(0o755)
@@ -290,24 +302,24 @@ def test_a_peer_with_another_uid_is_refused(warm: Member) -> None:
         sock.parent.chmod(0o700)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == b"refused b''"  # closed before a fork, without a byte
-    after = warm_status(warm)
-    assert after is not None and after["refused_peers"] == 1 and after["serving"] == 0
+    after = warm_status(shared)
+    assert after is not None and after["refused_peers"] == st["refused_peers"] + 1 and after["serving"] == 0
 
 
 @pytest.mark.parametrize("client_env", [{"SECRETCTL_PASSWORD": "correct-Horse-battery-91"}, {"SECRETCTL_WARM": "0"}],
                          ids=["password", "turned-off"])
-def test_the_cold_path_serves_a_password_or_a_client_that_turned_warm_off(warm: Member,
+def test_the_cold_path_serves_a_password_or_a_client_that_turned_warm_off(shared: Member,
                                                                           client_env: dict[str, str]) -> None:
     """The password hand-off re-executes the server (infra/pwhandoff.py): no fork could keep it
     warm, and the password must not cross into the warm process's socket buffer either.
     SECRETCTL_WARM=0 in a client's config asks for a cold start."""
-    p = params(warm, client_env)
-    _, results, seen = session(p, [RUN], during=lambda: warm_status(warm))
+    p = params(shared, client_env)
+    _, results, seen = session(p, [RUN], during=lambda: warm_status(shared))
     assert seen is not None and seen["serving"] == 0
     assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
 
 
-def test_the_launcher_imports_nothing_heavy(warm: Member) -> None:
+def test_the_launcher_imports_nothing_heavy(shared: Member) -> None:
     """The launcher's own start: no mcp, pydantic or Typer before the hand-off."""
     code = ("import sys, runpy\n"
             "sys.argv = ['secretctl', 'mcp']\n"
@@ -318,19 +330,19 @@ def test_the_launcher_imports_nothing_heavy(warm: Member) -> None:
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'pydantic', 'typer', 'anyio'))\n"
             "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True, env=warm.env,
-                         cwd=warm.env["SECRETCTL_VAULT"], timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True, env=shared.env,
+                         cwd=shared.env["SECRETCTL_VAULT"], timeout=60)
     assert time.monotonic() - started < 30
     assert b"HEAVY=\n" in out.stderr, out.stderr[-2000:]
 
 
 @pytest.mark.parametrize("extra", [{}, {"TYPER_USE_RICH": "0"}], ids=["default", "plain-typer"])
-def test_a_usage_error_reads_as_from_a_cold_server(warm: Member, extra: dict[str, str]) -> None:
+def test_a_usage_error_reads_as_from_a_cold_server(shared: Member, extra: dict[str, str]) -> None:
     """The child runs the cold code path on the client's argv and environment, usage errors
     included (Typer reads TYPER_USE_RICH at import: the child reads it again from the client's)."""
     def launch(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([SECRETCTL, "mcp", "--no-such-option"], input=b"", capture_output=True, timeout=60,
-                              env={**warm.env, **extra, **env}, cwd=warm.env["SECRETCTL_VAULT"])
+                              env={**shared.env, **extra, **env}, cwd=shared.env["SECRETCTL_VAULT"])
 
     served, cold = launch({}), launch({"SECRETCTL_WARM": "0"})
     assert (served.returncode, served.stdout, served.stderr) == (cold.returncode, cold.stdout, cold.stderr)
