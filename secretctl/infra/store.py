@@ -149,12 +149,13 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
     ``files`` may be a generator: writer threads take the first files while it produces the
     rest, so its work (encryption, which holds the GIL) overlaps the writes' system calls.
     """
-    temps: list[str] = []
-    targets: list[str] = []
-    rewritten: set[str] = set()  # targets written in place: nothing to rename
+    import itertools  # here, not at the top: see the imports
 
-    def named() -> Iterator[tuple[str, str, bytes]]:
-        # Each temp name is recorded before the file exists, so a clean-up sees every one.
+    temps: list[str] = []  # every temp name, recorded before its file exists: a clean-up sees each
+    placing: list[tuple[str, str]] = []  # (temp file, target) pairs for the renames
+    seq = itertools.count()  # next() is atomic under the GIL: the writer threads share it
+
+    def named() -> Iterator[tuple[str, bytes]]:
         seen: set[str] = set()
         for path, data in files:
             target = os.fspath(path)
@@ -162,16 +163,16 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
                 # Renames run on several threads: which of two writes to one path won would be chance.
                 raise ValueError("write_many: a path appears twice in one batch")
             seen.add(target)
-            temps.append(_temp_name(target, len(temps)))
-            targets.append(target)
-            yield temps[-1], target, data
+            yield target, data
 
-    def make(chunk: list[tuple[str, str, bytes]]) -> None:
-        for tmp, target, data in chunk:
+    def make(chunk: list[tuple[str, bytes]]) -> None:
+        for target, data in chunk:
             try:
                 if in_place and _write_in_place(target, data, mode):
-                    rewritten.add(target)
-                    continue
+                    continue  # no temp file: its name is not even made (2,000 names: ~10 ms)
+                tmp = _temp_name(target, next(seq))
+                temps.append(tmp)
+                placing.append((tmp, target))
                 fd = _create(tmp, mode)
                 try:
                     _write_all(fd, data)
@@ -184,8 +185,6 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
 
     def place(chunk: list[tuple[str, str]]) -> None:
         for tmp, target in chunk:
-            if target in rewritten:
-                continue
             try:
                 os.replace(tmp, target)
             except OSError as exc:
@@ -196,7 +195,7 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
         _in_chunks(named(), make)
         faults.point("store.batch-temps-written")
         os.sync()
-        _in_chunks(zip(temps, targets, strict=True), place)
+        _in_chunks(placing, place)
     except BaseException:
         import contextlib  # here, not at the top: see the imports
 

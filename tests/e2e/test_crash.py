@@ -228,7 +228,7 @@ def settle_and_check(world: World, m: Member, root: Path, op: str, start: str,
 
 
 # ----------------------------------------------------------------- the commands
-IMPORT_POINTS = ["journal.written", "store.batch-placing@2", "git.staged", "git.commit-created",
+IMPORT_POINTS = ["journal.written", "store.batch-writing@2", "git.staged", "git.commit-created",
                  "mutation.committed"]
 
 
@@ -267,7 +267,7 @@ def test_an_import_killed_at_random_moments(world: World, tmp_path: Path) -> Non
                          killed_at_point=False)
 
 
-@pytest.mark.parametrize("point", ["members.recipients-written", "store.batch-placing@3", "mutation.committed"])
+@pytest.mark.parametrize("point", ["members.recipients-written", "store.batch-writing@3", "mutation.committed"])
 def test_a_killed_member_add_then_the_suggested_reencrypt(world: World, vault: Path, point: str) -> None:
     alice = as_member(world.alice, vault)
     start = head(vault)
@@ -313,7 +313,7 @@ def _stale_vault(world: World, root: Path) -> Member:
     return alice
 
 
-@pytest.mark.parametrize("point", ["store.batch-placing@2", "mutation.committed"])
+@pytest.mark.parametrize("point", ["store.batch-writing@2", "mutation.committed"])
 def test_a_killed_reencrypt(world: World, vault: Path, point: str) -> None:
     alice = _stale_vault(world, vault)
     start = head(vault)
