@@ -82,6 +82,14 @@ def main(argv: list[str]) -> int:
     opts = dict(zip(argv[::2], argv[1::2], strict=False))
     socket_path = Path(opts["--socket"])
     preload()
+    import gc
+
+    # What is imported now lives as long as every fork: out of the collector's reach, so a child's
+    # collections do not write to its pages (copy-on-write). Measured: a forked server's private
+    # dirty memory after its first secret_run at 10,000 secrets 126 -> 111 MB (3 runs each); its
+    # CPU did not change beyond noise.
+    gc.collect()
+    gc.freeze()
     line = sys.stdin.readline().strip()  # the unlock agent's pid, once `unlock` has it
     if not line.isdigit():
         return 0  # unlock failed (or was interrupted): nothing to serve
