@@ -19,7 +19,10 @@ from secretctl.cli import mcplaunch
 
 # What `secretctl mcp-server` imports before its first answer, found with `python -X importtime`;
 # a module missing here is imported by each child instead (slower, never wrong). Nothing here
-# may read the environment, a file of the user's or start a thread at import.
+# may read the environment, a file of the user's or start a thread at import: typer.rich_utils is
+# left out on purpose (it reads TERMINAL_WIDTH, FORCE_COLOR... at import; a child imports it with
+# its client's environment when it prints a usage error), and typer.core's one such read is
+# redone in the child (_reread_import_time_settings).
 PRELOAD = (
     "typer", "click", "rich", "logging", "json", "secretctl.cli.app", "secretctl.cli.mcp", "secretctl.cli.common",
     "mcp", "mcp.server.mcpserver", "mcp.server.stdio", "anyio", "pydantic", "secretctl.mcp.server",

@@ -437,3 +437,15 @@ def test_a_warm_socket_served_by_another_uid_gets_nothing(alice: Member) -> None
             proc.kill()
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_warm_process_imports_no_module_that_reads_the_environment_at_import() -> None:
+    """Such a module would keep the warm process's environment for every client (found by
+    reading the packages it imports; typer.core's read is redone in each child)."""
+    code = ("import sys\n"
+            "from secretctl.cli import warm\n"
+            "assert warm.preload() == [], warm.preload()\n"
+            "print(sorted(m for m in ('typer.rich_utils',) if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == b"[]"
