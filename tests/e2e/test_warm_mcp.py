@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SECRETCTL, Member
-from tests.e2e.test_unlock import VALUE, alive, carol_in, stop_agent, unlock, wait_until
+from tests.e2e.test_unlock import PASSWORD, VALUE, alive, carol_in, stop_agent, unlock, wait_until
 from tests.e2e.test_unlock_mcp import RUN, text, with_policy
 
 pytest.importorskip("mcp")
@@ -449,3 +449,29 @@ def test_the_warm_process_imports_no_module_that_reads_the_environment_at_import
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == b"[]"
+
+
+def test_unlock_in_the_foreground_serves_a_warm_server_too_and_takes_it_down(tmp_path: Path) -> None:
+    """`unlock --foreground` (systemd, launchd): the warm server watches that process."""
+    for m in carol_in(tmp_path):
+        m.env.pop("SECRETCTL_WARM", None)
+        with_policy(m)
+        proc = subprocess.Popen([SECRETCTL, "unlock", "--foreground"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=m.env, cwd=m.home)
+        assert proc.stdin is not None
+        proc.stdin.write(PASSWORD.encode() + b"\n")
+        proc.stdin.close()
+        try:
+            assert wait_until(lambda: warm_status(m) is not None, 60)  # noqa: B023 - used at once
+            st = warm_status(m)
+            assert st is not None and st["agent_pid"] == proc.pid
+            _, results, seen = session(params(m), [RUN], during=lambda: warm_status(m))  # noqa: B023 - used at once
+            assert seen is not None and seen["serving"] == 1
+            assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            assert wait_until(lambda: not alive(int(st["pid"])), 20)  # noqa: B023 - used at once
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
