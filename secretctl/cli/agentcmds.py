@@ -177,9 +177,9 @@ def unlock(
 
 
 def _warm_start() -> Any:
-    from secretctl.service import warmserver
+    from secretctl.service import warmctl
 
-    return warmserver.Starting("secretctl.cli.warm", Path(settings.warm_socket_file()), settings.environ())
+    return warmctl.Starting("secretctl.cli.warm", Path(settings.warm_socket_file()), settings.environ())
 
 
 def _warm_ready(warm: Any, agent_pid: int) -> None:
@@ -193,15 +193,15 @@ def _warm_ready(warm: Any, agent_pid: int) -> None:
 
 
 def _warm_status() -> dict[str, Any] | None:
-    from secretctl.service import warmserver
+    from secretctl.service import warmctl
 
-    return warmserver.status(settings.warm_socket_file())
+    return warmctl.status(settings.warm_socket_file())
 
 
 def _warm_stop() -> bool:
-    from secretctl.service import warmserver
+    from secretctl.service import warmctl
 
-    return warmserver.stop(settings.warm_socket_file())
+    return warmctl.stop(settings.warm_socket_file())
 
 
 def lock(

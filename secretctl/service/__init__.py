@@ -29,6 +29,7 @@ _REEXPORTS: dict[str, tuple[str, str]] = {
     # the warm MCP server started beside it (a secret-free pre-imported process forking servers)
     # and the `secretctl mcp` launcher's hand-off to it
     "warmserver": ("secretctl.infra.warmserver", ""),
+    "warmctl": ("secretctl.infra.warmctl", ""),
     "warmclient": ("secretctl.infra.warmclient", ""),
     # the passphrase `unlock --keyring` keeps in the OS keyring (optional `keyring` package)
     "oskeyring": ("secretctl.infra.oskeyring", ""),
@@ -90,6 +91,7 @@ if TYPE_CHECKING:  # the same names, for mypy (at run time __getattr__ imports t
     from secretctl.infra import store as store
     from secretctl.infra import unlock_agent as unlock_agent
     from secretctl.infra import warmclient as warmclient
+    from secretctl.infra import warmctl as warmctl
     from secretctl.infra import warmserver as warmserver
     from secretctl.infra.clock import utcnow as utcnow
     from secretctl.infra.identity import check_new_password as check_new_password
