@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from secretctl.core import keys as keys_mod
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
-from secretctl.errors import SecretctlError, VaultLockedError
-from secretctl.infra import detcache
+from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, VaultLockedError
+from secretctl.infra import detcache, journal
 from secretctl.service.buildthread import BackgroundBuild
 
 TYPE_CHECKING = False
@@ -77,13 +77,32 @@ def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str]) -> tuple[dic
     for key, got in zip(stale, vault.redaction_values_many(stale), strict=True):
         if isinstance(got, VaultLockedError):
             raise got  # locked: no redactor at all, rather than one that knows no value
-        # Not a recipient, or a damaged file: nothing to redact that we could know.
+        if isinstance(got, SecretctlError) and not isinstance(got, (IdentityError, NotFoundError)):
+            _damaged(vault, cache, key)
+            continue
+        # Not a recipient, or gone: nothing to redact that we could know.
         cache.by_key[key] = (_trusted(sigs[key], now), *(({}, []) if isinstance(got, SecretctlError) else got))
     for key in keys:
         hit = cache.by_key[key]
         values.update(hit[1])
         public += hit[2]
     return values, public
+
+
+def _damaged(vault: Vault, cache: ValuesCache, key: str) -> None:
+    """A file that does not decrypt may be one a running command is rewriting in place (bulk
+    writes do, under the intent journal): a read between its first byte and its last sees a torn
+    file. Its value must not drop out of the redactor for that: the values known from the last
+    build stay (read again next time), and with none known while a journal is open the build
+    fails and the next call retries it. A file damaged at rest, with no journal, is skipped as
+    before: no one can decrypt it, so no run can inject it."""
+    if (hit := cache.by_key.get(key)) is not None:
+        cache.by_key[key] = (_UNTRUSTED, hit[1], hit[2])
+    elif journal.pending(vault.git_dir):
+        raise ConflictError(f"{keys_mod.secret_path(key)} is being rewritten by another secretctl command",
+                            hint="retry when it has finished") from None
+    else:  # damaged at rest: `check` reports it
+        cache.by_key[key] = (_UNTRUSTED, {}, [])
 
 
 def _prune(cache: ValuesCache, keys: Sequence[str]) -> None:
