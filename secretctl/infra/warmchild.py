@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from secretctl.core import warmproto
-from secretctl.infra import settings
+from secretctl.infra import confinement, settings
 
 GO_TIMEOUT = 30.0  # the launcher's go after the hand-off; without it, the child leaves stdio alone
 Child = Callable[[warmproto.Handoff], int]  # runs the server in the child; returns its exit status
@@ -75,6 +75,10 @@ def adopt_and_run(conn: socket.socket, child: Child) -> int:
     if handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir()):
         with contextlib.suppress(OSError):
             conn.sendall(warmproto.FAILED)  # another installation's launcher: it runs its own
+        return 0
+    if not confinement.serve_here(conn):
+        with contextlib.suppress(OSError):
+            conn.sendall(warmproto.FAILED)  # confined otherwise than we are: it runs its own
         return 0
     stdio, folder = fds[:3], fds[3]
     try:

@@ -1,0 +1,96 @@
+"""What confines a process, so a warm server's child serves only a launcher confined as it is.
+
+A child forked by the warm server has the warm process's confinement, set where `unlock` ran: its
+namespaces, seccomp filter, no_new_privs flag, LSM label, credentials and resource limits. A
+launcher started somewhere narrower (a container or devcontainer that can still see the runtime
+folder, `systemd-run -p PrivateNetwork=yes -p NoNewPrivileges=yes`, firejail, `setpriv`) would
+get a server outside its confinement. So the child reads the launcher's from /proc (the pid from
+SO_PEERCRED, in the warm process's pid namespace: 0 for a launcher it cannot see) and serves only
+an exact match; resource limits it adopts where it can (lowering always can). On any doubt the
+launcher runs the server itself, as without a warm server.
+
+Linux only: elsewhere nothing is compared, so the warm server refuses (macOS serves cold).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+
+# Every namespace a process can be put in; a difference in any is a different world.
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
+# /proc/PID/status lines that say what a process may do: credentials, capabilities, filters.
+STATUS_FIELDS = ("Uid:", "Gid:", "Groups:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:", "CapInh:",
+                 "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:")
+
+
+def peer_pid(sock: socket.socket) -> int:
+    """The pid of the process at the other end, as this process's pid namespace numbers it (0 if
+    it is outside that namespace's view)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, _uid, _gid = struct.unpack("3i", creds)
+    return int(pid)
+
+
+def describe(pid: str) -> tuple[str, ...]:
+    """Everything compared, for ``pid`` ("self" or a number). Raises OSError where /proc will not
+    say (another user's process, a process that has gone)."""
+    proc = f"/proc/{pid}"
+    out = []
+    for ns in NAMESPACES:
+        try:
+            out.append(os.readlink(f"{proc}/ns/{ns}"))
+        except FileNotFoundError:
+            out.append(f"{ns}:none")  # a kernel without this namespace type: the same for both
+    with open(f"{proc}/status", encoding="utf-8", errors="replace") as fh:
+        out += [line.rstrip("\n") for line in fh if line.startswith(STATUS_FIELDS)]
+    try:
+        with open(f"{proc}/attr/current", "rb") as fh:
+            out.append(fh.read().decode("utf-8", "replace"))
+    except OSError:
+        out.append("lsm:unreadable")
+    return tuple(out)
+
+
+def adopt_limits(pid: int) -> bool:
+    """Take every resource limit of ``pid``. One this process cannot raise to theirs is kept if
+    it is stricter (the warm process has no core files: RLIMIT_CORE 0); False if any of ours
+    would stay looser than theirs."""
+    import resource
+
+    def looser(ours: tuple[int, int], theirs: tuple[int, int]) -> bool:
+        inf = resource.RLIM_INFINITY
+        return any(o != t and (o == inf or (t != inf and o > t)) for o, t in zip(ours, theirs, strict=True))
+
+    for name in sorted(n for n in dir(resource) if n.startswith("RLIMIT_")):
+        which = getattr(resource, name)
+        try:
+            theirs = resource.prlimit(pid, which)
+            ours = resource.getrlimit(which)
+        except (OSError, ValueError):
+            return False
+        if theirs == ours:
+            continue
+        try:
+            resource.setrlimit(which, theirs)
+        except (OSError, ValueError):
+            if looser(ours, theirs):
+                return False
+    return True
+
+
+def serve_here(sock: socket.socket) -> bool:
+    """Whether the launcher at the other end of ``sock`` is confined exactly as this process is
+    (its resource limits adopted on the way). Call it in the forked child, before adopting
+    anything else of the launcher's."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        pid = peer_pid(sock)
+        if pid <= 0 or describe(str(pid)) != describe("self"):
+            return False
+    except OSError:
+        return False
+    return adopt_limits(pid)
