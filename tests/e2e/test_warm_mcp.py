@@ -475,3 +475,28 @@ def test_unlock_in_the_foreground_serves_a_warm_server_too_and_takes_it_down(tmp
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_a_launcher_of_another_installation_runs_its_own_server(tmp_path: Path) -> None:
+    """A warm server started from one installation (here a copy on PYTHONPATH) never serves a
+    launcher of another: the fork sees another package folder, touches nothing, and the launcher
+    starts cold. The warm server keeps serving its own installation's launchers."""
+    import secretctl
+
+    package = tmp_path / "pkg"
+    shutil.copytree(Path(secretctl.__file__).parent, package / "secretctl",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for m in carol_in(tmp_path):
+        m.env.pop("SECRETCTL_WARM", None)
+        with_policy(m)
+        out = m.run("unlock", input=PASSWORD.encode() + b"\n", env={"PYTHONPATH": str(package)}, check=False)
+        assert out.returncode == 0, out.stderr
+        st = warm_status(m)
+        assert st is not None and st["package"] == str(package / "secretctl")
+        _, results, seen = session(params(m), [RUN], during=lambda: warm_status(m))  # noqa: B023 - used at once
+        assert seen is not None and seen["serving"] == 0  # this launcher's secretctl is the checkout's
+        assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+        _, results, seen = session(params(m, {"PYTHONPATH": str(package)}), [RUN],
+                                   during=lambda: warm_status(m))  # noqa: B023 - used at once
+        assert seen is not None and seen["serving"] == 1
+        assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
