@@ -200,3 +200,45 @@ def test_a_skeleton_span_is_found_from_its_start_as_each_end_alone() -> None:
             s = rnd.randrange(len(view.data))
             e = rnd.randint(s + 1, min(len(view.data), s + rnd.choice([1, 8, 40, 300, 5000])))
             assert view.span(s, e) == (view.unit(s)[0], view.unit(e - 1)[1]), (s, e)
+
+
+def _one_case_reference(piece: bytes, limit: int) -> list[tuple[int, bytes]] | None:
+    """Runs of 32+ of [0-9A-Z], then of [0-9a-z], by marking and finding (the implementation the
+    compiled first-match scans replaced); None past ``limit`` of them."""
+    out: list[tuple[int, bytes]] = []
+    for chars in (b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0123456789abcdefghijklmnopqrstuvwxyz"):
+        marks = bytes(0x61 if c in chars else 0x20 for c in piece)
+        at = marks.find(b"a" * 32)
+        while at >= 0:
+            if len(out) == limit:
+                return None
+            end = marks.find(b" ", at + 32)
+            end = len(piece) if end < 0 else end
+            out.append((at, piece[at:end]))
+            at = marks.find(b"a" * 32, end)
+    return out
+
+
+def test_one_case_runs_found_by_first_match_scans_equal_the_marking_reference() -> None:
+    from secretctl.core.redact import runs
+    from secretctl.core.redact.redactor import _Shapes
+
+    shapes = _Shapes.compile()
+    firsts = (shapes.sets[5][0].scan, shapes.sets[6][0].scan)
+    rnd = random.Random(17)
+    found = 0
+    for _ in range(400):
+        # Pieces of one case (runs of either kind, of digits alone: both), of mixed case, separators.
+        parts = []
+        for _ in range(rnd.randint(0, 50)):
+            chars = rnd.choice((b"AZ09", b"az09", b"09", b"AZ09az")) if rnd.random() < 0.6 else b" \n=.+/\x00\xff"
+            parts.append(bytes(rnd.choice(chars) for _ in range(rnd.choice((1, 2, 31, 32, 33, 40, 70)))))
+        data = b"".join(parts)
+        ref = _one_case_reference(data, runs.RUN_WINDOWS)
+        found += len(ref or ())
+        assert runs._one_case(data, firsts) == ref, data
+        assert runs._one_case_marked(data) == ref, data
+        big = b"." * 4100 + data  # past the size a piece is still marked and searched at: scanned
+        assert runs._one_case(big, firsts) == _one_case_reference(big, runs.RUN_WINDOWS), data
+        assert runs.single_case_runs(data, firsts) == ([(0, data)] if ref is None else ref)
+    assert found > 1000  # the mixes hold runs of both kinds

@@ -93,7 +93,7 @@ class _Shapes:
         # them here cost every `run` ~5 ms, and most output has no credential at all.
         self.sets: list[tuple[RegexSet, list[str], list[bytes | None]]] = []
         for i, (kinds, values, exprs) in enumerate(tiers):
-            self.sets.append((RegexSet(exprs, serialized[i] if serialized else None, first=kinds == [_FIRST_KIND]),
+            self.sets.append((RegexSet(exprs, serialized[i] if serialized else None, first=kinds[0] in _FIRST_KINDS),
                               kinds, [v or None for v in values]))
 
     def scan(self, data: bytes) -> list[tuple[str, bytes | None, int, int]]:
@@ -109,14 +109,15 @@ class _Shapes:
 
     def scan_runs(self, data: bytes) -> list[tuple[str, bytes | None, int, int]]:
         """The hits of tiers 1 and 2, inside the runs of 32+ base64/base32 characters."""
-        _, (runs_rs, runs_kinds, runs_values), (b32_rs, b32_kinds, b32_values), (starts, _, _), (first, _, _) \
-            = self.sets
+        _, (runs_rs, runs_kinds, runs_values), (b32_rs, b32_kinds, b32_values), (starts, _, _), (first, _, _), \
+            (upper, _, _), (lower, _, _) = self.sets
+        firsts = (upper.scan, lower.scan)
         out: list[tuple[str, bytes | None, int, int]] = []
         ends = runs.run_ends(data, first.scan, starts.scan)
         one_case: set[tuple[int, int, int]] = set()  # a run of digits is of both cases: once
         for at, piece in runs.runs(data, ends):
             out += [(runs_kinds[i], runs_values[i], at + s, at + e) for i, s, e in runs_rs.scan(piece)]
-            for sub, run in runs.single_case_runs(piece):
+            for sub, run in runs.single_case_runs(piece, firsts):
                 one_case.update((i, at + sub + s, at + sub + e) for i, s, e in b32_rs.scan(run))
         out += [(b32_kinds[i], b32_values[i], s, e) for i, s, e in sorted(one_case)]
         return out
@@ -134,6 +135,7 @@ class _Shapes:
             tiers[tier][2].append(expr)
         tiers.append(([_RUN_KIND], [None], [runs.RUN_START]))
         tiers.append(([_FIRST_KIND], [None], [runs.FIRST_RUN]))
+        tiers += [([_ONE_CASE_KIND], [None], [expr]) for expr in runs.ONE_CASE_RUNS]
         return cls(tiers)
 
     def dump(self) -> bytes:
@@ -166,7 +168,7 @@ class _Shapes:
         """Changes with anything the compiled set depends on: ``versions`` are those of
         detect-secrets and hyperscan, found by the store (no import of detect-secrets needed)."""
         return _sha256(repr((versions, detectors.EXTENSIONS, decode.CANDIDATES, runs.RUN_START, runs.FIRST_RUN,
-                             FORMAT)).encode())[:32]
+                             runs.ONE_CASE_RUNS, FORMAT)).encode())[:32]
 
     @classmethod
     def get(cls) -> _Shapes:
@@ -207,7 +209,7 @@ def use_shapes_store(store: ShapesStore) -> None:
     _Shapes.store = store
 
 
-FORMAT = 5
+FORMAT = 6
 # A read at least this long has its detector scans run on the scan thread (worker.py); below it
 # the hand-over (two thread switches) costs more than the overlap saves.
 PARALLEL_MIN = 16 * 1024
@@ -216,6 +218,8 @@ PARALLEL_MIN = 16 * 1024
 MERGE_REVERSED_MAX = 1024
 _RUN_KIND = "run"
 _FIRST_KIND = "first-run"
+_ONE_CASE_KIND = "one-case-run"
+_FIRST_KINDS = (_FIRST_KIND, _ONE_CASE_KIND)  # sets scanned for their first match only
 _SHAPES_LOCK = threading.Lock()
 
 
