@@ -276,10 +276,14 @@ def _in_chunks(items: Iterable[_T], work: Callable[[list[_T]], None], *, workers
         f.result()
 
 
-def read_limited(path: str | Path, limit: int, *, what: str, display: str | None = None) -> bytes:
+def read_limited(path: str | Path, limit: int, *, what: str, display: str | None = None,
+                 follow: bool = True) -> bytes:
+    """At most ``limit`` bytes of a file (VaultCorruptError past it). ``follow=False`` refuses a
+    symbolic link as the last component (re-encryption: a committed link could make it re-encrypt
+    a file from outside the vault for this vault's members)."""
     shown = display or str(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
         try:
             data = _read_upto(fd, limit + 1)
         finally:
@@ -290,6 +294,12 @@ def read_limited(path: str | Path, limit: int, *, what: str, display: str | None
         raise VaultCorruptError(f"{shown}: is a directory, expected a file") from None
     except PermissionError:
         raise VaultCorruptError(f"{shown}: permission denied") from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise VaultCorruptError(f"{shown}: is a symbolic link, expected a file",
+                                hint=f"a secret's file must be a regular file in the vault: git rm {shown}, "
+                                     "or put the file itself there") from None
     if len(data) > limit:
         raise VaultCorruptError(f"{shown}: larger than {limit} bytes", hint="is this the right file?")
     return data

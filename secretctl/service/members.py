@@ -185,7 +185,9 @@ class Members(Writing):
         before: dict[str, str] = {}  # governing folder -> fingerprint of its recipients but `added`
         for k, m in todo:
             rel = keys_mod.secret_path(k)
-            data = store.read_limited(root + rel, MAX_SECRET_BYTES, what="secret", display=rel)
+            # Never through a link: a committed `x.age` pointing at another vault's file would be
+            # re-encrypted (or re-keyed) for this vault's members and committed here.
+            data = store.read_limited(root + rel, MAX_SECRET_BYTES, what="secret", display=rel, follow=False)
             if rekeyer is not None and m is not None and self._only_missing(k, m, added, before):
                 try:
                     rekeyed.append((k, rekeyer.add_recipients(data, source=rel), m))
