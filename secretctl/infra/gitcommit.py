@@ -120,32 +120,38 @@ def _maintenance_due(root: Path, config: dict[str, str]) -> bool:
     return len(packs) > pack_limit
 
 
-def reset_index_to_head(root: Path, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Make git's index entries of exactly ``paths`` what HEAD has (an entry HEAD lacks is
-    dropped), and return HEAD's (mode, object id) of the paths it has; the work tree is the
-    caller's. One ``ls-tree`` and one ``update-index --index-info`` (mode 0 drops an entry): exact
-    paths on stdin, so undoing an import of thousands costs two git calls, not a pathspec match
-    per index entry. The entries carry no file timestamps: the next ``git status`` re-reads those
-    files once."""
-    if not paths:
-        return {}
-    entries: dict[str, bytes] = {}
+def head_entries(root: Path, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """HEAD's (mode, object id) of those ``paths`` it has: one ``ls-tree``, which writes nothing
+    (a rollback on a full disk reads it before it can write)."""
     found: dict[str, tuple[str, str]] = {}
-    current = head(root)
-    if current is not None:
-        listing = git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD").stdout
-        wanted = set(paths)
-        for rec in listing.split(b"\0"):
-            info, _, name = rec.partition(b"\t")
-            path = name.decode(errors="surrogateescape")
-            if path in wanted:
-                mode, _type, sha = info.split(b" ")
-                entries[path] = b"%s %s\t%s\0" % (mode, sha, name)
-                found[path] = (mode.decode(), sha.decode())
-    null = "0" * len(current or "0" * 40)  # a SHA-256 repository's ids are 64 digits
-    info_lines = [entries.get(p) or b"0 %s\t%s\0" % (null.encode(), p.encode()) for p in paths]
-    git(root, "update-index", "-z", "--index-info", input=b"".join(info_lines))
+    if not paths or head(root) is None:
+        return found
+    listing = git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD").stdout
+    wanted = set(paths)
+    for rec in listing.split(b"\0"):
+        info, _, name = rec.partition(b"\t")
+        path = name.decode(errors="surrogateescape")
+        if path in wanted:
+            mode, _type, sha = info.split(b" ")
+            found[path] = (mode.decode(), sha.decode())
     return found
+
+
+def reset_index(root: Path, paths: Sequence[str], entries: dict[str, tuple[str, str]]) -> None:
+    """Make git's index entries of exactly ``paths`` those of ``entries`` (HEAD's, from
+    :func:`head_entries`; a path it lacks is dropped); the work tree is the caller's. One
+    ``update-index --index-info`` (mode 0 drops an entry): exact paths on stdin, so undoing an
+    import of thousands costs two git calls, not a pathspec match per index entry. The entries
+    carry no file timestamps: the next ``git status`` re-reads those files once."""
+    if not paths:
+        return
+    current = head(root)
+    null = "0" * len(current or "0" * 40)  # a SHA-256 repository's ids are 64 digits
+    info_lines = []
+    for p in paths:
+        mode, sha = entries.get(p, ("0", null))
+        info_lines.append(b"%s %s\t%s\0" % (mode.encode(), sha.encode(), p.encode(errors="surrogateescape")))
+    git(root, "update-index", "-z", "--index-info", input=b"".join(info_lines))
 
 
 def checkout_paths(root: Path, paths: Sequence[str]) -> None:

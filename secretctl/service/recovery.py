@@ -134,7 +134,6 @@ def _settle(root: Path, git_dir: Path, recorded: intent.Intent | None) -> Recove
     gitlocks.clear_git_temps(root)
     gone = _restore(root, list(recorded.paths))
     faults.point("recovery.restored")
-    store.remove_many(_removable(root, gone))
     for folder in sorted({rel.rpartition("/")[0] for rel in gone}, key=len, reverse=True):
         # Folders the mutation created and left empty go; a file in a folder's place stays.
         if folder and os.path.isdir(root / folder) and not os.path.islink(root / folder):
@@ -177,9 +176,14 @@ _BATCH_BYTES = 64 * 1024 * 1024  # HEAD's files are read from git this much at a
 
 def _restore(root: Path, paths: list[str]) -> list[str]:
     """Make ``paths`` in git's index and in the work tree what HEAD has; returns those HEAD lacks
-    (their files are still there). A regular file is rewritten only if its bytes differ from
-    HEAD's, in bulk through store.write_many (each file old or new, never missing or torn)."""
-    entries = gitcommit.reset_index_to_head(root, paths)
+    (their files removed). The files HEAD lacks go first, before git writes its index: an import
+    that failed on a full disk gives back the room they took, which the index and the rewrite
+    need. A regular file is rewritten only if its bytes differ from HEAD's, in bulk through
+    store.write_many (each file old or new, never missing or torn)."""
+    entries = gitcommit.head_entries(root, paths)
+    gone = [p for p in paths if p not in entries]
+    store.remove_many(_removable(root, gone))  # before git writes its index: that needs room too
+    gitcommit.reset_index(root, paths, entries)
     differ: list[tuple[str, str, str]] = []
     special: list[str] = []
     for rel, (mode, oid) in entries.items():
@@ -207,7 +211,7 @@ def _restore(root: Path, paths: list[str]) -> list[str]:
                     store.write_many(files, mode=0o755 if mode == "100755" else 0o644)
             chunk, held = [], 0
     gitcommit.checkout_paths(root, special)
-    return [p for p in paths if p not in entries]
+    return gone
 
 
 def _removable(root: Path, paths: Iterable[str]) -> list[str]:

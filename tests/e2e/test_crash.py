@@ -632,3 +632,32 @@ def test_a_commit_made_by_hand_after_a_crash_is_not_taken_for_the_interrupted_on
     alice.run("set", "app/k065", input=b"v")
     assert logged() == [*before, "app/k000", "app/k060", "app/k061", "app/k063", "app/k064"]
     assert_invariants(world, vault, world.values | {"app/k062": b"v", "app/k064": b"kept", "app/k065": b"v"})
+
+
+def test_an_import_on_a_full_disk_rolls_back_and_leaves_no_journal(world: World, small_fs: Path,
+                                                                   tmp_path: Path) -> None:
+    """Bulk writes rewrite existing files in place and create new ones: on a full disk the undo
+    must not need room of its own (it removes the new files first, then rewrites in place)."""
+    root = small_fs / "vault"
+    alice = as_member(world.alice, root)
+    alice.run("init", str(root), "--name", "alice")
+    old = {f"K{i}": f"old-value-{i}" for i in range(5)}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    alice.run("import", str(tmp_path / "old.json"))
+    start = head(root)
+    rng = seeded(4)
+    new = {**{k: rng.randbytes(60 * 1024).hex() for k in old}, **{f"N{i}": rng.randbytes(60 * 1024).hex()
+                                                                  for i in range(20)}}
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    filler = _fill(small_fs, leave=900 * 1024)  # room for part of the new files only
+    proc = alice.run("import", str(tmp_path / "new.json"), "--on-conflict", "overwrite", check=False)
+    assert proc.returncode != 0
+    err = proc.stderr.decode()
+    assert err.startswith("secretctl: error: ") and "internal error" not in err, err
+    assert head(root) == start
+    assert not (root / ".git" / "secretctl" / "journal").exists(), err  # undone on the full disk
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == ""
+    assert leftovers(root) == []
+    filler.unlink()  # a `get` records its access: it needs a little room
+    for k, v in old.items():
+        assert alice.run("get", k).stdout == v.encode()

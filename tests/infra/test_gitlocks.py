@@ -121,7 +121,8 @@ def test_the_index_of_exactly_the_named_paths_goes_back_to_head(repo: Path) -> N
     (repo / "c").write_text("new")  # new, staged
     _git(repo, "add", "c")
     (repo / "keep").write_text("not named: left alone")
-    entries = gitcommit.reset_index_to_head(repo, ["a", "b", "c"])
+    entries = gitcommit.head_entries(repo, ["a", "b", "c"])
+    gitcommit.reset_index(repo, ["a", "b", "c"], entries)
     assert sorted(entries) == ["a", "b"] and all(mode == "100644" for mode, _ in entries.values())
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=repo, capture_output=True, text=True)
     assert staged.stdout == ""  # c is no longer staged, a is HEAD's again
