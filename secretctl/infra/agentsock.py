@@ -104,12 +104,14 @@ def connect(path: str | Path, *, timeout: float = TIMEOUT) -> _socket.socket:
     return sock
 
 
-def _recv_exact(sock: _socket.socket, n: int) -> bytes:
+def recv_exact(sock: _socket.socket, n: int) -> bytes:
+    """Exactly ``n`` bytes from a stream socket; EOFError if the other end closes first (the
+    agent's and the warm server's framing alike)."""
     buf = bytearray()
     while len(buf) < n:
         chunk = sock.recv(min(n - len(buf), 1 << 20))
         if not chunk:
-            raise AgentUnavailable("the agent closed the connection")
+            raise EOFError
         buf += chunk
     return bytes(buf)
 
@@ -119,9 +121,9 @@ def exchange(sock: _socket.socket, header: dict[str, Any], blobs: Sequence[bytes
     """Send one request and read its reply on an open connection."""
     try:
         sock.sendall(agentproto.encode({"v": agentproto.VERSION, **header}, list(blobs)))
-        n = agentproto.body_length(_recv_exact(sock, 4))
-        reply, out = agentproto.decode(_recv_exact(sock, n))
-    except (BrokenPipeError, ConnectionResetError):
+        n = agentproto.body_length(recv_exact(sock, 4))
+        reply, out = agentproto.decode(recv_exact(sock, n))
+    except (BrokenPipeError, ConnectionResetError, EOFError):
         raise AgentUnavailable("the agent closed the connection") from None
     except TimeoutError:
         raise IdentityError("the unlock agent did not answer in time",

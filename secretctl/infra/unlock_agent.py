@@ -152,14 +152,14 @@ class Agent:
                     if len(prefix) < 4:
                         return
                     n = agentproto.body_length(prefix)
-                    body = agentsock._recv_exact(conn, n)
+                    body = agentsock.recv_exact(conn, n)
                     header, blobs = agentproto.decode(body)
                     reply, out = self.respond(header, blobs)
                     conn.sendall(agentproto.encode(reply, out))
                     if header.get("op") == "lock":
                         self.stop()
                         return
-            except (OSError, agentproto.ProtocolError, agentsock.AgentUnavailable):
+            except (OSError, EOFError, agentproto.ProtocolError):
                 return  # a malformed or vanished client gets nothing more
 
     def respond(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:

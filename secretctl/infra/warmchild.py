@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from secretctl.core import warmproto
-from secretctl.infra import confinement, settings
+from secretctl.infra import agentsock, confinement, settings
 
 GO_TIMEOUT = 30.0  # the launcher's go after the hand-off; without it, the child leaves stdio alone
 Child = Callable[[warmproto.Handoff], int]  # runs the server in the child; returns its exit status
@@ -27,16 +27,6 @@ def package_dir() -> str:
     """The secretctl installation this process runs (a launcher of another one is not served)."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        part = conn.recv(n - len(buf))
-        if not part:
-            raise EOFError
-        buf += part
-    return buf
 
 
 def _receive(conn: socket.socket) -> tuple[warmproto.Handoff, list[int]]:
@@ -50,8 +40,8 @@ def _receive(conn: socket.socket) -> tuple[warmproto.Handoff, list[int]]:
             fds.extend(struct.unpack(f"{usable // 4}i", payload[:usable]))
     try:
         if len(data) < 4:
-            data += _recv_exact(conn, 4 - len(data))
-        body = _recv_exact(conn, warmproto.body_length(data))
+            data += agentsock.recv_exact(conn, 4 - len(data))
+        body = agentsock.recv_exact(conn, warmproto.body_length(data))
         handoff = warmproto.decode(body)
         if len(fds) != warmproto.FDS:
             raise warmproto.ProtocolError("expected stdin, stdout, stderr and a folder")
@@ -83,7 +73,7 @@ def adopt_and_run(conn: socket.socket, child: Child) -> int:
     stdio, folder = fds[:3], fds[3]
     try:
         conn.sendall(warmproto.ADOPTED)
-        if _recv_exact(conn, 1) != warmproto.GO:
+        if agentsock.recv_exact(conn, 1) != warmproto.GO:
             return 0
     except (OSError, EOFError):
         return 0  # the launcher gave up and runs the server itself: leave its stdio alone
@@ -145,9 +135,9 @@ def _watch_launcher(conn: socket.socket) -> None:
     forwarded = {int(signal.SIGTERM), int(signal.SIGINT), int(signal.SIGHUP)}
     while True:
         try:
-            frame = _recv_exact(conn, 1)
+            frame = agentsock.recv_exact(conn, 1)
             if frame == warmproto.SIGNAL:
-                signum = _recv_exact(conn, 1)[0]
+                signum = agentsock.recv_exact(conn, 1)[0]
                 if signum in forwarded:
                     os.kill(os.getpid(), signum)
         except (OSError, EOFError):

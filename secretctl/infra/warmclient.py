@@ -30,16 +30,6 @@ FORK_TIMEOUT = 10.0  # accept, one byte, a fork and the child's first frame; gen
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
 
 
-def _exact(sock: _socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        part = sock.recv(n - len(buf))
-        if not part:
-            raise EOFError
-        buf += part
-    return buf
-
-
 def _package_dir() -> str:
     # The same computation as warmserver.package_dir (this file sits beside it in infra/).
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,9 +68,9 @@ def _start(sock: _socket.socket, argv: list[str]) -> bool:
     """Until the child adopted everything and got the go: True when it owns stdio now."""
     sock.settimeout(FORK_TIMEOUT)
     sock.sendall(warmproto.OP_RUN)
-    if _exact(sock, 1) != warmproto.READY:
+    if agentsock.recv_exact(sock, 1) != warmproto.READY:
         return False  # stale (the server stops), or anything else: cold
-    warmproto.number(_exact(sock, 4))
+    warmproto.number(agentsock.recv_exact(sock, 4))
     payload = _handoff(argv)
     folder = _open_folder()
     try:
@@ -91,7 +81,7 @@ def _start(sock: _socket.socket, argv: list[str]) -> bool:
         sock.sendall(payload[4:])
     finally:
         os.close(folder)
-    if _exact(sock, 1) != warmproto.ADOPTED:
+    if agentsock.recv_exact(sock, 1) != warmproto.ADOPTED:
         return False
     sock.sendall(warmproto.GO)
     return True
@@ -127,9 +117,9 @@ def _wait(sock: _socket.socket) -> int:
             pass
     try:
         while True:
-            kind = _exact(sock, 1)
+            kind = agentsock.recv_exact(sock, 1)
             if kind == warmproto.EXIT:
-                return warmproto.number(_exact(sock, 4))
+                return warmproto.number(agentsock.recv_exact(sock, 4))
     except (OSError, EOFError):
         # Neither the child nor the warm process could tell (both killed): a failure, not silence.
         return 1
