@@ -137,9 +137,11 @@ class VaultBase:
     def _lock_path(self) -> Path:
         return self.git_dir / "secretctl.lock"
 
+    ORPHAN_GIT_WAIT = 2.0  # seconds a read waits for a killed command's git children (rare: after a crash)
+
     def _recover_before_reading(self) -> None:
         """Any command, reads included, first finishes or undoes a mutation that was killed
-        (service/recovery.py). A read never waits for it: while a live secretctl holds the vault
+        (service/recovery.py). A read never waits for a live secretctl: while one holds the vault
         lock its journal is not an interrupted one; on a read-only vault the read goes on and
         says why it could not recover."""
         from secretctl.infra import journal
@@ -152,13 +154,20 @@ class VaultBase:
             return  # the common case: two stats
         try:
             with store.locked(self._lock_path(), timeout=0):
-                self._recover_locked(wait=0.0)
+                try:
+                    # Under our lock a journal is a killed command's: its git children (update-index,
+                    # commit) may still be finishing, for a moment. Wait for them that long only then.
+                    self._recover_locked(wait=self.ORPHAN_GIT_WAIT if journal.pending(gitdir) else 0.0)
+                except ConflictError as exc:
+                    # Under our lock no mutation is live: a git still running (a killed command's
+                    # child, or one started by hand) holds its lock. Say so, as for any failure.
+                    raise SecretctlError(exc.message) from None
         except ReadOnlyError as exc:  # a ConflictError too, but it is no live mutation: say so
             if journal.pending(gitdir):
                 self._say(f"warning: an interrupted command could not be recovered ({exc.message}); "
                           "what you read may be its uncommitted state")
         except ConflictError:
-            return  # a live mutation, or a live git: nothing was interrupted
+            return  # the vault lock is held: a live mutation, nothing was interrupted
         except (OSError, SecretctlError) as exc:
             if journal.pending(gitdir):
                 detail = exc.message if isinstance(exc, SecretctlError) else (exc.strerror or type(exc).__name__)

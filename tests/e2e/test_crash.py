@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -661,3 +662,32 @@ def test_an_import_on_a_full_disk_rolls_back_and_leaves_no_journal(world: World,
     filler.unlink()  # a `get` records its access: it needs a little room
     for k, v in old.items():
         assert alice.run("get", k).stdout == v.encode()
+
+
+def test_a_read_waits_a_moment_for_a_killed_commands_git_child(world: World, vault: Path) -> None:
+    """A killed command's git child may hold git's index lock for a moment after the kill: the
+    next read (which never waits for a live secretctl) waits for it, then recovers. It used to
+    skip recovery without a word while that git ran, and `check` then reported the vault dirty."""
+    alice = as_member(world.alice, vault)
+    start = head(vault)
+    assert crash(alice, "set", "app/k050", input=b"new", point="git.staged").returncode < 0
+    lock = vault / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    orphan = subprocess.Popen(["git", "cat-file", "--batch"], cwd=vault, stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)  # a git working in the vault, as the orphan would
+
+    def finish() -> None:
+        time.sleep(0.5)
+        lock.unlink()
+        assert orphan.stdin is not None
+        orphan.stdin.close()
+        orphan.wait(10)
+
+    ender = threading.Thread(target=finish)
+    ender.start()
+    try:
+        proc = alice.run("get", "app/k050")
+    finally:
+        ender.join()
+    assert proc.stdout == world.values["app/k050"]
+    assert f"rolled back to {start[:7]}" in recovered_line(proc.stderr, "set")
