@@ -12,12 +12,16 @@ from secretctl.core import keys as keys_mod
 from secretctl.core.meta import Field, Meta, format_time, parse_meta
 from secretctl.core.secret import Secret
 from secretctl.errors import (
+    ConflictError,
+    IdentityError,
     NotFoundError,
     SecretctlError,
     UsageError,
     VaultCorruptError,
+    VaultLockedError,
+    WrongPasswordError,
 )
-from secretctl.infra import store
+from secretctl.infra import journal, store
 from secretctl.service.access import AccessLog
 from secretctl.service.base import EXPIRY_WARNING, MAX_SECRET_BYTES
 from secretctl.service.results import Entry, ExpiryWarning
@@ -108,7 +112,15 @@ class Reading(AccessLog):
         """The stored bytes exactly (for a multi-field secret: its JSON document of field values)."""
         path = self._require_secret(key)
         data = store.read_limited(path, MAX_SECRET_BYTES, what="secret", display=self.rel(path))
-        return self.unlock().decrypt(data, source=self.rel(path))
+        try:
+            return self.unlock().decrypt(data, source=self.rel(path))
+        except (VaultCorruptError, IdentityError) as exc:
+            if isinstance(exc, WrongPasswordError | VaultLockedError) or not journal.pending(self.git_dir):
+                raise
+            # A bulk write rewrites files in place under its journal: this read met one half-written.
+            # "Damaged, set it again" or "not a recipient" would send the user the wrong way.
+            raise ConflictError(f"{self.rel(path)} is being rewritten by another secretctl command",
+                                hint="retry when it has finished") from None
 
     def read_many(self, keys: Sequence[str]) -> list[Secret | SecretctlError]:
         """``read`` of each key, in order, each failure in its place: one ``decrypt_many`` call (many
