@@ -418,9 +418,15 @@ def encrypt_with_passphrase(plaintext: bytes, passphrase: str, log2_n: int = SCR
                       p=1).derive(passphrase.encode())
     body = ChaCha20Poly1305(wrap_key).encrypt(_ZERO_NONCE, file_key, None)
     header = b"age-encryption.org/v1\n" + stanza_text([b"scrypt", _b64(salt), str(log2_n).encode()], body) + b"---"
-    out = [header, b" " + _b64(header_mac(file_key, header)) + b"\n", nonce]
+    return header + b" " + _b64(header_mac(file_key, header)) + b"\n" + encrypt_payload(file_key, nonce, plaintext)
+
+
+def encrypt_payload(file_key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
+    """The payload :func:`decrypt_payload` reads: the nonce, then STREAM chunks of 64 KiB, the
+    last one flagged (one empty chunk for an empty plaintext)."""
     aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
     chunks = [plaintext[i : i + PAYLOAD_CHUNK] for i in range(0, len(plaintext), PAYLOAD_CHUNK)] or [b""]
+    out = [nonce]
     for i, chunk in enumerate(chunks):
         last = b"\x01" if i == len(chunks) - 1 else b"\x00"
         out.append(aead.encrypt(i.to_bytes(11, "big") + last, chunk, None))

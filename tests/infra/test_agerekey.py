@@ -211,12 +211,24 @@ def test_stanza_body_lines_follow_the_grammar() -> None:
 
 
 # ------------------------------------------------------------- passphrase files, with a floor
-@pytest.mark.parametrize("size", [0, 20, agerekey.PAYLOAD_CHUNK, agerekey.PAYLOAD_CHUNK + 1])
-def test_the_floor_writer_round_trips_through_rage_at_every_chunk_shape(size: int) -> None:
+CHUNK = agerekey.PAYLOAD_CHUNK
+
+
+@pytest.mark.parametrize("size", [0, 20, CHUNK, CHUNK + 1, 3 * CHUNK])
+def test_the_floor_writers_payload_round_trips_at_every_chunk_shape(size: int) -> None:
+    """The payload alone (the scrypt step costs a second at the floor: it is checked once below)."""
     plaintext = bytes(i % 251 for i in range(size))
-    data = agerekey.encrypt_with_passphrase(plaintext, "a-long-passphrase")
+    key, nonce = bytes(range(16)), bytes(range(16, 32))
+    data = agerekey.encrypt_payload(key, nonce, plaintext)
+    assert agerekey.decrypt_payload(key, data, 0) == plaintext
+    chunks = -(-len(data[16:]) // (agerekey.PAYLOAD_CHUNK + 16))
+    assert chunks == max(1, -(-size // agerekey.PAYLOAD_CHUNK))
+
+
+def test_the_floor_writer_round_trips_through_rage() -> None:
+    data = agerekey.encrypt_with_passphrase(b"AGE-SECRET-KEY-1EXAMPLE\n", "a-long-passphrase")
     assert agerekey.scrypt_work_factor(data, source="t") == agerekey.SCRYPT_FLOOR
-    assert pyrage.passphrase.decrypt(data, "a-long-passphrase") == plaintext
+    assert pyrage.passphrase.decrypt(data, "a-long-passphrase") == b"AGE-SECRET-KEY-1EXAMPLE\n"
     with pytest.raises(pyrage.DecryptError):
         pyrage.passphrase.decrypt(data, "another-passphrase")
 
@@ -293,8 +305,9 @@ def test_a_work_factor_rage_refuses_for_the_load_is_read_with_the_fixed_limit(mo
     at 2^20 on an idle machine was refused on a busy one, and read as "wrong password"."""
     from secretctl.errors import WrongPasswordError
     from secretctl.infra import crypto
+    from tests.weak_scrypt import encrypt_with_passphrase as weak
 
-    data = agerekey.encrypt_with_passphrase(b"AGE-SECRET-KEY-1EXAMPLE\n", "a-long-passphrase")
+    data = weak(b"AGE-SECRET-KEY-1EXAMPLE\n", "a-long-passphrase")  # rage's refusal is simulated below
 
     def busy(ciphertext: bytes, passphrase: str) -> bytes:
         raise pyrage.DecryptError("Excessive work parameter for passphrase.\nDecryption would take around 20 seconds.")
