@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,64 +39,47 @@ def _verdict(tmp_path: Path, *wrapper: str) -> bool:
                 peer.wait(30)
 
 
-def _in_child(tmp_path: Path, *wrapper: str) -> bool:
-    """The same, in a forked child (adopting limits changes the process that asks)."""
+def _in_child(tmp_path: Path, *wrapper: str, before: Callable[[], object] = lambda: None,
+              report: Callable[[bool], str] = str) -> str:
+    """``report`` of the verdict, computed in a forked child (adopting limits changes the process
+    that asks; ``before`` runs there first)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
-            os.write(write, b"1" if _verdict(tmp_path, *wrapper) else b"0")
+            before()
+            os.write(write, report(_verdict(tmp_path, *wrapper)).encode())
         finally:
             os._exit(0)
     os.close(write)
     os.waitpid(pid, 0)
     with os.fdopen(read, "rb") as fh:
-        return fh.read() == b"1"
+        return fh.read().decode()
 
 
 def test_a_launcher_confined_as_we_are_is_served(tmp_path: Path) -> None:
-    assert _in_child(tmp_path)
+    assert _in_child(tmp_path) == "True"
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv")
 def test_a_launcher_with_no_new_privs_is_not_served(tmp_path: Path) -> None:
-    assert not _in_child(tmp_path, "setpriv", "--no-new-privs")
+    assert _in_child(tmp_path, "setpriv", "--no-new-privs") == "False"
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare")
 @pytest.mark.parametrize("flag", ["--net", "--uts", "--ipc"])
 def test_a_launcher_in_another_namespace_is_not_served(tmp_path: Path, flag: str) -> None:
-    assert not _in_child(tmp_path, "unshare", flag)
+    assert _in_child(tmp_path, "unshare", flag) == "False"
 
 
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit")
 def test_a_launchers_lower_limits_are_adopted(tmp_path: Path) -> None:
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            ok = _verdict(tmp_path, "prlimit", "--nofile=64:64")
-            os.write(write, f"{ok} {resource.getrlimit(resource.RLIMIT_NOFILE)}".encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    os.waitpid(pid, 0)
-    with os.fdopen(read, "rb") as fh:
-        assert fh.read() == b"True (64, 64)"
+    seen = _in_child(tmp_path, "prlimit", "--nofile=64:64",
+                     report=lambda ok: f"{ok} {resource.getrlimit(resource.RLIMIT_NOFILE)}")
+    assert seen == "True (64, 64)"
 
 
 def test_a_stricter_limit_we_cannot_raise_is_kept(tmp_path: Path) -> None:
     """The warm process has no core files (RLIMIT_CORE 0, 0): a launcher allowing them is still
     served (lowering always works, so a looser limit of ours never stays)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            os.write(write, b"1" if _verdict(tmp_path) else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    os.waitpid(pid, 0)
-    with os.fdopen(read, "rb") as fh:
-        assert fh.read() == b"1"
+    assert _in_child(tmp_path, before=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0))) == "True"
