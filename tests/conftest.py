@@ -94,6 +94,28 @@ def seed_detector_cache(home: Path) -> None:
         shutil.copyfile(_DETECTORS[0], target)
 
 
+@contextlib.contextmanager
+def impostor_socket(name: str, code: str) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A unix socket served by another uid (nobody, through setpriv; root only) in a folder of
+    ours made private again once it is bound, so only a peer check can tell. ``code`` binds
+    sys.argv[1] and prints 'ready'. Yields the socket and the impostor."""
+    folder = Path(tempfile.mkdtemp(prefix="sc-imp-"))
+    sock = folder / name
+    os.chmod(folder, 0o777)  # noqa: S103 - the impostor (another uid) must be able to create its socket
+    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                             code, str(sock)], stdout=subprocess.PIPE, cwd="/")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        os.chmod(folder, 0o700)
+        yield sock, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _base_env(home: Path) -> dict[str, str]:
     seed_detector_cache(home)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRETCTL_", "GIT_"))}

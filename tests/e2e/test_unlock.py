@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, make_member, private_runtime_dir, protect_identity
+from tests.conftest import SECRETCTL, Member, impostor_socket, make_member, private_runtime_dir, protect_identity
 
 PASSWORD = "correct-Horse-battery-91"
 VALUE = b"agent-Canary-Value-4417"
@@ -277,28 +277,14 @@ def test_a_peer_with_another_uid_is_refused(carol: Member) -> None:
 def test_a_socket_served_by_another_uid_is_not_trusted(carol: Member, tmp_path: Path) -> None:
     """An impostor agent run by another user: the client refuses it rather than send ciphertexts
     to it or take a 'value' from it."""
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="sc-imp-"))
-    sock = folder / "impostor.sock"
     code = ("import socket, sys, time\n"
             "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)\n"
             "print('ready', flush=True)\n"
             "c, _ = s.accept(); time.sleep(5)\n")
-    os.chmod(folder, 0o777)  # noqa: S103 - the impostor (another uid) must be able to create its socket
-    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-                             code, str(sock)], stdout=subprocess.PIPE, cwd="/")
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        os.chmod(folder, 0o700)  # ours again, private: only the peer check can tell
+    with impostor_socket("impostor.sock", code) as (sock, _):
         out = carol.run("get", "app/token", check=False, env={"SECRETCTL_AGENT_SOCKET": str(sock)})
         assert out.returncode == 4
         assert b"served by another user" in out.stderr
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_runtime_dir_open_to_others_is_refused(carol: Member) -> None:

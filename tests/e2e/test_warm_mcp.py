@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member
+from tests.conftest import SECRETCTL, Member, impostor_socket
 from tests.e2e.test_unlock import PASSWORD, VALUE, alive, carol_in, stop_agent, unlock, wait_until
 from tests.e2e.test_unlock_mcp import RUN, text, with_policy
 
@@ -401,10 +401,6 @@ def test_a_warm_server_killed_while_serving_is_replaced_by_the_next_unlock(warm:
 def test_a_warm_socket_served_by_another_uid_gets_nothing(alice: Member) -> None:
     """An impostor warm server run by another user would receive the launcher's stdio and whole
     environment: the launcher checks the peer's uid first, and runs the server itself."""
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="sc-imp-"))
-    sock = folder / "agent.warm.sock"
     code = ("import socket, sys\n"
             "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)\n"
             "print('ready', flush=True)\n"
@@ -416,27 +412,17 @@ def test_a_warm_socket_served_by_another_uid_gets_nothing(alice: Member) -> None
             "except OSError:\n"
             "    pass\n"
             "print('got', len(data), flush=True)\n")
-    os.chmod(folder, 0o777)  # noqa: S103 - the impostor (another uid) must be able to create its socket
-    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-                             code, str(sock)], stdout=subprocess.PIPE, cwd="/")
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        os.chmod(folder, 0o700)  # ours again, private: only the peer check can tell
-        env = {**alice.env, "SECRETCTL_AGENT_SOCKET": str(folder / "agent.sock"), "WARM_CANARY": CANARY_ENV}
+    with impostor_socket("agent.warm.sock", code) as (sock, proc):
+        env = {**alice.env, "SECRETCTL_AGENT_SOCKET": str(sock.parent / "agent.sock"), "WARM_CANARY": CANARY_ENV}
         env.pop("SECRETCTL_WARM", None)
         served = subprocess.run([SECRETCTL, "mcp"], input=b"", capture_output=True, env=env, cwd=alice.home,
                                 timeout=60)
         cold = subprocess.run([SECRETCTL, "mcp"], input=b"", capture_output=True, cwd=alice.home, timeout=60,
                               env={**env, "SECRETCTL_WARM": "0"})
         assert (served.returncode, served.stderr) == (cold.returncode, cold.stderr)  # it ran cold
+        assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"got 0"  # not one byte: no op, no environment, no descriptor
         assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_warm_process_imports_no_module_that_reads_the_environment_at_import() -> None:
