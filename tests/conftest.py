@@ -78,14 +78,14 @@ def seed_detector_cache(home: Path) -> None:
     cache must not damage the others'). The tests of the compile-and-keep path itself empty the
     folder first (tests/infra/test_detcache.py uses its own folder)."""
     if not _DETECTORS:
-        from secretctl.core.redact.redactor import _Shapes
+        from secretctl.core.redact.shapes import Shapes
         from secretctl.infra.detcache import FileShapesStore
 
         folder = Path(tempfile.mkdtemp(prefix="secretctl-detectors-"))
         atexit.register(shutil.rmtree, folder, True)
-        key = _Shapes.cache_key(FileShapesStore(folder).versions(("detect-secrets", "hyperscan")))
+        key = Shapes.cache_key(FileShapesStore(folder).versions(("detect-secrets", "hyperscan")))
         seed = folder / f"detectors-{key}.hs"
-        seed.write_bytes(_Shapes.compile().dump())
+        seed.write_bytes(Shapes.compile().dump())
         _DETECTORS.append(seed)
     cache = home / "data" / "cache"
     cache.mkdir(parents=True, exist_ok=True)

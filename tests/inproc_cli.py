@@ -73,10 +73,10 @@ def _reset_process_state() -> None:
     app.app.registered_commands, app.app.registered_groups = list(_FULL_APP[0]), list(_FULL_APP[1])
     gitrepo._GIT_DIRS.clear()  # a fresh process starts with empty caches
     gitrepo._GUARDS.clear()
-    redactor = sys.modules.get("secretctl.core.redact.redactor")
-    if redactor is not None:  # the compiled detector set: a fresh process loads it (or fills the cache) again
-        redactor._Shapes._instance = None
-        redactor._Shapes.store = None
+    shapes = sys.modules.get("secretctl.core.redact.shapes")
+    if shapes is not None:  # the compiled detector set: a fresh process loads it (or fills the cache) again
+        shapes.Shapes._instance = None
+        shapes.Shapes.store = None
     hookcheck = sys.modules.get("secretctl.core.hookcheck")
     if hookcheck is not None:  # the hook's credential-only redactor, built once per process
         hookcheck._DETECTOR.clear()

@@ -76,6 +76,6 @@ class FileShapesStore:
 
 def install() -> None:
     """Let the redactor load its detector set from the cache (and fill it on first use)."""
-    from secretctl.core.redact.redactor import use_shapes_store
+    from secretctl.core.redact.shapes import use_shapes_store
 
     use_shapes_store(FileShapesStore(os.path.join(settings.data_dir_str(), "cache")))

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secretctl.core.redact import decode
-from secretctl.core.redact.redactor import Redactor, _Shapes
+from secretctl.core.redact.redactor import Redactor
+from secretctl.core.redact.shapes import Shapes
 from secretctl.core.secret import Secret
 from tests.hyp import examples
 
@@ -50,8 +51,8 @@ EXAMPLES = {
 }
 
 
-def shapes() -> _Shapes:
-    return _Shapes.get()
+def shapes() -> Shapes:
+    return Shapes.get()
 
 
 def found(data: bytes) -> set[str]:

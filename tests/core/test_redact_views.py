@@ -125,9 +125,9 @@ def test_skeleton_map_of_a_large_read_equals_the_reference() -> None:
 def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
     # Base64/base32 run patterns are scanned only over the runs (found by their own small
     # database, which stops after a few): the hits must be those of scanning everything.
-    from secretctl.core.redact.redactor import _Shapes
+    from secretctl.core.redact.shapes import Shapes
 
-    shapes = _Shapes.compile()
+    shapes = Shapes.compile()
     run_sets = [shapes.sets[1][:2], shapes.sets[2][:2]]  # base64 over runs, base32 over one-case runs
     rnd = random.Random(7)
     for _ in range(300):
@@ -157,9 +157,9 @@ def test_run_ends_found_from_the_first_run_are_those_of_a_whole_scan() -> None:
     # The first runs are found by a scan that stops at its first match, started again past each
     # run; the rest by RUN_START from there: the same ends, in order, as RUN_START over all of it.
     from secretctl.core.redact import runs
-    from secretctl.core.redact.redactor import _Shapes
+    from secretctl.core.redact.shapes import Shapes
 
-    shapes = _Shapes.compile()
+    shapes = Shapes.compile()
     starts, first = shapes.sets[3][0], shapes.sets[4][0]
     rnd = random.Random(11)
     for _ in range(400):
@@ -221,9 +221,9 @@ def _one_case_reference(piece: bytes, limit: int) -> list[tuple[int, bytes]] | N
 
 def test_one_case_runs_found_by_first_match_scans_equal_the_marking_reference() -> None:
     from secretctl.core.redact import runs
-    from secretctl.core.redact.redactor import _Shapes
+    from secretctl.core.redact.shapes import Shapes
 
-    shapes = _Shapes.compile()
+    shapes = Shapes.compile()
     firsts = (shapes.sets[5][0].scan, shapes.sets[6][0].scan)
     rnd = random.Random(17)
     found = 0

@@ -370,9 +370,9 @@ def test_an_uncommitted_sidecar_edit_cannot_unredact_an_injected_field(alice: Me
 
 
 def test_the_detector_cache_holds_no_value(alice: Member, session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from secretctl.core.redact.redactor import _Shapes
+    from secretctl.core.redact.shapes import Shapes
 
-    monkeypatch.setattr(_Shapes, "_instance", None)  # as in a fresh server process
+    monkeypatch.setattr(Shapes, "_instance", None)  # as in a fresh server process
     from secretctl.infra import settings
 
     shutil.rmtree(settings.data_dir() / "cache")  # the suite seeds every home (tests/conftest.py)

@@ -31,10 +31,10 @@ def test_loading_the_cached_set_imports_no_importlib_metadata(tmp_path: Path) ->
     probe = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from secretctl.core.redact import redactor\n"
+        "from secretctl.core.redact import shapes\n"
         "from secretctl.infra.detcache import FileShapesStore\n"
-        f"redactor.use_shapes_store(FileShapesStore(Path({str(tmp_path)!r})))\n"
-        "redactor._Shapes.get()\n"
+        f"shapes.use_shapes_store(FileShapesStore(Path({str(tmp_path)!r})))\n"
+        "shapes.Shapes.get()\n"
         "print('importlib.metadata' in sys.modules)\n"
     )
     first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

@@ -1,7 +1,7 @@
 """Where the run patterns can lie: a run pattern (base64 of text, base32) is made of base64/base32
 characters, so it lies inside one run of them; scanning just the runs finds what scanning
 everything would, and ordinary output has few runs (the compiled set that finds them is in
-redactor._Shapes)."""
+shapes.Shapes)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def runs(data: bytes, ends: list[int]) -> list[tuple[int, bytes]]:
 
 # A base32 candidate (tier 2) is 32 characters of one case of one base32 alphabet: it lies inside
 # a run of 32+ of [0-9A-Z] or of [0-9a-z]. Each kind of run is found by a compiled scan that stops
-# at its first match (``ONE_CASE_RUNS``, in redactor._Shapes), restarted past each run: the
+# at its first match (``ONE_CASE_RUNS``, in shapes.Shapes), restarted past each run: the
 # bytes.translate-and-find it replaced cost 2.2 ms/MB of random base64 (two passes, and a find
 # of 32 marks in a row among short runs of them), the scans 0.9.
 # A short piece (a run, a 4 KiB probe) is still marked and searched: two scans cost more in calls

@@ -3,7 +3,7 @@
 python-hyperscan releases the GIL for the whole of ``hs_scan`` (it takes it back only to call a
 match handler), so a scan on this thread runs on the second core while the reading thread builds
 and scans the skeleton views. What runs here must be safe to run beside them: the detector and
-candidate scans (``_Shapes.scan``) hold their own locks and return plain lists.
+candidate scans (``shapes.Shapes.scan``) hold their own locks and return plain lists.
 
 One daemon thread per process, started at the first large read. A forked child (which has no
 copy of it: ``is_alive`` is false there) starts its own. It holds no state between jobs: a job's
