@@ -67,12 +67,23 @@ def check_private_dir(path: str | Path) -> None:
                             hint="it must be a directory of yours with mode 0700; remove it and run `secretctl unlock`")
 
 
+def _peercred(sock: _socket.socket) -> tuple[int, int, int]:
+    """Linux's SO_PEERCRED: (pid, uid, gid) of the other end, as of its connect."""
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", creds)
+    return int(pid), int(uid), int(gid)
+
+
+def peer_pid(sock: _socket.socket) -> int:
+    """Linux only: the pid of the other end, as this process's pid namespace numbers it (0 when
+    it is outside that namespace's view)."""
+    return _peercred(sock)[0]
+
+
 def peer_uid(sock: _socket.socket) -> int:
     """The uid of the process at the other end of a connected unix socket."""
     if sys.platform.startswith("linux"):
-        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        return int(uid)
+        return _peercred(sock)[1]
     if sys.platform == "darwin" or "bsd" in sys.platform:
         # LOCAL_PEERCRED (SOL_LOCAL=0, option 1) fills a struct xucred: u_int version, uid_t uid, ...
         creds = sock.getsockopt(0, 1, 76)

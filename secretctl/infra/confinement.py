@@ -16,22 +16,15 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import sys
+
+from secretctl.infra import agentsock
 
 # Every namespace a process can be put in; a difference in any is a different world.
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 # /proc/PID/status lines that say what a process may do: credentials, capabilities, filters.
 STATUS_FIELDS = ("Uid:", "Gid:", "Groups:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:", "CapInh:",
                  "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:")
-
-
-def peer_pid(sock: socket.socket) -> int:
-    """The pid of the process at the other end, as this process's pid namespace numbers it (0 if
-    it is outside that namespace's view)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, _uid, _gid = struct.unpack("3i", creds)
-    return int(pid)
 
 
 def describe(pid: str) -> tuple[str, ...]:
@@ -88,7 +81,7 @@ def serve_here(sock: socket.socket) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        pid = peer_pid(sock)
+        pid = agentsock.peer_pid(sock)
         if pid <= 0 or describe(str(pid)) != describe("self"):
             return False
     except OSError:
