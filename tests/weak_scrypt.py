@@ -11,37 +11,27 @@ pyrage and the age CLI read what it writes.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from secretctl.infra import agerekey
 
 TEST_LOG2_N = 10
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode().rstrip("=")
-
-
-def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
-
-
 def encrypt_with_passphrase(plaintext: bytes, passphrase: str, log2_n: int = TEST_LOG2_N) -> bytes:
-    assert len(plaintext) <= 64 * 1024, "one STREAM chunk is enough for an identity file"
-    file_key, salt = os.urandom(16), os.urandom(16)
+    """The scrypt stanza at any work factor is made here; the stanza text, header MAC and payload
+    come from agerekey's helpers (its own writer, encrypt_with_passphrase, refuses below 2^18)."""
+    file_key, salt, nonce = os.urandom(16), os.urandom(16), os.urandom(16)
     wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log2_n, r=8,
                       p=1).derive(passphrase.encode())
     body = ChaCha20Poly1305(wrap_key).encrypt(b"\x00" * 12, file_key, None)
-    header = f"age-encryption.org/v1\n-> scrypt {_b64(salt)} {log2_n}\n{_b64(body)}\n---".encode()
-    mac = hmac.new(_hkdf(file_key, b"", b"header"), header, hashlib.sha256).digest()
-    nonce = os.urandom(16)
-    payload = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload")).encrypt(b"\x00" * 11 + b"\x01", plaintext, None)
-    return header + f" {_b64(mac)}\n".encode() + nonce + payload
+    stanza = agerekey.stanza_text([b"scrypt", base64.b64encode(salt).rstrip(b"="), str(log2_n).encode()], body)
+    header = b"age-encryption.org/v1\n" + stanza + b"---"
+    return (header + b" " + base64.b64encode(agerekey.header_mac(file_key, header)).rstrip(b"=") + b"\n"
+            + agerekey.encrypt_payload(file_key, nonce, plaintext))
 
 
 def work_factor(data: bytes) -> int:
