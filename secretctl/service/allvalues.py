@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from secretctl.core import keys as keys_mod
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
-from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, VaultLockedError
+from secretctl.errors import IdentityError, NotFoundError, SecretctlError, VaultLockedError
 from secretctl.infra import detcache, journal
+from secretctl.service.base import being_rewritten
 from secretctl.service.buildthread import BackgroundBuild
 
 TYPE_CHECKING = False
@@ -99,8 +100,7 @@ def _damaged(vault: Vault, cache: ValuesCache, key: str) -> None:
     if (hit := cache.by_key.get(key)) is not None:
         cache.by_key[key] = (_UNTRUSTED, hit[1], hit[2])
     elif journal.pending(vault.git_dir):
-        raise ConflictError(f"{keys_mod.secret_path(key)} is being rewritten by another secretctl command",
-                            hint="retry when it has finished") from None
+        raise being_rewritten(keys_mod.secret_path(key)) from None
     else:  # damaged at rest: `check` reports it
         cache.by_key[key] = (_UNTRUSTED, {}, [])
 

@@ -79,6 +79,10 @@ def locate(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path:
     return settings.default_vault_dir(env)
 
 
+def being_rewritten(rel: str) -> ConflictError:
+    """A read that met a file half-rewritten by a bulk write under its journal (exit 7, retry)."""
+    return ConflictError(f"{rel} is being rewritten by another secretctl command", hint="retry when it has finished")
+
 
 class VaultBase:
     """One open vault. Cheap to construct: nothing is read until needed."""

@@ -12,7 +12,6 @@ from secretctl.core import keys as keys_mod
 from secretctl.core.meta import Field, Meta, format_time, parse_meta
 from secretctl.core.secret import Secret
 from secretctl.errors import (
-    ConflictError,
     IdentityError,
     NotFoundError,
     SecretctlError,
@@ -23,7 +22,7 @@ from secretctl.errors import (
 )
 from secretctl.infra import journal, store
 from secretctl.service.access import AccessLog
-from secretctl.service.base import EXPIRY_WARNING, MAX_SECRET_BYTES
+from secretctl.service.base import EXPIRY_WARNING, MAX_SECRET_BYTES, being_rewritten
 from secretctl.service.results import Entry, ExpiryWarning
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
@@ -119,8 +118,7 @@ class Reading(AccessLog):
                 raise
             # A bulk write rewrites files in place under its journal: this read met one half-written.
             # "Damaged, set it again" or "not a recipient" would send the user the wrong way.
-            raise ConflictError(f"{self.rel(path)} is being rewritten by another secretctl command",
-                                hint="retry when it has finished") from None
+            raise being_rewritten(self.rel(path)) from None
 
     def read_many(self, keys: Sequence[str]) -> list[Secret | SecretctlError]:
         """``read`` of each key, in order, each failure in its place: one ``decrypt_many`` call (many
