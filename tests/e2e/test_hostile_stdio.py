@@ -1,0 +1,397 @@
+"""The hostile agent over stdio, on both roads a real client's `secretctl mcp` takes: a server
+started cold, and a fork of the warm MCP server (`secretctl unlock` starts it by default, so it
+is the road users' agents take). The same attacks, the same assertions.
+
+Each road runs one session per module (a cold server costs about a second of CPU to start; the
+warm server one more, once): the module fixture plays every attack in that session and keeps the
+transcript, and each test reads its part. The fixture fails, failing every test of its road, when
+the session did not run where its road says (a warm test served cold would prove nothing).
+In-process versions of most attacks, in more detail: test_mcp.py, test_agent_trust.py,
+test_sandbox_attacks.py."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SECRETCTL, Member, git, make_member, private_runtime_dir, protect_identity
+from tests.e2e.test_unlock import PASSWORD, stop_agent, unlock
+
+pytest.importorskip("mcp")
+if not sys.platform.startswith("linux"):
+    pytest.skip("the bubblewrap sandbox and /proc are Linux only", allow_module_level=True)
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from secretctl.infra import sandbox, warmctl
+
+if sandbox.engine() is None:
+    pytest.skip("no working bubblewrap on this machine", allow_module_level=True)
+
+TOKEN = b"tok-Hostile-Stdio-Canary-73"
+LOOT = b"loot/Hostile+Other=Value_8812xyz"  # a secret no run is given; it reaches a workspace file
+PRELOAD = b"/tmp/hostile-preload-canary.so"
+POLICY = """\
+version: 1
+default_action: deny
+allowed_commands: [sh, cat, python3, echo]
+commands:
+  sh: {keys: ["app/*", "preload"], workspace: [WORK]}
+  cat: {keys: ["app/*"], read: [WORK]}
+  python3: {keys: ["app/*"]}
+  echo: {keys: ["app/*"], expand: true}
+limits: {timeout: 20s, max_output_bytes: 65536}
+mcp: {strike_limit: 3}
+"""
+ROADS = ["cold", "warm"]
+
+
+def forms(value: bytes) -> list[bytes]:
+    """The spellings a leak usually takes (redaction.md); none may reach the agent."""
+    b64 = base64.b64encode(value)
+    return [value, b64, b64.rstrip(b"="), value.hex().encode(), value[::-1], value[3:15]]
+
+
+@dataclass
+class Home:
+    member: Member
+    work: Path
+    runtime: Path
+    warm_pid: int
+    agent_pid: int
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    """carol: a protected identity opened only by her unlock agent (no password anywhere), with
+    the warm server on, a vault with the canaries and the policy, and a workspace."""
+    base = tmp_path_factory.mktemp("hostile")
+    m = make_member(base, "carol")
+    runtime = private_runtime_dir(m)
+    m.env.pop("SECRETCTL_WARM", None)  # the suite turns it off (tests/conftest.py)
+    root = base / "vault"
+    m.run("init", str(root), "--name", "carol")
+    m.env["SECRETCTL_VAULT"] = str(root)
+    m.run("set", "app/token", input=TOKEN)
+    m.run("set", "other/loot", input=LOOT)
+    m.run("set", "preload", input=PRELOAD)
+    work = base / "work"
+    work.mkdir()
+    (work / "loot.txt").write_bytes(LOOT + b"\n")
+    (root / ".secretctl/policy.yaml").write_text(POLICY.replace("WORK", str(work)))
+    git(root, "add", ".secretctl/policy.yaml")
+    git(root, "commit", "-qm", "policy", env=m.env)
+    protect_identity(m, PASSWORD)
+    out = unlock(m)
+    assert out.returncode == 0 and b"warm MCP server: pid" in out.stderr, out.stderr
+    status = json.loads(m.run("status", "--json").stdout)
+    warm = warmctl.status(_warm_socket(m))
+    assert warm is not None
+    try:
+        yield Home(m, work, runtime, int(str(warm["pid"])), int(status["pid"]))
+    finally:
+        stop_agent(m)
+
+
+def _warm_socket(m: Member) -> str:
+    from secretctl.infra import settings
+
+    return settings.warm_socket_file(m.env)
+
+
+# ------------------------------------------------------------------ one session per road
+@dataclass
+class Transcript:
+    road: str
+    results: dict[str, Any] = field(default_factory=dict)  # call name -> CallToolResult, or the exception
+    holders: dict[str, list[int]] = field(default_factory=dict)  # after a kill: processes still holding TOKEN
+    started: dict[str, bool] = field(default_factory=dict)  # the long command was running when given up on
+    took: dict[str, float] = field(default_factory=dict)  # seconds per step (a slow step is a finding too)
+    server_pid: int = 0
+    launcher_pid: int = 0
+    warm_seen: dict[str, Any] | None = None
+
+    def text(self, name: str) -> str:
+        r = self.results[name]
+        if isinstance(r, BaseException):
+            return repr(r)
+        parts = [json.dumps(r.structured_content)] if r.structured_content else []
+        return "\n".join(parts + [getattr(c, "text", "") for c in r.content])
+
+    def out(self, name: str) -> dict[str, Any]:
+        return dict(self.results[name].structured_content or {})
+
+
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+            out.append(int(p))
+    return out
+
+
+def _holding(value: bytes) -> list[int]:
+    """Live processes (not zombies) whose environment holds ``value``."""
+    out = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            if stat[stat.rfind(")") + 2] not in "ZX" and value in Path(f"/proc/{p}/environ").read_bytes():
+                out.append(int(p))
+        except OSError:
+            continue
+    return out
+
+
+def _holders_after(value: bytes, wait: float = 5.0) -> list[int]:
+    """Who still holds ``value`` after ``wait`` seconds; they are killed, so a failure leaves
+    nothing behind."""
+    deadline = time.monotonic() + wait
+    while _holding(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _holding(value)
+    for p in left:
+        os.kill(p, 9)
+    return left
+
+
+def _run(keys: list[str], command: str, args: list[str], **extra: Any) -> tuple[str, dict[str, Any]]:
+    return "secret_run", {"keys": keys, "command": command, "args": args, **extra}
+
+
+SH = ["app/*"]
+SLEEPER = "sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+
+
+def _attacks(h: Home, t: Transcript) -> list[tuple[str, tuple[str, dict[str, Any]]]]:
+    """Every call but the cancellations, in order: strikes last (three lock the session)."""
+    m, work = h.member, h.work
+    ident, vault = m.identity, m.env["SECRETCTL_VAULT"]
+    agent_sock = json.loads(m.run("status", "--json").stdout)["socket"]
+    warm_sock = _warm_socket(m)
+    pids = " ".join(str(p) for p in (t.server_pid, t.launcher_pid, h.warm_pid, h.agent_pid, os.getpid()))
+    connect = ("import socket\n"
+               f"for name in [{agent_sock!r}, {warm_sock!r}, '\\0' + {warm_sock!r}, '\\0' + {agent_sock!r},"
+               " '\\0secretctl', '\\0secretctl-warm']:\n"
+               "    s = socket.socket(socket.AF_UNIX)\n"
+               "    try:\n"
+               "        s.connect(name); print('CONNECTED', repr(name))\n"
+               "    except OSError as exc:\n"
+               "        print('refused', type(exc).__name__)\n"
+               "print(open('/proc/net/unix').read())\n")
+    return [
+        # plaintext through the read tools
+        ("list", ("secret_list", {})),
+        ("masked", ("secret_get_masked", {"key": "app/token"})),
+        ("traversal", ("secret_get_masked", {"key": "../../etc/passwd"})),
+        ("exists", ("secret_exists", {"key": "other/loot"})),
+        # injection into secret_run
+        ("shell_in_command", _run(SH, "sh -c 'echo $APP_TOKEN'", [])),
+        ("printenv", _run(SH, "printenv", [])),
+        ("keys_beyond_rule", _run(["**"], "sh", ["-c", "env"])),
+        ("ld_preload_by_prefix", _run(["preload"], "sh", ["-c", "env"], env_prefix="LD_")),
+        ("no_shell_for_args", _run(SH, "echo", ["$(cat /etc/hostname)", "`id`", ";", "&&", "$APP_TOKEN"])),
+        ("missing_key", _run(["app/nope"], "sh", ["-c", "true"])),
+        # what a sandboxed command can reach
+        ("env", _run(SH, "sh", ["-c", "env"])),
+        ("files", _run(SH, "sh", ["-c", f"cat {ident}; ls -la {vault} {h.runtime} {h.runtime.parent}; "
+                                         "cat ~/.config/secretctl/* 2>&1; find / -xdev -type s 2>/dev/null; "
+                                         "echo END"])),
+        # Paths computed at run time (the argument rules would refuse them written out, and strike).
+        ("proc", _run(SH, "sh", ["-c", "P=$(printf /pr%sc o); for p in " + pids + "; do "
+                                        "cat $P/$p/environ $P/$p/cmdline; ls -l $P/$p/root/ $P/$p/fd/ $P/$p/cwd/; "
+                                        "done 2>&1; echo PIDS $(ls -d $P/[0-9]* | wc -l)"])),
+        ("fds", _run(SH, "sh", ["-c", "P=$(printf /pr%sc o); for f in $P/$$/fd/* $P/1/fd/*; do "
+                                      "echo $f $(readlink $f); done"])),
+        ("sockets", _run(SH, "python3", ["-c", connect])),
+        # redaction of what the command prints
+        ("forms", _run(SH, "sh", ["-c", "echo $APP_TOKEN; printf %s $APP_TOKEN | base64; "
+                                        "printf %s $APP_TOKEN | od -An -tx1; printf %s $APP_TOKEN | rev; "
+                                        "printf %s $APP_TOKEN | fold -w 5; echo $APP_TOKEN >&2"])),
+        ("python_forms", _run(SH, "python3", ["-c", "import os; t = os.environ['APP_TOKEN']; print(' '.join(t)); "
+                                                    "print(t.encode().hex()); print(t[::-1])"])),
+        # a value the run was not given, read from the workspace: redacted, and a strike (1 of 3)
+        # the policy's timeout kills the whole tree
+        ("timeout", _run(SH, "sh", ["-c", "setsid sleep 60 & echo $APP_TOKEN; sleep 60"], timeout=1)),
+        ("no_keys_reads_loot", _run([], "cat", [str(work / "loot.txt")])),
+        # guesses: refused, struck (2 and 3 of 3: the session locks), never echoed
+        ("guess_value", _run(SH, "echo", [TOKEN.decode()])),
+        ("guess_fragment", _run(SH, "echo", ["x" + TOKEN[3:15].decode()])),
+        ("guess_base64", ("secret_exists", {"key": "app/" + base64.b64encode(TOKEN).decode().rstrip("=")})),
+        ("after_lock", _run(SH, "sh", ["-c", "echo harmless"])),
+    ]
+
+
+def _params(h: Home, road: str) -> StdioServerParameters:
+    env = {**h.member.env, "SECRETCTL_ACTOR": f"agent-{road}"}
+    if road == "cold":
+        env["SECRETCTL_WARM"] = "0"  # what a client config says to start it cold
+    return StdioServerParameters(command=SECRETCTL, args=["mcp"], env=env, cwd=h.member.env["SECRETCTL_VAULT"])
+
+
+def _play(h: Home, road: str) -> Transcript:
+    t = Transcript(road)
+    pids = h.work / f"pids-{road}"
+
+    async def killed_after(client: Client, how: str) -> None:
+        """A long call the client gives up on; then nothing may hold the value."""
+        pids.unlink(missing_ok=True)
+        args = {"keys": SH, "command": "sh", "args": ["-c", SLEEPER.format(pids=pids)]}
+        try:
+            if how == "read_timeout":
+                await client.call_tool("secret_run", args, read_timeout_seconds=3)
+            else:
+                task = asyncio.create_task(client.call_tool("secret_run", args))
+                for _ in range(300):
+                    if pids.exists() and len(pids.read_text().split()) == 3:
+                        break
+                    await asyncio.sleep(0.05)
+                task.cancel()
+                await task
+        except (MCPError, asyncio.CancelledError) as exc:
+            t.results[how] = exc
+        t.holders[how] = await asyncio.to_thread(_holders_after, TOKEN)
+        t.started[how] = pids.exists() and len(pids.read_text().split()) == 3
+
+    async def go() -> None:
+        async with Client(_params(h, road)) as client:
+            launchers = [p for p in _children_of(os.getpid()) if b"mcp" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            assert len(launchers) == 1, launchers
+            t.launcher_pid = launchers[0]
+            t.warm_seen = await asyncio.to_thread(warmctl.status, _warm_socket(h.member))
+            served = (t.warm_seen or {}).get("children", [])
+            t.server_pid = served[0] if served else t.launcher_pid
+            for how in ("read_timeout", "cancel"):
+                began = time.monotonic()
+                await killed_after(client, how)
+                t.took[how] = time.monotonic() - began
+            for name, (tool, args) in _attacks(h, t):
+                began = time.monotonic()
+                t.results[name] = await client.call_tool(tool, args)
+                t.took[name] = time.monotonic() - began
+            t.holders["timeout"] = await asyncio.to_thread(_holders_after, TOKEN, 2.0)
+            t.results["still_serving"] = await client.call_tool("policy_show", {})
+
+    asyncio.run(go())
+    return t
+
+
+@pytest.fixture(scope="module", params=ROADS)
+def transcript(request: pytest.FixtureRequest, home: Home) -> Transcript:
+    t = _play(home, request.param)
+    # The road really taken: a fork of the warm process, or a server of its own.
+    assert t.warm_seen is not None, "the warm server was not running"
+    if t.road == "warm":
+        assert t.warm_seen["serving"] == 1 and t.server_pid != t.launcher_pid, t.warm_seen
+    else:
+        assert t.warm_seen["serving"] == 0 and t.server_pid == t.launcher_pid, t.warm_seen
+    return t
+
+
+# ------------------------------------------------------------------ the assertions, on both roads
+def test_no_answer_holds_any_form_of_a_value(transcript: Transcript) -> None:
+    blob = "\n".join(transcript.text(n) for n in transcript.results).encode()
+    for value in (TOKEN, LOOT):
+        for form in forms(value):
+            assert form not in blob, (transcript.road, form)
+    assert b"Traceback" not in blob
+
+
+def test_read_tools_give_masks_and_metadata_only(transcript: Transcript) -> None:
+    t = transcript
+    assert sorted(s["key"] for s in t.out("list")["secrets"]) == ["app/token", "other/loot", "preload"]
+    assert t.out("masked") == {"key": "app/token", "masked_value": "****" + TOKEN[-4:].decode(),
+                               "value_length": len(TOKEN)}
+    assert t.results["traversal"].is_error and "invalid key name" in t.text("traversal")
+    assert t.out("exists")["exists"] is True
+
+
+def test_injection_into_secret_run_is_refused_or_inert(transcript: Transcript) -> None:
+    t = transcript
+    assert t.results["shell_in_command"].is_error and "command not found: sh -c" in t.text("shell_in_command")
+    assert t.results["printenv"].is_error and "always blocked" in t.text("printenv")
+    assert t.results["keys_beyond_rule"].is_error and "keys not allowed" in t.text("keys_beyond_rule")
+    assert t.results["ld_preload_by_prefix"].is_error and "LD_PRELOAD" in t.text("ld_preload_by_prefix")
+    # No shell between the agent's arguments and the program: they arrive as written (the one
+    # $NAME the rule expands is redacted on the way back).
+    assert t.out("no_shell_for_args")["stdout"] == "$(cat /etc/hostname) `id` ; && [REDACTED:app/token]\n"
+    assert t.results["missing_key"].is_error and "no secret matches app/nope" in t.text("missing_key")
+
+
+def test_the_sandboxed_command_sees_no_password_identity_vault_or_socket(transcript: Transcript,
+                                                                           home: Home) -> None:
+    t = transcript
+    env = t.out("env")["stdout"]
+    assert "APP_TOKEN=[REDACTED:app/token]" in env
+    assert "SECRETCTL" not in env and PASSWORD not in env and str(home.runtime) not in env
+    files = t.out("files")
+    assert files["stdout"].rstrip().endswith("END") and ".sock" not in files["stdout"]
+    assert "AGE-SECRET-KEY" not in t.text("files") and "No such file" in files["stderr"]
+    # The server, its launcher, the warm process and the agent are outside the pid namespace:
+    # their environ, cmdline, root, fd and cwd are not there to read, by any path.
+    proc = t.out("proc")["stdout"]
+    assert proc.count("No such file") >= 5 * 5, proc
+    assert "secretctl" not in proc.replace("No such file", "")
+    assert int(proc.rsplit("PIDS", 1)[1]) < 10  # the sandbox's own few processes
+    fds = t.out("fds")["stdout"]
+    assert "socket:" not in fds and ".sock" not in fds, fds  # nothing inherited reaches a socket
+    sockets = t.out("sockets")["stdout"]
+    assert "CONNECTED" not in sockets and sockets.count("refused") == 6
+    assert ".sock" not in sockets.split("refused")[-1]  # /proc/net/unix: its own network namespace
+
+
+def test_every_spelling_the_command_prints_is_redacted(transcript: Transcript) -> None:
+    t = transcript
+    forms_out = t.out("forms")
+    assert forms_out["stdout"].startswith("[REDACTED:app/token]\n")
+    assert forms_out["stderr"] == "[REDACTED:app/token]\n"
+    assert "[REDACTED" in t.out("python_forms")["stdout"]
+    assert t.out("no_keys_reads_loot")["stdout"] == "[REDACTED]\n"
+
+
+def test_timeouts_and_cancellations_leave_no_process_with_a_value(transcript: Transcript) -> None:
+    t = transcript
+    assert t.started == {"read_timeout": True, "cancel": True}
+    assert isinstance(t.results["read_timeout"], MCPError) and "timed out" in str(t.results["read_timeout"])
+    assert isinstance(t.results["cancel"], asyncio.CancelledError)
+    assert t.holders == {"read_timeout": [], "cancel": [], "timeout": []}
+    assert t.out("timeout")["timed_out"] is True
+    assert not t.results["still_serving"].is_error  # the server outlived each of them
+
+
+def test_guesses_are_refused_struck_and_lock_the_session(transcript: Transcript) -> None:
+    t = transcript
+    for name in ("guess_value", "guess_fragment", "guess_base64"):
+        assert t.results[name].is_error and "argument contains secret material" in t.text(name), name
+    assert t.results["after_lock"].is_error and "locked for this session" in t.text("after_lock")
+
+
+def test_the_access_log_records_the_runs_and_no_value(transcript: Transcript, home: Home) -> None:
+    """Each road records under its own client's actor (SECRETCTL_ACTOR in the client's config)."""
+    root = Path(home.member.env["SECRETCTL_VAULT"])
+    log = (root / f".secretctl/audit/agent-{transcript.road}.jsonl").read_text()
+    records = [json.loads(line) for line in log.splitlines()]
+    runs = [r for r in records if r.get("action") == "run"]
+    assert any("app/token" in json.dumps(r) for r in runs), records
+    assert any("locked" in json.dumps(r) for r in records)
+    for value in (TOKEN, LOOT):
+        for form in forms(value):
+            assert form.decode(errors="replace") not in log
+
+
