@@ -43,8 +43,9 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
     # every `get`, which imports this module (through the Vault) and never runs git
 
     guard = _guard(root, env)
+    command = args[2] if args[:1] == ("-c",) and len(args) > 2 else args[0]  # a caller's own `-c K=V` comes first
     # `git config` starts no program, and overrides would be read back as the answer.
-    overrides = [] if args[:1] == ("config",) else guard.args(hooks=hooks, network=network, signing=signing)
+    overrides = [] if command == "config" else guard.args(hooks=hooks, network=network, signing=signing)
     try:
         proc = subprocess.run(["git", *overrides, *args], cwd=root, env=_child_env(env), input=input,
                               capture_output=True, check=False)
@@ -57,14 +58,14 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
         if lock is not None:
             # git's own advice ("remove the file manually") is right only when no git runs there.
             path = lock.split("'")[1] if lock.count("'") >= 2 else "the .lock file"
-            raise ConflictError(f"git {args[0]} failed: another git process holds {path}"[:300],
+            raise ConflictError(f"git {command} failed: another git process holds {path}"[:300],
                                 hint="wait for it (an editor open for `git commit`?); if no git process runs in "
                                      "the vault, the lock is stale: run the secretctl command again (it removes a "
                                      f"stale lock itself, see docs/cli.md) or remove {path}")
         if any("No space left on device" in ln or "Out of diskspace" in ln for ln in lines):
-            raise ConflictError(f"git {args[0]} failed: the disk is full",
+            raise ConflictError(f"git {command} failed: the disk is full",
                                 hint="free some space, then run the command again")
-        raise ConflictError(f"git {args[0]} failed: {detail[:200]}",
+        raise ConflictError(f"git {command} failed: {detail[:200]}",
                             hint="run `git status` in the vault to see what git needs")
     return proc
 
