@@ -4,7 +4,8 @@ A child forked by the warm server has the warm process's confinement, set where 
 namespaces, seccomp filter, no_new_privs flag, LSM label, credentials and resource limits. A
 launcher started somewhere narrower (a container or devcontainer that can still see the runtime
 folder, `systemd-run -p PrivateNetwork=yes -p NoNewPrivileges=yes`, firejail, `setpriv`) would
-get a server outside its confinement. So the child reads the launcher's from /proc (the pid from
+get a server outside its confinement (as would a launcher in a chroot, whose namespaces are ours).
+So the child reads the launcher's from /proc (the pid from
 SO_PEERCRED, in the warm process's pid namespace: 0 for a launcher it cannot see) and serves only
 an exact match; resource limits it adopts where it can (lowering always can). On any doubt the
 launcher runs the server itself, as without a warm server.
@@ -39,6 +40,10 @@ def describe(pid: str) -> tuple[str, ...]:
             out.append(f"{ns}:none")  # a kernel without this namespace type: the same for both
     with open(f"{proc}/status", encoding="utf-8", errors="replace") as fh:
         out += [line.rstrip("\n") for line in fh if line.startswith(STATUS_FIELDS)]
+    # The root directory: a chroot (schroot, a jail whose bind mounts show the runtime folder)
+    # shares every namespace and credential, yet sees another tree; a fork would serve it ours.
+    root = os.stat(f"{proc}/root")
+    out.append(f"root:{root.st_dev}:{root.st_ino}")
     try:
         with open(f"{proc}/attr/current", "rb") as fh:
             out.append(fh.read().decode("utf-8", "replace"))

@@ -23,15 +23,18 @@ CONNECT = ("import socket, sys, time\n"
            "s.recv(1)\n")
 
 
-def _verdict(tmp_path: Path, *wrapper: str) -> bool:
-    """serve_here for a peer started under ``wrapper`` (setpriv, unshare, prlimit...)."""
+def _verdict(tmp_path: Path, *wrapper: str, code: str = CONNECT) -> bool:
+    """serve_here for a peer started under ``wrapper`` (setpriv, unshare, prlimit...); a peer
+    running ``code`` instead says when it is ready with one byte."""
     path = str(tmp_path / "s")
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(path)
         listener.listen(1)
-        peer = subprocess.Popen([*wrapper, sys.executable, "-c", CONNECT, path])
+        peer = subprocess.Popen([*wrapper, sys.executable, "-c", code, path])
         conn, _ = listener.accept()
         with conn:
+            if code != CONNECT:
+                assert conn.recv(1) == b"r"
             try:
                 return confinement.serve_here(conn)
             finally:
@@ -40,7 +43,7 @@ def _verdict(tmp_path: Path, *wrapper: str) -> bool:
 
 
 def _in_child(tmp_path: Path, *wrapper: str, before: Callable[[], object] = lambda: None,
-              report: Callable[[bool], str] = str) -> str:
+              report: Callable[[bool], str] = str, code: str = CONNECT) -> str:
     """``report`` of the verdict, computed in a forked child (adopting limits changes the process
     that asks; ``before`` runs there first)."""
     read, write = os.pipe()
@@ -48,7 +51,7 @@ def _in_child(tmp_path: Path, *wrapper: str, before: Callable[[], object] = lamb
     if pid == 0:
         try:
             before()
-            os.write(write, report(_verdict(tmp_path, *wrapper)).encode())
+            os.write(write, report(_verdict(tmp_path, *wrapper, code=code)).encode())
         finally:
             os._exit(0)
     os.close(write)
@@ -83,3 +86,22 @@ def test_a_stricter_limit_we_cannot_raise_is_kept(tmp_path: Path) -> None:
     """The warm process has no core files (RLIMIT_CORE 0, 0): a launcher allowing them is still
     served (lowering always works, so a looser limit of ours never stays)."""
     assert _in_child(tmp_path, before=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0))) == "True"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chroot")
+def test_a_launcher_in_a_chroot_is_not_served(tmp_path: Path) -> None:
+    """A chroot shares every namespace, credential and label with us, yet sees another tree
+    (schroot, a jail whose bind mounts show the runtime folder): a fork would serve it ours.
+    The peer connects first (from inside, the socket's path would be another's), then chroots."""
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    code = ("import os, socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "s.connect(sys.argv[1])\n"
+            f"os.chroot({str(jail)!r}); os.chdir('/')\n"
+            "s.sendall(b'r')\n"
+            "s.recv(1)\n")
+    assert _in_child(tmp_path, code=code) == "False"
+    # The control: the same peer without the chroot is served.
+    (tmp_path / "s").unlink()
+    assert _in_child(tmp_path, code=code.replace(f"os.chroot({str(jail)!r}); ", "")) == "True"
