@@ -80,6 +80,21 @@ def peer_pid(sock: _socket.socket) -> int:
     return _peercred(sock)[0]
 
 
+SO_PEERPIDFD = 77  # Linux 6.5+; not in python's socket module before 3.14
+
+
+def peer_pidfd(sock: _socket.socket) -> int | None:
+    """Linux 6.5+: a pidfd of the process that connected (the caller closes it), which tells
+    whether that very process still runs, as its pid cannot (a pid is reused once reaped). None
+    where the kernel has no such option; OSError when it has one and the process is gone."""
+    try:
+        return int(sock.getsockopt(_socket.SOL_SOCKET, SO_PEERPIDFD))
+    except OSError as exc:
+        if exc.errno in (92, 95):  # ENOPROTOOPT, EOPNOTSUPP: a kernel before 6.5
+            return None
+        raise
+
+
 def peer_uid(sock: _socket.socket) -> int:
     """The uid of the process at the other end of a connected unix socket."""
     if sys.platform.startswith("linux"):

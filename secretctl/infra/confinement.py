@@ -86,9 +86,25 @@ def serve_here(sock: socket.socket) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
+        pidfd = agentsock.peer_pidfd(sock)
+    except OSError:
+        return False  # the launcher has gone (its pid may be another process's by now)
+    try:
         pid = agentsock.peer_pid(sock)
-        if pid <= 0 or describe(str(pid)) != describe("self"):
+        if pid <= 0 or describe(str(pid)) != describe("self") or not adopt_limits(pid):
             return False
+        # Everything above was read by pid. While the launcher still runs its pid is its own, so
+        # a live pidfd now means the reads were of the launcher, not of a process that took its
+        # pid after it exited (a confined launcher that passed its connection on, then left).
+        return pidfd is None or not _exited(pidfd)
     except OSError:
         return False
-    return adopt_limits(pid)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _exited(pidfd: int) -> bool:
+    import select
+
+    return bool(select.select([pidfd], [], [], 0)[0])  # a pidfd polls readable once its process exits

@@ -105,3 +105,59 @@ def test_a_launcher_in_a_chroot_is_not_served(tmp_path: Path) -> None:
     # The control: the same peer without the chroot is served.
     (tmp_path / "s").unlink()
     assert _in_child(tmp_path, code=code.replace(f"os.chroot({str(jail)!r}); ", "")) == "True"
+
+
+def _process_with_pid(pid: int, tries: int = 50) -> int | None:
+    """A child of ours (unconfined, as we are) that sleeps under ``pid``: the kernel's next pid
+    is set just below it (root; a hint other processes may race, so a few tries)."""
+    for _ in range(tries):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as fh:
+            fh.write(str(pid - 1))
+        child = os.fork()
+        if child == 0:
+            import time
+
+            time.sleep(60)
+            os._exit(0)
+        if child == pid:
+            return child
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None or not os.path.exists(
+    "/proc/sys/kernel/ns_last_pid"), reason="needs root, setpriv and ns_last_pid to reuse a pid")
+def test_a_launcher_whose_pid_another_process_took_is_not_served(tmp_path: Path) -> None:
+    """The check reads /proc by the pid SO_PEERCRED gave at connect. A confined launcher can pass
+    its connection on and exit; once reaped, its pid can go to an unconfined process of ours, and
+    the check would read that one. Here the reuse is made certain (ns_last_pid)."""
+    path = str(tmp_path / "s")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        confined = subprocess.Popen(["setpriv", "--no-new-privs", sys.executable, "-c",
+                                     "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])", path])
+        conn, _ = listener.accept()
+        confined.wait(30)
+        taker = _process_with_pid(confined.pid)
+        if taker is None:
+            pytest.skip("another process kept taking the pid")
+        try:
+            with conn:
+                read, write = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # adopting limits changes the process that asks
+                    try:
+                        os.write(write, str(confinement.serve_here(conn)).encode())
+                    finally:
+                        os._exit(0)
+                os.close(write)
+                os.waitpid(pid, 0)
+                with os.fdopen(read, "rb") as fh:
+                    verdict = fh.read().decode()
+        finally:
+            os.kill(taker, 9)
+            os.waitpid(taker, 0)
+    assert confinement.describe(str(os.getpid())) != ()  # the reads themselves work here
+    assert verdict == "False"
