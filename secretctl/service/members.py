@@ -170,8 +170,6 @@ class Members(Writing):
         is decrypted and encrypted afresh. Everything is read and prepared before the first
         write, so an unreadable file fails the command with the disk unchanged.
         """
-        from secretctl.infra import agerekey  # imports cryptography: paid by member commands only
-
         todo = self._stale()
         if not todo:
             return [], None, []
@@ -179,25 +177,22 @@ class Members(Writing):
         unlocked = self.unlock()
         rekeyer = self._rekeyer(added, unlocked) if added is not None else None
         rekeyed: list[tuple[str, bytes, Meta]] = []
-        unreadable = []
+        unreadable: list[str] = []
         rest: list[tuple[str, Meta | None, bytes]] = []
         root = os.fspath(self.root) + os.sep  # strings: a Path per file was ~5% of re-keying 1,000
         before: dict[str, str] = {}  # governing folder -> fingerprint of its recipients but `added`
+        candidates: list[tuple[str, str, bytes, Meta]] = []  # (key, path, file, sidecar) to re-key
         for k, m in todo:
             rel = keys_mod.secret_path(k)
             # Never through a link: a committed `x.age` pointing at another vault's file would be
             # re-encrypted (or re-keyed) for this vault's members and committed here.
             data = store.read_limited(root + rel, MAX_SECRET_BYTES, what="secret", display=rel, follow=False)
             if rekeyer is not None and m is not None and self._only_missing(k, m, added, before):
-                try:
-                    rekeyed.append((k, rekeyer.add_recipients(data, source=rel), m))
-                    continue
-                except agerekey.CannotRekey:
-                    pass  # a passphrase file, say: decrypted and encrypted below, as before
-                except IdentityError:
-                    unreadable.append(k)
-                    continue
-            rest.append((k, m, data))
+                candidates.append((k, rel, data, m))
+            else:
+                rest.append((k, m, data))
+        if rekeyer is not None and candidates:
+            self._rekey_all(rekeyer, candidates, rekeyed, rest, unreadable)
         # Decrypt the rest in one batch: through the agent, one round trip instead of one per secret.
         values = unlocked.decrypt_many([(keys_mod.secret_path(k), data) for k, _, data in rest])
         plain: list[tuple[str, Secret, Meta]] = []
@@ -236,6 +231,35 @@ class Members(Writing):
 
         paths, staged = self._write_batch(encoded())
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
+
+    @staticmethod
+    def _rekey_all(rekeyer: agerekey.Rekeyer, candidates: list[tuple[str, str, bytes, Meta]],
+                   rekeyed: list[tuple[str, bytes, Meta]], rest: list[tuple[str, Meta | None, bytes]],
+                   unreadable: list[str]) -> None:
+        """Re-key every candidate's header, half of them on a forked worker (infra/forked: the
+        X25519 work holds the GIL, so a second core needs a second process). What the worker
+        could not do is done here, so every error is the serial path's."""
+        from secretctl.infra import agerekey, forked  # cryptography: paid by member commands only
+
+        def settle(candidate: tuple[str, str, bytes, Meta], out: bytes | None) -> None:
+            k, rel, data, m = candidate
+            if out is None:
+                try:
+                    out = rekeyer.add_recipients(data, source=rel)
+                except agerekey.CannotRekey:
+                    rest.append((k, m, data))  # a passphrase file, say: decrypted and encrypted afresh
+                    return
+                except IdentityError:
+                    unreadable.append(k)
+                    return
+            rekeyed.append((k, out, m))
+
+        with forked.Spread(lambda c: rekeyer.add_recipients(c[2], source=c[1]), candidates) as spread:
+            for c in candidates[:spread.split]:
+                settle(c, None)
+            theirs = spread.results()
+        for c, out in zip(candidates[spread.split:], theirs, strict=True):
+            settle(c, out)
 
     def _only_missing(self, key: str, meta: Meta, added: Recipient | None, before: dict[str, str]) -> bool:
         """Whether ``key`` was encrypted to exactly the recipients it is now encrypted to (see

@@ -33,6 +33,12 @@ TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 if TYPE_CHECKING:
     from typing import Any
 
+    from secretctl.infra import forked
+
+# The part of an import's encryption a forked worker takes: the parent also builds and renders
+# every sidecar and feeds the writer threads.
+IMPORT_SHARE = 0.55
+
 
 class Writing(Reading):
     @contextmanager
@@ -86,12 +92,15 @@ class Writing(Reading):
         self._access_log_committed()
         return commit
 
-    def _encode_secret(self, key: str, plaintext: Secret, meta: Meta,
-                       converted: Any = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
-        """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar."""
+    def _encode_secret(self, key: str, plaintext: Secret, meta: Meta, converted: Any = None,
+                       ciphertext: bytes | None = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+        """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar.
+        ``ciphertext``: ``plaintext`` already encrypted to ``converted`` (by a bulk worker)."""
 
         _, rfile = self.encryption_recipients(key)
-        if converted is None:
+        if ciphertext is not None:
+            pass
+        elif converted is None:
             ciphertext = crypto.encrypt(plaintext, rfile.recipients)
         else:
             ciphertext = crypto.encrypt_to(plaintext, converted)
@@ -294,19 +303,29 @@ class Writing(Reading):
             # HEAD's recipients files of every folder at once: one `git cat-file`, not one per folder.
             self._trust().prefetch(k for k, _ in todo)
 
-            def encoded() -> Iterator[tuple[str, bytes]]:
+            from secretctl.infra import forked  # imports typing: paid by bulk commands only
+
+            targets = [(value, converted.get(*self.encryption_recipients(key))) for key, value in todo]
+
+            def encoded(spread: forked.Spread[tuple[Secret, Any]]) -> Iterator[tuple[str, bytes]]:
+                theirs: list[bytes | None] = []
                 for i, (key, value) in enumerate(todo):
+                    if i == spread.split:
+                        theirs = spread.results()
                     old = self.meta(key) if key in existing else None
                     meta = self._build_meta(key, replace(req, value=value), old)
-                    reldir, rfile = self.encryption_recipients(key)
-                    yield from self._encode_secret(key, value, meta, converted.get(reldir, rfile))
+                    yield from self._encode_secret(key, value, meta, targets[i][1],
+                                                   theirs[i - spread.split] if theirs else None)
                     written.append(key)
                     if progress:
                         progress(i + 1)
 
             self._cover([p for key, _ in todo for p in (keys_mod.secret_path(key), keys_mod.meta_path(key))]
                        )
-            paths, staged = self._write_batch(encoded())
+            # Part of the encryption on a forked worker (infra/forked): pyrage holds the GIL, so a
+            # second core needs a second process. Forked here, before the writer threads start.
+            with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=IMPORT_SHARE) as spread:
+                paths, staged = self._write_batch(encoded(spread))
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
         return Outcome("import", written, commit, skipped)

@@ -1,0 +1,140 @@
+"""infra/forked: a forked worker computes part of a batch; it never outlives the call, and its
+failure fails the call. Each scenario runs in a fresh interpreter: a pytest-xdist worker runs
+threads, and the module (rightly) refuses to fork a process with more than one thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scenario(code: str, *, timeout: float = 30) -> dict[str, object]:
+    """Run ``code`` (which prints one JSON line) in a fresh python with the package importable."""
+    prelude = (
+        "import hashlib, json, os, signal, sys, threading, time\n"
+        "from secretctl.infra import forked\n"
+        "def digest(x):\n"
+        "    if x[0] == 7:\n"
+        "        raise ValueError('the parent computes this one')\n"
+        "    return hashlib.sha256(x).digest()\n"
+        "items = [bytes([i % 256]) + os.urandom(40) for i in range(300)]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, cwd=REPO, timeout=timeout,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return dict(json.loads(proc.stdout.decode().splitlines()[-1]))
+
+
+def test_the_worker_computes_the_second_part_and_hands_back_what_it_could_not() -> None:
+    out = _scenario(
+        "with forked.Spread(digest, items) as s:\n"
+        "    theirs = s.results()\n"
+        "    forked_ = s.forked\n"
+        "want = [None if x[0] == 7 else hashlib.sha256(x).digest().hex() for x in items[s.split:]]\n"
+        "print(json.dumps({'split': s.split, 'forked': forked_, 'same': [t and t.hex() for t in theirs] == want}))\n")
+    assert out == {"split": 150, "forked": True, "same": True}
+
+
+def test_small_batches_and_threaded_processes_stay_in_process() -> None:
+    out = _scenario(
+        "small = forked.Spread(digest, items[:100])\n"
+        "gate = threading.Event()\n"
+        "t = threading.Thread(target=gate.wait); t.start()\n"
+        "threaded = forked.Spread(digest, items)\n"
+        "gate.set(); t.join()\n"
+        "print(json.dumps({'small': [small.forked, small.split, small.results()],\n"
+        "                  'threaded': [threaded.forked, threaded.split, threaded.results()]}))\n")
+    assert out == {"small": [False, 100, []], "threaded": [False, 300, []]}
+
+
+def test_a_worker_that_dies_fails_the_call() -> None:
+    out = _scenario(
+        "def dies(x):\n"
+        "    if x is items[200]:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return x\n"
+        "try:\n"
+        "    with forked.Spread(dies, items) as s:\n"
+        "        s.results()\n"
+        "    print(json.dumps({'raised': None}))\n"
+        "except forked.WorkerFailed as e:\n"
+        "    print(json.dumps({'raised': e.message}))\n")
+    assert "ended abnormally" in str(out["raised"]) and "nothing was written" in str(out["raised"])
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie left for a container's init to reap counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_an_error_in_the_caller_kills_and_reaps_the_worker_at_once() -> None:
+    out = _scenario(
+        "def slow(x):\n"
+        "    time.sleep(0.02)\n"  # 150 items: 3 s of work left when the caller fails
+        "    return x\n"
+        "start = time.monotonic()\n"
+        "try:\n"
+        "    with forked.Spread(slow, items) as s:\n"
+        "        pid = s._pid\n"
+        "        raise RuntimeError('the caller failed')\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        "gone = not os.path.exists(f'/proc/{pid}')\n"
+        "print(json.dumps({'pid': pid, 'gone': gone, 'took': time.monotonic() - start}))\n")
+    assert out["pid"] and out["gone"]
+    assert float(str(out["took"])) < 1
+
+
+def test_the_worker_holds_no_descriptor_of_the_caller_but_its_pipe() -> None:
+    # The vault lock is a descriptor: a worker keeping it would hold the vault after the command.
+    out = _scenario(
+        "held = os.open(sys.executable, os.O_RDONLY)\n"
+        "def slow(x):\n"
+        "    time.sleep(0.002)\n"
+        "    return x\n"
+        "with forked.Spread(slow, items) as s:\n"
+        "    time.sleep(0.15)\n"
+        "    fds = sorted(int(f) for f in os.listdir(f'/proc/{s._pid}/fd'))\n"
+        "    s.results()\n"
+        "print(json.dumps({'held': held, 'fds': fds}))\n")
+    fds = list(out["fds"])  # type: ignore[call-overload]  # a JSON list
+    assert out["held"] not in fds
+    assert len(fds) == 4 and fds[:3] == [0, 1, 2]  # stdio and the pipe's writing end
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_caller_takes_its_worker_with_it() -> None:
+    code = (
+        "import os, sys, time\n"
+        "from secretctl.infra import forked\n"
+        "def slow(x):\n"
+        "    time.sleep(0.05)\n"  # 150 items: 7.5 s of work
+        "    return x\n"
+        "s = forked.Spread(slow, [os.urandom(8) for _ in range(300)])\n"
+        "print(s._pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None
+    worker = int(proc.stdout.readline())
+    time.sleep(0.3)  # the worker is past its start-up check of the parent, mid-way between writes
+    assert _alive(worker)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 0.5  # its own check of the pipe would take up to 0.8 s here
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(worker)
