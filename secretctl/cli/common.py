@@ -201,26 +201,35 @@ def confirm(question: str) -> bool:
 
 
 class Progress:
-    """A rich progress bar on a terminal's stderr for long work; silent otherwise."""
+    """A rich progress bar on a terminal's stderr for long work; silent otherwise.
+
+    Redrawn from ``update`` (at most every 0.1 s), not by rich's refresh thread: a bulk command
+    forks a worker for its cryptography only while it runs a single thread (infra/forked)."""
 
     def __init__(self, label: str, total: int | None) -> None:
         self.label, self.total = label, total
         self._bar: Any = None
         self._task: Any = None
+        self._drawn = 0.0
 
     def __enter__(self) -> Progress:
         if (self.total or 0) >= 50 and os.isatty(2):
             from rich.console import Console
             from rich.progress import Progress as RichProgress
 
-            self._bar = RichProgress(console=Console(stderr=True), transient=True)
+            self._bar = RichProgress(console=Console(stderr=True), transient=True, auto_refresh=False)
             self._bar.__enter__()
             self._task = self._bar.add_task(self.label, total=self.total)
         return self
 
     def update(self, done: int, total: int | None = None) -> None:
         if self._bar is not None:
+            import time
+
             self._bar.update(self._task, completed=done, total=total or self.total)
+            if time.monotonic() - self._drawn >= 0.1:
+                self._bar.refresh()
+                self._drawn = time.monotonic()
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

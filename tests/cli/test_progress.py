@@ -1,0 +1,23 @@
+"""cli/common.Progress: the bar a person sees on a terminal starts no thread. A bulk command
+forks a worker for its cryptography only while it runs a single thread (infra/forked), and rich
+redraws from a thread of its own unless told not to."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+
+from secretctl.cli import common
+
+
+def test_the_progress_bar_on_a_terminal_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common.os, "isatty", lambda fd: True)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    before = threading.active_count()
+    with common.Progress("re-encrypting", 200) as bar:
+        assert bar._bar is not None  # a bar is drawn
+        for i in range(200):
+            bar.update(i + 1)
+        assert threading.active_count() == before
