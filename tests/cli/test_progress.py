@@ -13,7 +13,7 @@ from secretctl.cli import common
 
 
 def test_the_progress_bar_on_a_terminal_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common.os, "isatty", lambda fd: True)
+    monkeypatch.setattr("os.isatty", lambda fd: True)
     monkeypatch.setattr("sys.stderr", io.StringIO())
     before = threading.active_count()
     with common.Progress("re-encrypting", 200) as bar:
