@@ -148,6 +148,14 @@ def _dispatch(argv: list[str]) -> None:
             if code:
                 sys.exit(code)
             return
+    if fast is None and (argv[:2] == ["member", "add"] or argv[:1] == ["import"]):
+        # Bulk commands in their plain forms: without Typer too (cli/bulk.py).
+        from secretctl.cli import bulk
+
+        bulk_form = bulk.fast_form(argv)
+        if bulk_form is not None:
+            bulk.run_fast(*bulk_form)
+            return
     if fast is None and not completing(settings.environ()):
         # `secretctl mcp`, what MCP clients start: a warm server's fork when `unlock` started one
         # (the SDK already imported), else this process serves, below.

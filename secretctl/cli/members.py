@@ -21,10 +21,9 @@ def member_add(
     path: Annotated[str, typer.Option("--path", help="Only this subtree, e.g. prod (default: everything).")] = "",
 ) -> None:
     """Give a member access and re-encrypt what they gain, in one commit."""
-    v = open_vault()
-    with Progress("re-encrypting", len(v.key_names())) as bar:
-        out = v.member_add(name, recipient, path=path, progress=bar.update)
-    info(f"added {name} to {out.path}; re-encrypted {len(out.keys)} secrets")
+    from secretctl.cli.bulk import add_member
+
+    add_member(name, recipient, path)
 
 
 @member_app.command("remove")

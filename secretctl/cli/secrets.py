@@ -8,14 +8,13 @@ from typing import Annotated
 
 import typer
 
+from secretctl.cli.bulk import format_name
 from secretctl.cli.common import (
-    Progress,
     confirm,
     emit_json,
     info,
     open_vault,
     print_warnings,
-    read_stdin,
 )
 from secretctl.cli.options import JsonOpt
 from secretctl.errors import NotFoundError, UsageError
@@ -140,38 +139,9 @@ def import_(
     json_out: Annotated[bool, JsonOpt] = False,
 ) -> None:
     """Import many secrets in one commit."""
-    from secretctl.service import formats, store
+    from secretctl.cli.bulk import import_file
 
-    if str(file) == "-":
-        data = read_stdin(formats.MAX_IMPORT_BYTES, what="import data")
-        name = "<stdin>"
-    else:
-        data = store.read_limited(file, formats.MAX_IMPORT_BYTES, what="import file")
-        name = str(file)
-    kind = _format_name(fmt) or ("json" if name.endswith(".json") else "dotenv")
-    if kind not in ("json", "dotenv"):
-        raise UsageError(f"unknown --format {kind!r}", hint="use dotenv (or env) or json")
-    items = formats.parse_json(data, source=name) if kind == "json" else formats.parse_dotenv(data, source=name)
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    entries = [(prefix + k, val) for k, val in items]
-    v = open_vault()
-    with Progress("importing", len(entries)) as bar:
-        out = v.import_entries(entries, on_conflict=on_conflict, dry_run=dry_run,
-                               tags=tags.split(",") if tags else None, progress=bar.update)
-    if json_out:
-        emit_json({"imported": out.keys, "skipped": out.skipped, "dry_run": dry_run, "commit": out.commit})
-        return
-    verb = "would import" if dry_run else "imported"
-    info(f"{verb} {len(out.keys)} secrets" + (f", skipped {len(out.skipped)}" if out.skipped else ""))
-    if dry_run:
-        for k in out.keys:
-            sys.stdout.write(k + "\n")
-
-
-def _format_name(fmt: str | None) -> str | None:
-    """``env`` is secretctl's Go CLI name for the dotenv format."""
-    return "dotenv" if fmt == "env" else fmt
+    import_file(file, fmt, dry_run, on_conflict, prefix, tags, json_out)
 
 
 def export(
@@ -182,7 +152,7 @@ def export(
     """Export plaintext values (dotenv names: aws/access_key -> AWS_ACCESS_KEY)."""
     from secretctl.service import envmap, formats, store
 
-    fmt = _format_name(fmt) or fmt
+    fmt = format_name(fmt) or fmt
     if fmt not in ("dotenv", "json"):
         raise UsageError(f"unknown --format {fmt!r}", hint="use dotenv (or env) or json")
     v = open_vault()
