@@ -7,8 +7,9 @@ folder, `systemd-run -p PrivateNetwork=yes -p NoNewPrivileges=yes`, firejail, `s
 get a server outside its confinement (as would a launcher in a chroot, whose namespaces are ours).
 So the child reads the launcher's from /proc (the pid from
 SO_PEERCRED, in the warm process's pid namespace: 0 for a launcher it cannot see) and serves only
-an exact match; resource limits it adopts where it can (lowering always can). On any doubt the
-launcher runs the server itself, as without a warm server.
+an exact match; resource limits it adopts where it can (lowering always can), and the launcher's
+cgroup it joins where it may. On any doubt the launcher runs the server itself, as without a warm
+server.
 
 Linux only: elsewhere nothing is compared, so the warm server refuses (macOS serves cold).
 """
@@ -79,6 +80,50 @@ def adopt_limits(pid: int) -> bool:
     return True
 
 
+def _cgroups(pid: str) -> str:
+    with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def _cgroup2_mount() -> str | None:
+    """Where the cgroup2 hierarchy is mounted whole (its root at the mount point), if it is."""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if right.split()[:1] == ["cgroup2"] and len(fields) > 4 and fields[3] == "/":
+                return fields[4].replace("\\040", " ")
+    return None
+
+
+def join_cgroup(pid: int) -> bool:
+    """Be in the cgroup of ``pid``: already, or by moving there. A cgroup carries more than
+    accounting: systemd's IPAddressDeny=, RestrictNetworkInterfaces=, SocketBindDeny= and
+    DevicePolicy= are BPF programs attached to the unit's cgroup, so a fork left in the warm
+    process's cgroup would escape them (BPF attaches to cgroup v2 only). The move is in the v2
+    hierarchy, where write access is what systemd delegates (a user's own units and scopes); a
+    difference in a v1 hierarchy (one per controller, on older systems) is not moved: False, cold."""
+    theirs, ours = _cgroups(str(pid)), _cgroups("self")
+    if theirs == ours:
+        return True
+    v2 = [line for line in theirs.splitlines() if line.startswith("0::/")]
+
+    def v1(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("0::")]
+
+    if len(v2) != 1 or v1(theirs) != v1(ours):
+        return False  # a cgroup v1 hierarchy differs (one per controller): not moved here
+    mount = _cgroup2_mount()
+    if mount is None:
+        return False
+    try:
+        with open(os.path.join(mount, v2[0][4:], "cgroup.procs"), "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
+    except OSError:
+        return False
+    return _cgroups("self") == theirs
+
+
 def serve_here(sock: socket.socket) -> bool:
     """Whether the launcher at the other end of ``sock`` is confined exactly as this process is
     (its resource limits adopted on the way). Call it in the forked child, before adopting
@@ -91,7 +136,7 @@ def serve_here(sock: socket.socket) -> bool:
         return False  # the launcher has gone (its pid may be another process's by now)
     try:
         pid = agentsock.peer_pid(sock)
-        if pid <= 0 or describe(str(pid)) != describe("self") or not adopt_limits(pid):
+        if pid <= 0 or describe(str(pid)) != describe("self") or not join_cgroup(pid) or not adopt_limits(pid):
             return False
         # Everything above was read by pid. While the launcher still runs its pid is its own, so
         # a live pidfd now means the reads were of the launcher, not of a process that took its

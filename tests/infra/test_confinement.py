@@ -161,3 +161,58 @@ def test_a_launcher_whose_pid_another_process_took_is_not_served(tmp_path: Path)
             os.waitpid(taker, 0)
     assert confinement.describe(str(os.getpid())) != ()  # the reads themselves work here
     assert verdict == "False"
+
+
+
+def _our_cgroup(v1_controller: str | None) -> Path | None:
+    """Our own folder in the cgroup2 hierarchy (None: on a hybrid system, the controller-less
+    one) or in a cgroup v1 controller's hierarchy, if mounted."""
+    mounts = []
+    for ln in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = ln.partition(" - ")
+        f, r = left.split(), right.split()
+        wanted = r[0] == "cgroup2" if v1_controller is None else (
+            r[0] == "cgroup" and v1_controller in r[-1].split(","))
+        if wanted and f[3] == "/":
+            mounts.append(f[4])
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        if mounts and (names == "" if v1_controller is None else v1_controller in names.split(",")):
+            return Path(mounts[0]) / path.lstrip("/")
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"), reason="needs root to make a cgroup")
+@pytest.mark.parametrize(("hierarchy", "expected"), [(None, "True True"), ("pids", "False False")],
+                         ids=["v2-joined", "v1-not-served"])
+def test_a_launcher_in_another_cgroup_is_served_only_from_inside_it(tmp_path: Path, hierarchy: str | None,
+                                                                    expected: str) -> None:
+    """systemd's IPAddressDeny=, RestrictNetworkInterfaces=, SocketBindDeny= and DevicePolicy= are
+    BPF programs on the unit's cgroup, with every namespace left as ours (`systemd-run -p
+    IPAddressDeny=any secretctl mcp`): a fork left in the warm process's cgroup escapes them. The
+    child joins the launcher's cgroup v2 (where BPF attaches); a launcher in another cgroup v1
+    (one hierarchy per controller, older systems) is not served."""
+    ours = _our_cgroup(hierarchy)
+    if ours is None:
+        pytest.skip(f"no {hierarchy or 'cgroup2'} hierarchy here")
+    cg = ours / f"sc-test-{os.getpid()}"  # inside our own cgroup: nothing else is moved or limited
+    cg.mkdir()
+    try:
+        code = (f"open({str(cg / 'cgroup.procs')!r}, 'w').write(str(__import__('os').getpid()))\n"
+                "import socket, sys\n"
+                "s = socket.socket(socket.AF_UNIX)\n"
+                "s.connect(sys.argv[1])\n"
+                "s.sendall(b'r')\n"
+                "s.recv(1)\n")
+        seen = _in_child(tmp_path, code=code,
+                         report=lambda ok: f"{ok} {'/' + cg.name in Path('/proc/self/cgroup').read_text()}")
+    finally:
+        for _ in range(100):  # the peer and the child have been reaped; the kernel may lag a moment
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.05)
+    assert seen == expected, seen  # served from inside the launcher's cgroup, or not at all
