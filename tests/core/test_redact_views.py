@@ -171,6 +171,31 @@ def test_run_ends_found_from_the_first_run_are_those_of_a_whole_scan() -> None:
         assert runs.run_ends(data, first.scan, starts.scan) == whole, data
 
 
+
+def test_run_ends_of_runs_far_apart_are_those_of_a_whole_scan() -> None:
+    # Runs far apart (log text: a token every few KiB) are all found by the scan that stops at
+    # its first match, past the first three too; once two come close together RUN_START takes
+    # over. Gaps on both sides of the switch, up to past RUN_WINDOWS runs: the same ends as a
+    # scan of all of it.
+    from secretctl.core.redact import runs
+    from secretctl.core.redact.shapes import Shapes
+
+    shapes = Shapes.compile()
+    starts, first = shapes.sets[3][0], shapes.sets[4][0]
+    rnd = random.Random(12)
+    near, far = (1, 30, runs._SPARSE - 40, runs._SPARSE - 1), (runs._SPARSE, runs._SPARSE + 1, 3 * runs._SPARSE)
+    for _ in range(300):
+        parts = []
+        p_far = rnd.choice((0.5, 0.95, 1.0))  # all far apart: past RUN_WINDOWS runs without RUN_START
+        for _ in range(rnd.randint(0, runs.RUN_WINDOWS + 4)):
+            gap = rnd.choice(far if rnd.random() < p_far else near)
+            parts.append(bytes(rnd.choice(b" \n=.:aZ09") if k % 7 else 0x20 for k in range(gap)))
+            parts.append(bytes(rnd.choice(b"aZ09+/_-") for _ in range(rnd.choice((31, 32, 33, 80)))))
+        data = b"".join(parts) + b" "
+        whole = [e for _, _, e in starts.scan(data)][: runs.RUN_WINDOWS + 1]
+        assert runs.run_ends(data, first.scan, starts.scan) == whole, data
+
+
 def test_reversed_forms_are_found_with_small_and_big_skeleton_sets() -> None:
     # A small skeleton set holds each literal backwards too (one scan); a big one scans the
     # skeleton reversed. Both, and the two joined, find a value written backwards with
