@@ -38,6 +38,17 @@ def log_like(size: int, leaks: list[bytes]) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
+def utf8_log(size: int, leaks: list[bytes]) -> bytes:
+    """log_like with a non-ASCII word on one line in ten (a check mark, an accent, an arrow): every
+    read then holds some Unicode, which the skeleton view folds through NFKD."""
+    lines = log_like(size, leaks).split(b"\n")
+    rnd = random.Random(4)
+    words = [w.encode() for w in ("caf\u00e9", "\u2192", "\u2713 done", "na\u00efve", "\u00dcn\u00efcode", "\u65e5\u672c")]
+    for i in range(0, len(lines), 10):
+        lines[i] += b" " + rnd.choice(words)
+    return b"\n".join(lines)[:size]
+
+
 def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
@@ -60,6 +71,7 @@ def main() -> None:
         files = {}
         for n in COUNTS:
             files[(n, "log-like text")] = log_like(size, values[n])
+        files[(COUNTS[0], "log text, some UTF-8")] = utf8_log(size, values[COUNTS[0]])
         files[(COUNTS[-1], "random base64")] = base64.encodebytes(os.urandom(size * 3 // 4 + 3))[:size]
         # Long single-case runs (sha256sum lines, runs of one letter): each position of such a run
         # matched the old base32 candidate, and these ran at under 1 MB/s.

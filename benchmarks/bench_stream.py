@@ -15,7 +15,7 @@ import random
 import sys
 import time
 
-from bench_redact import log_like
+from bench_redact import log_like, utf8_log
 from common import SMOKE
 
 from secretctl.core.redact import Redactor, redactor
@@ -32,6 +32,7 @@ def outputs() -> tuple[list[tuple[str, int, bytes]], dict[int, list[bytes]]]:
     vals = {n: [bytes(rnd.getrandbits(8) for _ in range(18)).hex().encode() for _ in range(n)] for n in (10, 1000)}
     for n in (10, 1000):
         out.append(("log-like text", n, log_like(SIZE, vals[n])))
+    out.append(("log text, some UTF-8", 10, utf8_log(SIZE, vals[10])))
     out.append(("random base64", 1000, base64.encodebytes(rnd.randbytes(SIZE * 3 // 4 + 3))[:SIZE]))
     digests = b"".join(rnd.randbytes(32).hex().encode() + b"  ./build/artifact-%d.tar\n" % i for i in range(20000))
     out.append(("hex digests", 1000, (digests * (SIZE // len(digests) + 1))[:SIZE]))

@@ -122,6 +122,45 @@ def test_skeleton_map_of_a_large_read_equals_the_reference() -> None:
     assert fast.unit(len(fast.data) - 1) == ref.unit(len(ref.data) - 1)
 
 
+
+def test_skeleton_of_a_large_read_with_a_little_unicode_equals_the_reference() -> None:
+    # A read of ASCII with a few non-ASCII characters (git log, logs with a check mark) is folded
+    # stretch by stretch: only the non-ASCII stretches through NFKD. Stretches cut by a 16 KiB
+    # block boundary, at the start and end, next to each other with one ASCII byte or a NUL
+    # between, text mostly not ASCII, combining marks, compatibility forms, format characters,
+    # invalid and truncated UTF-8: the same skeleton and map as the character-by-character
+    # reference and as folding it whole.
+    from secretctl.core.redact import views
+
+    rnd = random.Random(17)
+    odd = ["\u2192", "e\u0301", "\u0316\u0301", "\uff21\uff42", "\ufb01", "\u200b", "\u00df", "\u2460", "\U0001d400",
+           "\u0130", "\u4e2d\u6587", "\u00e9"]
+    for trial in range(8):
+        head = rnd.choice((b"", "\u00e9".encode()))
+        parts: list[bytes] = [head]
+        size = len(head)
+        while size < 70000:
+            k = rnd.random()
+            if k < 0.02:
+                piece = rnd.choice(odd).encode() + rnd.choice((b"", b"\x80", b"\xe2\x86", b"\xff"))
+            elif k < 0.025:  # mostly not ASCII: stretches close together are folded as one, not across a NUL
+                piece = b"".join(rnd.choice(("\u4e2d\u6587 ", "\uff21 ", "a\u0301", "\u00e9\x00", "x" * 40)).encode()
+                                 for _ in range(rnd.randint(1, 60)))
+            elif k < 0.03:  # a full-width letter cut by the next block boundary (it folds to "a")
+                piece = b"-" * (16384 - size % 16384 - rnd.choice((1, 2))) + "\uff21x".encode()
+            else:
+                piece = rnd.choice((b"GET /api ", b"id=42, ", b"\t", b"Zq8v", b"== ", b"A" * rnd.randint(1, 40), b"\n"))
+            parts.append(piece)
+            size += len(piece)
+        data = b"".join(parts) + rnd.choice((b"", "\u2192".encode(), b"\xe2"))
+        fast, ref = skeleton(data), skeleton_reference(data)
+        assert isinstance(fast, views._Joined), trial  # the stretch-by-stretch path, not the whole one
+        assert fast.data == ref.data == views._folded(data)
+        for i in range(0, len(fast.data), 13):
+            assert fast.unit(i) == ref.unit(i), i
+        assert fast.unit(len(fast.data) - 1) == ref.unit(len(ref.data) - 1)
+
+
 def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
     # Base64/base32 run patterns are scanned only over the runs (found by their own small
     # database, which stops after a few): the hits must be those of scanning everything.
