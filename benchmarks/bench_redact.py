@@ -43,7 +43,8 @@ def utf8_log(size: int, leaks: list[bytes]) -> bytes:
     read then holds some Unicode, which the skeleton view folds through NFKD."""
     lines = log_like(size, leaks).split(b"\n")
     rnd = random.Random(4)
-    words = [w.encode() for w in ("caf\u00e9", "\u2192", "\u2713 done", "na\u00efve", "\u00dcn\u00efcode", "\u65e5\u672c")]
+    words = [w.encode() for w in ("caf\u00e9", "\u2192", "\u2713 done", "na\u00efve", "\u00dcn\u00efcode",
+                                  "\u65e5\u672c")]
     for i in range(0, len(lines), 10):
         lines[i] += b" " + rnd.choice(words)
     return b"\n".join(lines)[:size]
