@@ -19,7 +19,7 @@ from collections.abc import Callable
 from secretctl.core import warmproto
 from secretctl.infra import agentsock, confinement, settings
 
-GO_TIMEOUT = 30.0  # the launcher's go after the hand-off; without it, the child leaves stdio alone
+GO_TIMEOUT = 30.0  # the whole hand-off, then the launcher's go; without the go, the child leaves stdio alone
 Child = Callable[[warmproto.Handoff], int]  # runs the server in the child; returns its exit status
 
 
@@ -29,9 +29,28 @@ def package_dir() -> str:
 
 
 
-def _receive(conn: socket.socket) -> tuple[warmproto.Handoff, list[int]]:
-    """The hand-off and its descriptors (closing any descriptor a malformed message brought)."""
+def _recv_by(conn: socket.socket, n: int, deadline: float) -> bytes:
+    """Exactly ``n`` bytes before ``deadline``: a per-read timeout alone would let a peer that
+    sends one byte at a time keep the fork waiting for ever."""
+    buf = bytearray()
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("hand-off too slow")
+        conn.settimeout(left)
+        chunk = conn.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _receive(conn: socket.socket, deadline: float | None = None) -> tuple[warmproto.Handoff, list[int]]:
+    """The hand-off and its descriptors, whole before ``deadline`` (default: GO_TIMEOUT from
+    now), closing any descriptor a malformed or late message brought."""
+    deadline = time.monotonic() + GO_TIMEOUT if deadline is None else deadline
     space = socket.CMSG_SPACE(warmproto.FDS * 4)
+    conn.settimeout(max(deadline - time.monotonic(), 0.001))
     data, ancillary, _flags, _addr = conn.recvmsg(4, space)
     fds: list[int] = []
     for level, kind, payload in ancillary:
@@ -40,8 +59,8 @@ def _receive(conn: socket.socket) -> tuple[warmproto.Handoff, list[int]]:
             fds.extend(struct.unpack(f"{usable // 4}i", payload[:usable]))
     try:
         if len(data) < 4:
-            data += agentsock.recv_exact(conn, 4 - len(data))
-        body = agentsock.recv_exact(conn, warmproto.body_length(data))
+            data += _recv_by(conn, 4 - len(data), deadline)
+        body = _recv_by(conn, warmproto.body_length(data), deadline)
         handoff = warmproto.decode(body)
         if len(fds) != warmproto.FDS:
             raise warmproto.ProtocolError("expected stdin, stdout, stderr and a folder")
@@ -56,12 +75,14 @@ def _receive(conn: socket.socket) -> tuple[warmproto.Handoff, list[int]]:
 def adopt_and_run(conn: socket.socket, child: Child) -> int:
     """In the forked child: take the launcher's stdio, folder, umask, argv and environment, then
     run the server. Before the launcher's go nothing of stdio is touched (FAILED: it runs cold)."""
+    deadline = time.monotonic() + GO_TIMEOUT  # for the whole hand-off (the launcher sends it at once)
     conn.settimeout(GO_TIMEOUT)
     try:
         conn.sendall(warmproto.pid_frame(os.getpid()))
-        handoff, fds = _receive(conn)
+        handoff, fds = _receive(conn, deadline)
     except (OSError, EOFError, warmproto.ProtocolError):
         return 0
+    conn.settimeout(GO_TIMEOUT)
     if handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir()):
         with contextlib.suppress(OSError):
             conn.sendall(warmproto.FAILED)  # another installation's launcher: it runs its own
