@@ -395,3 +395,47 @@ def test_the_access_log_records_the_runs_and_no_value(transcript: Transcript, ho
             assert form.decode(errors="replace") not in log
 
 
+
+
+# ------------------------------------------------------------------ the warm road's own lifetime
+def test_a_launcher_killed_mid_run_takes_its_fork_and_the_command_with_it(home: Home) -> None:
+    """The MCP client dies hard (SIGKILL) while a command holding a secret runs: on the cold road
+    that kills the server itself, and the sandbox dies with it. On the warm road the server is a
+    fork of the warm process, not the launcher: it must notice, end, and take the command along."""
+    import subprocess
+
+    from mcp.types import LATEST_PROTOCOL_VERSION
+
+    from tests.e2e.test_unlock import alive, wait_until
+
+    pids = home.work / "pids-killed"
+    pids.unlink(missing_ok=True)
+    p = _params(home, "warm")
+    before = set((warmctl.status(_warm_socket(home.member)) or {}).get("children", []))
+    proc = subprocess.Popen([p.command, *p.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=p.env, cwd=p.cwd)
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "secret_run", "arguments": {
+            "keys": SH, "command": "sh", "args": ["-c", SLEEPER.format(pids=pids)]}}},
+    ]
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(json.dumps(msg).encode() + b"\n" for msg in messages))
+    proc.stdin.flush()
+    try:
+        assert wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 3, 30)
+        served = set((warmctl.status(_warm_socket(home.member)) or {}).get("children", [])) - before
+        assert len(served) == 1, served  # the warm road: a fork serves this launcher
+        assert _holding(TOKEN)  # the command runs, with its secret
+        proc.kill()
+        proc.wait(30)
+        assert wait_until(lambda: not alive(next(iter(served))), 15), "the fork outlived its launcher"
+        assert _holders_after(TOKEN) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
