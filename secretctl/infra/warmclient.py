@@ -111,6 +111,8 @@ def _wait(sock: _socket.socket) -> int:
             pass
 
     for sig in FORWARDED:
+        if _signal.getsignal(sig) == _signal.SIG_IGN:
+            continue  # ignored where the client started us (nohup): a cold server ignores it too
         try:  # noqa: SIM105 - as above
             _signal.signal(sig, forward)
         except (OSError, ValueError):

@@ -439,3 +439,34 @@ def test_a_launcher_killed_mid_run_takes_its_fork_and_the_command_with_it(home: 
             proc.kill()
             proc.wait()
         proc.stdin.close()
+
+
+def test_a_signal_the_client_ignores_reaches_no_fork(home: Home) -> None:
+    """A client started under nohup ignores SIGHUP, and so does a cold server it starts (an
+    ignored signal stays ignored across exec). The launcher must not forward what it ignores:
+    the fork, in another session, would die of it while the cold server would serve on."""
+    import signal
+    import subprocess
+
+    from tests.e2e.test_unlock import alive, wait_until
+
+    p = _params(home, "warm")
+    before = set((warmctl.status(_warm_socket(home.member)) or {}).get("children", []))
+    proc = subprocess.Popen(["sh", "-c", 'trap "" HUP; exec "$0" "$@"', p.command, *p.args], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=p.env, cwd=p.cwd)
+    served: set[int] = set()
+
+    def forked() -> bool:
+        served.update(set((warmctl.status(_warm_socket(home.member)) or {}).get("children", [])) - before)
+        return bool(served)
+
+    try:
+        assert wait_until(forked, 30)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert proc.poll() is None and alive(next(iter(served)))  # both serve on, as a cold server would
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()  # the client goes: the server ends as usual
+        proc.wait(30)
+    assert proc.returncode == 0
