@@ -35,6 +35,7 @@ def mcp_server(
         sys.stderr.write(f"secretctl: warning: {handoff_warning}\n")
     # The server holds the unlocked identity and every value for its whole life: no other
     # process of this user may read its memory or environment (/proc/<pid>/mem, environ, ptrace).
+    hardening.collect_promptly()  # cycles holding a value are freed at Python's pace (cli/main.py collects less)
     if not hardening.set_not_dumpable():
         sys.stderr.write("secretctl: warning: could not make the server undumpable on this OS; "
                          "same-user processes may read its memory\n")

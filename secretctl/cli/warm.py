@@ -82,6 +82,7 @@ def main(argv: list[str]) -> int:
     # No same-uid process may read or patch what every forked server starts from.
     hardening.set_not_dumpable()
     hardening.no_core_dumps()
+    hardening.collect_promptly()  # it lives long; each forked child sets its own pace (cli/main.py)
     opts = dict(zip(argv[::2], argv[1::2], strict=False))
     socket_path = Path(opts["--socket"])
     preload()

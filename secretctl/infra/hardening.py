@@ -8,12 +8,16 @@ tests/infra/test_hardening.py and the attack tests in tests/e2e/test_trust.py.
   ``/proc/<pid>/mem``, ``/proc/<pid>/environ`` or ptrace (Linux: PR_SET_DUMPABLE 0;
   macOS: PT_DENY_ATTACH, which stops debuggers but not every reader). Used by the MCP
   server and by the unlock agent, which also calls ``no_core_dumps`` and ``lock_memory``.
+- ``collect_promptly``: Python's own garbage-collection pace again, for a process that holds
+  values for long (short commands collect less often: ``cli/main.py``), so a reference cycle
+  holding a value (an exception's frames) is freed within a few hundred allocations.
 - ``child_env``: the environment of a child secretctl starts for itself (git, age, hooks,
   merge drivers): never a SECRETCTL_* variable that carries a secret.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Mapping
 
@@ -27,6 +31,14 @@ _PR_SET_DUMPABLE = 4
 _PR_GET_DUMPABLE = 3
 _PT_DENY_ATTACH = 31
 _MCL_CURRENT = 1
+
+
+PYTHON_GC_THRESHOLD = (700, 10, 10)  # CPython's default (gc.get_threshold() in a fresh 3.11 interpreter)
+
+
+def collect_promptly() -> None:
+    """Collect garbage at Python's default pace (see the module's docstring)."""
+    gc.set_threshold(*PYTHON_GC_THRESHOLD)
 
 
 def child_env(base: Mapping[str, str]) -> dict[str, str]:

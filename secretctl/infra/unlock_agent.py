@@ -284,6 +284,7 @@ def serve_foreground(identity_path: Path, socket_path: Path, ask: Ask, *, timeou
                      on_wrong: Callable[[int], None] = lambda _n: None) -> None:
     """``secretctl unlock --foreground``: this process is the agent (a systemd or launchd unit)."""
     hardening.set_not_dumpable()
+    hardening.collect_promptly()  # started through cli/main.py, which collects less often
     hardening.no_core_dumps()
     lock_fd = acquire(socket_path)
     try:

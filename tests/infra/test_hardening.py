@@ -32,6 +32,26 @@ def test_not_dumpable_in_a_child_process() -> None:
     assert out == ["True", "True", "False"]
 
 
+def test_processes_that_hold_values_for_long_collect_at_pythons_pace() -> None:
+    """Short commands collect rarely (cli/main.py); the MCP server, the warm server and the
+    foreground unlock agent hold values for hours and put Python's pace back, so a reference
+    cycle holding a value is freed promptly. A fresh interpreter's pace is the one restored."""
+    import inspect
+
+    from secretctl.cli import mcp, warm
+    from secretctl.infra import unlock_agent
+
+    fresh = subprocess.run([sys.executable, "-c", "import gc; print(*gc.get_threshold())"], capture_output=True,
+                           check=True, text=True).stdout.split()
+    assert tuple(map(int, fresh)) == hardening.PYTHON_GC_THRESHOLD
+    code = ("import gc; from secretctl.infra import hardening as h; gc.set_threshold(50000); h.collect_promptly(); "
+            "print(*gc.get_threshold())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True).stdout.split()
+    assert tuple(map(int, out)) == hardening.PYTHON_GC_THRESHOLD
+    for fn in (mcp, warm.main, unlock_agent.serve_foreground):
+        assert "hardening.collect_promptly()" in inspect.getsource(fn), fn
+
+
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
