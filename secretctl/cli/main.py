@@ -126,6 +126,9 @@ def _dispatch(argv: list[str]) -> None:
             show_secret(**kwargs)
             return
         if command == "set":
+            from secretctl.service import gitahead
+
+            gitahead.prefetch_config(STATE.vault_dir, settings.environ())  # git lists its config during our imports
             from secretctl.cli.storing import store_secret
 
             store_secret(**kwargs)

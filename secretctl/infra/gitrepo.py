@@ -14,6 +14,7 @@ push sends).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
@@ -147,10 +148,11 @@ def _guard(root: Path, env: Mapping[str, str] | None) -> _Guard:
     base = settings.environ() if env is None else env
     files = _config_files(root, base)
     stamp = _stamp(files)
+    ahead = _prefetched(root, base, stamp) if _PREFETCHED else None  # taken (or ended) either way
     cached = _GUARDS.get(str(root))
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    listing = _list_config(root, base)
+    listing = gitconfig.parse_listing(ahead) if ahead is not None else _list_config(root, base)
     bad = gitconfig.untrusted_local(listing)
     if bad:
         e = bad[0]
@@ -165,13 +167,60 @@ def _guard(root: Path, env: Mapping[str, str] | None) -> _Guard:
     return guard
 
 
+# Listing config starts no program. No overrides: they would be listed as the answer.
+_LIST_ARGS = ("git", "config", "--list", "--show-scope", "-z")
+# Listings started ahead (prefetch_config), by real path: (the config files' stamp when it started,
+# the environment it ran with, the process).
+_PREFETCHED: dict[str, tuple[tuple[object, ...], dict[str, str], subprocess.Popen[bytes]]] = {}
+
+
+def prefetch_config(root: str) -> None:
+    """Start listing ``root``'s config now, so git runs on another core while the caller
+    imports and reads; the first git call for that vault takes the answer only if no config
+    file changed since this started (the stamp :func:`_guard` compares), else lists again.
+
+    A `set` calls it before its imports (service/gitahead.py): the listing is the first git
+    process of every mutation, and its 3-5 ms of wall time were spent waiting."""
+    import subprocess  # see git()
+
+    env = settings.environ()
+    stamp = _stamp(_config_files(Path(root), env))
+    child_env = _child_env(env)
+    try:
+        proc = subprocess.Popen(_LIST_ARGS, cwd=root, env=child_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError:
+        return  # the listing proper reports it
+    _PREFETCHED[os.path.realpath(root)] = (stamp, child_env, proc)
+
+
+def _prefetched(root: Path, env: Mapping[str, str], stamp: tuple[object, ...]) -> bytes | None:
+    """The listing a :func:`prefetch_config` started for ``root``, if it still holds."""
+    found = _PREFETCHED.pop(os.path.realpath(root), None)
+    if found is None:
+        return None
+    then, child_env, proc = found
+    out, _ = proc.communicate()
+    if then != stamp or child_env != _child_env(env) or proc.returncode != 0:
+        return None  # changed since, or failed: list again (a failure is reported there)
+    return out
+
+
+def _reap_prefetched() -> None:
+    """At exit, end listings nobody asked for (a command that failed before its first git call)."""
+    while _PREFETCHED:
+        _, _, proc = _PREFETCHED.popitem()[1]
+        proc.communicate()
+
+
+atexit.register(_reap_prefetched)
+
+
 def _list_config(root: Path, env: Mapping[str, str]) -> list[gitconfig.ConfigEntry]:
     import subprocess  # see git()
 
-    # Listing config starts no program. No overrides: they would be listed as the answer.
-    args = ["git", "config", "--list", "--show-scope", "-z"]
     try:
-        proc = subprocess.run(args, cwd=root if root.is_dir() else None, env=_child_env(env),
+        proc = subprocess.run(_LIST_ARGS, cwd=root if root.is_dir() else None, env=_child_env(env),
                               capture_output=True, check=False)
     except FileNotFoundError:
         raise ConflictError("git is not installed", hint="install git (apt-get install git)") from None

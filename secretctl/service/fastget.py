@@ -68,7 +68,7 @@ def _find_root(start: str) -> str | None:
         cur = parent
 
 
-def _vault_root(explicit: str | None, env: Mapping[str, str]) -> str | None:
+def vault_root(explicit: str | None, env: Mapping[str, str]) -> str | None:
     """As service.base.locate, but None where it would fall back to the default vault (rare:
     left to the normal path, which knows where platformdirs puts it)."""
     if explicit:
@@ -131,7 +131,7 @@ def plain_vault(vault: str | None, env: Mapping[str, str]) -> str | None:
     """The vault's root when the normal path would open it with nothing to say or do first: a
     one-line config (no YAML), a plain clone (no git worktree), no interrupted command to
     recover (a journal, a git index lock). None: leave it all to the normal path."""
-    root = _vault_root(vault, env)
+    root = vault_root(vault, env)
     if root is None or not _config_ok(root) or not os.path.isdir(os.path.join(root, ".git")):
         return None
     if os.path.lexists(os.path.join(root, ".git", *JOURNAL)) or os.path.lexists(os.path.join(root, ".git",

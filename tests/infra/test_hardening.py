@@ -117,6 +117,47 @@ def test_a_planted_local_key_stops_every_call_with_one_line(repo: Path, tmp_path
     assert not out.exists()
 
 
+def test_a_config_listing_started_ahead_is_used_only_while_the_config_is_unchanged(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`set` lists the config during its imports (gitrepo.prefetch_config). The attack: a
+    program key planted after that listing ran, before the first git call. The guard compares
+    the config files' stamp and lists again, so the planted key stops the command."""
+    listed: list[list[str]] = []
+    real = subprocess.run
+
+    def spy(args: list[str], *a: object, **k: object) -> object:
+        if list(args[:3]) == ["git", "config", "--list"]:
+            listed.append(args)
+        return real(args, *a, **k)  # type: ignore[call-overload]  # a pass-through spy
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(gitrepo, "_PREFETCHED", {})  # none left by other tests' in-process commands
+    monkeypatch.setattr(gitrepo, "_GUARDS", {})
+    gitrepo.prefetch_config(str(repo))
+    gitrepo.verify_config(repo)
+    assert listed == []  # the listing started ahead was the answer
+    assert gitrepo._PREFETCHED == {}
+
+    monkeypatch.setattr(gitrepo, "_GUARDS", {})
+    gitrepo.prefetch_config(str(repo))
+    gitrepo._PREFETCHED[os.path.realpath(repo)][2].wait()  # it listed the config before the plant
+    script, out = dumper(tmp_path, "p")
+    real(["git", "config", "core.fsmonitor", str(script)], cwd=repo, check=True)
+    with pytest.raises(TamperedError) as exc:
+        gitrepo.git(repo, "status")
+    assert "core.fsmonitor" in exc.value.message
+    assert len(listed) == 1  # listed again
+    assert not out.exists()
+
+    # A listing started ahead for a vault whose checked config is still cached is ended unused.
+    real(["git", "config", "--unset", "core.fsmonitor"], cwd=repo, check=True)
+    gitrepo.git(repo, "status")
+    gitrepo.prefetch_config(str(repo))
+    gitrepo.git(repo, "status")
+    assert gitrepo._PREFETCHED == {}
+    assert len(listed) == 2
+
+
 def test_committed_many_and_uncommitted(repo: Path) -> None:
     (repo / "f").write_text("changed\n")
     (repo / "new").write_text("x\n")
