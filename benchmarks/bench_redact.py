@@ -50,6 +50,13 @@ def utf8_log(size: int, leaks: list[bytes]) -> bytes:
     return b"\n".join(lines)[:size]
 
 
+def colored_log(size: int, leaks: list[bytes]) -> bytes:
+    """log_like with each line's level in color (two escape sequences a line), as test runners
+    and loggers print to a terminal."""
+    lines = log_like(size, leaks).split(b"\n")
+    return b"\n".join(b"\x1b[32mINFO\x1b[0m " + line for line in lines)[:size]
+
+
 def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
@@ -73,6 +80,7 @@ def main() -> None:
         for n in COUNTS:
             files[(n, "log-like text")] = log_like(size, values[n])
         files[(COUNTS[0], "log text, some UTF-8")] = utf8_log(size, values[COUNTS[0]])
+        files[(COUNTS[0], "colored log text")] = colored_log(size, values[COUNTS[0]])
         files[(COUNTS[-1], "random base64")] = base64.encodebytes(os.urandom(size * 3 // 4 + 3))[:size]
         # Long single-case runs (sha256sum lines, runs of one letter): each position of such a run
         # matched the old base32 candidate, and these ran at under 1 MB/s.

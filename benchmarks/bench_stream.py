@@ -15,7 +15,7 @@ import random
 import sys
 import time
 
-from bench_redact import log_like, utf8_log
+from bench_redact import colored_log, log_like, utf8_log
 from common import SMOKE
 
 from secretctl.core.redact import Redactor, redactor
@@ -33,6 +33,7 @@ def outputs() -> tuple[list[tuple[str, int, bytes]], dict[int, list[bytes]]]:
     for n in (10, 1000):
         out.append(("log-like text", n, log_like(SIZE, vals[n])))
     out.append(("log text, some UTF-8", 10, utf8_log(SIZE, vals[10])))
+    out.append(("colored log text", 10, colored_log(SIZE, vals[10])))
     out.append(("random base64", 1000, base64.encodebytes(rnd.randbytes(SIZE * 3 // 4 + 3))[:SIZE]))
     digests = b"".join(rnd.randbytes(32).hex().encode() + b"  ./build/artifact-%d.tar\n" % i for i in range(20000))
     out.append(("hex digests", 1000, (digests * (SIZE // len(digests) + 1))[:SIZE]))
