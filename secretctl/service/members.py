@@ -25,19 +25,19 @@ from secretctl.errors import (
     TamperedError,
     UsageError,
 )
+from secretctl.infra import crypto, store
 from secretctl.infra import identity as identity_mod
-from secretctl.infra import store
 from secretctl.service.base import MAX_SECRET_BYTES, RECIPIENTS_PATHSPEC
 from secretctl.service.reading import _under
 from secretctl.service.results import MemberAdded, MemberRemoved, Outcome
-from secretctl.service.writing import Writing, _ConvertedRecipients
+from secretctl.service.writing import ENCRYPT_SHARE, Writing, _ConvertedRecipients
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from secretctl.infra import agerekey, gitpack
+    from secretctl.infra import agerekey, forked, gitpack
 
 class Members(Writing):
     def members(self) -> list[dict[str, Any]]:
@@ -208,6 +208,8 @@ class Members(Writing):
                 f"cannot re-encrypt {len(unreadable)} secrets you are not a recipient of, e.g. {unreadable[0]}",
                 hint="a member who can read them must run `secretctl reencrypt`",
             )
+        from secretctl.infra import forked  # imports typing: paid by bulk commands only
+
         converted = _ConvertedRecipients()
         total = len(rekeyed) + len(plain)
 
@@ -216,20 +218,27 @@ class Members(Writing):
         self._cover([p for k in [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
                      for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))])
 
-        def encoded() -> Iterator[tuple[str, bytes]]:
+        targets = [(value, converted.get(*self.encryption_recipients(k))) for k, value, _ in plain]
+
+        def encoded(spread: forked.Spread[tuple[Secret, Any]]) -> Iterator[tuple[str, bytes]]:
             for i, (k, ciphertext, m) in enumerate(rekeyed):
                 _, rfile = self.encryption_recipients(k)
                 yield keys_mod.secret_path(k), ciphertext
                 yield keys_mod.meta_path(k), render_meta(replace(m, recipients_fingerprint=rfile.fingerprint()))
                 if progress:
                     progress(i + 1, total)
-            for i, (k, value, m) in enumerate(plain, len(rekeyed)):
-                reldir, rfile = self.encryption_recipients(k)
-                yield from self._encode_secret(k, value, m, converted.get(reldir, rfile))
+            theirs: list[bytes | None] = []
+            for i, (k, value, m) in enumerate(plain):
+                if i == spread.split:
+                    theirs = spread.results()
+                yield from self._encode_secret(k, value, m, targets[i][1],
+                                               theirs[i - spread.split] if theirs else None)
                 if progress:
-                    progress(i + 1, total)
+                    progress(len(rekeyed) + i + 1, total)
 
-        paths, staged = self._write_batch(encoded())
+        # Fresh encryption (member remove, reencrypt) on two cores, as in import (infra/forked).
+        with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE) as spread:
+            paths, staged = self._write_batch(encoded(spread))
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 
     @staticmethod

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
     from secretctl.infra import forked
 
-# The part of an import's encryption a forked worker takes: the parent also builds and renders
-# every sidecar and feeds the writer threads.
-IMPORT_SHARE = 0.55
+# The part of a bulk encryption (import, member remove, reencrypt) a forked worker takes: the
+# parent also builds and renders every sidecar and feeds the writer threads.
+ENCRYPT_SHARE = 0.55
 
 
 class Writing(Reading):
@@ -324,7 +324,7 @@ class Writing(Reading):
                        )
             # Part of the encryption on a forked worker (infra/forked): pyrage holds the GIL, so a
             # second core needs a second process. Forked here, before the writer threads start.
-            with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=IMPORT_SHARE) as spread:
+            with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE) as spread:
                 paths, staged = self._write_batch(encoded(spread))
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)

@@ -136,3 +136,36 @@ def test_a_member_add_killed_while_its_worker_runs_leaves_no_worker(
     assert b"rolled back" in check.stderr
     assert git(vault_dir, "rev-parse", "HEAD") == start
     _age_reads_all(alice.identity, vault_dir, dict(list(values.items())[:20]))
+
+
+def test_a_member_remove_of_many_files_encrypts_afresh_on_two_cores(
+        tmp_path: Path, alice: Member, vault_dir: Path) -> None:
+    values, _ = _import(alice, tmp_path, "many")
+    bob = make_member(tmp_path, "bob")
+    alice.run("member", "add", "bob", bob.recipient)
+    before = _payloads(vault_dir, values)
+    alice.run("member", "remove", "bob", "-y")
+    after = _payloads(vault_dir, values)
+    assert all(after[k] != before[k] for k in values)  # fresh file keys, half of them from the worker
+    _age_reads_all(alice.identity, vault_dir, values)
+    assert AGE is not None
+    for key in list(values)[::20]:
+        out = subprocess.run([AGE, "-d", "-i", str(bob.identity), str(vault_dir / f"{key}.age")],
+                             capture_output=True, check=False)
+        assert out.returncode != 0 and values[key] not in out.stdout
+    assert alice.run("check").returncode == 0
+
+
+def test_a_dead_worker_fails_member_remove_with_the_vault_as_it_was(
+        tmp_path: Path, alice: Member, vault_dir: Path) -> None:
+    _import(alice, tmp_path, "many")
+    bob = make_member(tmp_path, "bob")
+    alice.run("member", "add", "bob", bob.recipient)
+    start = git(vault_dir, "rev-parse", "HEAD")
+    before = snapshot(vault_dir)
+    proc = alice.run("member", "remove", "bob", "-y", env=_killing_the_worker(), check=False)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert b"worker process ended abnormally" in proc.stderr
+    assert git(vault_dir, "rev-parse", "HEAD") == start
+    _unchanged(vault_dir, before)
+    assert alice.run("check").returncode == 0
