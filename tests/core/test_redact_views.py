@@ -194,6 +194,24 @@ def test_skeleton_map_of_a_large_colored_read_is_built_without_the_reference(mon
     assert fast.unit(0) == ref.unit(0)
 
 
+
+def test_escapes_found_where_one_can_start_are_those_finditer_finds() -> None:
+    # The unescaped view tries the escape pattern only at %, & and backslash; a read dense with
+    # them is walked by finditer. Escapes next to each other, inside each other's reach, cut short
+    # and at the ends: the same matches either way.
+    from secretctl.core.redact import views
+
+    rnd = random.Random(23)
+    bits = [b"%41", b"%4", b"%%41", b"&amp;", b"&amp", b"&#x41;", b"&#65;", b"&#;", b"\\x41", b"\\u0041",
+            b"\\U00000041", b"\\101", b"\\\\x41", b"&lt;&gt;", b"%", b"&", b"\\"]
+    for _ in range(400):
+        filler = rnd.choice((0, 3, 40, 400))
+        data = b"".join(rnd.choice(bits) + bytes(rnd.choice(b"ab 1=") for _ in range(rnd.randint(0, filler)))
+                        for _ in range(rnd.randint(0, 30)))
+        got = [m.span() for m in views._escapes(data)]
+        assert got == [m.span() for m in views._UNESCAPE.finditer(data)], data
+
+
 def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:
     # Base64/base32 run patterns are scanned only over the runs (found by their own small
     # database, which stops after a few): the hits must be those of scanning everything.
