@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
+from secretctl.core.frozen import frozen
 from secretctl.errors import VaultCorruptError
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
@@ -35,7 +35,7 @@ _OPTIONAL = ("argv", "decision", "rule", "exit_code", "duration_ms", "reason", "
 _ALLOWED = {"v", "ts", "actor", "action", "keys", "prev", *_OPTIONAL}
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditRecord:
     """One access-log line: who did what to which keys, and when."""
 
@@ -43,7 +43,7 @@ class AuditRecord:
     actor: str
     action: str
     keys: tuple[str, ...] = ()
-    extra: tuple[tuple[str, Any], ...] = field(default=())
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def to_data(self) -> dict[str, Any]:
         d: dict[str, Any] = {"v": RECORD_VERSION, "ts": self.ts, "actor": self.actor, "action": self.action,
@@ -124,7 +124,7 @@ def verify_chain(data: bytes, *, source: str) -> None:
         prev = line_hash(line)
 
 
-@dataclass(frozen=True)
+@frozen
 class Trailers:
     """The Secretctl-* trailers of a commit message."""
 

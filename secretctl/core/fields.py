@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 
+from secretctl.core.frozen import frozen, replace
 from secretctl.core.meta import Field, Meta
 from secretctl.core.secret import Secret, mask
 from secretctl.errors import UsageError, VaultCorruptError
@@ -102,7 +102,7 @@ def check_public(name: str, kind: str = "text") -> None:
                          hint="drop --public for it; agents reach it only through secret_run_with_bindings")
 
 
-@dataclass(frozen=True)
+@frozen
 class FieldInput:
     """One field to store: the schema entry and its value (the value goes to the .age file only)."""
 
@@ -153,7 +153,7 @@ def sensitive_values(meta: Meta, values: Mapping[str, Secret]) -> dict[str, Secr
     return {f.name: values[f.name] for f in meta.fields if f.name in values and is_sensitive(f)}
 
 
-@dataclass(frozen=True)
+@frozen
 class MaskedField:
     """A field as an agent or `get --masked` sees it: its masked value and its length."""
 
@@ -179,7 +179,7 @@ def mask_fields(meta: Meta, values: Mapping[str, Secret]) -> list[MaskedField]:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class LegacyField:
     """What an old sidecar does wrong for one field (never its value)."""
 

@@ -17,7 +17,8 @@ are refused in the vault's config too, because a person runs git there as well.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from secretctl.core.frozen import frozen
 
 # The values secretctl itself writes (service/team.configure_repo): exactly these are allowed.
 OURS: Mapping[str, str] = {
@@ -56,7 +57,7 @@ _BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", ""})
 LOCAL_SCOPES = frozenset({"local", "worktree"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ConfigEntry:
     """One line of `git config --list --show-scope`."""
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from secretctl.core.frozen import frozen
 from secretctl.errors import VaultCorruptError
 
 VERSION = 1
@@ -34,7 +34,7 @@ AUDIT_DIR = ".secretctl/audit"  # service/base.AUDIT_DIR (tests/core/test_intent
 _AUDIT_DIR = AUDIT_DIR + "/"
 
 
-@dataclass(frozen=True)
+@frozen
 class Intent:
     """What a mutation's journal says: the operation, the HEAD it started from, its process, the paths."""
 

@@ -9,10 +9,10 @@ fields and wrong types are errors naming the file and field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from secretctl.core import schema
+from secretctl.core.frozen import frozen, replace
 from secretctl.core.metalines import load_fast as _load_fast
 from secretctl.errors import UsageError, VaultCorruptError
 
@@ -46,7 +46,7 @@ def parse_time(value: object, *, where: str) -> datetime:
     raise VaultCorruptError(f"{where}: not a timestamp (expected 2026-01-31T12:00:00Z)")
 
 
-@dataclass(frozen=True)
+@frozen
 class Field:
     """One field of a multi-field secret as its sidecar describes it (a value only if public)."""
 
@@ -70,7 +70,7 @@ class Field:
         return d
 
 
-@dataclass(frozen=True)
+@frozen
 class Meta:
     """A secret's sidecar: when and by whom it changed, its recipients, tags, fields; never a value."""
 

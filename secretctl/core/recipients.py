@@ -16,8 +16,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from secretctl.core.frozen import frozen
 from secretctl.errors import UsageError, VaultCorruptError
 
 RECIPIENTS_FILE = ".age-recipients"
@@ -31,7 +31,7 @@ _SSH = re.compile(r"(ssh-ed25519|ssh-rsa) ([A-Za-z0-9+/]+={0,3})(?: (.*))?")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+ ()-]{0,63}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Recipient:
     """A recipient as written, normalized (an ssh key loses its trailing comment)."""
 
@@ -77,7 +77,7 @@ def validate_member_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
+@frozen
 class RecipientsFile:
     """A parsed .age-recipients file: who a folder is encrypted to."""
 

@@ -13,9 +13,9 @@ import base64
 import functools
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from secretctl.core.frozen import frozen
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, UsageError, WrongPasswordError
 from secretctl.infra import crypto, store
@@ -32,7 +32,7 @@ PasswordSource = Callable[[], str]
 BULK_MIN = 16  # files in one decrypt_many call from which agerekey's decryptor pays for its import
 
 
-@dataclass(frozen=True)
+@frozen
 class Identity:
     """An unlocked identity. ``keys`` are pyrage identity objects (opaque, masked repr);
     ``key_text`` is the key file's text, for re-keying age headers (infra/agerekey)."""

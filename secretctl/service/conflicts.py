@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretctl.core import keys
 from secretctl.core.audit import parse_trailers
+from secretctl.core.frozen import frozen, replace
 from secretctl.core.merge import decide_value_merge
 from secretctl.core.meta import Meta, parse_meta, render_meta
 from secretctl.core.secret import Secret, mask
@@ -80,7 +80,7 @@ def names(root: Path) -> list[str]:
 
 
 # ---------------------------------------------------------- showing sides
-@dataclass(frozen=True)
+@frozen
 class Side:
     """One side of a conflict as `resolve --show` prints it: masked unless revealed."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 
 from secretctl.core import faults
 from secretctl.core import keys as keys_mod
+from secretctl.core.frozen import replace
 from secretctl.core.meta import Meta, new_meta, render_meta
 from secretctl.core.recipients import (
     RECIPIENTS_FILE,

@@ -22,15 +22,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from secretctl.core import faults, intent
+from secretctl.core.frozen import field, frozen, mutable
 from secretctl.errors import SecretctlError
 from secretctl.infra import gitcommit, gitlocks, gitobjects, gitpack, gitrange, gitrepo, journal, store
 
 
-@dataclass(frozen=True)
+@frozen
 class Recovered:
     """What recovery did, for the front end's one line."""
 
@@ -57,7 +57,7 @@ class Recovered:
         return f"recovered an interrupted '{self.op}' ({what}){locks}"
 
 
-@dataclass
+@mutable
 class IntentLog:
     """The journal of one running mutation. Every vault file the mutation writes or removes is
     ``cover``\\ed first; the journal is created by the first ``cover``, so a mutation that fails

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from secretctl.core.fields import FieldInput, schema_view
+from secretctl.core.frozen import field, frozen, mutable, mutable_kw
 from secretctl.core.meta import Meta, format_time
 from secretctl.core.secret import Secret
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """A secret as listing shows it: its key and (maybe absent) metadata, never a value."""
 
@@ -45,7 +45,7 @@ class Entry:
         return out
 
 
-@dataclass(frozen=True)
+@frozen
 class ExpiryWarning:
     """A secret that has expired or expires soon, and what to tell about it."""
 
@@ -53,7 +53,7 @@ class ExpiryWarning:
     message: str
 
 
-@dataclass
+@mutable
 class Outcome:
     """What a mutation did, for the front end to report: the keys it touched, its commit (None
     when nothing was committed) and, for a bulk command, the keys it skipped. An operation that
@@ -66,21 +66,21 @@ class Outcome:
     dry_run: bool = False  # import/reencrypt --dry-run: what would change, nothing written
 
 
-@dataclass(kw_only=True)
+@mutable_kw
 class SetOutcome(Outcome):
     """`set`: whether the key was new (stored) or replaced (updated)."""
 
     created: bool
 
 
-@dataclass(kw_only=True)
+@mutable_kw
 class InitOutcome(Outcome):
     """`init`: whether an existing passage store was adopted rather than a vault created."""
 
     adopted: bool
 
 
-@dataclass(kw_only=True)
+@mutable_kw
 class MemberAdded(Outcome):
     """`member add`: who, and the folder (``/`` for the whole vault) they were added to."""
 
@@ -88,7 +88,7 @@ class MemberAdded(Outcome):
     path: str
 
 
-@dataclass(kw_only=True)
+@mutable_kw
 class MemberRemoved(Outcome):
     """`member remove`: who, and the keys they could decrypt until now (they may have copies)."""
 
@@ -96,14 +96,14 @@ class MemberRemoved(Outcome):
     could_read: list[str]
 
 
-@dataclass(kw_only=True)
+@mutable_kw
 class PolicyCommitted(Outcome):
     """`policy commit`: the policy files committed (empty when they already matched HEAD)."""
 
     paths: list[str]
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckProblem:
     """One problem `secretctl check` found: the path, the message and how bad it is."""
 
@@ -112,7 +112,7 @@ class CheckProblem:
     severity: str = "error"  # "error" | "expired" | "warning"
 
 
-@dataclass(frozen=True)
+@frozen
 class SetRequest:
     """A value and metadata to store. ``fields`` non-empty makes it a multi-field secret."""
 

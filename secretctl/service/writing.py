@@ -6,11 +6,11 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 
 from secretctl.core import audit, faults
 from secretctl.core import fields as fields_mod
 from secretctl.core import keys as keys_mod
+from secretctl.core.frozen import replace
 from secretctl.core.meta import (
     Field,
     Meta,

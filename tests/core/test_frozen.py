@@ -1,4 +1,5 @@
-"""core/frozen.py makes the records on `run`'s start-up path behave as the frozen dataclasses they were."""
+"""core/frozen.py makes the records on the start-up paths of `run`, `get` and `set` behave as
+the dataclasses they were."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from secretctl.core.frozen import frozen
+from secretctl.core.frozen import field, frozen, mutable, mutable_kw, replace
 
 
 @frozen
@@ -54,3 +55,68 @@ def test_records_keep_their_reprs() -> None:
 
     assert repr(Detector("aws", b"x")) == "Detector(family='aws', expression=b'x', caseless=False, value=None)"
     assert repr(Match(1, 2, "k", "raw")) == "Match(start=1, end=2, label='k', form='raw', view='raw')"
+
+
+@mutable
+class Out:
+    action: str
+    keys: list[str] = field(default_factory=list)
+    commit: str | None = None
+
+
+@mutable_kw
+class SetOut(Out):
+    created: bool = False
+
+
+@dataclasses.dataclass
+class Out2:
+    action: str
+    keys: list[str] = dataclasses.field(default_factory=list)
+    commit: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class SetOut2(Out2):
+    created: bool = False
+
+
+@frozen
+class Req:
+    value: str | None = None
+    bindings: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+def test_mutable_records_factories_and_keyword_only_fields_are_dataclasses() -> None:
+    a, b = SetOut("set", ["k"], "c", created=True), SetOut2("set", ["k"], "c", created=True)
+    assert repr(a) == repr(b).replace("SetOut2", "SetOut")
+    assert SetOut.__match_args__ == SetOut2.__match_args__ == ("action", "keys", "commit")
+    assert Out("x") == Out("x", [], None) and Out("x") != Out("y") and Out("x") != Out2("x")
+    assert Out("x").keys is not Out("x").keys  # a fresh list each time, as default_factory makes
+    assert Req().bindings == {} and Req().bindings is not Req().bindings
+    with pytest.raises(TypeError):
+        hash(Out("x"))  # a mutable dataclass with eq is unhashable
+    with pytest.raises(TypeError):
+        SetOut("set", ["k"], "c", True)  # type: ignore[misc]  # the point: keyword-only
+    out = SetOut("set")
+    out.commit = "d"  # mutable
+    assert (out.commit, out.created, out.keys) == ("d", False, [])
+    assert replace(a, created=False) == SetOut("set", ["k"], "c", created=False)
+    assert replace(Req("v"), tags=("t",)) == Req("v", {}, ("t",))
+    with pytest.raises(TypeError):
+        replace(Req(), nope=1)
+    assert dataclasses.replace(b, created=False) == SetOut2("set", ["k"], "c", created=False)  # the model
+
+
+def test_the_set_path_imports_no_dataclasses(tmp_path: object) -> None:
+    """Importing dataclasses (inspect, ast, dis, tokenize) and making the classes was 106 M of
+    the ~256 M instructions a `set` spent importing (valgrind)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import secretctl.cli.storing, secretctl.service.vault, secretctl.service.recovery, "
+            "secretctl.service.trust, secretctl.service.gitahead, secretctl.infra.gitrepo\n"
+            "print(sorted(m for m in ('dataclasses', 'inspect', 'ast', 'typing') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
