@@ -397,6 +397,23 @@ def test_the_access_log_records_the_runs_and_no_value(transcript: Transcript, ho
 
 
 
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to read another process's memory")
+def test_after_the_attacks_the_warm_process_holds_nothing_of_them(transcript: Transcript, home: Home) -> None:
+    """What every later fork starts from: no value, no client's setting, one thread, after a
+    session of attacks on it (test_warm_mcp.py checks the same after an honest session)."""
+    if transcript.road != "warm":
+        pytest.skip("the cold road never reaches the warm process")
+    from tests.e2e.test_warm_mcp import _readable_memory
+
+    memory = _readable_memory(home.warm_pid)
+    assert len(memory) > 10_000_000  # really read: the SDK and secretctl are in there
+    for value in (TOKEN, LOOT, PRELOAD):
+        assert value not in memory
+    assert b"agent-warm" not in memory  # the client's SECRETCTL_ACTOR: read by the fork only
+    assert os.listdir(f"/proc/{home.warm_pid}/task") == [str(home.warm_pid)]
+
+
 # ------------------------------------------------------------------ the warm road's own lifetime
 def test_a_launcher_killed_mid_run_takes_its_fork_and_the_command_with_it(home: Home) -> None:
     """The MCP client dies hard (SIGKILL) while a command holding a secret runs: on the cold road
