@@ -163,8 +163,19 @@ def _assert_no_process_holds(value: bytes) -> None:
     assert not alive, f"still running with the secret: {alive}"
 
 
-def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> None:
+def _own_secret(alice: Member) -> bytes:
+    """A value only this test injects: the checks that no process holds it scan (and kill) every
+    process on the machine, and app/token is injected by tests running on other workers."""
+    import secrets
+
+    value = b"cancel-Canary-" + secrets.token_hex(8).encode()
+    alice.run("set", "app/cancel", input=value)
+    return value
+
+
+def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path, alice: Member) -> None:
     # The pids the command writes are its sandbox's own: they are counted, never signalled from here.
+    value = _own_secret(alice)
     pids = tmp_path / "work" / "pids"
     script = f"sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
     from secretctl.mcp.server import build_server
@@ -172,7 +183,7 @@ def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> 
     async def go() -> None:
         async with Client(build_server(session)) as client:
             task = asyncio.create_task(client.call_tool("secret_run", {
-                "keys": ["app/*"], "command": "sh", "args": ["-c", script]}))
+                "keys": ["app/cancel"], "command": "sh", "args": ["-c", script]}))
             for _ in range(200):
                 if pids.exists() and len(pids.read_text().split()) == 3:
                     break
@@ -185,7 +196,7 @@ def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path) -> 
     started = time.monotonic()
     asyncio.run(go())
     assert len(pids.read_text().split()) == 3
-    _assert_no_process_holds(VALUES["app/token"])
+    _assert_no_process_holds(value)
     assert time.monotonic() - started < 30
 
 
@@ -228,11 +239,12 @@ def test_over_stdio_a_cancelled_or_timed_out_call_kills_the_tree(alice: Member, 
 
     # The command runs in the sandbox: it writes into the policy's workspace, and the pids it
     # writes are its own namespace's, so they are counted, never signalled from here.
+    value = _own_secret(alice)
     pids = tmp_path / "work" / "pids"
     script = f"sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
     params = StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(mcp_vault)],
                                    env=alice.env, cwd=str(mcp_vault))
-    call_args = {"keys": ["app/*"], "command": "sh", "args": ["-c", script]}
+    call_args = {"keys": ["app/cancel"], "command": "sh", "args": ["-c", script]}
 
     async def go() -> None:
         async with Client(params) as client:
@@ -252,4 +264,4 @@ def test_over_stdio_a_cancelled_or_timed_out_call_kills_the_tree(alice: Member, 
 
     asyncio.run(go())
     assert len(pids.read_text().split()) == 3
-    _assert_no_process_holds(VALUES["app/token"])
+    _assert_no_process_holds(value)
