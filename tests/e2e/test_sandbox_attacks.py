@@ -209,24 +209,36 @@ def test_vault_and_its_git_are_not_mounted(box: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------ processes that outlive the call
-def test_double_fork_with_setsid_dies_with_the_call(box: dict[str, Any]) -> None:
-    r = run(box, "sh", ["-c", "setsid sh -c 'sleep 30; echo $APP_TOKEN' >/dev/null 2>&1 & "
+def _own_secret(alice: Member) -> bytes:
+    """A value only this test injects (as app/own): survivors() scans every process on the
+    machine, and TOKEN is injected by this module's tests on other workers at the same time."""
+    import secrets
+
+    value = b"own-Sandbox-Canary-" + secrets.token_hex(8).encode()
+    alice.run("set", "app/own", input=value)
+    return value
+
+
+def test_double_fork_with_setsid_dies_with_the_call(box: dict[str, Any], alice: Member) -> None:
+    value = _own_secret(alice)
+    r = run(box, "sh", ["-c", "setsid sh -c 'sleep 30; echo $APP_OWN' >/dev/null 2>&1 & "
                               "(sleep 40 &) ; nohup sleep 50 >/dev/null 2>&1 & "
                               # give them time to leave the process group before the command ends
-                              "sleep 0.5; echo started"])
+                              "sleep 0.5; echo started"], keys=("app/own",))
     assert r.structured_content["stdout"] == "started\n"
     deadline = time.monotonic() + 3
-    while survivors(TOKEN) and time.monotonic() < deadline:
+    while survivors(value) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert survivors(TOKEN) == []
+    assert survivors(value) == []
 
 
-def test_timeout_kills_everything_inside(box: dict[str, Any]) -> None:
-    r = call(box["session"], [("secret_run", {"keys": ["app/token"], "command": "sh", "timeout": 1,
+def test_timeout_kills_everything_inside(box: dict[str, Any], alice: Member) -> None:
+    value = _own_secret(alice)
+    r = call(box["session"], [("secret_run", {"keys": ["app/own"], "command": "sh", "timeout": 1,
                                               "args": ["-c", "setsid sleep 60 & sleep 60"]})])[0]
     assert r.structured_content["timed_out"] is True
     time.sleep(0.3)
-    assert survivors(TOKEN) == []
+    assert survivors(value) == []
 
 
 # ------------------------------------------------------------------ swapped or planted programs
