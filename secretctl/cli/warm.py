@@ -17,6 +17,10 @@ from pathlib import Path
 
 from secretctl.cli import mcplaunch
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from secretctl.service import warmserver
+
 # What `secretctl mcp-server` imports before its first answer, found with `python -X importtime`;
 # a module missing here is imported by each child instead (slower, never wrong). Nothing here
 # may read the environment, a file of the user's or start a thread at import: typer.rich_utils is
@@ -44,6 +48,15 @@ def preload() -> list[str]:
         except Exception:  # any import failure: that child imports it itself, or fails as cold would
             missing.append(name)
     return missing
+
+
+def _serves(handoff: warmserver.Handoff) -> bool:
+    """Only the MCP server is forked from here. Another command a same-uid peer names (`get`)
+    would run with the warm process's start (no terminal, its session) rather than its own; the
+    peer can run that command itself, cold."""
+    import os
+
+    return mcplaunch.is_mcp([os.fsdecode(a) for a in handoff.argv[1:]])
 
 
 def _serve_child(_handoff: object) -> int:
@@ -106,7 +119,8 @@ def main(argv: list[str]) -> int:
         warmserver.report_ready({"state": "running"})  # another warm server serves this socket
         return 0
     listener, lock_fd = held
-    server = warmserver.Server(listener, socket_path, agent_pid=int(line), child=_serve_child, lock_fd=lock_fd)
+    server = warmserver.Server(listener, socket_path, agent_pid=int(line), child=_serve_child, lock_fd=lock_fd,
+                               accepts=_serves)
     warmserver.report_ready({"state": "ok", "pid": server.status()["pid"]})
     warmserver.detach()
     try:

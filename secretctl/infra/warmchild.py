@@ -21,6 +21,7 @@ from secretctl.infra import agentsock, confinement, settings
 
 GO_TIMEOUT = 30.0  # the whole hand-off, then the launcher's go; without the go, the child leaves stdio alone
 Child = Callable[[warmproto.Handoff], int]  # runs the server in the child; returns its exit status
+Accepts = Callable[[warmproto.Handoff], bool]  # whether the hand-off names what this server runs
 
 
 def package_dir() -> str:
@@ -72,7 +73,7 @@ def _receive(conn: socket.socket, deadline: float | None = None) -> tuple[warmpr
     return handoff, fds
 
 
-def adopt_and_run(conn: socket.socket, child: Child) -> int:
+def adopt_and_run(conn: socket.socket, child: Child, accepts: Accepts | None = None) -> int:
     """In the forked child: take the launcher's stdio, folder, umask, argv and environment, then
     run the server. Before the launcher's go nothing of stdio is touched (FAILED: it runs cold)."""
     deadline = time.monotonic() + GO_TIMEOUT  # for the whole hand-off (the launcher sends it at once)
@@ -83,6 +84,10 @@ def adopt_and_run(conn: socket.socket, child: Child) -> int:
     except (OSError, EOFError, warmproto.ProtocolError):
         return 0
     conn.settimeout(GO_TIMEOUT)
+    if accepts is not None and not accepts(handoff):
+        with contextlib.suppress(OSError):
+            conn.sendall(warmproto.FAILED)  # another command than the server: never run from here
+        return 0
     if handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir()):
         with contextlib.suppress(OSError):
             conn.sendall(warmproto.FAILED)  # another installation's launcher: it runs its own

@@ -30,8 +30,9 @@ from pathlib import Path
 from secretctl.core import warmproto
 from secretctl.errors import SecretctlError
 from secretctl.infra import agentsock, store, unlock_agent
-from secretctl.infra.warmchild import Child, adopt_and_run, package_dir
+from secretctl.infra.warmchild import Accepts, Child, adopt_and_run, package_dir
 
+Handoff = warmproto.Handoff  # what a forked child adopts (cli/warm.py types its check with it)
 POLL = 5.0  # the longest the loop sleeps between checks that its agent still runs
 OP_TIMEOUT = 2.0  # a connected peer must say what it wants this fast (the loop waits for it)
 
@@ -100,8 +101,8 @@ class _Watch:
 
 class Server:
     def __init__(self, listener: socket.socket, socket_path: Path, *, agent_pid: int, child: Child,
-                 lock_fd: int | None = None) -> None:
-        self.listener, self.socket_path, self.child = listener, socket_path, child
+                 lock_fd: int | None = None, accepts: Accepts | None = None) -> None:
+        self.listener, self.socket_path, self.child, self.accepts = listener, socket_path, child, accepts
         self.lock_fd = lock_fd  # held for the warm server's life; a fork must not keep it held
         self.watch = _Watch(agent_pid)
         self.seen = fingerprint()
@@ -235,7 +236,7 @@ class Server:
             other.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        return adopt_and_run(conn, self.child)
+        return adopt_and_run(conn, self.child, self.accepts)
 
 
 def report_ready(line: dict[str, object]) -> None:

@@ -497,3 +497,21 @@ def test_a_signal_the_client_ignores_reaches_no_fork(home: Home) -> None:
         proc.stdin.close()  # the client goes: the server ends as usual
         proc.wait(30)
     assert proc.returncode == 0
+
+
+def test_the_warm_server_forks_nothing_but_an_mcp_server(home: Home) -> None:
+    """A same-uid peer speaking the launcher's protocol names another command (`get`): a fork
+    would run it with the warm process's start (no terminal, its session), not as the command it
+    is. The fork refuses before touching stdio, and the peer runs whatever it runs itself."""
+    import subprocess
+
+    code = ("import sys\n"
+            "from secretctl.infra import warmclient\n"
+            "got = warmclient.hand_off(sys.argv[1], ['secretctl', 'get', 'app/token'])\n"
+            "sys.stderr.write(f'HANDED={got}\\n')\n")
+    before = (warmctl.status(_warm_socket(home.member)) or {}).get("refused_peers")
+    out = subprocess.run([sys.executable, "-c", code, _warm_socket(home.member)], capture_output=True, timeout=60,
+                         env=home.member.env, cwd=home.member.env["SECRETCTL_VAULT"])
+    assert b"HANDED=None" in out.stderr, out.stderr  # not served: the caller would run it itself
+    assert out.stdout == b""
+    assert (warmctl.status(_warm_socket(home.member)) or {}).get("refused_peers") == before  # same uid: not refused
