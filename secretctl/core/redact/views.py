@@ -32,12 +32,13 @@ ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x
 _ERASE = re.compile(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
 _NOT_ALNUM_TEXT = re.compile(r"[\W_]+")
 # The same but NUL (it parts stretches: _by_islands) and "_" (removed by str.replace: a class with
-# it scanned at two thirds of the speed).
-_NOT_WORD_BUT_NUL = re.compile(r"[^\w\x00]+")
+# it scanned at two thirds of the speed). This and _ISLAND_REST are compiled at first use (re's
+# cache): ASCII output never needs them, and compiling both cost every `run` ~0.2 ms.
+_NOT_WORD_BUT_NUL = r"[^\w\x00]+"
 _BLOCK = 16384  # 4 KiB blocks cost 0.13 ms/MB more in slicing and calls (256 KiB reads of log text)
 _STEPS = (2048, 256, 32)
 _HIGH = bytes(0x80 if c >= 0x80 else 0 for c in range(256))  # marks the non-ASCII bytes (_islands)
-_ISLAND_REST = re.compile(rb"[\x80-\xff]*")
+_ISLAND_REST = rb"[\x80-\xff]*"
 # Stretches of non-ASCII bytes closer than this are folded as one (see _islands): one stretch per
 # 32 bytes costs about what folding a whole read does.
 ISLAND_GAP = 32
@@ -332,7 +333,7 @@ def _island_end(plain: bytes, marks: bytes, pos: int, at: int) -> int:
     """Where the stretch of non-ASCII bytes at ``pos + at`` ends (``marks`` marks them from ``pos``)."""
     end = marks.find(b"\x00", at)
     if end < 0:  # it may go on past the marked bytes: a character is never cut
-        return _ISLAND_REST.match(plain, pos + at).end()  # type: ignore[union-attr]  # `*` always matches
+        return re.compile(_ISLAND_REST).match(plain, pos + at).end()  # type: ignore[union-attr]  # `*` always matches
     return pos + end
 
 
@@ -346,7 +347,7 @@ def _by_islands(plain: bytes, islands: list[tuple[int, int]]) -> View:
     character."""
     stretches = b"\x00".join([plain[s:e] for s, e in islands]).decode("utf-8", errors="ignore")
     text = unicodedata.normalize("NFKD", stretches)
-    folded = _NOT_WORD_BUT_NUL.sub("", text.casefold()).replace("_", "").encode("utf-8").split(b"\x00")
+    folded = re.sub(_NOT_WORD_BUT_NUL, "", text.casefold()).replace("_", "").encode("utf-8").split(b"\x00")
     parts: list[tuple[int, int, int, bool]] = []  # (original start, view start, original end, non-ASCII)
     pieces: list[bytes] = []
     vpos = last = 0
