@@ -43,10 +43,13 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
     import subprocess  # not at module level: it brings 8 modules (threading, signal, selectors...) to
     # every `get`, which imports this module (through the Vault) and never runs git
 
-    guard = _guard(root, env)
     command = args[2] if args[:1] == ("-c",) and len(args) > 2 else args[0]  # a caller's own `-c K=V` comes first
-    # `git config` starts no program, and overrides would be read back as the answer.
-    overrides = [] if command == "config" else guard.args(hooks=hooks, network=network, signing=signing)
+    # `git config` starts no program, and overrides would be read back as the answer. Nor does it
+    # need the checked listing: a set changes the config, so listing it first cost one more git per
+    # key (configure_repo's ten keys: ten listings per `init` and `clone`). The next other git call
+    # lists and checks the config as changed.
+    overrides = [] if command == "config" else _guard(root, env).args(hooks=hooks, network=network,
+                                                                        signing=signing)
     try:
         proc = subprocess.run(["git", *overrides, *args], cwd=root, env=_child_env(env), input=input,
                               capture_output=True, check=False)
