@@ -113,7 +113,7 @@ def unlock(
 ) -> None:
     """Start the unlock agent: it asks for your password once (a terminal, $SECRETCTL_PASSWORD or
     stdin) and decrypts for your commands, the hooks and the MCP server until it forgets the key."""
-    from secretctl.errors import IdentityError
+    from secretctl.errors import IdentityError, VaultLockedError
     from secretctl.service import agentsock, unlock_agent
     from secretctl.service import identity as identity_mod
 
@@ -171,9 +171,16 @@ def unlock(
         keep.succeeded()
     if warm is not None:
         _warm_ready(warm, pid)
-    client = agentsock.AgentClient(sock)
-    info(_describe(client.status()))
-    client.close()
+    try:
+        client = agentsock.AgentClient(sock)
+        info(_describe(client.status()))
+        client.close()
+    except agentsock.AgentUnavailable:
+        # It unlocked, then stopped before it could say so: a --timeout shorter than a busy
+        # machine's start-up, or killed. It escaped as an internal error (exit 70).
+        raise VaultLockedError(f"the unlock agent (pid {pid}) stopped right after it unlocked",
+                               hint="its --timeout or --idle may have passed already; run `secretctl unlock` "
+                                    "again (`secretctl status` shows whether an agent runs)") from None
 
 
 def _warm_start() -> Any:
