@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from secretctl.core import gitconfig
@@ -245,7 +245,25 @@ def is_repo(root: Path) -> bool:
 
 def init(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
+    if _person_template(root):
+        git(root, "init", "-q", "-b", "main")  # then configure_repo sets ours, one key at a time
+        return
+    with repo_template() as template:
+        git(root, "init", "-q", "-b", "main", f"--template={template}")
+
+
+def clone(url: str, dest: Path) -> subprocess.CompletedProcess[bytes]:
+    """``git clone``, with secretctl's local config in place unless the person has a template."""
+    if _person_template(dest.parent):
+        return git(dest.parent, "clone", "-q", url, str(dest), check=False, network=True)
+    with repo_template() as template:
+        return git(dest.parent, "clone", "-q", f"--template={template}", url, str(dest), check=False,
+                   network=True)
+
+
+def _person_template(where: Path) -> bool:
+    """Whether the person chose a template of their own (their hooks, their excludes): it wins."""
+    return bool(settings.environ().get("GIT_TEMPLATE_DIR") or config_value(where, "init.templateDir"))
 
 
 def config_value(root: Path, name: str) -> str:
@@ -270,24 +288,57 @@ def config_names(root: Path) -> set[str]:
     return {e.name.lower() for e in _guard(root, None).entries}
 
 
+# The local git config a clone does not carry: textconv for *.age and the merge drivers. The
+# program-running values come from gitconfig.OURS: every git call accepts exactly those.
+# Index format 4 compresses the paths a vault repeats in every entry (aws/..., aws/...): a
+# 10,000-secret vault's index shrinks by a sixth and every commit writes it. A split index writes
+# only the entries changed since its shared part (rewritten once a fifth of the entries changed):
+# a `set` there wrote 1.4 MB of index twice (update-index, write-tree).
+_LOCAL_CONFIG: Mapping[str, str] = {
+    **gitconfig.OURS,
+    "diff.age.cachetextconv": "false",
+    "merge.secretctl-age.name": "secretctl: merge secrets by plaintext",
+    "merge.secretctl-meta.name": "secretctl: merge metadata field by field",
+    "index.version": "4",
+    "core.splitIndex": "true",
+}
+_INDEX_KEYS = ("index.version", "core.splitIndex")
+
+
+@contextlib.contextmanager
+def repo_template() -> Iterator[str]:
+    """A git template folder holding only a ``config`` with :data:`_LOCAL_CONFIG`: ``git init``
+    and ``git clone`` copy it into the new repository, so one git process creates a configured
+    repository (ten `git config` calls and an index conversion did it after the fact). The
+    ``hooks`` and ``info`` folders are there, empty: git's sample hooks are not copied."""
+    import tempfile  # here, not at the top: see git()
+
+    sections: dict[str, list[str]] = {}
+    for name, value in _LOCAL_CONFIG.items():
+        section, _, rest = name.partition(".")
+        sub, _, key = rest.rpartition(".")
+        header = f'[{section} "{sub}"]' if sub else f"[{section}]"  # our names need no escaping
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        sections.setdefault(header, []).append(f'\t{key} = "{quoted}"\n')
+    text = "".join(header + "\n" + "".join(lines) for header, lines in sections.items())
+    with tempfile.TemporaryDirectory(prefix="secretctl-git-template-") as folder:
+        with open(os.path.join(folder, "config"), "w", encoding="utf-8") as fh:
+            fh.write(text)
+        for empty in ("hooks", "info"):  # where people (and docs) put hooks and excludes by hand
+            os.mkdir(os.path.join(folder, empty))
+        yield folder
+
+
 def configure_repo(root: Path) -> None:
-    """The local git config a clone does not carry: textconv for *.age and the merge drivers."""
-    # The program-running values come from gitconfig.OURS: every git call accepts exactly those.
-    values = {
-        **gitconfig.OURS,
-        "diff.age.cachetextconv": "false",
-        "merge.secretctl-age.name": "secretctl: merge secrets by plaintext",
-        "merge.secretctl-meta.name": "secretctl: merge metadata field by field",
-    }
-    for k, v in values.items():
-        run(root, "config", "--local", k, v)
-    # Index format 4 compresses the paths a vault repeats in every entry (aws/..., aws/...):
-    # a 10,000-secret vault's index shrinks by a sixth and every commit writes it. A split index
-    # writes only the entries changed since its shared part (rewritten once a fifth of the
-    # entries changed): a `set` there wrote 1.4 MB of index twice (update-index, write-tree).
-    run(root, "config", "--local", "index.version", "4")
-    run(root, "config", "--local", "core.splitIndex", "true")
-    git(root, "update-index", "--index-version", "4", "--split-index", check=False)
+    """Give ``root`` secretctl's local git config where it lacks it (an adopted passage store, a
+    repository made by hand). One listing, which the next git call needs anyway: a repository
+    made by :func:`init` or :func:`clone` has it all, and no git runs here."""
+    current = config_values(root, list(_LOCAL_CONFIG))
+    for name, value in _LOCAL_CONFIG.items():
+        if current.get(name.lower()) != value:
+            run(root, "config", "--local", name, value)
+    if any(current.get(k.lower()) != _LOCAL_CONFIG[k] for k in _INDEX_KEYS):
+        git(root, "update-index", "--index-version", "4", "--split-index", check=False)
 
 
 def user_name() -> str | None:

@@ -374,11 +374,11 @@ def clone(url: str, dest: Path) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} is not empty", hint="pick a new directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    proc = gitrepo.git(dest.parent, "clone", "-q", url, str(dest), check=False, network=True)
+    proc = gitrepo.clone(url, dest)
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
         raise ConflictError(f"git clone failed: {last[:200]}")
-    gitrepo.configure_repo(dest)
+    gitrepo.configure_repo(dest)  # configured by the clone itself: one look at its config
     return dest
 
 
