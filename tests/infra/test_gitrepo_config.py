@@ -38,19 +38,20 @@ def local_config(root: Path, env: dict[str, str]) -> dict[str, list[str]]:
 
 @pytest.fixture
 def gits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """Every git command line started in this process."""
+    """Every git command line started in this process (subprocess.run starts a Popen too)."""
     seen: list[list[str]] = []
-    real = subprocess.run
 
-    def counting(args: Any, *a: Any, **k: Any) -> Any:
-        if isinstance(args, list) and args[:1] == ["git"]:
-            at = 1
-            while args[at:at + 1] == ["-c"]:  # the hardening overrides
-                at += 2
-            seen.append(args[at:])
-        return real(args, *a, **k)
+    class Counting(subprocess.Popen):  # type: ignore[type-arg] - it passes every argument on
+        def __init__(self, args: Any, *a: Any, **k: Any) -> None:
+            argv = list(args) if isinstance(args, (list, tuple)) else [args]
+            if argv[:1] == ["git"]:
+                at = 1
+                while argv[at:at + 1] == ["-c"]:  # the hardening overrides
+                    at += 2
+                seen.append(argv[at:])
+            super().__init__(args, *a, **k)
 
-    monkeypatch.setattr(subprocess, "run", counting)
+    monkeypatch.setattr(subprocess, "Popen", Counting)
     yield seen
 
 
