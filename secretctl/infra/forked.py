@@ -74,11 +74,19 @@ class Spread(Generic[_T]):
         self._reader: threading.Thread | None = None
         if len(items) < min_items or not _usable():
             return
-        self.split = len(items) - round(len(items) * share)
-        part = items[self.split:]
-        read_fd, write_fd = os.pipe()
+        split = len(items) - round(len(items) * share)
+        part = items[split:]
         parent = os.getpid()
-        pid = os.fork()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError:
+            return  # out of descriptors: one core does it all
+        try:
+            pid = os.fork()
+        except OSError:  # out of processes (RLIMIT_NPROC) or memory: one core does it all
+            os.close(read_fd)
+            os.close(write_fd)
+            return
         if pid == 0:  # the child: never returns
             code = 1
             try:
@@ -86,11 +94,17 @@ class Spread(Generic[_T]):
             finally:
                 os._exit(code)
         os.close(write_fd)
-        self._pid, self._read_fd, self._count, self.forked = pid, read_fd, len(part), True
+        self.split, self._pid, self._read_fd, self._count, self.forked = split, pid, read_fd, len(part), True
         # A thread drains the pipe while the caller computes its part: the child never waits
         # on a full pipe. os.read releases the GIL.
-        self._reader = threading.Thread(target=self._drain, name="secretctl-worker-pipe", daemon=True)
-        self._reader.start()
+        reader = threading.Thread(target=self._drain, name="secretctl-worker-pipe", daemon=True)
+        try:
+            reader.start()
+        except RuntimeError:  # no thread to be had: the worker goes, one core does it all
+            self.close()
+            self.split, self.forked = len(items), False
+            return
+        self._reader = reader
         faults.point("forked.started")
 
     def _drain(self) -> None:

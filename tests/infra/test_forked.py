@@ -56,6 +56,26 @@ def test_small_batches_and_threaded_processes_stay_in_process() -> None:
     assert out == {"small": [False, 100, []], "threaded": [False, 300, []]}
 
 
+def test_a_fork_or_a_thread_refused_leaves_the_whole_batch_to_the_caller() -> None:
+    out = _scenario(
+        "def refuse(*args):\n"
+        "    raise OSError(11, 'Resource temporarily unavailable')\n"
+        "real_fork = os.fork\n"
+        "os.fork = refuse\n"
+        "no_fork = forked.Spread(digest, items)\n"
+        "os.fork = real_fork\n"
+        "real_start = threading.Thread.start\n"
+        "def no_thread(self):\n"
+        "    raise RuntimeError(\"can't start new thread\")\n"
+        "threading.Thread.start = no_thread\n"
+        "no_thread_ = forked.Spread(digest, items)\n"
+        "threading.Thread.start = real_start\n"
+        "pid = no_thread_._pid\n"
+        "print(json.dumps({'fork': [no_fork.forked, no_fork.split, no_fork.results()],\n"
+        "                  'thread': [no_thread_.forked, no_thread_.split, no_thread_.results(), pid]}))\n")
+    assert out == {"fork": [False, 300, []], "thread": [False, 300, [], 0]}
+
+
 def test_a_worker_that_dies_fails_the_call() -> None:
     out = _scenario(
         "def dies(x):\n"
