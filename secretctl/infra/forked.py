@@ -182,11 +182,13 @@ def _child(fn: Callable[[_T], bytes], part: Sequence[_T], write_fd: int, parent:
     """The forked worker: compute, write the frames, return an exit status (0 on success)."""
     import gc
 
+    # First the descriptors (the vault lock, the journal, the reader's end: not ours to hold),
+    # so a parent killed a moment later leaves no lock held by its worker.
+    os.closerange(3, write_fd)
+    os.closerange(write_fd + 1, os.sysconf("SC_OPEN_MAX"))
     gc.disable()  # a collection walks every object, copying the pages the parent shares
     if not _die_with(parent):
         return 1
-    os.closerange(3, write_fd)  # the vault lock, the journal, the reader's end: not ours to hold
-    os.closerange(write_fd + 1, os.sysconf("SC_OPEN_MAX"))
     buf = bytearray()
     try:
         for n, item in enumerate(part, 1):
