@@ -60,6 +60,14 @@ def to_pyrage_recipients(recipients: Sequence[Recipient]) -> list[Any]:
     return out
 
 
+def runs_plugins(pyrage_recipients: Sequence[Any]) -> bool:
+    """Whether encrypting to these recipients starts an age plugin (a program of its own):
+    bulk commands keep such encryption in the parent process (infra/forked)."""
+    import pyrage
+
+    return any(isinstance(r, pyrage.plugin.RecipientPluginV1) for r in pyrage_recipients)
+
+
 def encrypt(plaintext: Secret, recipients: Sequence[Recipient]) -> bytes:
     return encrypt_to(plaintext, to_pyrage_recipients(recipients))
 

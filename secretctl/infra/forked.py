@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-MIN_ITEMS = 128  # below this, one core does the batch faster than a fork and a pipe
+MIN_ITEMS = 128  # below this, one core does the batch faster than a fork and a pipe (measured)
+NEVER = 1 << 62  # a min_items no batch reaches
 _NONE = 0xFFFFFFFF  # a frame length: "compute this item yourself"
 _END = 0xFFFFFFFE  # the last frame: the child sent every item
 _FLUSH = 16 * 1024  # bytes the child buffers between writes (and parent-death checks)...

@@ -237,7 +237,8 @@ class Members(Writing):
                     progress(len(rekeyed) + i + 1, total)
 
         # Fresh encryption (member remove, reencrypt) on two cores, as in import (infra/forked).
-        with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE) as spread:
+        with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE,
+                           min_items=converted.min_items()) as spread:
             paths, staged = self._write_batch(encoded(spread))
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 

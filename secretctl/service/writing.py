@@ -324,7 +324,8 @@ class Writing(Reading):
                        )
             # Part of the encryption on a forked worker (infra/forked): pyrage holds the GIL, so a
             # second core needs a second process. Forked here, before the writer threads start.
-            with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE) as spread:
+            with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE,
+                               min_items=converted.min_items()) as spread:
                 paths, staged = self._write_batch(encoded(spread))
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
@@ -349,6 +350,14 @@ class _ConvertedRecipients:
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
+
+    def min_items(self) -> int:
+        """The batch size from which a forked worker encrypts (infra/forked): never when a
+        recipient is an age plugin, a program of its own the worker would start and could leave
+        behind."""
+        from secretctl.infra import forked
+
+        return forked.NEVER if any(crypto.runs_plugins(c) for c in self._cache.values()) else forked.MIN_ITEMS
 
     def get(self, reldir: str, rfile: RecipientsFile) -> Any:
 

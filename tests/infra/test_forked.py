@@ -158,3 +158,23 @@ def test_a_killed_caller_takes_its_worker_with_it() -> None:
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(worker)
+
+
+def test_encryption_for_an_age_plugin_never_forks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plugin is a program of its own: a worker would start it, and could leave it behind.
+    from secretctl.core.recipients import RecipientsFile, parse_recipient
+    from secretctl.infra import forked
+    from secretctl.service.writing import _ConvertedRecipients
+
+    plugin = tmp_path / "age-plugin-yubikey"  # found on PATH is all pyrage asks before encrypting
+    plugin.write_text("#!/bin/sh\nexit 1\n")
+    plugin.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    native = _ConvertedRecipients()
+    native.get("", RecipientsFile((parse_recipient(
+        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", source="t"),)))
+    assert native.min_items() == forked.MIN_ITEMS
+    with_plugin = _ConvertedRecipients()
+    with_plugin.get("", RecipientsFile((parse_recipient(
+        "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t", source="t"),)))
+    assert with_plugin.min_items() == forked.NEVER
