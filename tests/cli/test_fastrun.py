@@ -127,9 +127,17 @@ def test_the_fast_path_imports_nothing_heavy(unlocked: Member) -> None:
     assert "secretctl.service.vault" in normal  # the comparison form really takes the other path
 
 
-@pytest.mark.parametrize("why", ["agent-mode", "policy", "locked", "journal", "index-lock", "conflicts",
-                                 "with-agent", "timeout", "yaml-sidecar"])
-def test_the_fast_path_steps_aside(unlocked: Member, why: str) -> None:
+@pytest.mark.parametrize("why", ["agent-mode", "policy", "with-agent", "timeout"])
+def test_the_fast_path_steps_aside_for_an_option(shared: Member, why: str) -> None:
+    _steps_aside(shared, why)  # these change nothing: one vault and agent for all of them
+
+
+@pytest.mark.parametrize("why", ["locked", "journal", "index-lock", "conflicts", "yaml-sidecar"])
+def test_the_fast_path_steps_aside_for_a_state(unlocked: Member, why: str) -> None:
+    _steps_aside(unlocked, why)
+
+
+def _steps_aside(unlocked: Member, why: str) -> None:
     root = Path(unlocked.env["SECRETCTL_VAULT"])
     args = ["run", "-k", "app/token", "--", "true"]
     env = dict(unlocked.env)
@@ -276,11 +284,11 @@ def test_a_silent_run_loads_no_stream(unlocked: Member) -> None:
 
 @pytest.mark.parametrize("arg", ["plain-words", VALUE.decode(), VALUE.hex(), "gz:" + base64.b64encode(
     gzip.compress(VALUE, mtime=0)).decode(), ", ".join(str(b) for b in VALUE)])
-def test_a_value_in_a_silent_command_line_is_kept_out_of_the_record(unlocked: Member, arg: str) -> None:
+def test_a_value_in_a_silent_command_line_is_kept_out_of_the_record(shared: Member, arg: str) -> None:
     """The command line is checked with the detector set only where an argument could hold a
     decode candidate: a value in any form the full check finds is still recorded as a hash, on
     both paths, and a plain argument as written."""
-    fast, normal = both(unlocked, ["-k", "app/token"], ["true", arg])
+    fast, normal = both(shared, ["-k", "app/token"], ["true", arg])
     assert fast == normal
     (rec,) = fast[4]
     assert isinstance(rec, dict)
