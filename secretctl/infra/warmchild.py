@@ -14,7 +14,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from secretctl.core import warmproto
 from secretctl.infra import agentsock, confinement, settings
@@ -28,6 +28,26 @@ def package_dir() -> str:
     """The secretctl installation this process runs (a launcher of another one is not served)."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+
+# What decides where python finds modules besides the interpreter and secretctl's folder: the
+# warm process imported the MCP SDK, pydantic, yaml... from the places these named when it started.
+IMPORT_PATH = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE", "PYTHONSAFEPATH",
+               "PYTHONPLATLIBDIR")
+
+
+def same_import_path(environ: Sequence[bytes]) -> bool:
+    """Whether a launcher with ``environ`` finds its modules where this process found its own: one
+    with another PYTHONPATH (a virtualenv's packages on it, a patched library) runs cold, as it
+    would have, instead of getting the modules the warm process imported."""
+    wanted = {os.fsencode(name) for name in IMPORT_PATH}
+    theirs: dict[bytes, bytes] = {}
+    for item in environ:
+        name, _, value = item.partition(b"=")
+        if name in wanted and value:  # empty is unset, for python as for settings.get
+            theirs[name] = value
+    ours = {os.fsencode(name): os.fsencode(mine) for name in IMPORT_PATH if (mine := settings.get(name))}
+    return theirs == ours
 
 
 def _recv_by(conn: socket.socket, n: int, deadline: float) -> bytes:
@@ -88,7 +108,8 @@ def adopt_and_run(conn: socket.socket, child: Child, accepts: Accepts | None = N
         with contextlib.suppress(OSError):
             conn.sendall(warmproto.FAILED)  # another command than the server: never run from here
         return 0
-    if handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir()):
+    if (handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir())
+            or not same_import_path(handoff.environ)):
         with contextlib.suppress(OSError):
             conn.sendall(warmproto.FAILED)  # another installation's launcher: it runs its own
         return 0

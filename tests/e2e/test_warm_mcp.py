@@ -463,6 +463,25 @@ def test_unlock_in_the_foreground_serves_a_warm_server_too_and_takes_it_down(tmp
                 proc.wait()
 
 
+def test_a_launcher_with_another_pythonpath_runs_its_own_server(tmp_path: Path) -> None:
+    """The warm process imported the SDK and its libraries from where its PYTHONPATH said; a
+    launcher whose PYTHONPATH names other places (another virtualenv's packages, a patched
+    library) would get those modules, not its own: it runs cold, as it would have."""
+    extra, other = tmp_path / "extra", tmp_path / "other"
+    extra.mkdir()
+    other.mkdir()
+    for m in carol_in(tmp_path):
+        m.env.pop("SECRETCTL_WARM", None)
+        with_policy(m)
+        out = m.run("unlock", input=PASSWORD.encode() + b"\n", env={"PYTHONPATH": str(extra)}, check=False)
+        assert out.returncode == 0, out.stderr
+        for pythonpath, served in ((str(other), 0), ("", 0), (str(extra), 1)):
+            _, results, seen = session(params(m, {"PYTHONPATH": pythonpath}), [RUN],
+                                       during=lambda: warm_status(m))  # noqa: B023 - used at once
+            assert seen is not None and seen["serving"] == served, pythonpath
+            assert results[0].structured_content["stdout"] == "[REDACTED:app/token]\n"
+
+
 def test_a_launcher_of_another_installation_runs_its_own_server(tmp_path: Path) -> None:
     """A warm server started from one installation (here a copy on PYTHONPATH) never serves a
     launcher of another: the fork sees another package folder, touches nothing, and the launcher

@@ -190,3 +190,23 @@ def test_a_hand_off_drip_fed_past_the_deadline_is_dropped(monkeypatch: pytest.Mo
     assert report == "0 ran=False stdout-kept=True"
     assert heard == b"" or warmproto.ADOPTED not in heard
     assert time.monotonic() - started < 4.0  # dropped at the deadline, not when the launcher stopped
+
+
+@pytest.mark.parametrize(("ours", "theirs", "same"), [
+    ({}, [b"PATH=/usr/bin"], True),
+    ({}, [b"PYTHONPATH="], True),  # empty is unset
+    ({}, [b"PYTHONPATH=/elsewhere"], False),
+    ({"PYTHONPATH": "/a"}, [b"PYTHONPATH=/a", b"HOME=/h"], True),
+    ({"PYTHONPATH": "/a"}, [], False),
+    ({"PYTHONPATH": "/a"}, [b"PYTHONPATH=/b"], False),
+    ({}, [b"PYTHONHOME=/opt/py"], False),
+    ({}, [b"PYTHONUSERBASE=/u"], False),
+    ({"PYTHONNOUSERSITE": "1"}, [b"PYTHONNOUSERSITE=1"], True),
+])
+def test_only_a_launcher_that_imports_from_the_same_places_is_served(
+        monkeypatch: pytest.MonkeyPatch, ours: dict[str, str], theirs: list[bytes], same: bool) -> None:
+    for name in warmchild.IMPORT_PATH:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in ours.items():
+        monkeypatch.setenv(name, value)
+    assert warmchild.same_import_path(theirs) is same
