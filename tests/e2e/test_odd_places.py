@@ -155,7 +155,16 @@ def test_vault_in_a_linked_worktree(alice: Member, vault_dir: Path, tmp_path: Pa
 
 # ------------------------------------------------------------ passwords
 @pytest.mark.parametrize("cmd", [["identity", "new"], ["init", "VAULT"]])
-def test_short_master_password_is_refused(tmp_path: Path, cmd: list[str]) -> None:
+def test_short_master_password_is_refused(tmp_path: Path, cmd: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from secretctl.core.secret import Secret
+    from secretctl.infra import crypto
+    from tests.weak_scrypt import encrypt_with_passphrase
+
+    # The length rule is the point, not the work factor (tests/e2e/test_passphrase.py checks the
+    # real one is written): the accepted password's identity is written with the test's cheap
+    # scrypt, in this process (two real ones cost ~10 s of the suite).
+    monkeypatch.setattr(crypto, "encrypt_with_passphrase",
+                        lambda plaintext, passphrase: encrypt_with_passphrase(Secret.reveal(plaintext), passphrase))
     m = make_member(tmp_path, "short")
     ident = m.identity
     ident.unlink()
@@ -169,6 +178,7 @@ def test_short_master_password_is_refused(tmp_path: Path, cmd: list[str]) -> Non
     assert not (tmp_path / "v").exists()
     ok = m.run(*args, env={"SECRETCTL_PASSWORD": "eight888"}, check=False)
     assert ok.returncode == 0, ok.stderr
+    assert ident.read_bytes().startswith(b"age-encryption.org/v1\n-> scrypt ")  # protected by it
 
 
 def test_short_password_for_an_imported_key_is_refused(tmp_path: Path) -> None:
