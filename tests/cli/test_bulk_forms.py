@@ -5,7 +5,6 @@ CLI is checked to take the fast form without importing Typer."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import subprocess
 import sys
@@ -15,25 +14,16 @@ from typing import Any
 import pytest
 
 from secretctl.cli import bulk
+from tests.cli.typer_recorder import run_recorded
 from tests.conftest import Member
 
 OPERANDS = ["bob", "age1xyz", "ssh-ed25519 AAAA bob@host", "a.env", "x.json/", "./d//f.json", "-", "", "p/",
             "--prefix", "--path", "--vault", "-h", "--help", "--", "--dry-run", "--json", "--prefix=x"]
 
 
-@functools.cache
-def _group() -> Any:
-    import typer.main
-
-    from secretctl.cli import app as appmod
-
-    return typer.main.get_command(appmod.app)
-
-
 def typer_call(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
     """What the Typer app calls for ``argv`` in cli/bulk.py, or None (refused, help, other)."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    saved = bulk.add_member, bulk.import_file
 
     def add(name: str, recipient: str, path: str = "") -> None:
         calls.append(("member-add", {"name": name, "recipient": recipient, "path": path}))
@@ -43,13 +33,8 @@ def typer_call(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
         calls.append(("import", {"file": file, "fmt": fmt, "dry_run": dry_run, "on_conflict": on_conflict,
                                  "prefix": prefix, "tags": tags, "json_out": json_out}))
 
-    bulk.add_member, bulk.import_file = add, imp  # type: ignore[assignment]
-    try:
-        _group().main(args=list(argv), prog_name="secretctl", standalone_mode=False)
-    except (Exception, SystemExit):  # click's usage errors and help exits alike: "Typer refused"
+    if not run_recorded(argv, [(bulk, "add_member", add), (bulk, "import_file", imp)]):
         return None
-    finally:
-        bulk.add_member, bulk.import_file = saved  # type: ignore[assignment]
     return calls[0] if len(calls) == 1 else None
 
 

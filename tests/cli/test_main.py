@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from secretctl.cli.main import SPECS, fast_parse
 from tests import inproc_cli
+from tests.cli.typer_recorder import group, run_recorded
 from tests.conftest import SECRETCTL, Member
 from tests.hyp import examples
 
@@ -34,21 +35,12 @@ EXTRA = ["a/b", "x", "echo", "-", "", "--", "-h", "--help", "--bogus", "-x", "-m
 
 
 @functools.cache
-def _group() -> Any:
-    import typer.main
-
-    from secretctl.cli import app as appmod
-
-    return typer.main.get_command(appmod.app)
-
-
-@functools.cache
 def tokens() -> list[str]:
     """Every option the two commands have (from Typer itself) or the fast path knows, plus odd ones."""
     opts: set[str] = set()
     for name, spec in SPECS.items():
         opts.update(spec.flags, spec.values, spec.multi)
-        cmd = _group().commands[name]
+        cmd = group().commands[name]
         for param in cmd.params:
             opts.update(param.opts)
             opts.update(param.secondary_opts)
@@ -87,15 +79,11 @@ def typer_call(argv: list[str]) -> tuple[str, str | None, dict[str, Any]] | None
     def list_(pattern: str | None = None, **kw: Any) -> None:
         calls.append(("list", common.STATE.vault_dir, {"pattern": pattern, **kw}))
 
-    saved = reading.show_secret, running.run_command, storing.store_secret, listing.list_secrets
-    reading.show_secret, running.run_command = get, run  # type: ignore[assignment]
-    storing.store_secret, listing.list_secrets = set_, list_  # type: ignore[assignment]
     try:
-        _group().main(args=list(argv), prog_name="secretctl", standalone_mode=False)
-    except (Exception, SystemExit):  # click's usage errors and help exits alike: "Typer refused"
-        return None
+        if not run_recorded(argv, [(reading, "show_secret", get), (running, "run_command", run),
+                                   (storing, "store_secret", set_), (listing, "list_secrets", list_)]):
+            return None
     finally:
-        reading.show_secret, running.run_command, storing.store_secret, listing.list_secrets = saved  # type: ignore[assignment]
         common.STATE.vault_dir = None
     if len(calls) != 1:
         return None

@@ -131,6 +131,17 @@ def test_duration_comes_in_100_ms_steps(session: Any) -> None:
         assert o.structured_content["duration_ms"] % 100 == 0
 
 
+async def cancelled_once_running(client: Any, args: dict[str, Any], pids: Path) -> asyncio.Task[Any]:
+    """A secret_run call, cancelled once its command tree has written its three pids to ``pids``."""
+    task = asyncio.create_task(client.call_tool("secret_run", args))
+    for _ in range(300):
+        if pids.exists() and len(pids.read_text().split()) == 3:
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    return task
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -252,12 +263,7 @@ def test_over_stdio_a_cancelled_or_timed_out_call_kills_the_tree(alice: Member, 
                 with pytest.raises(MCPError, match="timed out"):
                     await client.call_tool("secret_run", call_args, read_timeout_seconds=3)
             else:
-                task = asyncio.create_task(client.call_tool("secret_run", call_args))
-                for _ in range(300):
-                    if pids.exists() and len(pids.read_text().split()) == 3:
-                        break
-                    await asyncio.sleep(0.05)
-                task.cancel()
+                task = await cancelled_once_running(client, call_args, pids)
                 with pytest.raises(asyncio.CancelledError):
                     await task
             assert not (await client.call_tool("policy_show", {})).is_error  # still serving

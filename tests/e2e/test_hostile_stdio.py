@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SECRETCTL, Member, git, make_member, private_runtime_dir, protect_identity
+from tests.e2e.test_agent_trust import cancelled_once_running
 from tests.e2e.test_unlock import PASSWORD, stop_agent, unlock
 
 pytest.importorskip("mcp")
@@ -269,13 +270,7 @@ def _play(h: Home, road: str) -> Transcript:
             if how == "read_timeout":
                 await client.call_tool("secret_run", args, read_timeout_seconds=3)
             else:
-                task = asyncio.create_task(client.call_tool("secret_run", args))
-                for _ in range(300):
-                    if pids.exists() and len(pids.read_text().split()) == 3:
-                        break
-                    await asyncio.sleep(0.05)
-                task.cancel()
-                await task
+                await (await cancelled_once_running(client, args, pids))
         except (MCPError, asyncio.CancelledError) as exc:
             t.results[how] = exc
         t.holders[how] = await asyncio.to_thread(_holders_after, TOKEN)
