@@ -89,6 +89,10 @@ def main() -> None:
         files[(COUNTS[-1], "runs of one letter")] = ((b"x" * 100 + b"\n") * (size // 101 + 1))[:size]
         targets = {(COUNTS[0], "log-like text"): 50, (COUNTS[-1], "log-like text"): 30,
                    (COUNTS[-1], "random base64"): 10}
+        if SMOKE:
+            # The suite's smoke run only checks that the script works: every kind is built above,
+            # and each goes through the same four timed runs below (secretctl processes).
+            files = {key: files[key] for key in ((COUNTS[0], "log-like text"), (COUNTS[-1], "random base64"))}
         for (n, kind), data in files.items():
             path = os.path.join(tmp, "out")
             with open(path, "wb") as fh:

@@ -295,14 +295,16 @@ def expire_by_hand(root: Path, key: str, env: dict[str, str], when: str = "2001-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long tests first: the end-to-end tests (seconds each: CLI processes, git, agents, the
-    sandbox), then the CLI's, then the unit tests (milliseconds). xdist hands each worker a slice
-    of this order and idle workers steal from the others' ends, so the run ends on short tests
-    instead of one worker finishing a wheel install or a benchmark alone. A stable sort: within
-    a group the order is the files' own."""
+    sandbox) and the unit tests marked ``long``, then the CLI's, then the unit tests
+    (milliseconds). xdist hands each worker a slice of this order and idle workers steal from
+    the others' ends, so the run ends on short tests instead of one worker finishing a wheel
+    install or a benchmark alone. A stable sort: within a group the order is the files' own."""
     def group(item: pytest.Item) -> int:
         path = item.nodeid.split("::", 1)[0]
         if path.startswith("tests/e2e/") or path in ("tests/test_benchmarks_smoke.py", "tests/test_architecture.py"):
             return 0
+        if item.get_closest_marker("long") is not None:
+            return 0  # seconds each: started at the end, one of them ran alone at the run's end
         return 1 if path.startswith("tests/cli/") else 2
 
     items.sort(key=group)

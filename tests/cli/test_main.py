@@ -111,6 +111,7 @@ def test_the_fast_path_reads_argv_exactly_as_typer_does(argv: list[str]) -> None
     agree(argv)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("command", ["get", "run", "set", "list"])  # four tests: they run in parallel
 def test_every_short_argv_reads_exactly_as_typer_does(command: str) -> None:
     """Exhaustive up to two tokens around one positional (the property test goes longer)."""

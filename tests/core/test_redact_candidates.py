@@ -74,6 +74,7 @@ _SEPS = st.sampled_from([b" ", b", ", b": ", b";", b"  ", b"\t", b"\n", b"=", b"
 NO_HINT = st.lists(st.tuples(_PIECES, _SEPS), max_size=30).map(lambda xs: b"".join(p + s for p, s in xs))
 
 
+@pytest.mark.long
 @settings(max_examples=examples(2000), deadline=None)
 @given(NO_HINT)
 def test_without_the_hint_the_set_finds_no_candidate(data: bytes) -> None:

@@ -89,6 +89,7 @@ CORPUS = {"kubectl": KUBECTL, "aws-table": AWS_TABLE, "log": LOG, "json": JSON_D
           "gzip-base64": GZ_BLOB, "xxd": HEXDUMP, "od": OD}
 
 
+@pytest.mark.long
 def test_ordinary_outputs_pass_unchanged() -> None:
     rnd = random.Random(11)
     values = {f"k{i}": Secret(rnd.randbytes(18).hex().encode()) for i in range(200)}
@@ -262,6 +263,7 @@ def test_run_ends_found_from_the_first_run_are_those_of_a_whole_scan() -> None:
 
 
 
+@pytest.mark.long
 def test_run_ends_of_runs_far_apart_are_those_of_a_whole_scan() -> None:
     # Runs far apart (log text: a token every few KiB) are all found by the scan that stops at
     # its first match, past the first three too; once two come close together RUN_START takes

@@ -225,6 +225,7 @@ def test_the_floor_writers_payload_round_trips_at_every_chunk_shape(size: int) -
     assert chunks == max(1, -(-size // agerekey.PAYLOAD_CHUNK))
 
 
+@pytest.mark.long
 def test_the_floor_writer_round_trips_through_rage() -> None:
     data = agerekey.encrypt_with_passphrase(b"AGE-SECRET-KEY-1EXAMPLE\n", "a-long-passphrase")
     assert agerekey.scrypt_work_factor(data, source="t") == agerekey.SCRYPT_FLOOR
@@ -238,6 +239,7 @@ def test_the_floor_writer_refuses_a_lower_work_factor() -> None:
         agerekey.encrypt_with_passphrase(b"x", "a-long-passphrase", log2_n=agerekey.SCRYPT_FLOOR - 1)
 
 
+@pytest.mark.long
 @needs_age
 def test_the_age_cli_decrypts_what_the_floor_writer_wrote(tmp_path: Path) -> None:
     """age reads a passphrase from the terminal only: a real pseudo-terminal types it."""
@@ -261,6 +263,7 @@ def test_the_age_cli_decrypts_what_the_floor_writer_wrote(tmp_path: Path) -> Non
     assert out.read_bytes() == b"AGE-SECRET-KEY-1EXAMPLE\n"
 
 
+@pytest.mark.long
 def test_a_low_work_factor_from_rage_is_replaced_by_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
     """rage sizes its work factor to about a second on the machine as loaded at that moment (a
     busy machine got 15): what the package writes never goes below the floor."""
