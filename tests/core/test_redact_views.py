@@ -183,9 +183,9 @@ def test_skeleton_map_of_a_large_colored_read_is_built_without_the_reference(mon
     ref = skeleton_reference(data)
     whole = views.skeleton_reference
 
-    def short_only(part: bytes) -> views.View:
+    def short_only(part: bytes, **kw: bool) -> views.View:
         assert len(part) < 4096, "the map walked the whole read"
-        return whole(part)
+        return whole(part, **kw)
 
     monkeypatch.setattr(views, "skeleton_reference", short_only)
     fast = skeleton(data)
@@ -194,6 +194,33 @@ def test_skeleton_map_of_a_large_colored_read_is_built_without_the_reference(mon
         assert fast.unit(i) == ref.unit(i), i
     assert fast.unit(0) == ref.unit(0)
 
+
+
+ESCAPED_LEAK = b"hunter2-Zq8vR4mW9xT3kP7s"
+
+
+@pytest.mark.parametrize("data", [
+    "\u216b".encode() + b"\x1b\x1b[0mA" * 8 + "\u00b7".encode().join(bytes([c]) for c in ESCAPED_LEAK),
+    b"\xe2\x85\xab\x1b\x1b[0mK\xef\xac\x83",  # the smallest case a fuzzer found
+    "\u216b\x1b\x1b[31mQ\u2713".encode() + ESCAPED_LEAK.upper(),
+])
+def test_a_lone_escape_left_by_removing_a_sequence_keeps_the_map_in_place(data: bytes) -> None:
+    # Removing `ESC [0m` from `ESC ESC [0m A` leaves `ESC A`: the fast skeleton keeps the A, and the
+    # map back through a non-ASCII stretch removed sequences a second time, read `ESC A` as one and
+    # dropped the A, so every such group moved the redaction one character later: the whole value
+    # came out (review finding; redacted before 9b56089).
+    fast, ref = skeleton(data), skeleton_reference(data)
+    assert fast.data == ref.data
+    assert [fast.unit(i) for i in range(len(fast.data))] == [ref.unit(i) for i in range(len(ref.data))]
+
+
+def test_a_value_behind_lone_escapes_and_unicode_is_redacted_however_it_is_split() -> None:
+    r = Redactor.build({"db": Secret(ESCAPED_LEAK)})
+    data = ("\u216b".encode() + b"\x1b\x1b[0mA" * 8 + "\u00b7".encode().join(bytes([c]) for c in ESCAPED_LEAK)
+            + b"\n")
+    out = redact_same_all_ways(r, data)
+    assert b"[REDACTED:db]" in out
+    assert bytes(c for c in out if chr(c).isalnum()).lower().find(b"zq8vr4mw") < 0  # no 8 characters of it
 
 
 def test_escapes_found_where_one_can_start_are_those_finditer_finds() -> None:

@@ -210,9 +210,12 @@ def _char_skeleton(ch: str) -> str:
     return _NOT_ALNUM_TEXT.sub("", unicodedata.normalize("NFKD", ch).casefold())
 
 
-def skeleton_reference(data: bytes) -> View:
-    """The skeleton, character by character (the slow reference the fast path must agree with)."""
-    stripped = _substitute(data, ANSI.finditer(data), lambda _m: b"") if b"\x1b" in data else None
+def skeleton_reference(data: bytes, *, strip: bool = True) -> View:
+    """The skeleton, character by character (the slow reference the fast path must agree with).
+    ``strip=False`` for bytes whose escape sequences were removed already: removing them again
+    would read a lone ESC left by the first pass as the start of a new one, and drop the
+    character after it, which the fast path keeps."""
+    stripped = _substitute(data, ANSI.finditer(data), lambda _m: b"") if strip and b"\x1b" in data else None
     base: View = stripped if stripped is not None else Identity(data)
     text = base.data.decode("utf-8", errors="surrogateescape")
     out: list[bytes] = []
@@ -378,7 +381,9 @@ class _Joined(View):
         view = self._views.get(k)
         if view is None:
             seg = self._original[ostart:oend]
-            view = skeleton_reference(seg) if wide else _Deleted(seg, seg.translate(_LOWER, NON_ALNUM), NON_ALNUM)
+            # The stretch is of bytes already without escape sequences (see skeleton_reference).
+            view = (skeleton_reference(seg, strip=False) if wide
+                    else _Deleted(seg, seg.translate(_LOWER, NON_ALNUM), NON_ALNUM))
             self._views[k] = view
         s, e = view.unit(i - vstart)
         return ostart + s, ostart + e
