@@ -221,6 +221,13 @@ def main() -> None:
         sys.exit(141)
     except SystemExit:
         raise
+    except ModuleNotFoundError as exc:
+        # A dependency missing from this installation (a venv made by hand, a package removed):
+        # not a bug of ours. The module's name holds no value.
+        sys.stderr.write(f"secretctl: error: this installation lacks the {exc.name} module\n"
+                         "secretctl: hint: reinstall secretctl with its dependencies (pip install --force-reinstall "
+                         "secretctl, or make .venv/.installed in a checkout)\n")
+        sys.exit(70)
     except BaseException as exc:
         # Never print the text: it may contain a value. The type is enough to report a bug.
         sys.stderr.write(f"secretctl: error: internal error ({type(exc).__name__}); this is a bug, please report it\n")

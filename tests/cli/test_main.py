@@ -387,3 +387,17 @@ def test_the_last_collection_at_exit_is_skipped(stocked: Member, argv: list[str]
     assert out.stderr.strip().endswith(b"frozen True")
     assert out.stdout == subprocess.run(["secretctl", *argv], capture_output=True, env=stocked.env,
                                         cwd=stocked.home, timeout=60).stdout
+
+
+def test_a_missing_dependency_is_named_not_reported_as_a_bug(alice: Member, vault_dir: Path) -> None:
+    """A venv without hyperscan (made by hand, a package removed): `run` names the module and says
+    how to reinstall, instead of "internal error, please report it"."""
+    alice.run("set", "app/token", input=b"missing-Dependency-Value-9")
+    code = ("import sys; sys.modules['hyperscan'] = None\n"  # `import hyperscan` now fails as if absent
+            "from secretctl.cli.main import main\n"
+            "sys.argv = ['secretctl', 'run', '-k', 'app/token', '--', 'sh', '-c', 'echo $APP_TOKEN']\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=alice.env, capture_output=True, cwd=alice.home)
+    err = proc.stderr.decode()
+    assert proc.returncode == 70, err
+    assert "this installation lacks the hyperscan module" in err and "hint: reinstall secretctl" in err
+    assert "internal error" not in err and b"missing-Dependency" not in proc.stdout + proc.stderr
