@@ -245,25 +245,26 @@ def is_repo(root: Path) -> bool:
 
 def init(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    if _person_template(root):
-        git(root, "init", "-q", "-b", "main")  # then configure_repo sets ours, one key at a time
-        return
-    with repo_template() as template:
-        git(root, "init", "-q", "-b", "main", f"--template={template}")
+    with _template_option(root) as template:
+        git(root, "init", "-q", "-b", "main", *template)
 
 
 def clone(url: str, dest: Path) -> subprocess.CompletedProcess[bytes]:
-    """``git clone``, with secretctl's local config in place unless the person has a template."""
-    if _person_template(dest.parent):
-        return git(dest.parent, "clone", "-q", url, str(dest), check=False, network=True)
-    with repo_template() as template:
-        return git(dest.parent, "clone", "-q", f"--template={template}", url, str(dest), check=False,
-                   network=True)
+    """``git clone``, with secretctl's local config in place (see :func:`_template_option`)."""
+    with _template_option(dest.parent) as template:
+        return git(dest.parent, "clone", "-q", *template, url, str(dest), check=False, network=True)
 
 
-def _person_template(where: Path) -> bool:
-    """Whether the person chose a template of their own (their hooks, their excludes): it wins."""
-    return bool(settings.environ().get("GIT_TEMPLATE_DIR") or config_value(where, "init.templateDir"))
+@contextlib.contextmanager
+def _template_option(where: Path) -> Iterator[list[str]]:
+    """``--template=`` secretctl's template (:func:`repo_template`), or nothing when the person
+    chose a template of their own: it wins (their hooks, their excludes), and configure_repo then
+    sets our keys one at a time."""
+    if settings.environ().get("GIT_TEMPLATE_DIR") or config_value(where, "init.templateDir"):
+        yield []
+        return
+    with repo_template() as folder:
+        yield [f"--template={folder}"]
 
 
 def config_value(root: Path, name: str) -> str:
