@@ -33,6 +33,7 @@ from typing import Generic, TypeVar  # imported by bulk commands only, which imp
 
 from secretctl.core import faults
 from secretctl.errors import SecretctlError
+from secretctl.infra import store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -205,11 +206,11 @@ def _child(fn: Callable[[_T], bytes], part: Sequence[_T], write_fd: int, parent:
             if len(buf) >= _FLUSH or not n % _FLUSH_ITEMS:
                 if os.getppid() != parent:
                     return 1  # the parent is gone: nobody will read this
-                _write_all(write_fd, buf)
+                store.write_all(write_fd, buf)
                 buf.clear()
                 faults.point("forked.worker-wrote")
         buf += _END.to_bytes(4, "little")
-        _write_all(write_fd, buf)
+        store.write_all(write_fd, buf)
     except BaseException:  # a broken pipe, an interruption: end quietly, the parent decides
         return 1
     return 0
@@ -229,8 +230,3 @@ def _die_with(parent: int) -> bool:
         pass
     return os.getppid() == parent
 
-
-def _write_all(fd: int, data: bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

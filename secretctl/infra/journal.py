@@ -14,6 +14,7 @@ from pathlib import Path
 
 from secretctl.core import intent
 from secretctl.errors import ConflictError, SecretctlError
+from secretctl.infra import store
 
 NAME = "journal"
 
@@ -40,7 +41,7 @@ def begin(path: Path, first: bytes) -> None:
         raise _failed(path, exc) from None
     try:
         try:
-            _write_all(fd, first)
+            store.write_all(fd, first)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -57,7 +58,7 @@ def append(path: Path, line: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         try:
-            _write_all(fd, line)
+            store.write_all(fd, line)
             os.fdatasync(fd)
         finally:
             os.close(fd)
@@ -87,12 +88,6 @@ def clear(path: Path) -> None:
 def pending(git_dir: Path) -> bool:
     """Whether a journal exists: one stat, cheap enough for every command."""
     return os.path.lexists(journal_path(git_dir))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _fsync_dir(path: Path) -> None:

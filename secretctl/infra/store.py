@@ -64,7 +64,8 @@ def _create(tmp: str | Path, mode: int) -> int:
         return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    """All of ``data`` to ``fd`` (os.write may write less than it is given)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -102,7 +103,7 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
     fd = _create(tmp, mode)
     try:
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fchmod(fd, mode)  # the umask must not loosen or tighten what we asked for
             os.fsync(fd)
         finally:
@@ -175,7 +176,7 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
                 placing.append((tmp, target))
                 fd = _create(tmp, mode)
                 try:
-                    _write_all(fd, data)
+                    write_all(fd, data)
                     os.fchmod(fd, mode)
                 finally:
                     os.close(fd)
@@ -225,7 +226,7 @@ def _write_in_place(target: str, data: bytes, mode: int) -> bool:
         except FileExistsError:
             return False  # a dangling link, or a file that appeared meanwhile: replaced atomically
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fchmod(fd, mode)
         finally:
             os.close(fd)
@@ -430,7 +431,7 @@ def append_locked(path: str | Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            _write_all(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
     except OSError as exc:
