@@ -152,8 +152,9 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
     """
     import itertools  # here, not at the top: see the imports
 
-    temps: list[str] = []  # every temp name, recorded before its file exists: a clean-up sees each
-    placing: list[tuple[str, str]] = []  # (temp file, target) pairs for the renames
+    # (temp file, target) pairs for the renames, each recorded before its file exists: a clean-up
+    # sees every temp file.
+    placing: list[tuple[str, str]] = []
     seq = itertools.count()  # next() is atomic under the GIL: the writer threads share it
 
     def named() -> Iterator[tuple[str, bytes]]:
@@ -172,7 +173,6 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
                 if in_place and _write_in_place(target, data, mode):
                     continue  # no temp file: its name is not even made (2,000 names: ~10 ms)
                 tmp = _temp_name(target, next(seq))
-                temps.append(tmp)
                 placing.append((tmp, target))
                 fd = _create(tmp, mode)
                 try:
@@ -200,7 +200,7 @@ def write_many(files: Iterable[tuple[str | os.PathLike[str], bytes]], *, mode: i
     except BaseException:
         import contextlib  # here, not at the top: see the imports
 
-        for tmp in temps:
+        for tmp, _ in placing:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
