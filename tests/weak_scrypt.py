@@ -14,7 +14,6 @@ import base64
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from secretctl.infra import agerekey
 
@@ -22,12 +21,10 @@ TEST_LOG2_N = 10
 
 
 def encrypt_with_passphrase(plaintext: bytes, passphrase: str, log2_n: int = TEST_LOG2_N) -> bytes:
-    """The scrypt stanza at any work factor is made here; the stanza text, header MAC and payload
-    come from agerekey's helpers (its own writer, encrypt_with_passphrase, refuses below 2^18)."""
+    """The scrypt stanza at any work factor is made here; the wrap key, stanza text, header MAC and
+    payload come from agerekey's helpers (its own writer, encrypt_with_passphrase, refuses below 2^18)."""
     file_key, salt, nonce = os.urandom(16), os.urandom(16), os.urandom(16)
-    wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log2_n, r=8,
-                      p=1).derive(passphrase.encode())
-    body = ChaCha20Poly1305(wrap_key).encrypt(b"\x00" * 12, file_key, None)
+    body = ChaCha20Poly1305(agerekey.scrypt_wrap_key(passphrase, salt, log2_n)).encrypt(b"\x00" * 12, file_key, None)
     stanza = agerekey.stanza_text([b"scrypt", base64.b64encode(salt).rstrip(b"="), str(log2_n).encode()], body)
     header = b"age-encryption.org/v1\n" + stanza + b"---"
     return (header + b" " + base64.b64encode(agerekey.header_mac(file_key, header)).rstrip(b"=") + b"\n"

@@ -402,6 +402,15 @@ def scrypt_work_factor(data: bytes, *, source: str) -> int:
     raise VaultCorruptError(f"{source}: not a passphrase-encrypted age file")
 
 
+def scrypt_wrap_key(passphrase: str, salt: bytes, log2_n: int) -> bytes:
+    """The key that wraps a scrypt stanza's file key (age spec: scrypt with the labelled salt, r=8,
+    p=1). No floor here: the writers check theirs."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log2_n, r=8,
+                  p=1).derive(passphrase.encode())
+
+
 def encrypt_with_passphrase(plaintext: bytes, passphrase: str, log2_n: int = SCRYPT_FLOOR) -> bytes:
     """An age file for one scrypt recipient (the spec's "scrypt recipient stanza") at a fixed
     work factor, never below :data:`SCRYPT_FLOOR`. rage calibrates its work factor to about a
@@ -409,13 +418,10 @@ def encrypt_with_passphrase(plaintext: bytes, passphrase: str, log2_n: int = SCR
     the caller uses this only when rage went below the floor."""
     import os
 
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
     if log2_n < SCRYPT_FLOOR:
         raise ValueError(f"scrypt work factor {log2_n} is below the floor of {SCRYPT_FLOOR}")
     file_key, salt, nonce = os.urandom(FILE_KEY_SIZE), os.urandom(16), os.urandom(16)
-    wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log2_n, r=8,
-                      p=1).derive(passphrase.encode())
+    wrap_key = scrypt_wrap_key(passphrase, salt, log2_n)
     body = ChaCha20Poly1305(wrap_key).encrypt(_ZERO_NONCE, file_key, None)
     header = b"age-encryption.org/v1\n" + stanza_text([b"scrypt", _b64(salt), str(log2_n).encode()], body) + b"---"
     return header + b" " + _b64(header_mac(file_key, header)) + b"\n" + encrypt_payload(file_key, nonce, plaintext)
@@ -440,8 +446,6 @@ def decrypt_with_passphrase(data: bytes, passphrase: str, *, source: str) -> byt
     limit is fixed: agefile.MAX_SCRYPT_WORK_FACTOR (2^22, what the age reference implementation
     reads by default), checked by the header parse. Every check of the spec is made, and each
     raises."""
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
     from secretctl.errors import WrongPasswordError
 
     header = agefile.parse_header(data, source=source)  # well formed, work factor at most 2^22
@@ -450,8 +454,7 @@ def decrypt_with_passphrase(data: bytes, passphrase: str, *, source: str) -> byt
     stanza = header.stanzas[0]
     log2_n = int(stanza.args[1])
     salt = base64.b64decode(stanza.args[0] + "==")
-    wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log2_n, r=8,
-                      p=1).derive(passphrase.encode())
+    wrap_key = scrypt_wrap_key(passphrase, salt, log2_n)
     try:
         file_key = ChaCha20Poly1305(wrap_key).decrypt(_ZERO_NONCE, stanza.body, None)
     except InvalidTag:
