@@ -62,7 +62,7 @@ def commit_paths(root: Path, paths: Sequence[str], message: str, *, actor: str,
             input=b"\0".join(p.encode() for p in rest) + b"\0")
     faults.point("git.staged")
     env = {**settings.environ(), **_identity_env(config, actor)}
-    if _has_commit_hooks(root, config) or config.get("commit.gpgsign", "").lower() in ("true", "yes", "on", "1"):
+    if _has_commit_hooks(root, config) or _is_true(config, "commit.gpgsign"):
         # Hooks or signing: `git commit` does all of it as usual. A bulk commit's trailers can
         # exceed the argv limit: the message goes on stdin (no value in it).
         if not git(root, "diff", "--cached", "--quiet", check=False).returncode:
@@ -105,7 +105,7 @@ def _split_index_repair(root: Path, config: dict[str, str]) -> tuple[str, ...]:
     vault's 20,000 entries, a 1.29 MB split part read and written twice per `set`
     (update-index and write-tree, 11-12 ms of CPU each, against 5-6 ms once repaired). The
     entry count is the index header's (12 bytes read, no git call)."""
-    if config.get("core.splitindex", "").lower() not in ("true", "yes", "on", "1"):
+    if not _is_true(config, "core.splitindex"):
         return ()
     try:
         with open(git_dir(root) / "index", "rb") as fh:
@@ -115,6 +115,11 @@ def _split_index_repair(root: Path, config: dict[str, str]) -> tuple[str, ...]:
     if len(header) < 12 or header[:4] != b"DIRC" or int.from_bytes(header[8:12], "big") <= SPLIT_PART_LIMIT:
         return ()
     return ("-c", "splitIndex.maxPercentChange=0")  # 0: "always write a new shared index" (git-config(1))
+
+
+def _is_true(config: dict[str, str], name: str) -> bool:
+    """A boolean key of git's config read as git reads true (unset is false)."""
+    return config.get(name, "").lower() in ("true", "yes", "on", "1")
 
 
 def _maintenance_due(root: Path, config: dict[str, str]) -> bool:
