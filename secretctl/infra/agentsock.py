@@ -16,6 +16,7 @@ import os
 import stat
 import struct
 import sys
+import time  # a built-in module: nothing more for the fast path to load
 
 from secretctl.core import agentproto
 from secretctl.core.secret import Secret
@@ -130,11 +131,18 @@ def connect(path: str | Path, *, timeout: float = TIMEOUT) -> _socket.socket:
     return sock
 
 
-def recv_exact(sock: _socket.socket, n: int) -> bytes:
+def recv_exact(sock: _socket.socket, n: int, deadline: float | None = None) -> bytes:
     """Exactly ``n`` bytes from a stream socket; EOFError if the other end closes first (the
-    agent's and the warm server's framing alike)."""
+    agent's and the warm server's framing alike). With ``deadline`` (time.monotonic()), all of
+    them before it, else TimeoutError: a per-read timeout alone would let a peer that sends one
+    byte at a time keep the reader waiting for ever."""
     buf = bytearray()
     while len(buf) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the peer is too slow")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError

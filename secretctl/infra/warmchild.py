@@ -50,22 +50,6 @@ def same_import_path(environ: Sequence[bytes]) -> bool:
     return theirs == ours
 
 
-def _recv_by(conn: socket.socket, n: int, deadline: float) -> bytes:
-    """Exactly ``n`` bytes before ``deadline``: a per-read timeout alone would let a peer that
-    sends one byte at a time keep the fork waiting for ever."""
-    buf = bytearray()
-    while len(buf) < n:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("hand-off too slow")
-        conn.settimeout(left)
-        chunk = conn.recv(min(n - len(buf), 1 << 20))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return bytes(buf)
-
-
 def _receive(conn: socket.socket, deadline: float | None = None) -> tuple[warmproto.Handoff, list[int]]:
     """The hand-off and its descriptors, whole before ``deadline`` (default: GO_TIMEOUT from
     now), closing any descriptor a malformed or late message brought."""
@@ -80,8 +64,8 @@ def _receive(conn: socket.socket, deadline: float | None = None) -> tuple[warmpr
             fds.extend(struct.unpack(f"{usable // 4}i", payload[:usable]))
     try:
         if len(data) < 4:
-            data += _recv_by(conn, 4 - len(data), deadline)
-        body = _recv_by(conn, warmproto.body_length(data), deadline)
+            data += agentsock.recv_exact(conn, 4 - len(data), deadline)
+        body = agentsock.recv_exact(conn, warmproto.body_length(data), deadline)
         handoff = warmproto.decode(body)
         if len(fds) != warmproto.FDS:
             raise warmproto.ProtocolError("expected stdin, stdout, stderr and a folder")
@@ -104,18 +88,14 @@ def adopt_and_run(conn: socket.socket, child: Child, accepts: Accepts | None = N
     except (OSError, EOFError, warmproto.ProtocolError):
         return 0
     conn.settimeout(GO_TIMEOUT)
-    if accepts is not None and not accepts(handoff):
+    # Another command than the server (never run from here), another installation's launcher, or
+    # one confined otherwise than we are (serve_here last: it moves this process into the
+    # launcher's cgroup and limits): FAILED, and the launcher runs its own.
+    if ((accepts is not None and not accepts(handoff))
+            or handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir())
+            or not same_import_path(handoff.environ) or not confinement.serve_here(conn)):
         with contextlib.suppress(OSError):
-            conn.sendall(warmproto.FAILED)  # another command than the server: never run from here
-        return 0
-    if (handoff.executable != os.fsencode(sys.executable) or handoff.package != os.fsencode(package_dir())
-            or not same_import_path(handoff.environ)):
-        with contextlib.suppress(OSError):
-            conn.sendall(warmproto.FAILED)  # another installation's launcher: it runs its own
-        return 0
-    if not confinement.serve_here(conn):
-        with contextlib.suppress(OSError):
-            conn.sendall(warmproto.FAILED)  # confined otherwise than we are: it runs its own
+            conn.sendall(warmproto.FAILED)
         return 0
     stdio, folder = fds[:3], fds[3]
     try:
