@@ -74,6 +74,7 @@ class Spread(Generic[_T]):
         self._read_fd = -1
         self._answer = bytearray()
         self._reader: threading.Thread | None = None
+        self._taken: list[bytes | None] | None = None  # results(), once take() asked past the split
         if len(items) < min_items or not _usable():
             return
         split = len(items) - round(len(items) * share)
@@ -131,6 +132,15 @@ class Spread(Generic[_T]):
             raise WorkerFailed(f"a re-encryption worker process ended abnormally (status {status}); "
                                "nothing was written", hint="run the command again")
         return _parse(answer, self._count)
+
+    def take(self, i: int) -> bytes | None:
+        """The child's answer for item ``i`` (None: compute it yourself: the caller's part, or one
+        the child could not do). The first ``i`` past the split waits for the child (results())."""
+        if i < self.split:
+            return None
+        if self._taken is None:
+            self._taken = self.results()
+        return self._taken[i - self.split] if self._taken else None
 
     def close(self) -> None:
         """Kill and reap the child if it still runs (on an error or an interruption)."""

@@ -25,12 +25,12 @@ from secretctl.errors import (
     TamperedError,
     UsageError,
 )
-from secretctl.infra import crypto, store
 from secretctl.infra import identity as identity_mod
+from secretctl.infra import store
 from secretctl.service.base import MAX_SECRET_BYTES, RECIPIENTS_PATHSPEC
 from secretctl.service.reading import _under
 from secretctl.service.results import MemberAdded, MemberRemoved, Outcome
-from secretctl.service.writing import ENCRYPT_SHARE, Writing, _ConvertedRecipients
+from secretctl.service.writing import Writing, _ConvertedRecipients
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 
@@ -208,8 +208,6 @@ class Members(Writing):
                 f"cannot re-encrypt {len(unreadable)} secrets you are not a recipient of, e.g. {unreadable[0]}",
                 hint="a member who can read them must run `secretctl reencrypt`",
             )
-        from secretctl.infra import forked  # imports typing: paid by bulk commands only
-
         converted = _ConvertedRecipients()
         total = len(rekeyed) + len(plain)
 
@@ -227,18 +225,13 @@ class Members(Writing):
                 yield keys_mod.meta_path(k), render_meta(replace(m, recipients_fingerprint=rfile.fingerprint()))
                 if progress:
                     progress(i + 1, total)
-            theirs: list[bytes | None] = []
             for i, (k, value, m) in enumerate(plain):
-                if i == spread.split:
-                    theirs = spread.results()
-                yield from self._encode_secret(k, value, m, targets[i][1],
-                                               theirs[i - spread.split] if theirs else None)
+                yield from self._encode_secret(k, value, m, targets[i][1], spread.take(i))
                 if progress:
                     progress(len(rekeyed) + i + 1, total)
 
         # Fresh encryption (member remove, reencrypt) on two cores, as in import (infra/forked).
-        with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE,
-                           min_items=converted.min_items()) as spread:
+        with self._encrypting(targets, converted) as spread:
             paths, staged = self._write_batch(encoded(spread))
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 
@@ -265,11 +258,8 @@ class Members(Writing):
             rekeyed.append((k, out, m))
 
         with forked.Spread(lambda c: rekeyer.add_recipients(c[2], source=c[1]), candidates) as spread:
-            for c in candidates[:spread.split]:
-                settle(c, None)
-            theirs = spread.results()
-        for c, out in zip(candidates[spread.split:], theirs, strict=True):
-            settle(c, out)
+            for i, c in enumerate(candidates):
+                settle(c, spread.take(i))
 
     def _only_missing(self, key: str, meta: Meta, added: Recipient | None, before: dict[str, str]) -> bool:
         """Whether ``key`` was encrypted to exactly the recipients it is now encrypted to (see

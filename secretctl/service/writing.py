@@ -92,18 +92,24 @@ class Writing(Reading):
         self._access_log_committed()
         return commit
 
+    @staticmethod
+    def _encrypting(targets: Sequence[tuple[Secret, Any]], converted: Any) -> forked.Spread[tuple[Secret, Any]]:
+        """Part of a bulk encryption on a forked worker (infra/forked): pyrage holds the GIL, so a
+        second core needs a second process. ``targets``: (value, converted recipients) per file."""
+        from secretctl.infra import forked  # imports typing: paid by bulk commands only
+
+        return forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE,
+                             min_items=converted.min_items())
+
     def _encode_secret(self, key: str, plaintext: Secret, meta: Meta, converted: Any = None,
                        ciphertext: bytes | None = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
         """The two files of a secret, (vault-relative path, bytes): ciphertext and sidecar.
         ``ciphertext``: ``plaintext`` already encrypted to ``converted`` (by a bulk worker)."""
 
         _, rfile = self.encryption_recipients(key)
-        if ciphertext is not None:
-            pass
-        elif converted is None:
-            ciphertext = crypto.encrypt(plaintext, rfile.recipients)
-        else:
-            ciphertext = crypto.encrypt_to(plaintext, converted)
+        if ciphertext is None:
+            ciphertext = (crypto.encrypt(plaintext, rfile.recipients) if converted is None
+                          else crypto.encrypt_to(plaintext, converted))
         meta = replace(meta, recipients_fingerprint=rfile.fingerprint())
         # Every public entry point validated ``key`` already; bulk writes skip doing it again.
         return (keys_mod.secret_path(key), ciphertext), (keys_mod.meta_path(key), render_meta(meta))
@@ -303,29 +309,21 @@ class Writing(Reading):
             # HEAD's recipients files of every folder at once: one `git cat-file`, not one per folder.
             self._trust().prefetch(k for k, _ in todo)
 
-            from secretctl.infra import forked  # imports typing: paid by bulk commands only
-
             targets = [(value, converted.get(*self.encryption_recipients(key))) for key, value in todo]
 
             def encoded(spread: forked.Spread[tuple[Secret, Any]]) -> Iterator[tuple[str, bytes]]:
-                theirs: list[bytes | None] = []
                 for i, (key, value) in enumerate(todo):
-                    if i == spread.split:
-                        theirs = spread.results()
                     old = self.meta(key) if key in existing else None
                     meta = self._build_meta(key, replace(req, value=value), old)
-                    yield from self._encode_secret(key, value, meta, targets[i][1],
-                                                   theirs[i - spread.split] if theirs else None)
+                    yield from self._encode_secret(key, value, meta, targets[i][1], spread.take(i))
                     written.append(key)
                     if progress:
                         progress(i + 1)
 
             self._cover([p for key, _ in todo for p in (keys_mod.secret_path(key), keys_mod.meta_path(key))]
                        )
-            # Part of the encryption on a forked worker (infra/forked): pyrage holds the GIL, so a
-            # second core needs a second process. Forked here, before the writer threads start.
-            with forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE,
-                               min_items=converted.min_items()) as spread:
+            # Forked here, before the writer threads start.
+            with self._encrypting(targets, converted) as spread:
                 paths, staged = self._write_batch(encoded(spread))
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
