@@ -116,6 +116,26 @@ def impostor_socket(name: str, code: str) -> Iterator[tuple[Path, subprocess.Pop
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (Z) or a dead one (X) is gone (a grandchild's zombie waits
+    for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def own_secret(member: Member, key: str, prefix: bytes) -> bytes:
+    """A value only the calling test injects (stored at ``key``): checks that scan every process
+    on the machine for a value would find one that tests on other workers inject at the same time."""
+    import secrets
+
+    value = prefix + secrets.token_hex(8).encode()
+    member.run("set", key, input=value)
+    return value
+
+
 def _base_env(home: Path) -> dict[str, str]:
     seed_detector_cache(home)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRETCTL_", "GIT_"))}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Member, git
+from tests.conftest import Member, alive, git, own_secret
 from tests.e2e import test_mcp as base
 from tests.e2e.test_mcp import VALUES, call, text_of
 
@@ -131,10 +131,11 @@ def test_duration_comes_in_100_ms_steps(session: Any) -> None:
         assert o.structured_content["duration_ms"] % 100 == 0
 
 
-async def cancelled_once_running(client: Any, args: dict[str, Any], pids: Path) -> asyncio.Task[Any]:
-    """A secret_run call, cancelled once its command tree has written its three pids to ``pids``."""
+async def cancelled_once_running(client: Any, args: dict[str, Any], pids: Path, tries: int = 300) -> asyncio.Task[Any]:
+    """A secret_run call, cancelled once its command tree has written its three pids to ``pids``
+    (or after ``tries`` looks, 50 ms apart)."""
     task = asyncio.create_task(client.call_tool("secret_run", args))
-    for _ in range(300):
+    for _ in range(tries):
         if pids.exists() and len(pids.read_text().split()) == 3:
             break
         await asyncio.sleep(0.05)
@@ -142,64 +143,47 @@ async def cancelled_once_running(client: Any, args: dict[str, Any], pids: Path) 
     return task
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
-def _holding(value: bytes) -> list[int]:
+def holding(value: bytes) -> list[int]:
     """Processes (not zombies) whose environment holds ``value``."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if _alive(int(pid)) and value in Path(f"/proc/{pid}/environ").read_bytes():
+            if alive(int(pid)) and value in Path(f"/proc/{pid}/environ").read_bytes():
                 out.append(int(pid))
         except OSError:
             continue
     return out
 
 
-def _assert_no_process_holds(value: bytes) -> None:
-    """Within 5 s no live process has ``value`` in its environment (any found are killed, so a
-    failure leaves nothing behind)."""
-    deadline = time.monotonic() + 5
-    while _holding(value) and time.monotonic() < deadline:
+def holders_after(value: bytes, wait: float = 5.0) -> list[int]:
+    """Who still holds ``value`` after ``wait`` seconds; they are killed, so a failure leaves
+    nothing behind."""
+    deadline = time.monotonic() + wait
+    while holding(value) and time.monotonic() < deadline:
         time.sleep(0.05)
-    alive = _holding(value)
-    for p in alive:
+    left = holding(value)
+    for p in left:
         os.kill(p, 9)
-    assert not alive, f"still running with the secret: {alive}"
+    return left
 
 
-def _own_secret(alice: Member) -> bytes:
-    """A value only this test injects: the checks that no process holds it scan (and kill) every
-    process on the machine, and app/token is injected by tests running on other workers."""
-    import secrets
-
-    value = b"cancel-Canary-" + secrets.token_hex(8).encode()
-    alice.run("set", "app/cancel", input=value)
-    return value
+def _assert_no_process_holds(value: bytes) -> None:
+    """Within 5 s no live process has ``value`` in its environment."""
+    left = holders_after(value)
+    assert not left, f"still running with the secret: {left}"
 
 
 def test_a_cancelled_call_kills_the_whole_tree(session: Any, tmp_path: Path, alice: Member) -> None:
     # The pids the command writes are its sandbox's own: they are counted, never signalled from here.
-    value = _own_secret(alice)
+    value = own_secret(alice, "app/cancel", b"cancel-Canary-")
     pids = tmp_path / "work" / "pids"
     script = f"sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
     from secretctl.mcp.server import build_server
 
     async def go() -> None:
         async with Client(build_server(session)) as client:
-            task = asyncio.create_task(client.call_tool("secret_run", {
-                "keys": ["app/cancel"], "command": "sh", "args": ["-c", script]}))
-            for _ in range(200):
-                if pids.exists() and len(pids.read_text().split()) == 3:
-                    break
-                await asyncio.sleep(0.05)
-            task.cancel()
+            task = await cancelled_once_running(client, {"keys": ["app/cancel"], "command": "sh",
+                                                         "args": ["-c", script]}, pids, tries=200)
             with pytest.raises(asyncio.CancelledError):
                 await task
             await client.call_tool("policy_show", {})  # the server is still serving
@@ -250,7 +234,7 @@ def test_over_stdio_a_cancelled_or_timed_out_call_kills_the_tree(alice: Member, 
 
     # The command runs in the sandbox: it writes into the policy's workspace, and the pids it
     # writes are its own namespace's, so they are counted, never signalled from here.
-    value = _own_secret(alice)
+    value = own_secret(alice, "app/cancel", b"cancel-Canary-")
     pids = tmp_path / "work" / "pids"
     script = f"sleep 60 & echo $! >> {pids}; setsid sleep 61 & echo $! >> {pids}; echo $$ >> {pids}; wait"
     params = StdioServerParameters(command=SECRETCTL, args=["mcp-server", "--vault", str(mcp_vault)],

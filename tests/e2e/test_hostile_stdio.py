@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SECRETCTL, Member, git, make_member, private_runtime_dir, protect_identity
-from tests.e2e.test_agent_trust import cancelled_once_running
+from tests.e2e.test_agent_trust import cancelled_once_running, holders_after, holding
 from tests.e2e.test_unlock import PASSWORD, stop_agent, unlock
 
 pytest.importorskip("mcp")
@@ -140,6 +140,11 @@ class Transcript:
         return dict(self.results[name].structured_content or {})
 
 
+def _forks(m: Member) -> set[int]:
+    """The servers the warm process has forked and still serves (its status)."""
+    return set((warmctl.status(_warm_socket(m)) or {}).get("children", []))
+
+
 def _children_of(pid: int) -> list[int]:
     out = []
     for p in filter(str.isdigit, os.listdir("/proc")):
@@ -157,31 +162,6 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""  # gone meanwhile
-
-
-def _holding(value: bytes) -> list[int]:
-    """Live processes (not zombies) whose environment holds ``value``."""
-    out = []
-    for p in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{p}/stat").read_text()
-            if stat[stat.rfind(")") + 2] not in "ZX" and value in Path(f"/proc/{p}/environ").read_bytes():
-                out.append(int(p))
-        except OSError:
-            continue
-    return out
-
-
-def _holders_after(value: bytes, wait: float = 5.0) -> list[int]:
-    """Who still holds ``value`` after ``wait`` seconds; they are killed, so a failure leaves
-    nothing behind."""
-    deadline = time.monotonic() + wait
-    while _holding(value) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = _holding(value)
-    for p in left:
-        os.kill(p, 9)
-    return left
 
 
 def _run(keys: list[str], command: str, args: list[str], **extra: Any) -> tuple[str, dict[str, Any]]:
@@ -273,11 +253,11 @@ def _play(h: Home, road: str) -> Transcript:
                 await (await cancelled_once_running(client, args, pids))
         except (MCPError, asyncio.CancelledError) as exc:
             t.results[how] = exc
-        t.holders[how] = await asyncio.to_thread(_holders_after, TOKEN)
+        t.holders[how] = await asyncio.to_thread(holders_after, TOKEN)
         t.started[how] = pids.exists() and len(pids.read_text().split()) == 3
 
     async def go() -> None:
-        before = set((warmctl.status(_warm_socket(h.member)) or {}).get("children", []))
+        before = _forks(h.member)
         async with Client(_params(h, road)) as client:
             launchers = [p for p in _children_of(os.getpid()) if b"mcp" in _cmdline(p)]
             assert len(launchers) == 1, launchers
@@ -293,7 +273,7 @@ def _play(h: Home, road: str) -> Transcript:
                 began = time.monotonic()
                 t.results[name] = await client.call_tool(tool, args)
                 t.took[name] = time.monotonic() - began
-            t.holders["timeout"] = await asyncio.to_thread(_holders_after, TOKEN, 2.0)
+            t.holders["timeout"] = await asyncio.to_thread(holders_after, TOKEN, 2.0)
             t.results["still_serving"] = await client.call_tool("policy_show", {})
 
     asyncio.run(go())
@@ -433,7 +413,7 @@ def test_a_launcher_killed_mid_run_takes_its_fork_and_the_command_with_it(home: 
     pids = home.work / "pids-killed"
     pids.unlink(missing_ok=True)
     p = _params(home, "warm")
-    before = set((warmctl.status(_warm_socket(home.member)) or {}).get("children", []))
+    before = _forks(home.member)
     proc = subprocess.Popen([p.command, *p.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=p.env, cwd=p.cwd)
     messages = [
@@ -449,13 +429,13 @@ def test_a_launcher_killed_mid_run_takes_its_fork_and_the_command_with_it(home: 
     proc.stdin.flush()
     try:
         assert wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 3, 30)
-        served = set((warmctl.status(_warm_socket(home.member)) or {}).get("children", [])) - before
+        served = _forks(home.member) - before
         assert len(served) == 1, served  # the warm road: a fork serves this launcher
-        assert _holding(TOKEN)  # the command runs, with its secret
+        assert holding(TOKEN)  # the command runs, with its secret
         proc.kill()
         proc.wait(30)
         assert wait_until(lambda: not alive(next(iter(served))), 15), "the fork outlived its launcher"
-        assert _holders_after(TOKEN) == []
+        assert holders_after(TOKEN) == []
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -473,13 +453,13 @@ def test_a_signal_the_client_ignores_reaches_no_fork(home: Home) -> None:
     from tests.e2e.test_unlock import alive, wait_until
 
     p = _params(home, "warm")
-    before = set((warmctl.status(_warm_socket(home.member)) or {}).get("children", []))
+    before = _forks(home.member)
     proc = subprocess.Popen(["sh", "-c", 'trap "" HUP; exec "$0" "$@"', p.command, *p.args], stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=p.env, cwd=p.cwd)
     served: set[int] = set()
 
     def forked() -> bool:
-        served.update(set((warmctl.status(_warm_socket(home.member)) or {}).get("children", [])) - before)
+        served.update(_forks(home.member) - before)
         return bool(served)
 
     try:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, git
+from tests.conftest import Member, git, own_secret
 
 pytest.importorskip("mcp")
 if not sys.platform.startswith("linux"):
@@ -209,18 +209,8 @@ def test_vault_and_its_git_are_not_mounted(box: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------ processes that outlive the call
-def _own_secret(alice: Member) -> bytes:
-    """A value only this test injects (as app/own): survivors() scans every process on the
-    machine, and TOKEN is injected by this module's tests on other workers at the same time."""
-    import secrets
-
-    value = b"own-Sandbox-Canary-" + secrets.token_hex(8).encode()
-    alice.run("set", "app/own", input=value)
-    return value
-
-
 def test_double_fork_with_setsid_dies_with_the_call(box: dict[str, Any], alice: Member) -> None:
-    value = _own_secret(alice)
+    value = own_secret(alice, "app/own", b"own-Sandbox-Canary-")
     r = run(box, "sh", ["-c", "setsid sh -c 'sleep 30; echo $APP_OWN' >/dev/null 2>&1 & "
                               "(sleep 40 &) ; nohup sleep 50 >/dev/null 2>&1 & "
                               # give them time to leave the process group before the command ends
@@ -233,7 +223,7 @@ def test_double_fork_with_setsid_dies_with_the_call(box: dict[str, Any], alice: 
 
 
 def test_timeout_kills_everything_inside(box: dict[str, Any], alice: Member) -> None:
-    value = _own_secret(alice)
+    value = own_secret(alice, "app/own", b"own-Sandbox-Canary-")
     r = call(box["session"], [("secret_run", {"keys": ["app/own"], "command": "sh", "timeout": 1,
                                               "args": ["-c", "setsid sleep 60 & sleep 60"]})])[0]
     assert r.structured_content["timed_out"] is True

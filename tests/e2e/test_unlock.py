@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, impostor_socket, make_member, private_runtime_dir, protect_identity
+from tests.conftest import SECRETCTL, Member, alive, impostor_socket, make_member, private_runtime_dir, protect_identity
 
 PASSWORD = "correct-Horse-battery-91"
 VALUE = b"agent-Canary-Value-4417"
@@ -80,18 +80,6 @@ def stop_agent(m: Member) -> None:
 
 def unlock(m: Member, *args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[bytes]:
     return m.run("unlock", *args, input=password.encode() + b"\n", check=False)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead too (the agent was our grandchild; init reaps it).
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def wait_until(cond: object, timeout: float = 10.0) -> bool:

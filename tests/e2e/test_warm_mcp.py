@@ -215,15 +215,22 @@ def test_the_agents_timeout_stops_the_warm_server(tmp_path: Path) -> None:
         assert not list(Path(m.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
 
 
-def test_a_stale_warm_server_is_not_used(tmp_path: Path) -> None:
-    """An upgrade or an edit of an imported file: the fork would run other code than a fresh
-    start, so the launcher runs the server itself and the warm server stops. The edit is made in
-    a copy of the package (PYTHONPATH), never in the checkout other tests' warm servers import."""
+def _package_copy(tmp_path: Path) -> Path:
+    """A copy of the secretctl package, for PYTHONPATH: another installation, or one to edit (never
+    the checkout other tests' warm servers import)."""
     import secretctl
 
     package = tmp_path / "pkg"
     shutil.copytree(Path(secretctl.__file__).parent, package / "secretctl",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    return package
+
+
+def test_a_stale_warm_server_is_not_used(tmp_path: Path) -> None:
+    """An upgrade or an edit of an imported file: the fork would run other code than a fresh
+    start, so the launcher runs the server itself and the warm server stops. The edit is made in
+    a copy of the package (PYTHONPATH), never in the checkout other tests' warm servers import."""
+    package = _package_copy(tmp_path)
     for m in carol_in(tmp_path):
         m.env.pop("SECRETCTL_WARM", None)
         m.env["PYTHONPATH"] = str(package)  # the launcher and the warm server import the copy
@@ -486,11 +493,7 @@ def test_a_launcher_of_another_installation_runs_its_own_server(tmp_path: Path) 
     """A warm server started from one installation (here a copy on PYTHONPATH) never serves a
     launcher of another: the fork sees another package folder, touches nothing, and the launcher
     starts cold. The warm server keeps serving its own installation's launchers."""
-    import secretctl
-
-    package = tmp_path / "pkg"
-    shutil.copytree(Path(secretctl.__file__).parent, package / "secretctl",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    package = _package_copy(tmp_path)
     for m in carol_in(tmp_path):
         m.env.pop("SECRETCTL_WARM", None)
         with_policy(m)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import alive
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -91,15 +93,6 @@ def test_a_worker_that_dies_fails_the_call() -> None:
     assert "ended abnormally" in str(out["raised"]) and "nothing was written" in str(out["raised"])
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie left for a container's init to reap counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def test_an_error_in_the_caller_kills_and_reaps_the_worker_at_once() -> None:
     out = _scenario(
         "def slow(x):\n"
@@ -151,13 +144,13 @@ def test_a_killed_caller_takes_its_worker_with_it() -> None:
     assert proc.stdout is not None
     worker = int(proc.stdout.readline())
     time.sleep(0.3)  # the worker is past its start-up check of the parent, mid-way between writes
-    assert _alive(worker)
+    assert alive(worker)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 0.5  # its own check of the pipe would take up to 0.8 s here
-    while _alive(worker) and time.monotonic() < deadline:
+    while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not _alive(worker)
+    assert not alive(worker)
 
 
 def test_encryption_for_an_age_plugin_never_forks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
