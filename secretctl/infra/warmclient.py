@@ -31,7 +31,8 @@ FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
 
 
 def _package_dir() -> str:
-    # The same computation as warmserver.package_dir (this file sits beside it in infra/).
+    # The same computation as warmchild.package_dir (this file sits beside it in infra/); not
+    # imported from there: warmchild brings socket.py and threading to the launcher's fast start.
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -423,17 +423,15 @@ class Redactor(Finder):
         """How many bytes at the end of ``tail`` could still grow into a form of a value (in any view)."""
         raw_prefix, skel_prefix, skel_rprefix = self._prefixes
         keep = raw_prefix.longest_suffix(tail)
-        for base in (views.unescaped(tail), views.rendered(tail)):
-            if base is not None:
-                k = raw_prefix.longest_suffix(base.data)
-                if k:
-                    keep = max(keep, len(tail) - base.unit(len(base.data) - k)[0])
+        bases = [base for base in (views.unescaped(tail), views.rendered(tail)) if base is not None]
+        for base in bases:
+            k = raw_prefix.longest_suffix(base.data)
+            if k:
+                keep = max(keep, len(tail) - base.unit(len(base.data) - k)[0])
         if not len(self._skel):
             return keep
         skels: list[views.View] = [views.skeleton(tail)]
-        for base in (views.unescaped(tail), views.rendered(tail)):
-            if base is not None:
-                skels.append(views.Composed(base, views.skeleton(base.data)))
+        skels += [views.Composed(base, views.skeleton(base.data)) for base in bases]
         for sv in skels:
             n = len(sv.data)
             for prefixes in (skel_prefix, skel_rprefix):
