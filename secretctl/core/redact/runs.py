@@ -41,16 +41,13 @@ def run_ends(data: bytes, first: Scan, starts: Scan) -> list[int]:
     ends: list[int] = []
     pos = 0
     while len(ends) <= RUN_WINDOWS:
-        found = first(view[pos:])
-        if not found:
+        found = _next_run(first, _RUN_REST, data, view, pos)
+        if found is None:
             return ends
-        # The first 32 in a row end here: they start a run (no 32 ended earlier), and no run
-        # lies between ``pos`` and it. ``pos`` is always where a run ended, or 0.
-        at = pos + found[0][2]
+        at, after = found
         ends.append(at)
         near = at - RUN_MIN - pos < _SPARSE
-        m = _RUN_REST.match(data, at)
-        pos = at if m is None else m.end()
+        pos = after
         if near and len(ends) >= _FIRST_RUNS:
             break
     if len(ends) > RUN_WINDOWS:
@@ -106,6 +103,17 @@ def single_case_runs(piece: bytes, firsts: tuple[Scan, Scan]) -> list[tuple[int,
     return [(0, piece)] if found is None else found
 
 
+def _next_run(first: Scan, rest: re.Pattern[bytes], data: bytes, view: memoryview, pos: int) -> tuple[int, int] | None:
+    """The next run from ``pos`` (0, or just past a run: no run starts before it): (where its first
+    32 in a row end, found by ``first``, which stops there; where the run ends, by ``rest``), or None."""
+    found = first(view[pos:])
+    if not found:
+        return None
+    end = pos + found[0][2]
+    m = rest.match(data, end)
+    return end, end if m is None else m.end()
+
+
 def _one_case(piece: bytes, firsts: tuple[Scan, Scan]) -> list[tuple[int, bytes]] | None:
     """The runs (the upper-case kind's, then the lower-case kind's), or None past ``RUN_WINDOWS``."""
     if len(piece) <= _SCAN_MIN:
@@ -115,15 +123,13 @@ def _one_case(piece: bytes, firsts: tuple[Scan, Scan]) -> list[tuple[int, bytes]
     for first, rest in zip(firsts, _ONE_CASE_REST, strict=True):
         pos = 0  # 0, or just past a run: on a byte outside the class, so no run starts before it
         while True:
-            found = first(view[pos:])
-            if not found:
+            found = _next_run(first, rest, piece, view, pos)
+            if found is None:
                 break
             if len(out) == RUN_WINDOWS:
                 return None
-            end = pos + found[0][2]  # the first 32 in a row end here: they start a run
+            end, pos = found
             at = end - RUN_MIN
-            m = rest.match(piece, end)
-            pos = end if m is None else m.end()
             out.append((at, piece[at:pos]))
     return out
 
