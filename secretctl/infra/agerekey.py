@@ -65,11 +65,17 @@ def _b64(raw: bytes) -> bytes:
 # ------------------------------------------------------------------------------ the header MAC
 def header_mac(file_key: bytes, header: bytes) -> bytes:
     """HMAC-SHA256 under HKDF(file key, no salt, "header") of the header up to and including "---"."""
-    return hmac.new(_hkdf(file_key, None, b"header"), header, hashlib.sha256).digest()
+    return hmac.digest(header_mac_key(file_key), header, "sha256")
 
 
-def verify_header_mac(file_key: bytes, header: agefile.AgeHeader, *, source: str) -> None:
-    if not hmac.compare_digest(header_mac(file_key, header.header_bytes), header.mac):
+def header_mac_key(file_key: bytes) -> bytes:
+    return _hkdf(file_key, None, b"header")
+
+
+def verify_header_mac(file_key: bytes, header: agefile.AgeHeader, *, source: str, mac_key: bytes | None = None) -> None:
+    """``mac_key``: :func:`header_mac_key` of ``file_key`` when the caller has it already."""
+    mac_key = mac_key or header_mac_key(file_key)
+    if not hmac.compare_digest(hmac.digest(mac_key, header.header_bytes, "sha256"), header.mac):
         raise VaultCorruptError(f"{source}: header MAC does not verify",
                                 hint="the file was altered; restore it with git (git log -- FILE)")
 
@@ -196,11 +202,12 @@ class NewRecipient:
             raise CannotRekey(f"unusable recipient {text[:24]}...: {exc}") from None
         raise CannotRekey(f"re-keying supports X25519 and ssh-ed25519 recipients, not {text.split(' ', 1)[0][:24]}")
 
-    def wrap(self, file_key: bytes) -> bytes:
-        """The stanza (its text, newline-terminated) wrapping ``file_key`` for this recipient."""
+    def wrap(self, file_key: bytes, peer: X25519PublicKey | None = None) -> bytes:
+        """The stanza (its text, newline-terminated) wrapping ``file_key`` for this recipient.
+        ``peer``: :meth:`public_key`, when the caller wraps for this recipient many times."""
         ephemeral = X25519PrivateKey.generate()
         share = ephemeral.public_key().public_bytes_raw()
-        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(self.point))  # raises if all zeros
+        shared = ephemeral.exchange(peer or self.public_key())  # raises if all zeros
         if self.kind == "X25519":
             args = [b"X25519", _b64(share)]
             label = X25519_LABEL
@@ -211,6 +218,9 @@ class NewRecipient:
         wrap_key = _hkdf(shared, share + self.point, label)
         body = ChaCha20Poly1305(wrap_key).encrypt(_ZERO_NONCE, file_key, None)
         return stanza_text(args, body)
+
+    def public_key(self) -> X25519PublicKey:
+        return X25519PublicKey.from_public_bytes(self.point)
 
 
 def stanza_text(args: Sequence[bytes], body: bytes) -> bytes:
@@ -313,11 +323,15 @@ class Rekeyer:
         if not identities:
             raise CannotRekey("no identity to unwrap with")
         self._identities = list(identities)
-        self._recipients = list(recipients)
+        self._recipients = [(r, r.public_key()) for r in recipients]  # parsed once, not per file
         self._hint = 0
 
     def file_key(self, header: agefile.AgeHeader, *, source: str) -> bytes:
         """Our stanza's file key, with the header MAC verified under it."""
+        return self._unwrapped(header, source)[0]
+
+    def _unwrapped(self, header: agefile.AgeHeader, source: str) -> tuple[bytes, bytes]:
+        """Our stanza's file key and the header MAC key derived from it, the MAC verified."""
         if header.has_scrypt():
             raise CannotRekey(f"{source}: a passphrase (scrypt) file cannot be re-keyed")
         n = len(header.stanzas)
@@ -327,17 +341,20 @@ class Rekeyer:
                 key = ident.unwrap(header.stanzas[i])
                 if key is not None:
                     self._hint = i
-                    verify_header_mac(key, header, source=source)
-                    return key
+                    mac_key = header_mac_key(key)
+                    verify_header_mac(key, header, source=source, mac_key=mac_key)
+                    return key, mac_key
         raise IdentityError(f"{source}: your identity is not a recipient of this secret",
                             hint="ask a member to add you (secretctl member add) and run reencrypt")
 
     def add_recipients(self, data: bytes, *, source: str = "<bytes>") -> bytes:
         """``data`` with a stanza for each new recipient and a new MAC; the payload unchanged."""
         header = agefile.parse_header(data, source=source)
-        file_key = self.file_key(header, source=source)
-        new_header = header.header_bytes[:-3] + b"".join(r.wrap(file_key) for r in self._recipients) + b"---"
-        return new_header + b" " + _b64(header_mac(file_key, new_header)) + b"\n" + data[header.payload_offset:]
+        file_key, mac_key = self._unwrapped(header, source)
+        stanzas = b"".join(r.wrap(file_key, peer) for r, peer in self._recipients)
+        new_header = header.header_bytes[:-3] + stanzas + b"---"
+        mac = hmac.digest(mac_key, new_header, "sha256")
+        return new_header + b" " + _b64(mac) + b"\n" + data[header.payload_offset:]
 
 
 # --------------------------------------------------------------------------------- decryption
