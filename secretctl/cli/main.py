@@ -157,6 +157,9 @@ def _dispatch(argv: list[str]) -> None:
 
         bulk_form = bulk.fast_form(argv)
         if bulk_form is not None:
+            from secretctl.service import gitahead
+
+            gitahead.bulk_ahead(bulk_form[0], settings.environ())
             bulk.run_fast(*bulk_form)
             return
     if fast is None and not completing(settings.environ()):

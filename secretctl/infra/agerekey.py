@@ -29,7 +29,6 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secretctl.core import agefile
+from secretctl.core.frozen import frozen  # not dataclasses: ~8 ms of member add's imports (inspect, ast...)
 from secretctl.errors import IdentityError, SecretctlError, VaultCorruptError
 
 FILE_KEY_SIZE = 16
@@ -179,7 +179,7 @@ def _ssh_tweak(wire: bytes) -> X25519PrivateKey:
 
 
 # ------------------------------------------------------------------------------- recipients
-@dataclass(frozen=True)
+@frozen
 class NewRecipient:
     """A recipient to wrap the file key for: X25519 (``age1...``) or ssh-ed25519."""
 

@@ -33,7 +33,7 @@ from typing import Generic, TypeVar  # imported by bulk commands only, which imp
 
 from secretctl.core import faults
 from secretctl.errors import SecretctlError
-from secretctl.infra import store
+from secretctl.infra import preload, store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ class Spread(Generic[_T]):
         self._answer = bytearray()
         self._reader: threading.Thread | None = None
         self._taken: list[bytes | None] | None = None  # results(), once take() asked past the split
+        preload.join()  # a thread importing while we fork would leave an import lock held in the child
         if len(items) < min_items or not _usable():
             return
         split = len(items) - round(len(items) * share)

@@ -1,4 +1,5 @@
-"""git work a mutation will need, started before its imports (a plain `set` on the fast path).
+"""git work a mutation will need, started before its imports (a plain `set` on the fast path,
+the plain forms of `member add` and `import`).
 
 The first git process of every mutation lists the vault's config (the guard of
 ``infra/gitrepo``); started here, it runs on another core while the command imports the Vault,
@@ -22,3 +23,15 @@ def prefetch_config(explicit: str | None, env: Mapping[str, str]) -> None:
         from secretctl.infra import gitrepo
 
         gitrepo.prefetch_config(root)
+
+
+def bulk_ahead(command: str, env: Mapping[str, str]) -> None:
+    """What a bulk command (cli/bulk.py's ``member-add`` or ``import``) needs first: the config
+    listing, and its cryptography imported on a thread (infra/preload) while the main thread
+    imports the Vault and waits for its first git processes. ``ctypes``: what a forked worker
+    imports first (infra/forked), loaded once here instead of in the worker's critical path."""
+    from secretctl.infra import preload
+
+    prefetch_config(None, env)
+    crypto = "secretctl.infra.agerekey" if command == "member-add" else "pyrage"
+    preload.start(crypto, "secretctl.infra.forked", "ctypes")

@@ -171,3 +171,19 @@ def test_encryption_for_an_age_plugin_never_forks(tmp_path: Path, monkeypatch: p
     with_plugin.get("", RecipientsFile((parse_recipient(
         "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t", source="t"),)))
     assert with_plugin.min_items() == forked.NEVER
+
+
+def test_a_preload_still_importing_is_waited_for_before_the_fork(tmp_path: Path) -> None:
+    """`member add` imports cryptography on a thread (infra/preload) while git runs; the fork
+    must wait for it (a thread importing while the process forks leaves its import lock held in
+    the child), not give up the second core because a thread is running."""
+    (tmp_path / "slowmod.py").write_text("import time\ntime.sleep(0.5)\nLOADED = True\n")
+    out = _scenario(
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from secretctl.infra import preload\n"
+        "preload.start('slowmod', 'no_such_module_here')\n"
+        "with forked.Spread(digest, items) as s:\n"
+        "    s.results()\n"
+        "print(json.dumps({'forked': s.forked, 'threads': threading.active_count(),\n"
+        "                  'loaded': sys.modules['slowmod'].LOADED}))\n")
+    assert out == {"forked": True, "threads": 1, "loaded": True}
