@@ -114,6 +114,7 @@ class VaultBase:
         self._notify = notify
         self._recovery_checked = False
         self._intent: IntentLog | None = None
+        self._syncing: store.Syncing | None = None  # a bulk write's sync, running beside its commit
         self._keys_cache: list[str] | None = None
 
     # ----------------------------------------------------------------- basics

@@ -61,9 +61,13 @@ class Writing(Reading):
             self._intent = log
             try:
                 yield
+                # A bulk write's sync ran beside the commit: its files are on disk before the
+                # journal that would restore them goes.
+                self._wait_synced()
                 faults.point("mutation.committed")
                 log.finish()
             except BaseException:
+                self._wait_synced()  # no thread of ours outlives the mutation
                 # If the undo fails too, the journal stays: the next command finishes it.
                 with contextlib.suppress(OSError, SecretctlError):
                     log.roll_back()
@@ -74,6 +78,11 @@ class Writing(Reading):
                 self._keys_cache = None
                 self._recipients_cache.clear()
                 self._committed = None
+
+    def _wait_synced(self) -> None:
+        syncing, self._syncing = self._syncing, None
+        if syncing is not None:
+            syncing.wait()
 
     def _cover(self, paths: Iterable[str]) -> None:
         """Journal vault files (vault-relative) before they are written or removed."""
@@ -147,7 +156,9 @@ class Writing(Reading):
             staged = gitpack.start_staging(self.root, blobs)
 
         try:
-            store.write_many(produce(), in_place=True)  # the intent journal restores them on a crash
+            # In place: the intent journal restores them on a crash. The sync runs on beside the
+            # commit; _mutation waits for it before the journal goes.
+            self._syncing = store.write_many(produce(), in_place=True, sync_later=True)
         except BaseException:
             if staged is not None:
                 staged.undo()
