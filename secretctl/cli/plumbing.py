@@ -17,10 +17,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing's names costs start-up; for mypy only
     from secretctl.service import RefUpdate
 
-# The hook checks staged text for current values on its own when that costs no prompt and
-# the vault is small enough to decrypt whole.
-AUTO_DEEP_MAX = 1000
-
 
 def report(problems: list[object], *, what: str = "committed") -> int:
     for p in problems:
@@ -32,25 +28,10 @@ def report(problems: list[object], *, what: str = "committed") -> int:
 
 
 def pre_commit(*, deep: bool = False) -> int:
-    from secretctl.service import team
+    """Without ``--deep`` the value check runs when it costs no prompt (precommit.check_staged)."""
+    from secretctl.service import precommit
 
-    v = open_vault()
-    return report(list(team.check_tree(v, staged=True, only_changed=True, deep=deep or _cheap_unlock(v))))
-
-
-def _cheap_unlock(vault: object) -> bool:
-    """Whether the identity opens without asking anyone, in a vault small enough to decrypt whole."""
-    from secretctl.errors import SecretctlError
-    from secretctl.service import identity
-
-    try:
-        path = settings.identity_path()
-        if (identity.is_protected(path.read_bytes()) and not settings.get(settings.ENV_PASSWORD)
-                and vault.agent_identity() is None):  # type: ignore[attr-defined]
-            return False
-        return len(vault.key_names()) <= AUTO_DEEP_MAX  # type: ignore[attr-defined]
-    except (OSError, SecretctlError):
-        return False
+    return report(list(precommit.check_staged(open_vault(), deep=True if deep else None)))
 
 
 def pre_push(*, deep: bool = False) -> int:
@@ -81,12 +62,12 @@ def _push_updates(root: Path) -> list[RefUpdate]:
 
 
 def merge_driver(kind: str, base: Path, ours: Path, theirs: Path, path: str) -> int:
-    from secretctl.service import team
+    from secretctl.service import gitdrivers
 
     if kind == "age":
-        ok = team.merge_age(open_vault(), base, ours, theirs, path)
+        ok = gitdrivers.merge_age(open_vault(), base, ours, theirs, path)
     else:
-        ok = team.merge_meta(base, ours, theirs, path)
+        ok = gitdrivers.merge_meta(base, ours, theirs, path)
     if not ok:
         sys.stderr.write(f"secretctl: conflict: {path} changed on both sides; secretctl resolve will settle it\n")
         return 1
@@ -94,9 +75,9 @@ def merge_driver(kind: str, base: Path, ours: Path, theirs: Path, path: str) -> 
 
 
 def textconv(path: Path) -> int:
-    from secretctl.service import team
+    from secretctl.service import gitdrivers
 
-    sys.stdout.buffer.write(team.textconv(open_vault(), path))
+    sys.stdout.buffer.write(gitdrivers.textconv(open_vault(), path))
     return 0
 
 

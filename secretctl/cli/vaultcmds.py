@@ -74,9 +74,9 @@ def check(
     from secretctl.cli.common import open_vault
 
     if staged or all_files:
-        from secretctl.service import team
+        from secretctl.service import precommit
 
-        found = team.check_tree(open_vault(), staged=staged, only_changed=False, deep=deep)
+        found = precommit.check_tree(open_vault(), staged=staged, deep=deep)
         if json_out:
             emit_json({"ok": not found, "problems": [p.__dict__ for p in found]})
         for p in found:

@@ -8,10 +8,11 @@ resolves an allowed name itself, so the command never chooses the address.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+
+from secretctl.core.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class HostRule:
     host: str
     port: int | None  # None: 80 and 443

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 from secretctl.core import argrules, programs, schema
 from secretctl.core.durations import parse_duration
 from secretctl.core.envmap import Alias
+from secretctl.core.frozen import field, frozen, replace
 from secretctl.core.hosts import parse_host
 from secretctl.core.keys import match_pattern
 from secretctl.core.schema import Node
 from secretctl.errors import PolicyError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and dataclasses cost every hook (git runs one per commit) ~15 ms: for mypy only
+    from typing import Any
 
 _FIX = "fix the policy; until then every run is refused"
 
@@ -39,7 +42,7 @@ _TOP_FIELDS = {"version", "default_action", "allowed_commands", "denied_commands
 _RULE_FIELDS = {"keys", "deny_args", "args_allow", "expand", "sha256", "inject_env", "workspace", "read", "hosts"}
 
 
-@dataclass(frozen=True)
+@frozen
 class CommandRule:
     name: str
     keys: tuple[str, ...] | None = None  # None: any key
@@ -62,7 +65,7 @@ class CommandRule:
         return all(any(match_pattern(p, key) for p in pats) for pats in lists)
 
 
-@dataclass(frozen=True)
+@frozen
 class RunCheck:
     """The facts a decision needs; the caller gathers them (PATH resolution, hashes)."""
 
@@ -76,7 +79,7 @@ class RunCheck:
     trusted: bool = True  # the program and every folder above it are writable by root only
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     """An allowed run (a refusal raises PolicyError): the deciding rule, and whether $NAME expands."""
 
@@ -86,7 +89,7 @@ class Decision:
     inject_env: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
     source: str
     version: int = 1

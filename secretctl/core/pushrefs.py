@@ -8,8 +8,8 @@ object is a new ref on the remote (everything not already on a remote is sent).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from secretctl.core.frozen import frozen
 from secretctl.errors import UsageError
 
 _OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
@@ -17,7 +17,7 @@ MAX_LINES = 10_000  # a push of more refs than this is not a vault's
 MAX_REF = 1024
 
 
-@dataclass(frozen=True)
+@frozen
 class RefUpdate:
     local_ref: str
     local_oid: str

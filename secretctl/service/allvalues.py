@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 
 from secretctl.core import keys as keys_mod
+from secretctl.core.frozen import field, mutable
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, VaultLockedError
@@ -38,7 +38,7 @@ PIPELINE_SHARE = 0.7
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
 
-@dataclass
+@mutable
 class ValuesCache:
     """What a rebuild may reuse: each key's decrypted values and public field values, by the
     identity of its files; each value's forms."""

@@ -1,9 +1,11 @@
-"""Team workflow over git (service layer): repo config, the merge drivers, textconv, sync,
-conflict resolution, hooks, backup and restore, and the audit trail.
+"""Team workflow over git (service layer): repo config, sync, conflict resolution, hook
+installation, scan, backup and restore, and the audit trail. What git itself starts lives in
+smaller modules, so each start pays for its own imports only: the pre-commit check in
+service/precommit.py, the pre-push check in service/pushcheck.py, the merge drivers and
+textconv in service/gitdrivers.py.
 
-Plaintext never touches disk here: the merge driver and textconv decrypt in memory, and a
-conflict leaves a valid age file (our side) in the tree while both sides' ciphertexts wait
-under .git/secretctl/ for ``secretctl resolve``.
+Plaintext never touches disk here: sync compares values in memory, and a conflict's ciphertexts
+wait under .git/secretctl/ for ``secretctl resolve``.
 """
 
 from __future__ import annotations
@@ -16,23 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretctl.core import changes, keys, schema
+from secretctl.core import changes, keys
 from secretctl.core.audit import line_hash, parse_log, parse_trailers, record_from_json, verify_chain
 from secretctl.core.changes import Changes
-from secretctl.core.hookcheck import StagedFile, check_files
-from secretctl.core.merge import decide_value_merge, merge_mappings
-from secretctl.core.meta import parse_meta, render_meta
-from secretctl.core.policy import load_policy
-from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.core.secret import Secret
-from secretctl.errors import ConflictError, IdentityError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
-from secretctl.infra import crypto, detcache, gitobjects, gitrepo, store
+from secretctl.errors import ConflictError, NotFoundError, SecretctlError, UsageError, VaultCorruptError
+from secretctl.infra import crypto, gitrepo, store
 from secretctl.service import conflicts
 from secretctl.service.allvalues import values_redactor
 
 if TYPE_CHECKING:
-    from secretctl.core.hookcheck import Problem
-    from secretctl.infra.identity import Unlocked
     from secretctl.service.vault import Vault
 
 
@@ -40,86 +35,6 @@ if TYPE_CHECKING:
 def _git(root: Path, *args: str, check: bool = True, input: bytes | None = None, hooks: bool = False,
          network: bool = False) -> subprocess.CompletedProcess[bytes]:
     return gitrepo.git(root, *args, check=check, input=input, hooks=hooks, network=network)
-
-
-# ------------------------------------------------------------------ textconv
-def textconv(vault: Vault, path: Path) -> bytes:
-    """What `git diff` shows for an age file: the plaintext if we can decrypt it, else <encrypted>."""
-    try:
-        data = path.read_bytes()
-        return vault.unlock().decrypt(data, source=str(path)).reveal() + b"\n"
-    except (OSError, SecretctlError):
-        return b"<encrypted>\n"
-
-
-# -------------------------------------------------------------- merge driver
-def merge_age(vault: Vault, base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
-    """The merge driver for *.age: compare plaintexts. Returns False on a real conflict.
-
-    The result is written to ``ours`` (git's %A) re-encrypted to the current recipients. On
-    a conflict ``ours`` keeps a valid age file and both ciphertexts are recorded, labelled
-    local/incoming whatever git calls them (a rebase swaps ours and theirs).
-    """
-
-    unlocked: Unlocked | None
-    try:
-        unlocked = vault.unlock()
-    except IdentityError:
-        # secretctl gives its git children no password: with a protected identity and no unlock
-        # agent the driver cannot compare plaintexts, so the person settles it with `resolve`.
-        unlocked = None
-
-    def plain(p: Path) -> bytes | None:
-        data = p.read_bytes() if p.exists() else b""
-        if not data or unlocked is None:
-            return None
-        return unlocked.decrypt(data, source=relpath).reveal()
-
-    b, o, t = plain(base), plain(ours), plain(theirs)
-    decision = decide_value_merge(b, o, t) if unlocked is not None else "conflict"
-    key = keys.key_from_path(relpath)
-    if decision == "conflict" or key is None:
-        local, incoming = (theirs, ours) if conflicts.rebasing(vault.root) else (ours, theirs)
-        local_bytes = local.read_bytes() if local.exists() else None
-        conflicts.record(vault.root, relpath, local_bytes, incoming.read_bytes() if incoming.exists() else None)
-        if local_bytes is not None and local is not ours:
-            # Git leaves %A in the tree: make it your side, so `get` shows what docs/team.md says.
-            store.atomic_write(ours, local_bytes)
-        return False
-    winner = {"same": o, "ours": o, "theirs": t, "deleted": None}[decision]
-    if winner is None:
-        winner = o if o is not None else t
-    if winner is None:
-        return True
-
-    _, rfile = vault.encryption_recipients(key)
-    store.atomic_write(ours, crypto.encrypt(Secret(winner), rfile.recipients))
-    return True
-
-
-def merge_meta(base: Path, ours: Path, theirs: Path, relpath: str) -> bool:
-    """The merge driver for sidecars: field by field; a field changed differently on both sides
-    takes the side updated last. Always produces a valid sidecar."""
-    def load(p: Path) -> dict[str, Any] | None:
-        if not p.exists() or not p.read_bytes().strip():
-            return None
-        # A malformed side is a one-line VaultCorruptError naming the file and line (git then
-        # leaves the conflict for `secretctl resolve`), never a yaml exception.
-        data = schema.load(p.read_bytes(), source=relpath)
-        return data if isinstance(data, dict) else None
-
-    b, o, t = load(base), load(ours), load(theirs)
-    if o is None or t is None:
-        return o is not None or t is not None
-    prefer = "theirs" if str(t.get("updated", "")) > str(o.get("updated", "")) else "ours"
-    merged = merge_mappings(b, o, t, prefer=prefer).merged
-    text = schema.dump(merged).encode()
-    try:
-        meta = parse_meta(text, source=relpath)
-    except SecretctlError:
-        return False
-    store.atomic_write(ours, render_meta(meta))
-    return True
 
 
 # ---------------------------------------------------------------- sync
@@ -264,79 +179,6 @@ def _foreign_hook(path: Path) -> bool:
     except OSError:
         return True  # unreadable: not ours to replace
     return HOOK_MARK.encode() not in text
-
-
-def _ls(root: Path, *, staged: bool, rev: str = "HEAD") -> list[tuple[str, str, str]]:
-    """(mode, blob id, path) of the staged index, or of a commit's tree."""
-    # `ls-files -s` prints "mode sha stage\tpath", `ls-tree` prints "mode type sha\tpath".
-    raw, sha_field = ((_git(root, "ls-files", "-s", "-z").stdout, 1) if staged
-                      else (_git(root, "ls-tree", "-r", "-z", rev).stdout, 2))
-    out = []
-    for entry in raw.split(b"\0"):
-        if entry:
-            meta, _, path = entry.partition(b"\t")
-            fields = meta.decode().split()
-            out.append((fields[0], fields[sha_field], path.decode()))
-    return out
-
-
-def _read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
-    """Blob contents through one `git cat-file --batch` process (missing ones left out)."""
-    return gitobjects.read_objects(root, list(shas))
-
-
-def check_tree(vault: Vault, *, staged: bool, only_changed: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:
-    """Run the hook's checks over the staged files (or a commit's tree)."""
-
-    # The credential detectors load their compiled set from the cache, as `run` and the MCP
-    # server do: compiling it is most of a hook's time (0.7 s of 1.1 s for 2,000 staged files).
-    detcache.install()
-    root = vault.root
-    entries = _ls(root, staged=staged, rev=rev)
-    if staged and only_changed:
-        changed = set(_git(root, "diff", "--cached", "--name-only", "-z", "--no-renames").stdout.decode().split("\0"))
-        todo = [e for e in entries if e[2] in changed]
-    else:
-        todo = entries
-    rec_entries = {p: sha for _, sha, p in entries if p.endswith(RECIPIENTS_FILE)}
-    blobs = _read_blobs(root, [sha for _, sha, _ in todo] + list(rec_entries.values()))
-    parsed: dict[str, Any] = {}
-
-    def recipients_for(path: str) -> Any:
-        parts = path.split("/")[:-1]
-        while True:
-            rp = "/".join([*parts, RECIPIENTS_FILE])
-            if rp in rec_entries:
-                if rp not in parsed:
-                    try:
-                        parsed[rp] = parse_recipients_file(blobs.get(rec_entries[rp], b""), source=rp)
-                    except SecretctlError:
-                        parsed[rp] = None
-                return parsed[rp]
-            if not parts:
-                return None
-            parts.pop()
-
-    redactor = None
-    if deep:
-
-        redactor = values_redactor(vault)
-    scripts = _policy_scripts(blobs, entries)
-    files = [StagedFile(p, mode, blobs.get(sha, b"")) for mode, sha, p in todo]
-    return check_files(files, recipients_for=recipients_for, redactor=redactor, script_paths=scripts)
-
-
-def _policy_scripts(blobs: dict[str, bytes], entries: list[tuple[str, str, str]]) -> frozenset[str]:
-    """Scripts the policy allows by path (``./deploy.sh``) may live in the vault."""
-    sha = next((s for _, s, p in entries if p == ".secretctl/policy.yaml"), None)
-    if sha is None or sha not in blobs:
-        return frozenset()
-
-    try:
-        policy = load_policy(blobs[sha], ".secretctl/policy.yaml")
-    except SecretctlError:
-        return frozenset()
-    return frozenset(c.removeprefix("./") for c in policy.allowed_commands if "/" in c)
 
 
 # ------------------------------------------------------------------- scan

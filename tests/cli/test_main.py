@@ -339,6 +339,42 @@ def test_what_git_runs_skips_typer_only_in_the_exact_forms_git_uses(argv: list[s
     assert plumbing.fast_form(argv) == form
 
 
+GIT_STARTS = [["hook", "pre-commit"], ["hook", "pre-push", "origin", "git@example.com:team/vault.git"],
+              ["textconv", "db/main.age"], ["merge-driver", "meta", "b.yaml", "o.yaml", "t.yaml", "db/main.meta.yaml"]]
+
+
+@pytest.mark.parametrize("argv", GIT_STARTS, ids=lambda a: a[-1] if a[0] == "merge-driver" else " ".join(a[:2]))
+def test_what_git_starts_imports_only_its_own_check(stocked: Member, vault_dir: Path, argv: list[str]) -> None:
+    """git starts these once per commit, push, diffed or merged file: none imports typing or
+    dataclasses (~15 ms a start), nor service/team's sync and audit; with nothing staged that a
+    value could hide in, the pre-commit check decrypts nothing and builds no redactor."""
+    if argv[0] == "textconv":
+        argv = ["textconv", str(vault_dir / argv[1])]
+    if argv[0] == "merge-driver":
+        side = (vault_dir / "db/main.meta.yaml").read_bytes()
+        for name in argv[2:5]:
+            (vault_dir / name).write_bytes(side)
+    watched = ["typing", "dataclasses", "secretctl.service.team", "hyperscan", "pyrage"]
+    code = (f"import sys; sys.argv = ['secretctl', *{argv!r}]\nfrom secretctl.cli import main\n"
+            "try:\n    main.main()\n"
+            f"finally:\n    print(*[m for m in {watched!r} if m in sys.modules], file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=stocked.env, cwd=vault_dir,
+                         timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    loaded = out.stderr.strip().splitlines()[-1].decode().split() if out.stderr.strip() else []
+    # textconv decrypts (pyrage); the check of a commit with no plain text in it decrypts nothing.
+    assert loaded == (["pyrage"] if argv[0] == "textconv" else []), out.stderr
+
+
+def test_the_pre_commit_check_still_reads_values_when_plain_text_is_staged(stocked: Member, vault_dir: Path) -> None:
+    """The control of the test above: a staged README holding a value is refused, by name."""
+    (vault_dir / "README.md").write_bytes(b"# notes\nthe value: pw-7e6d5c4b3a29\n")
+    subprocess.run(["git", "add", "README.md"], cwd=vault_dir, env=stocked.env, check=True)
+    out = stocked.run("hook", "pre-commit", check=False, cwd=vault_dir)
+    assert out.returncode == 1
+    assert b"contains the value of db/main" in out.stderr and b"pw-7e6d5c4b3a29" not in out.stderr
+
+
 def test_a_set_never_imports_typing(stocked: Member, vault_dir: Path) -> None:
     """A `set` (the Vault, the journal, the commit) runs without the typing module: its import
     costs every start ~3 ms, and annotations need it for mypy only."""

@@ -1,4 +1,4 @@
-"""service/team: the merge driver for sidecars never escapes with a yaml exception (issue 14 bug 2)."""
+"""service/gitdrivers: the merge driver for sidecars never escapes with a yaml exception (issue 14 bug 2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from secretctl.errors import VaultCorruptError
-from secretctl.service import team
+from secretctl.service import gitdrivers
 from tests.conftest import SECRETCTL, Member
 
 GOOD = b'version: 1\ncreated: "2026-01-01T00:00:00Z"\nupdated: "2026-01-01T00:00:00Z"\n'
@@ -27,7 +27,7 @@ def test_a_malformed_side_is_a_vault_corrupt_error_naming_file_and_line(tmp_path
     base, ours, theirs = _sides(tmp_path, MALFORMED)
     before = ours.read_bytes()
     with pytest.raises(VaultCorruptError, match=r"^db\.meta\.yaml:\d+: not valid YAML"):
-        team.merge_meta(base, ours, theirs, "db.meta.yaml")
+        gitdrivers.merge_meta(base, ours, theirs, "db.meta.yaml")
     assert ours.read_bytes() == before
 
 
@@ -43,6 +43,6 @@ def test_the_merge_driver_command_fails_in_one_line_not_as_an_internal_error(tmp
 
 def test_two_good_sides_still_merge(tmp_path: Path) -> None:
     base, ours, theirs = _sides(tmp_path, GOOD.replace(b"version: 1\n", b"version: 1\ntags: [x]\n"))
-    assert team.merge_meta(base, ours, theirs, "db.meta.yaml")
+    assert gitdrivers.merge_meta(base, ours, theirs, "db.meta.yaml")
     merged = ours.read_bytes()
     assert b"mine" in merged and b"x" in merged
