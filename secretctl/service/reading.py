@@ -114,11 +114,7 @@ class Reading(AccessLog):
         try:
             return self.unlock().decrypt(data, source=self.rel(path))
         except (VaultCorruptError, IdentityError) as exc:
-            if isinstance(exc, WrongPasswordError | VaultLockedError) or not journal.pending(self.git_dir):
-                raise
-            # A bulk write rewrites files in place under its journal: this read met one half-written.
-            # "Damaged, set it again" or "not a recipient" would send the user the wrong way.
-            raise being_rewritten(self.rel(path)) from None
+            raise self._torn_or(exc, self.rel(path)) from None
 
     def read_many(self, keys: Sequence[str]) -> list[Secret | SecretctlError]:
         """``read`` of each key, in order, each failure in its place: one ``decrypt_many`` call (many
@@ -136,9 +132,19 @@ class Reading(AccessLog):
                 out[i] = exc
         if items:
             plain = self.unlock().decrypt_many([(rel, data) for _, rel, data in items])
-            for (i, _, _), result in zip(items, plain, strict=True):
-                out[i] = result
+            for (i, rel, _), result in zip(items, plain, strict=True):
+                out[i] = self._torn_or(result, rel) if isinstance(result, VaultCorruptError | IdentityError) else result
         return [r for r in out if r is not None]
+
+    def _torn_or(self, exc: VaultCorruptError | IdentityError, rel: str) -> SecretctlError:
+        """What a failed decryption means. A bulk write rewrites files in place under its journal,
+        so while one is open a file that does not decrypt may be one read half-written: "damaged,
+        set it again" or "not a recipient" would send the user the wrong way (`get` and `run`
+        alike), and the all-values redactor keeps the values it knew. A wrong password or a
+        locked identity is never a torn file."""
+        if isinstance(exc, WrongPasswordError | VaultLockedError) or not journal.pending(self.git_dir):
+            return exc
+        return being_rewritten(rel)
 
     def redaction_values_many(self, keys: Sequence[str]
                               ) -> list[tuple[dict[str, Secret], list[bytes]] | SecretctlError]:

@@ -25,3 +25,20 @@ def test_a_torn_read_during_a_write_says_retry(inproc: Vault) -> None:
         assert err.value.hint == "retry when it has finished"
     finally:
         marker.unlink()
+
+
+def test_a_torn_read_by_run_says_retry_too(inproc: Vault) -> None:
+    """`run` reads its values with read_many: the same file, the same words as `get`."""
+    inproc.import_entries([("app/token", Secret(b"tok-Torn-Run-Value-5151")), ("app/ok", Secret(b"ok-Value-77"))])
+    path = inproc.root / "app/token.age"
+    path.write_bytes(path.read_bytes()[:60])
+    token, ok = inproc.read_many(["app/token", "app/ok"])
+    assert isinstance(token, VaultCorruptError) and ok == Secret(b"ok-Value-77")  # at rest: damaged
+    marker = journal.journal_path(inproc.git_dir)
+    marker.write_bytes(b"")
+    try:
+        token, ok = inproc.read_many(["app/token", "app/ok"])
+        assert isinstance(token, ConflictError) and "app/token.age is being rewritten" in token.message
+        assert token.hint == "retry when it has finished" and ok == Secret(b"ok-Value-77")
+    finally:
+        marker.unlink()
