@@ -176,21 +176,17 @@ class Members(Writing):
         self._trust().prefetch(k for k, _ in todo)  # one `git cat-file` for every folder's HEAD recipients
         unlocked = self.unlock()
         rekeyer = self._rekeyer(added, unlocked) if added is not None else None
-        rekeyed: list[tuple[str, bytes, Meta]] = []
+        rekeyed: list[tuple[str, bytes, bytes]] = []  # (key, age file, sidecar)
         unreadable: list[str] = []
         rest: list[tuple[str, Meta | None, bytes]] = []
-        root = os.fspath(self.root) + os.sep  # strings: a Path per file was ~5% of re-keying 1,000
         before: dict[str, str] = {}  # governing folder -> fingerprint of its recipients but `added`
-        candidates: list[tuple[str, str, bytes, Meta]] = []  # (key, path, file, sidecar) to re-key
+        candidates: list[tuple[str, str, Meta]] = []  # (key, path, sidecar) to re-key: read there
         for k, m in todo:
             rel = keys_mod.secret_path(k)
-            # Never through a link: a committed `x.age` pointing at another vault's file would be
-            # re-encrypted (or re-keyed) for this vault's members and committed here.
-            data = store.read_limited(root + rel, MAX_SECRET_BYTES, what="secret", display=rel, follow=False)
             if rekeyer is not None and m is not None and self._only_missing(k, m, added, before):
-                candidates.append((k, rel, data, m))
+                candidates.append((k, rel, m))
             else:
-                rest.append((k, m, data))
+                rest.append((k, m, self._secret_file(rel)))
         if rekeyer is not None and candidates:
             self._rekey_all(rekeyer, candidates, rekeyed, rest, unreadable)
         # Decrypt the rest in one batch: through the agent, one round trip instead of one per secret.
@@ -219,10 +215,9 @@ class Members(Writing):
         targets = [(value, converted.get(*self.encryption_recipients(k))) for k, value, _ in plain]
 
         def encoded(spread: forked.Spread[tuple[Secret, Any]]) -> Iterator[tuple[str, bytes]]:
-            for i, (k, ciphertext, m) in enumerate(rekeyed):
-                _, rfile = self.encryption_recipients(k)
+            for i, (k, ciphertext, sidecar) in enumerate(rekeyed):
                 yield keys_mod.secret_path(k), ciphertext
-                yield keys_mod.meta_path(k), render_meta(replace(m, recipients_fingerprint=rfile.fingerprint()))
+                yield keys_mod.meta_path(k), sidecar
                 if progress:
                     progress(i + 1, total)
             for i, (k, value, m) in enumerate(plain):
@@ -235,29 +230,50 @@ class Members(Writing):
             paths, staged = self._write_batch(encoded(spread))
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 
-    @staticmethod
-    def _rekey_all(rekeyer: agerekey.Rekeyer, candidates: list[tuple[str, str, bytes, Meta]],
-                   rekeyed: list[tuple[str, bytes, Meta]], rest: list[tuple[str, Meta | None, bytes]],
+    def _secret_file(self, rel: str) -> bytes:
+        # Never through a link: a committed `x.age` pointing at another vault's file would be
+        # re-encrypted (or re-keyed) for this vault's members and committed here. Strings, not
+        # Paths: a Path per file was ~5% of re-keying 1,000.
+        return store.read_limited(os.fspath(self.root) + os.sep + rel, MAX_SECRET_BYTES, what="secret",
+                                  display=rel, follow=False)
+
+    def _rekeyed_sidecar(self, key: str, meta: Meta) -> bytes:
+        _, rfile = self.encryption_recipients(key)  # cached per folder by _only_missing: no git here
+        return render_meta(replace(meta, recipients_fingerprint=rfile.fingerprint()))
+
+    def _rekey_all(self, rekeyer: agerekey.Rekeyer, candidates: list[tuple[str, str, Meta]],
+                   rekeyed: list[tuple[str, bytes, bytes]], rest: list[tuple[str, Meta | None, bytes]],
                    unreadable: list[str]) -> None:
-        """Re-key every candidate's header, half of them on a forked worker (infra/forked: the
-        X25519 work holds the GIL, so a second core needs a second process). What the worker
-        could not do is done here, so every error is the serial path's."""
+        """Read, re-key and render the sidecar of every candidate, half of them on a forked worker
+        (infra/forked: the X25519 work holds the GIL, so a second core needs a second process; the
+        worker reads its own files and renders their sidecars, which the parent did alone before:
+        ~15-20 ms of its 1,000 files). What the worker could not do is done here, so every error
+        is the serial path's."""
         from secretctl.infra import agerekey, forked  # cryptography: paid by member commands only
 
-        def settle(candidate: tuple[str, str, bytes, Meta], out: bytes | None) -> None:
-            k, rel, data, m = candidate
-            if out is None:
-                try:
-                    out = rekeyer.add_recipients(data, source=rel)
-                except agerekey.CannotRekey:
-                    rest.append((k, m, data))  # a passphrase file, say: decrypted and encrypted afresh
-                    return
-                except IdentityError:
-                    unreadable.append(k)
-                    return
-            rekeyed.append((k, out, m))
+        def work(candidate: tuple[str, str, Meta]) -> bytes:
+            k, rel, m = candidate
+            out = rekeyer.add_recipients(self._secret_file(rel), source=rel)
+            return len(out).to_bytes(4, "little") + out + self._rekeyed_sidecar(k, m)
 
-        with forked.Spread(lambda c: rekeyer.add_recipients(c[2], source=c[1]), candidates) as spread:
+        def settle(candidate: tuple[str, str, Meta], answer: bytes | None) -> None:
+            k, rel, m = candidate
+            if answer is not None:
+                size = int.from_bytes(answer[:4], "little")
+                rekeyed.append((k, answer[4:4 + size], answer[4 + size:]))
+                return
+            data = self._secret_file(rel)
+            try:
+                out = rekeyer.add_recipients(data, source=rel)
+            except agerekey.CannotRekey:
+                rest.append((k, m, data))  # a passphrase file, say: decrypted and encrypted afresh
+                return
+            except IdentityError:
+                unreadable.append(k)
+                return
+            rekeyed.append((k, out, self._rekeyed_sidecar(k, m)))
+
+        with forked.Spread(work, candidates) as spread:
             for i, c in enumerate(candidates):
                 settle(c, spread.take(i))
 

@@ -169,3 +169,28 @@ def test_a_dead_worker_fails_member_remove_with_the_vault_as_it_was(
     assert git(vault_dir, "rev-parse", "HEAD") == start
     _unchanged(vault_dir, before)
     assert alice.run("check").returncode == 0
+
+
+def test_a_link_among_the_workers_files_is_refused_as_the_serial_path_refuses_it(
+        tmp_path: Path, alice: Member, vault_dir: Path) -> None:
+    # Attack: a committed `x.age` that is a symbolic link to a secret of another vault of yours,
+    # placed among the files the forked worker reads itself (the last of the batch). The worker
+    # refuses the link (O_NOFOLLOW); the parent then reads it again and fails the command with
+    # the serial path's error, before anything is written.
+    values, _ = _import(alice, tmp_path, "many")
+    last = sorted(values)[-1]
+    elsewhere = tmp_path / "other-vault" / "db.age"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes((vault_dir / f"{last}.age").read_bytes())
+    (vault_dir / f"{last}.age").unlink()
+    os.symlink(elsewhere, vault_dir / f"{last}.age")
+    git(vault_dir, "add", f"{last}.age")
+    git(vault_dir, "commit", "-qm", "planted")
+    before = snapshot(vault_dir)
+    outside = elsewhere.read_bytes()
+    bob = make_member(tmp_path, "bob")
+    proc = alice.run("member", "add", "bob", bob.recipient, check=False)
+    assert proc.returncode != 0
+    assert f"{last}.age: is a symbolic link".encode() in proc.stderr
+    _unchanged(vault_dir, before)
+    assert elsewhere.read_bytes() == outside
