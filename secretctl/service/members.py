@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 
@@ -147,6 +148,29 @@ class Members(Writing):
                 out.append((k, m))
         return out
 
+    def _stale_beside_prefetch(self) -> list[tuple[str, Meta | None]]:
+        """:meth:`_stale`, while a thread reads HEAD's recipients of every folder that holds a
+        key (one `git cat-file`, which the encryption needs next): the scan reads 1,000 sidecars
+        in Python while git runs (5-25 ms of waiting, after the scan, before). A failed prefetch
+        is left to the one after the scan, which runs git again and reports it."""
+        import threading
+
+        trust, keys = self._trust(), self.key_names()
+
+        def ahead() -> None:
+            with contextlib.suppress(Exception):
+                trust.prefetch(keys)
+
+        thread = threading.Thread(target=ahead, name="secretctl-prefetch", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return self._stale()
+        try:
+            return self._stale()
+        finally:
+            thread.join()  # before anything forks (infra/forked) or reads the trust cache
+
     def reencrypt(self, *, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
         """Re-encrypt exactly the files whose recipient set changed; one commit."""
         if dry_run:
@@ -170,10 +194,10 @@ class Members(Writing):
         is decrypted and encrypted afresh. Everything is read and prepared before the first
         write, so an unreadable file fails the command with the disk unchanged.
         """
-        todo = self._stale()
+        todo = self._stale_beside_prefetch()
         if not todo:
             return [], None, []
-        self._trust().prefetch(k for k, _ in todo)  # one `git cat-file` for every folder's HEAD recipients
+        self._trust().prefetch(k for k, _ in todo)  # what the one beside the scan did not fetch (none, usually)
         unlocked = self.unlock()
         rekeyer = self._rekeyer(added, unlocked) if added is not None else None
         rekeyed: list[tuple[str, bytes, bytes]] = []  # (key, age file, sidecar)
