@@ -60,11 +60,6 @@ def mcp_server(
         locked = True
         sys.stderr.write(f"secretctl: warning: {exc.message}; the tools answer so until you do\n")
 
-    import logging
-
-    # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
-    from secretctl.mcp.server import build_server
     from secretctl.service.session import AgentSession
 
     session = AgentSession(v)
@@ -72,8 +67,16 @@ def mcp_server(
         sys.stderr.write(f"secretctl: warning: {w}\n")
     if not locked:
         # On a thread: tools/list and the read tools answer meanwhile; runs wait. Locked meanwhile
-        # (the agent forgot the key): built on the first call after `unlock`.
+        # (the agent forgot the key): built on the first call after `unlock`. Started before the
+        # SDK import (~0.5 s of CPU): on a big vault a forked child reads and decrypts meanwhile,
+        # which it can only be forked while this process runs one thread (service/allvalues.py).
         session.start_redactor()
+    import logging
+
+    # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
+    from secretctl.mcp.server import build_server
+
     build_server(session).run("stdio")
 
 

@@ -199,6 +199,15 @@ class AgentClient:
             self._sock.close()
             self._sock = None
 
+    def forget(self) -> None:
+        """In a forked child: drop the parent's connection without a byte sent or a close (the
+        parent goes on talking on it, and the child may already have closed its copy of the
+        descriptor, whose number a new one may reuse); the next request connects anew."""
+        if self._sock is not None:
+            self._sock.detach()
+            self._sock = None
+        self._lock = _thread.allocate_lock()  # a copy of the parent's, maybe held there
+
     def _exchange(self, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> tuple[dict[str, Any], list[bytes]]:
         with self._lock:
             return exchange(self._conn(), header, blobs)
@@ -278,6 +287,10 @@ class AgentIdentity:
             except AgentUnavailable:
                 self.client.close()
                 raise VaultLockedError(LOCKED_MESSAGE, hint=LOCKED_HINT) from None
+
+    def after_fork(self) -> None:
+        """In a forked child: its own connection to the agent from the next request on."""
+        self.client.forget()
 
     def check_unlocked(self) -> None:
         """Raise VaultLockedError unless an agent for this identity answers (one status round trip)."""

@@ -22,6 +22,12 @@ What keeps it safe:
   written.
 
 Small batches stay in-process: the fork and the reaping cost 2-4 ms in a 30 MB process here.
+
+``Stream`` is the other shape: a child that produces pieces on its own (the MCP server's first
+all-values build: reading and decrypting every file while the parent imports the MCP SDK and
+answers the handshake). Its pieces are plaintext, so besides the rules above: the child runs
+at most ``STREAM_LIFETIME`` seconds (SIGALRM, whose default action ends it), and the caller
+reads or closes the stream (a child that finished blocks writing to a full pipe until then).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Generic, TypeVar  # imported by bulk commands only, which import typing anyway
+from typing import Generic, TypeVar  # imported by bulk commands and the MCP server only, which import typing anyway
 
 from secretctl.core import faults
 from secretctl.errors import SecretctlError
@@ -37,7 +43,7 @@ from secretctl.infra import preload, store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from types import TracebackType
 
 _T = TypeVar("_T")
@@ -48,6 +54,7 @@ _NONE = 0xFFFFFFFF  # a frame length: "compute this item yourself"
 _END = 0xFFFFFFFE  # the last frame: the child sent every item
 _FLUSH = 16 * 1024  # bytes the child buffers between writes (and parent-death checks)...
 _FLUSH_ITEMS = 16  # ...or items, whichever comes first
+STREAM_LIFETIME = 60  # seconds a Stream's child may live, whatever happens (its pieces are plaintext)
 
 
 class WorkerFailed(SecretctlError):
@@ -241,3 +248,114 @@ def _die_with(parent: int) -> bool:
         pass
     return os.getppid() == parent
 
+
+
+class Stream:
+    """``produce()`` in a forked child, its pieces read back in order with ``next()``.
+
+    The fork happens at construction, only in a single-threaded process of a machine with two
+    cores (else ``forked`` is False and ``next()`` returns None at once: the caller computes
+    everything itself). ``next()`` returns None once the child has ended, after its last piece
+    or because it failed: pieces are only ever a head start, and the caller computes what it did
+    not get. ``close()`` (also on leaving the ``with`` block) kills the child if it still runs and
+    reaps it. Call ``next`` and ``close`` from one thread.
+    """
+
+    def __init__(self, produce: Callable[[], Iterable[bytes]]) -> None:
+        self.forked = False
+        self._pid = 0
+        self._fd = -1
+        preload.join()  # as Spread: a thread importing while we fork would leave an import lock held
+        if not _usable():
+            return
+        parent = os.getpid()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError:
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        if pid == 0:  # the child: never returns
+            code = 1
+            try:
+                code = _stream_child(produce, write_fd, parent)
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        self._pid, self._fd, self.forked = pid, read_fd, True
+
+    @property
+    def pid(self) -> int:
+        """The child's pid while it is not reaped (0: none)."""
+        return self._pid
+
+    def _read(self, n: int) -> bytes | None:
+        buf = bytearray()
+        while len(buf) < n:
+            try:
+                chunk = os.read(self._fd, n - len(buf))  # releases the GIL while it waits
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        return bytes(buf)
+
+    def next(self) -> bytes | None:
+        """The child's next piece (waits for it); None once it has ended, normally or not."""
+        if self._fd < 0:
+            return None
+        head = self._read(4)
+        size = int.from_bytes(head, "little") if head is not None else _END
+        piece = self._read(size) if size < _END else None
+        if piece is None:
+            self.close()
+        return piece
+
+    def close(self) -> None:
+        """Kill and reap the child if it still runs; close the pipe."""
+        if self._pid:
+            import signal
+
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _stream_child(produce: Callable[[], Iterable[bytes]], write_fd: int, parent: int) -> int:
+    """A Stream's child: each piece as a frame, then the end frame; an exit status."""
+    import gc
+    import signal
+
+    os.closerange(3, write_fd)
+    os.closerange(write_fd + 1, os.sysconf("SC_OPEN_MAX"))
+    gc.disable()
+    signal.alarm(STREAM_LIFETIME)  # no handler: SIGALRM's default action ends the process
+    if not _die_with(parent):
+        return 1
+    try:
+        for piece in produce():
+            if len(piece) >= _END:
+                return 1
+            if os.getppid() != parent:
+                return 1
+            store.write_all(write_fd, len(piece).to_bytes(4, "little") + piece)
+        store.write_all(write_fd, _END.to_bytes(4, "little"))
+    except BaseException:  # a broken pipe, an error in produce: the parent computes what is missing
+        return 1
+    return 0

@@ -67,6 +67,9 @@ class Identity:
                 out.append(exc)
         return out
 
+    def after_fork(self) -> None:
+        """In a forked child: nothing to do (the key is in this process's memory)."""
+
     @functools.cached_property
     def _bulk(self) -> agerekey.BulkDecryptor | None:
         from secretctl.infra import agerekey  # imports cryptography: paid by bulk reads only
@@ -89,6 +92,8 @@ if TYPE_CHECKING:  # a Protocol is for mypy: nothing checks it at run time
         def decrypt(self, ciphertext: bytes, *, source: str) -> Secret: ...
 
         def decrypt_many(self, items: Sequence[tuple[str, bytes]]) -> list[Secret | SecretctlError]: ...
+
+        def after_fork(self) -> None: ...
 
 
 def pub_path(path: Path) -> Path:

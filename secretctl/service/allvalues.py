@@ -3,6 +3,15 @@
 The MCP session builds it (on a thread, reusing a ``ValuesCache`` across rebuilds), and so do
 the hooks' deep check and `sync`'s plaintext check; it lives here, not in the session, so those
 need not load the session and everything an agent run needs.
+
+The MCP server's first build of a big vault gets a head start (``start_feed``): a forked child
+(infra/forked.Stream) reads every sidecar and file and decrypts them (itself, or through its own
+connection to the unlock agent) while the server imports the MCP SDK and answers the handshake;
+the build thread waits on the pipe (no GIL held) and takes the child's values as they come. The
+values cross that pipe as plaintext (core/valueframes): between the server and its own child,
+never a file; the child is non-dumpable as the server is, dies with it and lives at most
+forked.STREAM_LIFETIME seconds. A key the child could not read (any error) is read by the build
+itself, so every error is the one the plain build gives.
 """
 
 from __future__ import annotations
@@ -11,17 +20,18 @@ import os
 import time
 
 from secretctl.core import keys as keys_mod
+from secretctl.core import valueframes
 from secretctl.core.frozen import field, mutable
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, VaultLockedError
-from secretctl.infra import detcache, journal
+from secretctl.infra import detcache, forked, journal
 from secretctl.service.base import being_rewritten
 from secretctl.service.buildthread import BackgroundBuild
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from secretctl.core.redact.forms import ValueForms
     from secretctl.service.vault import Vault
@@ -34,6 +44,9 @@ FRAGMENTS_ALL_MAX = 2000
 # while the rest is decrypted (10,000 secrets: ~0.85 s of compile CPU, ~1.5 s of decryption).
 PIPELINE_MIN = 4000
 PIPELINE_SHARE = 0.7
+# From this many keys the MCP server's first build takes a forked head start (start_feed): below
+# it the whole build takes a few hundred milliseconds, less than the SDK import it would overlap.
+FEED_MIN = 1000
 
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
@@ -45,6 +58,66 @@ class ValuesCache:
 
     by_key: dict[str, tuple[_Signature, dict[str, Secret], list[bytes]]] = field(default_factory=dict)
     forms: dict[tuple[bytes, int, int], ValueForms] = field(default_factory=dict)
+    feed: Feed | None = None  # a forked head start, taken (and closed) by the next build
+
+
+class Feed:
+    """The parent's end of a forked collector (``start_feed``): what the child has sent, by key."""
+
+    def __init__(self, stream: forked.Stream) -> None:
+        self.stream = stream
+        self._got: dict[str, valueframes.Record | None] = {}
+
+    def take(self, keys: Sequence[str]) -> dict[str, tuple[_Signature, dict[str, Secret], list[bytes]]]:
+        """The child's entries for ``keys`` (waiting for the pieces that hold them); a key it
+        skipped, or did not reach before it ended, is left out: the caller reads it itself."""
+        while any(k not in self._got for k in keys):
+            piece = self.stream.next()
+            if piece is None:
+                break
+            try:
+                self._got.update(valueframes.decode(piece))
+            except valueframes.FrameError:
+                self.close()
+                break
+        out = {}
+        for k in keys:
+            rec = self._got.pop(k, None)
+            if rec is not None:
+                out[k] = (rec[0], {label: Secret(v) for label, v in rec[1].items()}, rec[2])
+        return out
+
+    def close(self) -> None:
+        self.stream.close()
+        self._got.clear()
+
+
+def start_feed(vault: Vault) -> Feed | None:
+    """Fork the collector for ``vault``'s first all-values build (call it while this process runs
+    one thread, before starting the build); None when the vault is small or no child could be
+    had (the build then reads everything itself)."""
+    keys = vault.key_names()
+    if len(keys) < FEED_MIN:
+        return None
+    stream = forked.Stream(lambda: _produce(vault, keys))
+    return Feed(stream) if stream.forked else None
+
+
+def _produce(vault: Vault, keys: Sequence[str]) -> Iterator[bytes]:
+    """In the forked child: one frame per part of the pipelined build (values_redactor's cut)."""
+    vault.unlock().after_fork()
+    root = os.fspath(vault.root) + os.sep
+    cut = int(len(keys) * PIPELINE_SHARE) if len(keys) >= PIPELINE_MIN else len(keys)
+    for part in (keys[:cut], keys[cut:]):
+        if not part:
+            continue
+        now = time.time_ns()
+        sigs = [(_stat(root + keys_mod.secret_path(k)), _stat(root + keys_mod.meta_path(k))) for k in part]
+        got = vault.redaction_values_many(part)
+        yield valueframes.encode(
+            (k, None if isinstance(g, SecretctlError)
+             else (_trusted(sig, now), {label: v.reveal() for label, v in g[0].items()}, g[1]))
+            for k, sig, g in zip(part, sigs, got, strict=True))
 
 
 # A file changed this recently may change again within the same clock tick (bulk writes rewrite
@@ -66,13 +139,17 @@ def _stat(path: str) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str]) -> tuple[dict[str, Secret], list[bytes]]:
+def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str],
+             feed: Feed | None = None) -> tuple[dict[str, Secret], list[bytes]]:
     values: dict[str, Secret] = {}
     public: list[bytes] = []
     root = os.fspath(vault.root) + os.sep  # strings: path objects were a tenth of a 10,000-key build
+    fed = feed.take(keys) if feed is not None else {}
+    cache.by_key.update(fed)  # read and signed by the child just now
+    rest = [key for key in keys if key not in fed]
     now = time.time_ns()
-    sigs = {key: (_stat(root + keys_mod.secret_path(key)), _stat(root + keys_mod.meta_path(key))) for key in keys}
-    stale = [key for key in keys if (hit := cache.by_key.get(key)) is None or hit[0] != sigs[key]]
+    sigs = {key: (_stat(root + keys_mod.secret_path(key)), _stat(root + keys_mod.meta_path(key))) for key in rest}
+    stale = [key for key in rest if (hit := cache.by_key.get(key)) is None or hit[0] != sigs[key]]
     # One sidecar read per key and one decrypt_many call for them all (public field values live in
     # the encrypted document too). A damaged sidecar fails the build, as it always has.
     for key, got in zip(stale, vault.redaction_values_many(stale), strict=True):
@@ -118,25 +195,35 @@ def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: 
     other threads (Hyperscan compiles without the GIL) while the rest is decrypted, and the two
     are joined, so little of the compile is left once the last value is read. That needs the
     lean form, so it is taken only when the first chunk alone makes the vault lean."""
-    detcache.install()
     cache = cache if cache is not None else ValuesCache()
+    feed, cache.feed = cache.feed, None
+    try:
+        return _build(vault, cache, feed, fragment_min, fragment_value_min)
+    finally:
+        if feed is not None:
+            feed.close()
+
+
+def _build(vault: Vault, cache: ValuesCache, feed: Feed | None, fragment_min: int,
+           fragment_value_min: int) -> Redactor:
+    detcache.install()
     keys = vault.key_names()
     previous, cache.forms = cache.forms, {}
     cut = int(len(keys) * PIPELINE_SHARE) if len(keys) >= PIPELINE_MIN else len(keys)
-    values, public = _collect(vault, cache, keys[:cut])
+    values, public = _collect(vault, cache, keys[:cut], feed)
     if cut < len(keys) and len(values) > FRAGMENTS_ALL_MAX:
         first = Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
                                public=public, fragments=False, lean=True, compiled=False,
                                forms_cache=_kept_forms(cache, previous, values, fragment_min, fragment_value_min))
         compiling = BackgroundBuild(first.compile)
-        values, public = _collect(vault, cache, keys[cut:])
+        values, public = _collect(vault, cache, keys[cut:], feed)
         _prune(cache, keys)
         rest = Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min,
                               public=public, fragments=False, lean=True,
                               forms_cache=_kept_forms(cache, previous, values, fragment_min, fragment_value_min))
         return Redactor.joined([compiling.wait(), rest])
     if cut < len(keys):
-        more, public_more = _collect(vault, cache, keys[cut:])
+        more, public_more = _collect(vault, cache, keys[cut:], feed)
         values.update(more)
         public += public_more
     _prune(cache, keys)

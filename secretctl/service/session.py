@@ -106,6 +106,10 @@ class AgentSession:
 
         head = gitrepo.head(self.vault.root)
         with self._build_lock:
+            if self._build is None and not self._values.by_key:
+                # The first build: a forked head start on a big vault (allvalues.start_feed),
+                # forked here, before the build's thread, while the server still runs one thread.
+                self._values.feed = allvalues.start_feed(self.vault)
             # A failed build (the vault was locked) is tried again by the next call.
             if self._build is None or self._build.head != head or self._build.failed:
                 self._build = _Build(head, lambda: self.values_redactor(

@@ -187,3 +187,93 @@ def test_a_preload_still_importing_is_waited_for_before_the_fork(tmp_path: Path)
         "print(json.dumps({'forked': s.forked, 'threads': threading.active_count(),\n"
         "                  'loaded': sys.modules['slowmod'].LOADED}))\n")
     assert out == {"forked": True, "threads": 1, "loaded": True}
+
+
+# --------------------------------------------------------------------------- Stream
+# A child producing pieces on its own (the MCP server's head start on its first all-values build).
+
+def test_a_stream_hands_back_each_piece_in_order_then_none_and_reaps_its_child() -> None:
+    out = _scenario(
+        "def produce():\n"
+        "    for i in range(5):\n"
+        "        yield bytes([i]) * (100_000 * i)\n"  # past a pipe's buffer: read while written
+        "s = forked.Stream(produce)\n"
+        "pid = s.pid\n"
+        "got = []\n"
+        "while (p := s.next()) is not None:\n"
+        "    got.append([len(p), sorted(set(p))])\n"
+        "print(json.dumps({'forked': s.forked, 'got': got, 'reaped': s.pid == 0,\n"
+        "                  'gone': not os.path.exists(f'/proc/{pid}')}))\n")
+    assert out == {"forked": True, "got": [[0, []], [100_000, [1]], [200_000, [2]], [300_000, [3]], [400_000, [4]]],
+                   "reaped": True, "gone": True}
+
+
+def test_a_stream_whose_child_fails_ends_after_the_pieces_it_sent() -> None:
+    out = _scenario(
+        "def produce():\n"
+        "    yield b'first'\n"
+        "    raise ValueError('the caller computes the rest')\n"
+        "def killed():\n"
+        "    yield b'first'\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    yield b'never'\n"
+        "got = {}\n"
+        "for name, fn in (('raised', produce), ('killed', killed)):\n"
+        "    s = forked.Stream(fn)\n"
+        "    got[name] = [s.next().decode(), s.next(), s.next(), s.pid]\n"
+        "print(json.dumps(got))\n")
+    assert out == {"raised": ["first", None, None, 0], "killed": ["first", None, None, 0]}
+
+
+def test_a_stream_in_a_threaded_process_does_not_fork() -> None:
+    out = _scenario(
+        "gate = threading.Event()\n"
+        "t = threading.Thread(target=gate.wait); t.start()\n"
+        "s = forked.Stream(lambda: iter([b'x']))\n"
+        "gate.set(); t.join()\n"
+        "print(json.dumps({'forked': s.forked, 'next': s.next(), 'pid': s.pid}))\n")
+    assert out == {"forked": False, "next": None, "pid": 0}
+
+
+def test_a_stream_child_holds_no_descriptor_of_the_caller_and_never_outlives_its_lifetime() -> None:
+    # Its pieces are plaintext: a caller that never reads them must not leave it waiting for ever.
+    out = _scenario(
+        "forked.STREAM_LIFETIME = 1\n"
+        "held = os.open(sys.executable, os.O_RDONLY)\n"
+        "s = forked.Stream(lambda: iter([b'x' * 1_000_000]))\n"  # blocks on the full pipe
+        "time.sleep(0.3)\n"
+        "fds = sorted(int(f) for f in os.listdir(f'/proc/{s.pid}/fd'))\n"
+        "time.sleep(1.5)\n"
+        "with open(f'/proc/{s.pid}/stat') as fh:\n"
+        "    state = fh.read().rsplit(')', 1)[1].split()[0]\n"  # Z: ended, not yet reaped
+        "s.close()\n"
+        "print(json.dumps({'held': held, 'fds': fds, 'state': state}))\n")
+    fds = list(out["fds"])  # type: ignore[call-overload]  # a JSON list
+    assert out["held"] not in fds
+    assert len(fds) == 4 and fds[:3] == [0, 1, 2]
+    assert out["state"] == "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_caller_takes_its_stream_child_with_it() -> None:
+    code = (
+        "import os, sys, time\n"
+        "from secretctl.infra import forked\n"
+        "def produce():\n"
+        "    time.sleep(30)\n"
+        "    yield b'late'\n"
+        "s = forked.Stream(produce)\n"
+        "print(s.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    time.sleep(0.3)
+    assert alive(child)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 0.5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not alive(child)
