@@ -171,6 +171,12 @@ def _dispatch(argv: list[str]) -> None:
             code = mcplaunch.launch(argv, settings.environ())
             if code is not None:
                 sys.exit(code)
+            plain = mcplaunch.plain_form(argv)
+            if plain is not None:  # served here, without Typer (cli/mcpserve.py)
+                from secretctl.cli.mcpserve import serve
+
+                serve(plain[0])
+                return
     if argv == ["--version"]:
         from secretctl.cli.common import print_version
 

@@ -1,14 +1,10 @@
-"""mcp-server (alias mcp): the MCP server for agents, over stdio."""
+"""mcp-server (alias mcp): the MCP server for agents, over stdio (cli/mcpserve.py serves)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from secretctl.service import settings
 
 
 def mcp_server(
@@ -21,63 +17,10 @@ def mcp_server(
     is unlocked from SECRETCTL_PASSWORD (never a prompt: stdin is the protocol). While neither is
     there, the tools answer "vault locked". The committed .secretctl/policy.yaml decides what the
     agent may run."""
+    from secretctl.cli.mcpserve import serve
     from secretctl.cli.state import STATE
-    from secretctl.errors import VaultLockedError
-    from secretctl.service import hardening, pwhandoff
-    from secretctl.service.base import locate
-    from secretctl.service.vault import Vault
 
-    # The server lives long and runs agent commands: its environment block (readable in
-    # /proc/<pid>/environ) must not hold the password. This re-executes the server once,
-    # before it is made undumpable (an exec makes a process dumpable again).
-    held, handoff_warning = pwhandoff.take_password()
-    if handoff_warning:
-        sys.stderr.write(f"secretctl: warning: {handoff_warning}\n")
-    # The server holds the unlocked identity and every value for its whole life: no other
-    # process of this user may read its memory or environment (/proc/<pid>/mem, environ, ptrace).
-    hardening.collect_promptly()  # cycles holding a value are freed at Python's pace (cli/main.py collects less)
-    if not hardening.set_not_dumpable():
-        sys.stderr.write("secretctl: warning: could not make the server undumpable on this OS; "
-                         "same-user processes may read its memory\n")
-
-    def password() -> str:
-        pw = held
-        if not pw:
-            raise VaultLockedError("vault locked: run `secretctl unlock`",
-                                   hint="the MCP server cannot prompt (stdin is the protocol): unlock the agent, "
-                                        "or set SECRETCTL_PASSWORD in the MCP client's server config")
-        return pw
-
-    root = locate(vault or STATE.vault_dir, settings.environ(), Path.cwd())
-    from secretctl.cli.common import say
-
-    v = Vault(root, identity_path=settings.identity_path(), password=password,
-              actor=settings.get(settings.ENV_ACTOR), agent_socket=settings.agent_socket_path(), notify=say).require()
-    locked = False
-    try:
-        v.unlock()  # a wrong password fails now, with a clear message, not on the agent's first call
-    except VaultLockedError as exc:
-        locked = True
-        sys.stderr.write(f"secretctl: warning: {exc.message}; the tools answer so until you do\n")
-
-    from secretctl.service.session import AgentSession
-
-    session = AgentSession(v)
-    for w in session.warnings:
-        sys.stderr.write(f"secretctl: warning: {w}\n")
-    if not locked:
-        # On a thread: tools/list and the read tools answer meanwhile; runs wait. Locked meanwhile
-        # (the agent forgot the key): built on the first call after `unlock`. Started before the
-        # SDK import (~0.5 s of CPU): on a big vault a forked child reads and decrypts meanwhile,
-        # which it can only be forked while this process runs one thread (service/allvalues.py).
-        session.start_redactor()
-    import logging
-
-    # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
-    from secretctl.mcp.server import build_server
-
-    build_server(session).run("stdio")
+    serve(vault or STATE.vault_dir)
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,37 @@ def is_mcp(argv: list[str]) -> bool:
     return False
 
 
+def _vault_option(args: list[str], i: int) -> tuple[str, int] | None:
+    """``--vault DIR`` or ``--vault=DIR`` at ``args[i]``: (DIR, next index); None otherwise, or
+    for a value Typer might read otherwise (empty, or starting with a dash)."""
+    arg = args[i]
+    if arg == "--vault" and i + 1 < len(args):
+        value, end = args[i + 1], i + 2
+    elif arg.startswith("--vault="):
+        value, end = arg[len("--vault="):], i + 1
+    else:
+        return None
+    return (value, end) if value and not value.startswith("-") else None
+
+
+def plain_form(argv: list[str]) -> tuple[str | None] | None:
+    """``(vault,)`` for the plain forms ``[--vault DIR] mcp|mcp-server [--vault DIR]`` (the
+    command's own --vault wins, as in Typer), which cli/main.py serves without Typer; None for
+    anything else (help, another option, a repeated one), which Typer handles as always."""
+    i, vault = 0, None
+    if argv and (got := _vault_option(argv, 0)) is not None:
+        vault, i = got
+    if i >= len(argv) or argv[i] not in COMMANDS:
+        return None
+    i += 1
+    if i < len(argv):
+        got = _vault_option(argv, i)
+        if got is None or got[1] != len(argv):
+            return None
+        vault = got[0]
+    return (vault,)
+
+
 def launch(argv: list[str], environ: Mapping[str, str]) -> int | None:
     """The exit status of a warm server's child that ran ``argv``; None: serve it here."""
     from secretctl.service import settings

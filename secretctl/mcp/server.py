@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import server as _sdk_server
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
@@ -89,7 +90,14 @@ async def _call_cancellable(session: AgentSession, tool: str,
         raise
 
 
+def _logging_configured(level: str) -> None:
+    """In place of the SDK's configure_logging, which imports rich (~50 ms of a start) for a
+    handler that logging.basicConfig then drops: the server configured logging before this."""
+
+
 def build_server(session: AgentSession) -> MCPServer:
+    # The SDK's own module global, which MCPServer.__init__ calls (not re-exported: hence attr-defined).
+    _sdk_server.configure_logging = _logging_configured  # type: ignore[attr-defined,assignment]  # see above; takes any level
     server: MCPServer = MCPServer(name="secretctl", instructions=INSTRUCTIONS)
 
     @server.tool(annotations=READ_ONLY, description=(

@@ -1,7 +1,8 @@
 """`secretctl mcp-server` starts its all-values build (and on a big vault forks the collector that
 reads and decrypts for it) before it imports the MCP SDK: the SDK's import then runs beside the
-collector, and the fork happens while the server still runs one thread. Run in a fresh
-interpreter, as the installed command starts."""
+collector, and the fork happens while the server still runs one thread. Its plain forms start
+without Typer, and nothing imports rich (the SDK's logging set-up would). Run in a fresh
+interpreter, as the installed command starts; the plain forms read argv as Typer does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from secretctl.cli import mcplaunch
 from secretctl.core.secret import Secret
 from secretctl.service.vault import Vault
 
@@ -33,6 +37,7 @@ from secretctl.cli.main import main
 try:
     main()
 finally:
+    seen.append({"typer": "typer" in sys.modules, "rich": "rich" in sys.modules})
     with open(out, "w") as fh:
         json.dump(seen, fh)
 """
@@ -45,4 +50,42 @@ def test_the_build_and_its_collector_start_before_the_sdk_import(inproc: Vault, 
     proc = subprocess.run([sys.executable, "-c", SCENARIO, str(inproc.root), str(out)], stdin=subprocess.DEVNULL,
                           capture_output=True, cwd=REPO, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
-    assert json.loads(out.read_text()) == [{"sdk": False, "threads": 1, "forked": True}]
+    assert json.loads(out.read_text()) == [{"sdk": False, "threads": 1, "forked": True},
+                                           {"typer": False, "rich": False}]
+
+
+FORMS = [
+    ["mcp"], ["mcp-server"], ["--vault", "a", "mcp"], ["--vault=a", "mcp-server"], ["mcp", "--vault", "b"],
+    ["mcp-server", "--vault=b"], ["--vault", "a", "mcp", "--vault", "b"], ["--vault=a", "mcp-server", "--vault=b"],
+    # Typer's, each for its own reason (help, an unknown or repeated option, a value like an option)
+    ["mcp", "--help"], ["mcp", "--vault"], ["mcp", "--vault", "b", "--vault", "c"], ["mcp", "x"],
+    ["--vault", "-a", "mcp"], ["mcp", "--vault="], ["--vault", "a", "--vault", "b", "mcp"], ["mcpx"],
+    ["mcp", "--vault", "b", "extra"], ["--version", "mcp"],
+]
+
+
+TYPER = """
+import json, sys
+from secretctl.cli import app, mcpserve
+served = []
+mcpserve.serve = served.append
+try:
+    app.run(json.loads(sys.argv[1]))
+except SystemExit as exc:
+    print(json.dumps([exc.code, served]))
+"""
+
+
+@pytest.mark.parametrize("argv", [f for f in FORMS if mcplaunch.plain_form(f) is not None], ids=" ".join)
+def test_a_plain_form_serves_the_vault_typer_would(argv: list[str]) -> None:
+    form = mcplaunch.plain_form(argv)
+    assert form is not None
+    # A fresh interpreter: the Typer app keeps only the command it ran.
+    proc = subprocess.run([sys.executable, "-c", TYPER, json.dumps(argv)], capture_output=True, cwd=REPO, timeout=60,
+                          check=True)
+    assert json.loads(proc.stdout.decode().splitlines()[-1]) == [0, [form[0]]]
+
+
+def test_the_plain_forms_are_the_ones_listed() -> None:
+    taken = [argv for argv in FORMS if mcplaunch.plain_form(argv) is not None]
+    assert taken == FORMS[:8]

@@ -38,7 +38,7 @@ def test_processes_that_hold_values_for_long_collect_at_pythons_pace() -> None:
     cycle holding a value is freed promptly. A fresh interpreter's pace is the one restored."""
     import inspect
 
-    from secretctl.cli import mcp, warm
+    from secretctl.cli import mcpserve, warm
     from secretctl.infra import unlock_agent
 
     fresh = subprocess.run([sys.executable, "-c", "import gc; print(*gc.get_threshold())"], capture_output=True,
@@ -48,7 +48,7 @@ def test_processes_that_hold_values_for_long_collect_at_pythons_pace() -> None:
             "print(*gc.get_threshold())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True).stdout.split()
     assert tuple(map(int, out)) == hardening.PYTHON_GC_THRESHOLD
-    for fn in (mcp, warm.main, unlock_agent.serve_foreground):
+    for fn in (mcpserve, warm.main, unlock_agent.serve_foreground):
         assert "hardening.collect_promptly()" in inspect.getsource(fn), fn
 
 
