@@ -25,7 +25,7 @@ from secretctl.core.frozen import field, mutable
 from secretctl.core.redact import Redactor
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, VaultLockedError
-from secretctl.infra import detcache, forked, journal
+from secretctl.infra import detcache, journal
 from secretctl.service.base import being_rewritten
 from secretctl.service.buildthread import BackgroundBuild
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not 
     from collections.abc import Iterator, Sequence
 
     from secretctl.core.redact.forms import ValueForms
+    from secretctl.infra import forked
     from secretctl.service.vault import Vault
 
 # Past this many values the all-values redactor is lean: no fragments and no base64 literals, 2
@@ -99,6 +100,8 @@ def start_feed(vault: Vault) -> Feed | None:
     keys = vault.key_names()
     if len(keys) < FEED_MIN:
         return None
+    from secretctl.infra import forked  # imports typing: only the MCP server's start gets here (hooks use this module)
+
     stream = forked.Stream(lambda: _produce(vault, keys))
     return Feed(stream) if stream.forked else None
 
