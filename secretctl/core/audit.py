@@ -9,10 +9,10 @@ keys and argv as the user wrote them (``$NAME`` unexpanded).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
+from secretctl.core.digest import sha256
 from secretctl.core.frozen import frozen
 from secretctl.errors import VaultCorruptError
 
@@ -77,7 +77,7 @@ def _freeze(v: Any) -> Any:
 
 
 def line_hash(line: bytes) -> str:
-    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+    return sha256(line.rstrip(b"\n")).hexdigest()
 
 
 def encode_record(record: AuditRecord, prev_hash: str) -> bytes:

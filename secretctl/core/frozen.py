@@ -76,9 +76,18 @@ def _make(cls: _T, *, is_frozen: bool, kw_only: bool) -> _T:
     for n in names:
         value = f"_d_{n}.make() if {n} is _d_{n} else {n}" if isinstance(defaults.get(n), _Factory) else n
         lines.append(f"\n    _set(self, {n!r}, {value})" if is_frozen else f"\n    self.{n} = {value}")
-    # As dataclasses does: a generated __init__ is as fast as a written one.
+    # As dataclasses does: a generated __init__ is as fast as a written one. It is compiled when
+    # the first record is made, not when the class is (each compile is ~30 us, and most record
+    # classes a short command imports never get an instance: a `set` makes 7 of its 26).
     body = "".join(lines) or "\n    pass"
-    exec(f"def __init__(self, {params}):{body}\n", ns)  # noqa: S102 - the source is built from the class's own field names
+    source = f"def __init__(self, {params}):{body}\n"
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        exec(source, ns)  # noqa: S102 - the source is built from the class's own field names
+        made = ns["__init__"]
+        made.__qualname__ = f"{cls.__qualname__}.__init__"
+        setattr(cls, "__init__", made)  # noqa: B010 - mypy refuses assigning a method
+        made(self, *args, **kwargs)
 
     def values(self: Any) -> tuple[Any, ...]:
         return tuple(getattr(self, n) for n in names)
@@ -94,8 +103,8 @@ def _make(cls: _T, *, is_frozen: bool, kw_only: bool) -> _T:
     def __hash__(self: Any) -> int:
         return hash(values(self))
 
-    ns["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
-    methods: list[tuple[str, Any]] = [("__init__", ns["__init__"]), ("__repr__", __repr__), ("__eq__", __eq__)]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    methods: list[tuple[str, Any]] = [("__init__", __init__), ("__repr__", __repr__), ("__eq__", __eq__)]
     if is_frozen:
         methods += [("__hash__", __hash__), ("__setattr__", _setattr), ("__delattr__", _delattr)]
     else:

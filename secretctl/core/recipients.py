@@ -13,10 +13,10 @@ The nearest file going up from a secret's directory names its recipients.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 
+from secretctl.core.digest import sha256
 from secretctl.core.frozen import frozen
 from secretctl.errors import UsageError, VaultCorruptError
 
@@ -168,5 +168,5 @@ def parse_recipients_file(data: bytes, *, source: str) -> RecipientsFile:
 def fingerprint(recipients: Iterable[Recipient]) -> str:
     """A stable hash of a recipient set: order, names and ssh comments do not matter."""
     texts = sorted({r.text for r in recipients})
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    digest = sha256("\n".join(texts).encode()).hexdigest()
     return "sha256:" + digest[:32]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from secretctl.core.digest import sha1, sha256
 from secretctl.infra.gitrepo import common_dir, git, run
 
 
@@ -61,7 +62,6 @@ def object_sizes(root: Path, oids: Sequence[str]) -> dict[str, int]:
 def tree_of(root: Path, commit: str) -> str:
     """The tree id of ``commit``. A commit made here a moment ago is a loose object, read from
     disk (zlib, its id checked) without starting git; a packed one costs a `git rev-parse`."""
-    import hashlib
     import zlib
 
     path = common_dir(root) / "objects" / commit[:2] / commit[2:]
@@ -70,8 +70,8 @@ def tree_of(root: Path, commit: str) -> str:
             raw = zlib.decompress(fh.read())
     except (OSError, ValueError, zlib.error):
         raw = b""
-    algo = "sha1" if len(commit) == 40 else "sha256"
-    if raw.startswith(b"commit ") and hashlib.new(algo, raw).hexdigest() == commit:
+    digest = sha1 if len(commit) == 40 else sha256
+    if raw.startswith(b"commit ") and digest(raw).hexdigest() == commit:
         body = raw.split(b"\0", 1)[1]
         if body.startswith(b"tree "):
             return body[5 : body.index(b"\n")].decode()

@@ -12,6 +12,7 @@ import os
 import time
 
 from secretctl.core import jsonfast  # not json: its import of re costs `get`'s fast path ~9 ms
+from secretctl.core.digest import sha256
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and pathlib cost `get`'s fast path about 20 ms of imports: for mypy only
@@ -61,11 +62,9 @@ def access_line(ts: str, actor: str, action: str, keys: Sequence[str], **details
 def spool_file(root: str) -> str:
     """Where records wait instead when the vault cannot be written: in the user's data dir, named
     by the vault's real path."""
-    import hashlib
-
     from secretctl.infra import settings
 
-    name = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]
+    name = sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:32]
     return os.path.join(settings.access_spool_dir(), f"{name}.jsonl")
 
 
@@ -86,14 +85,12 @@ def digest_key(identity: str) -> bytes:
     """The key of the access log's argument digests: derived from this member's identity file
     (never committed), so the log cannot be searched for guesses by anyone who only has the
     repository."""
-    import hashlib
-
     try:
         with open(identity, "rb") as fh:
             seed = fh.read()
     except OSError:
         seed = os.urandom(32)  # no identity file: digests are only comparable within this process
-    return hashlib.sha256(b"secretctl access-log key v1\0" + seed).digest()
+    return sha256(b"secretctl access-log key v1\0" + seed).digest()
 
 
 def digest(key: bytes, text: str) -> str:

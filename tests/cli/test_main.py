@@ -346,7 +346,8 @@ GIT_STARTS = [["hook", "pre-commit"], ["hook", "pre-push", "origin", "git@exampl
 @pytest.mark.parametrize("argv", GIT_STARTS, ids=lambda a: a[-1] if a[0] == "merge-driver" else " ".join(a[:2]))
 def test_what_git_starts_imports_only_its_own_check(stocked: Member, vault_dir: Path, argv: list[str]) -> None:
     """git starts these once per commit, push, diffed or merged file: none imports typing or
-    dataclasses (~15 ms a start), nor service/team's sync and audit; with nothing staged that a
+    dataclasses (~15 ms a start) or hashlib (OpenSSL, ~2 ms), nor service/team's sync and audit;
+    with nothing staged that a
     value could hide in, the pre-commit check decrypts nothing and builds no redactor."""
     if argv[0] == "textconv":
         argv = ["textconv", str(vault_dir / argv[1])]
@@ -354,7 +355,7 @@ def test_what_git_starts_imports_only_its_own_check(stocked: Member, vault_dir: 
         side = (vault_dir / "db/main.meta.yaml").read_bytes()
         for name in argv[2:5]:
             (vault_dir / name).write_bytes(side)
-    watched = ["typing", "dataclasses", "secretctl.service.team", "hyperscan", "pyrage"]
+    watched = ["typing", "dataclasses", "hashlib", "secretctl.service.team", "hyperscan", "pyrage"]
     code = (f"import sys; sys.argv = ['secretctl', *{argv!r}]\nfrom secretctl.cli import main\n"
             "try:\n    main.main()\n"
             f"finally:\n    print(*[m for m in {watched!r} if m in sys.modules], file=sys.stderr)")
@@ -377,13 +378,15 @@ def test_the_pre_commit_check_still_reads_values_when_plain_text_is_staged(stock
 
 def test_a_set_never_imports_typing(stocked: Member, vault_dir: Path) -> None:
     """A `set` (the Vault, the journal, the commit) runs without the typing module: its import
-    costs every start ~3 ms, and annotations need it for mypy only."""
+    costs every start ~3 ms, and annotations need it for mypy only. Nor hashlib: its OpenSSL
+    costs ~2 ms, for a few short hashes CPython's own SHA modules make (core/digest.py)."""
     code = ("import sys; sys.argv = ['secretctl', 'set', 'new/typed']\nfrom secretctl.cli import main\n"
             "try:\n    main.main()\n"
-            "finally:\n    print('typing' in sys.modules, 'secretctl.service.vault' in sys.modules, file=sys.stderr)")
+            "finally:\n    print('typing' in sys.modules, 'hashlib' in sys.modules,"
+            " 'secretctl.service.vault' in sys.modules, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=stocked.env, cwd=stocked.home,
                          timeout=60, input=b"typed-Value-1\n")
-    assert out.stderr.strip().endswith(b"False True"), out.stderr
+    assert out.stderr.strip().endswith(b"False False True"), out.stderr
 
 
 def test_the_typer_check_can_see_typer(stocked: Member, vault_dir: Path) -> None:

@@ -4,6 +4,8 @@ the dataclasses they were."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 
@@ -120,3 +122,34 @@ def test_the_set_path_imports_no_dataclasses(tmp_path: object) -> None:
             "print(sorted(m for m in ('dataclasses', 'inspect', 'ast', 'typing') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_init_is_compiled_when_the_first_record_is_made() -> None:
+    """Class creation compiles nothing (most record classes a short command imports are never
+    made); the first record compiles the class's __init__, later ones reuse it. Seen through
+    Python's audit events, in a fresh interpreter."""
+    code = ("import sys\nevents = []\nsys.addaudithook(lambda e, a: events.append(e) if e in ('compile', 'exec') "
+            "else None)\nfrom secretctl.core.frozen import frozen\nn = len(events)\n"
+            "@frozen\nclass R:\n    a: int\n    b: str = 'x'\n"
+            "print(len(events) - n)\nR(1)\nprint(len(events) - n)\nR(2, 'y')\nprint(len(events) - n)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["0", "2", "2"], out  # one compile and one exec, once
+
+
+def test_the_first_record_made_may_be_a_subclass_or_a_refused_call() -> None:
+    @frozen
+    class Base:
+        a: int
+
+    class Plain(Base):
+        pass
+
+    @frozen
+    class Sub(Base):
+        b: int = 0
+
+    with pytest.raises(TypeError):
+        Base()  # type: ignore[call-arg]  # the point: refused on the first call too
+    assert Plain(1).a == 1 and Base(2) == Base(2) and Plain(3).a == 3
+    assert Sub(1, 2) == Sub(1, 2) and Sub(1).b == 0 and Base(4).a == 4
+    assert Base.__init__.__qualname__.endswith("Base.__init__") and Sub.__init__.__qualname__.endswith("Sub.__init__")
