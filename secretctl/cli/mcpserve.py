@@ -6,22 +6,25 @@ twice that with SECRETCTL_PASSWORD, whose hand-off restarts the process."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from secretctl.service import settings
 
 
 def serve(vault: str | None) -> None:
     """Serve the vault (``vault``: the --vault given, else None) until the client closes stdin."""
-    from secretctl.errors import VaultLockedError
     from secretctl.service import hardening, pwhandoff
-    from secretctl.service.base import locate
-    from secretctl.service.vault import Vault
 
     # The server lives long and runs agent commands: its environment block (readable in
     # /proc/<pid>/environ) must not hold the password. This re-executes the server once,
-    # before it is made undumpable (an exec makes a process dumpable again).
+    # before it is made undumpable (an exec makes a process dumpable again), and before the
+    # imports below: the process it replaces would import them for nothing.
     held, handoff_warning = pwhandoff.take_password()
+    from pathlib import Path
+
+    from secretctl.errors import VaultLockedError
+    from secretctl.service.base import locate
+    from secretctl.service.vault import Vault
+
     if handoff_warning:
         sys.stderr.write(f"secretctl: warning: {handoff_warning}\n")
     # The server holds the unlocked identity and every value for its whole life: no other

@@ -89,3 +89,25 @@ def test_a_plain_form_serves_the_vault_typer_would(argv: list[str]) -> None:
 def test_the_plain_forms_are_the_ones_listed() -> None:
     taken = [argv for argv in FORMS if mcplaunch.plain_form(argv) is not None]
     assert taken == FORMS[:8]
+
+
+HANDOFF = """
+import json, os, sys
+sys.argv = ["secretctl", "mcp-server", "--vault", sys.argv[1]]
+def execve(*args):
+    print(json.dumps(sorted(m for m in ("pathlib", "typer", "secretctl.service.vault", "mcp") if m in sys.modules)))
+    os._exit(0)
+os.execve = execve
+from secretctl.cli.main import main
+main()
+"""
+
+
+def test_the_password_hand_off_restarts_the_server_before_its_imports(inproc: Vault) -> None:
+    # With SECRETCTL_PASSWORD the server restarts itself without it at once: the first process
+    # imports neither Typer, the vault, pathlib nor the SDK (only the second one needs them).
+    env = {**os.environ, "SECRETCTL_PASSWORD": "not-needed-here", "SECRETCTL_WARM": "0"}
+    proc = subprocess.run([sys.executable, "-c", HANDOFF, str(inproc.root)], stdin=subprocess.DEVNULL, env=env,
+                          capture_output=True, cwd=REPO, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout.decode().splitlines()[-1]) == []
