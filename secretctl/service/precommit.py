@@ -16,6 +16,7 @@ from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
 from secretctl.errors import SecretctlError
 from secretctl.infra import detcache, gitobjects, gitrepo, settings
 from secretctl.infra import identity as identity_mod
+from secretctl.service import keywalk
 from secretctl.service.allvalues import values_redactor
 
 TYPE_CHECKING = False
@@ -76,7 +77,7 @@ def cheap_to_decrypt(vault: Vault) -> bool:
         if (identity_mod.is_protected(vault.identity_path.read_bytes()) and not settings.get(settings.ENV_PASSWORD)
                 and vault.agent_identity() is None):
             return False
-        return len(vault.key_names()) <= AUTO_DEEP_MAX
+        return keywalk.count_upto(str(vault.root), AUTO_DEEP_MAX) <= AUTO_DEEP_MAX
     except (OSError, SecretctlError):
         return False
 

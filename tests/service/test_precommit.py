@@ -3,6 +3,7 @@ govern them (``:path``), never the whole index; `check --staged` agrees with it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from secretctl.core.hookcheck import Problem
 from secretctl.core.secret import Secret
 from secretctl.infra import gitrepo, identity
-from secretctl.service import precommit
+from secretctl.service import keywalk, precommit
 from secretctl.service.vault import Vault
 from tests.conftest import git
 
@@ -91,3 +92,23 @@ def test_a_protected_identity_without_a_password_skips_the_value_check(stocked: 
     assert precommit.check_staged(stocked, deep=None) == []
     assert _reasons(precommit.check_staged(stocked, deep=True)) == [
         "README.md: contains the value of team/db in plaintext"]
+
+
+def test_small_enough_is_counted_without_reading_every_folder(stocked: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    stocked.import_entries([(f"f{i}/k{j}", Secret(b"v-%d-%d" % (i, j))) for i in range(6) for j in range(2)])
+    total = len(stocked.key_names())  # 14
+    assert keywalk.count_upto(str(stocked.root), total) == total
+    read: list[str] = []
+    real = os.listdir
+
+    def listing(path: str) -> list[str]:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(keywalk.os, "listdir", listing)
+    assert keywalk.count_upto(str(stocked.root), 3) > 3
+    assert len(read) < 9  # of 9 folders (the root, app, team, f0..f5): it stopped early
+    monkeypatch.setattr(precommit, "AUTO_DEEP_MAX", total)
+    assert precommit.cheap_to_decrypt(stocked)
+    monkeypatch.setattr(precommit, "AUTO_DEEP_MAX", total - 1)
+    assert not precommit.cheap_to_decrypt(stocked)
