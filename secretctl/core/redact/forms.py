@@ -23,6 +23,7 @@ grown against the value and checked (redactor.py). Computed once per value (call
 from __future__ import annotations
 
 import base64
+import re
 
 from secretctl.core.frozen import frozen
 from secretctl.core.redact.views import skeleton_text
@@ -32,6 +33,10 @@ SKEL_MIN = 8
 B64_SKEL_MIN = 9
 SHORT_VALUE = 20  # below this, encodings are also written out whole (base32 runs are decoded from 32)
 FRAGMENT_LONG = 16
+# A skeleton fragment made only of lower-case letters and the capitals starting words (a stretch of
+# ``Production-Release`` of a value, or of a self-similar one) needs this many characters: two
+# ordinary words in a row are often 16 letters.
+SKEL_WORDS_LONG = 24
 ANCHOR_STRIDE = 3
 _SEPARATORS = (" ", "-", ".", ",", ":", "_", "|", "\t", "/")
 _URL_PUNCT = set(":/.-_@?=&%+#~")
@@ -45,6 +50,9 @@ class ValueForms:
     skel: tuple[Form, ...]
     anchors: tuple[tuple[bytes, int], ...] = ()  # (window of the value, its offset): fragment anchors
     windows: tuple[bytes, ...] = ()  # every fragment window: what a stream must hold back
+    skeleton: bytes = b""  # the value's skeleton, when it has skeleton fragments
+    skel_anchors: tuple[tuple[bytes, int], ...] = ()  # windows of the skeleton: fragments in the skeleton views
+    skel_windows: tuple[bytes, ...] = ()  # every skeleton fragment window: what a stream must hold back
 
 
 def anchor_width(fragment_min: int) -> int:
@@ -78,6 +86,45 @@ def fragment_ok(stretch: bytes, fragment_min: int) -> bool:
     if len(stretch) >= max(FRAGMENT_LONG, fragment_min):
         return True
     return len(stretch) >= fragment_min and not _uninformative(stretch.decode("utf-8", errors="replace"))
+
+
+_WORD_RUN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
+_WORDLIKE = re.compile(rb"(?:[A-Z]?[a-z]{2,})+|[A-Z]+")
+
+
+def marks(value: bytes) -> bytes:
+    """For each byte of ``value``, 1 where a character tells more than an ordinary word would:
+    a digit, a capital, a non-ASCII character (its first byte). Not marked: lower-case letters,
+    punctuation, and the capitals of a word, a run of 3+ letters between non-alphanumerics that
+    reads as lower, Title, camel or all-caps case (``Welcome-Back``, ``SuperSecret``,
+    ``API_TOKEN``; not ``Zq8v``, whose letters touch a digit, nor ``NKcbAdf``)."""
+    out = bytearray(len(value))
+    for i, c in enumerate(value):
+        if 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or c >= 0xC0:
+            out[i] = 1
+    for m in _WORD_RUN.finditer(value):
+        if _WORDLIKE.fullmatch(m.group()):
+            out[m.start() : m.end()] = bytes(m.end() - m.start())
+    return bytes(out)
+
+
+def skeleton_fragment_ok(skel: bytes, marked: int, fragment_min: int) -> bool:
+    """Whether ``skel`` (a stretch of the value's skeleton, found in a skeleton view: case and
+    separators unknown) counts as a fragment; ``marked``: how many characters of the value it
+    stands for are marked (``marks``).
+
+    ``fragment_min`` characters with 5 distinct and 2 marked; or ``FRAGMENT_LONG`` with one marked
+    (self-similar values: longer fragments, not none); or ``SKEL_WORDS_LONG`` whatever they are
+    (two ordinary words of a value, ``production release``, are often 16 letters). Characters,
+    not bytes: a UTF-8 character counts once."""
+    chars = sum(1 for b in skel if not 0x80 <= b < 0xC0)
+    if chars < fragment_min:
+        return False
+    if chars >= max(SKEL_WORDS_LONG, fragment_min):
+        return True
+    if chars >= max(FRAGMENT_LONG, fragment_min):
+        return marked >= 1
+    return marked >= 2 and len(set(skel.decode("utf-8", errors="ignore"))) >= 5
 
 
 def _written_out(value: bytes) -> list[Form]:
@@ -132,19 +179,28 @@ def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 1
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    anchors: list[tuple[bytes, int]] = []
-    windows: list[bytes] = []
-    if not lean and len(text if text is not None else value) >= fragment_value_min:
-        # Fragments are found from anchors (a few literals per value instead of one per window) and
-        # checked against the value around the anchor (redactor.py): compiling one literal per
-        # window cost Hyperscan 5 s for 1,000 values.
-        width = anchor_width(fragment_min)
-        starts = list(range(0, len(value) - width + 1, ANCHOR_STRIDE))
-        if starts and starts[-1] != len(value) - width:
-            starts.append(len(value) - width)
-        anchors = [(value[i : i + width], i) for i in starts]
-        windows = [value[i : i + fragment_min] for i in range(len(value) - fragment_min + 1)]
-    return ValueForms(_dedup(raw), _dedup(skel), tuple(anchors), tuple(windows))
+    if lean or len(text if text is not None else value) < fragment_value_min:
+        return ValueForms(_dedup(raw), _dedup(skel))
+    # Fragments are found from anchors (a few literals per value instead of one per window) and
+    # checked against the value around the anchor (redactor.py): compiling one literal per
+    # window cost Hyperscan 5 s for 1,000 values. The same for the value's skeleton, matched in
+    # the skeleton views: a fragment in another case, spaced out, reversed, full-width...
+    anchors, windows = _anchors(value, fragment_min)
+    if len(s) < fragment_min:
+        return ValueForms(_dedup(raw), _dedup(skel), anchors, windows)
+    skel_anchors, skel_windows = _anchors(s, fragment_min)
+    return ValueForms(_dedup(raw), _dedup(skel), anchors, windows, s, skel_anchors, skel_windows)
+
+
+def _anchors(value: bytes, fragment_min: int) -> tuple[tuple[tuple[bytes, int], ...], tuple[bytes, ...]]:
+    """Windows of ``anchor_width`` bytes every ``ANCHOR_STRIDE`` (the last one flush with the end),
+    with their offsets; and every ``fragment_min``-byte window (what a stream holds back)."""
+    width = anchor_width(fragment_min)
+    starts = list(range(0, len(value) - width + 1, ANCHOR_STRIDE))
+    if starts and starts[-1] != len(value) - width:
+        starts.append(len(value) - width)
+    windows = tuple(value[i : i + fragment_min] for i in range(len(value) - fragment_min + 1))
+    return tuple((value[i : i + width], i) for i in starts), windows
 
 
 def _dedup(forms: list[Form]) -> tuple[Form, ...]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from secretctl.core.redact import decode, detectors, views
 from secretctl.core.redact.engine import LiteralSet, literal_pair
-from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok
+from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok, marks, skeleton_fragment_ok
 from secretctl.core.redact.matches import Match, apply
 from secretctl.core.redact.shapes import Shapes
 from secretctl.core.secret import Secret
@@ -49,12 +49,13 @@ class _Prefixes:
         self.maxlen = max((len(p) for p in self._sorted), default=0)
         self._heads: list[set[bytes]] = [set(), *({p[:n] for p in self._sorted} for n in range(1, 5))]
 
-    def longest_suffix(self, view: bytes) -> int:
+    def longest_suffix(self, view: bytes, least: int = 1) -> int:
+        """The longest suffix of ``view`` that is a prefix of a pattern (0 if none is ``least`` long)."""
         if not self._sorted:
             return 0
         tail = view[len(view) - min(len(view), self.maxlen - 1):]
         srt, heads = self._sorted, self._heads
-        for s in range(len(tail)):  # ascending: the first that fits is the longest suffix
+        for s in range(len(tail) - least + 1):  # ascending: the first that fits is the longest suffix
             rest = tail[s:]
             head = rest[:4]
             if head not in heads[len(head)]:
@@ -65,6 +66,11 @@ class _Prefixes:
         return 0
 
 
+# After a pause, a tail is held as the start of a skeleton fragment only from this many skeleton
+# characters: one or two letters end most words (a prompt, a line without its newline) and
+# start some window of a value's skeleton, forwards or backwards. What it gives up, a fragment cut
+# by a pause after its first 1-3 characters, an agent gets as easily from two calls.
+IDLE_SKEL_WINDOW = 4
 # A read at least this long has its detector scans run on the scan thread (worker.py); below it
 # the hand-over (two thread switches) costs more than the overlap saves.
 PARALLEL_MIN = 16 * 1024
@@ -107,6 +113,9 @@ class _Index:
         self.owners: list[list[tuple[int, int]]] = []
         self.values: list[tuple[str, bytes]] = []  # (label, value) by number
         self.windows: list[bytes] = []
+        # The skeleton index's anchors are windows of a value's skeleton: ``skeletons`` by value
+        # number (the raw index's), owners (value number, offset) as above.
+        self.skeletons: list[bytes] = []
         self.fragment_min = fragment_min
         self.public = public
 
@@ -121,7 +130,7 @@ class Finder:
     def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
         raise NotImplementedError
 
-    def holdback(self, tail: bytes) -> int:
+    def holdback(self, tail: bytes, *, idle: bool = False) -> int:
         raise NotImplementedError
 
     def redact(self, data: bytes) -> bytes:
@@ -146,6 +155,8 @@ class Redactor(Finder):
         self._n_plain = len(raw.patterns)
         self._owners, self._values = raw.owners, raw.values
         self._fragment_min, self._public = raw.fragment_min, raw.public
+        self._skeletons = skel.skeletons
+        self._marks: dict[int, bytes] = {}  # value number -> forms.marks of it, made at its first hit
         skel_literals = skel.patterns
         # Which skeleton literals are a value's skeleton written backwards (1) rather than forwards.
         self._skel_back = bytes(len(skel.patterns))
@@ -157,10 +168,14 @@ class Redactor(Finder):
             skel_literals = skel.patterns + [p[::-1] for p in skel.patterns]
             self._skel_meta = skel.meta + [(label, "reversed") for label, _ in skel.meta]
             self._skel_back += b"\x01" * len(skel.patterns)
-        self._raw, self._skel = literal_pair(raw.patterns + raw.anchors, skel_literals, compiled=compiled)
+        self._skel_plain = len(skel_literals)
+        # Skeleton anchors follow: owners (value number, offset in its skeleton, backwards); a
+        # merged set holds each anchor backwards too (offset in the reversed skeleton).
+        anchors, self._skel_owners = _skeleton_anchors(skel, merged=not self._reversed_scan)
+        self._raw, self._skel = literal_pair(raw.patterns + raw.anchors, skel_literals + anchors, compiled=compiled)
         self._shapes = Shapes.get() if shapes and (credentials or raw.patterns or skel.patterns) else None
         self._credentials = credentials
-        self._prefix_sources = (raw.patterns + raw.windows, skel.patterns)
+        self._prefix_sources = (raw.patterns + raw.windows, skel.patterns, skel.windows)
         self.maxlen = max((max(map(len, group), default=0) for group in self._prefix_sources), default=0)
         self.compiled = compiled
         self.has_fragments = bool(raw.anchors)
@@ -190,7 +205,9 @@ class Redactor(Finder):
         pub = tuple(p for p in public if len(p) >= PUBLIC_MIN)
         raw, skel = _Index(fragment_min=fragment_min, public=pub), _Index()
         anchor_at: dict[bytes, int] = {}
+        skel_at: dict[bytes, int] = {}
         windows: set[bytes] = set()
+        skel_windows: set[bytes] = set()
         for label, secret in secrets.items():
             value = secret.reveal()
             if len(value.translate(None, b"\r\n\x08")) < MIN_REDACTABLE:
@@ -215,17 +232,22 @@ class Redactor(Finder):
                 vid = len(raw.values)
                 raw.values.append((label, value))
                 windows.update(forms.windows)
-                for p, off in forms.anchors:
-                    if p not in anchor_at:
-                        anchor_at[p] = len(raw.anchors)
-                        raw.anchors.append(p)
-                        raw.owners.append([])
-                    raw.owners[anchor_at[p]].append((vid, off))
+                skel.skeletons.append(forms.skeleton)
+                skel_windows.update(forms.skel_windows)
+                anchor_groups = ((raw, anchor_at, forms.anchors), (skel, skel_at, forms.skel_anchors))
+                for index, at, anchors in anchor_groups:
+                    for p, off in anchors:
+                        if p not in at:
+                            at[p] = len(index.anchors)
+                            index.anchors.append(p)
+                            index.owners.append([])
+                        index.owners[at[p]].append((vid, off))
         for (kind, p), (label, form, _) in best.items():
             idx = raw if kind == 0 else skel
             idx.patterns.append(p)
             idx.meta.append((label, form))
         raw.windows = list(windows)  # _Prefixes sorts them, when a stream first needs them
+        skel.windows = list(skel_windows)
         made = cls(raw, skel, credentials=credentials, shapes=detect, compiled=compiled)
         made.lean = lean or not fragments
         made.labels = frozenset(secrets)
@@ -268,10 +290,11 @@ class Redactor(Finder):
         made._raw_meta = [m for p in parts for m in p._raw_meta]
         made._skel_meta = [m for p in parts for m in p._skel_meta]
         made._skel_back = b"".join(p._skel_back for p in parts)
+        made._skel_plain, made._skel_owners = len(made._skel), []  # no fragments: every literal is plain
         made._reversed_scan = any(p._reversed_scan for p in parts)
         made._n_plain = len(made._raw)
         made._prefix_sources = ([x for p in parts for x in p._prefix_sources[0]],
-                                [x for p in parts for x in p._prefix_sources[1]])
+                                [x for p in parts for x in p._prefix_sources[1]], [])
         made.maxlen = max(p.maxlen for p in parts)
         made.lean = any(p.lean for p in parts)
         made.labels = frozenset().union(*(p.labels for p in parts))
@@ -279,10 +302,12 @@ class Redactor(Finder):
         return made
 
     @functools.cached_property
-    def _prefixes(self) -> tuple[_Prefixes, _Prefixes, _Prefixes]:
-        """(raw, skeleton, reversed skeleton): only a stream needs them (``holdback``)."""
-        raw, skel = self._prefix_sources
-        return _Prefixes(raw), _Prefixes(skel), _Prefixes(p[::-1] for p in skel)
+    def _prefixes(self) -> tuple[_Prefixes, tuple[_Prefixes, _Prefixes], tuple[_Prefixes, _Prefixes]]:
+        """(raw, (skeleton, reversed), (skeleton fragment windows, reversed)): only a stream needs
+        them (``holdback``)."""
+        raw, skel, windows = self._prefix_sources
+        return (_Prefixes(raw), (_Prefixes(skel), _Prefixes(p[::-1] for p in skel)),
+                (_Prefixes(windows), _Prefixes(p[::-1] for p in windows)))
 
     @property
     def pattern_count(self) -> int:
@@ -312,42 +337,82 @@ class Redactor(Finder):
         """Grow each anchor hit against its value: a long enough, informative stretch is a fragment."""
         out: list[Match] = []
         reach: dict[int, int] = {}  # value number -> end of the stretch last found for it
-        n = len(data)
         for a, s, e in sorted(anchored, key=lambda h: h[1]):
             for vid, off in self._owners[a]:
                 if reach.get(vid, -1) >= e:
                     continue  # inside a stretch already grown
                 label, value = self._values[vid]
-                lo, j = s, off
-                while lo > 0 and j > 0 and data[lo - 1] == value[j - 1]:
-                    lo -= 1
-                    j -= 1
-                hi, k = e, off + (e - s)
-                while hi < n and k < len(value) and data[hi] == value[k]:
-                    hi += 1
-                    k += 1
+                lo, hi, j, k = _grow(data, s, e, value, off)
                 reach[vid] = hi
                 stretch = value[j:k]
                 if not fragment_ok(stretch, self._fragment_min):
                     continue
-                if self._public and _mostly_public(stretch, value, self._public, self._fragment_min):
+                if self._public and _mostly_public(value, j, k, self._public, self._fragment_min):
                     continue
                 out.append(Match(lo, hi, label, "exact" if k - j == len(value) else "fragment", name))
         return out
 
     def _skel_matches(self, view: views.View, name: str) -> list[Match]:
         data = view.data
-        meta = self._skel_meta
-        found = [Match(s, e, *meta[i], name) for i, s, e in self._skel.scan(data)]
+        meta, plain = self._skel_meta, self._skel_plain
+        hits = self._skel.scan(data)
+        found = [Match(s, e, *meta[i], name) for i, s, e in hits if i < plain]
+        if len(hits) > len(found):
+            found += self._skel_fragments(data, [(i - plain, s, e) for i, s, e in hits if i >= plain], name, False)
         if self._reversed_scan:
             # Only the literals written forwards: one held backwards, found in the reversed
             # skeleton, is a forwards form the scan above has found already.
             n, back = len(data), self._skel_back
+            rdata = data[::-1]
+            hits = self._skel.scan(rdata)
             found += [Match(n - e, n - s, meta[i][0], "reversed", name)
-                      for i, s, e in self._skel.scan(data[::-1]) if not back[i]]
+                      for i, s, e in hits if i < plain and not back[i]]
+            anchored = [(i - plain, s, e) for i, s, e in hits if i >= plain]
+            if anchored:
+                found += [Match(n - m.end, n - m.start, m.label, m.form, name)
+                          for m in self._skel_fragments(rdata, anchored, name, True)]
         if not found:
             return []
         return [Match(*view.span(m.start, m.end), m.label, m.form, m.view) for m in _merge(found)]
+
+    def _skel_fragments(self, data: bytes, anchored: list[tuple[int, int, int]], name: str,
+                        reversed_data: bool) -> list[Match]:
+        """Skeleton anchor hits grown against the value's skeleton (or, for an anchor held
+        backwards or found in the reversed skeleton, against it reversed): a stretch that
+        ``skeleton_fragment_ok`` accepts is a fragment, in any case, spacing, compatibility form."""
+        out: list[Match] = []
+        reach: dict[tuple[int, bool], int] = {}
+        for a, s, e in sorted(anchored, key=lambda h: h[1]):
+            for vid, off, back in self._skel_owners[a]:
+                backwards = back != reversed_data  # the data and the target run opposite ways
+                if back and reversed_data:
+                    continue  # a backwards anchor in the reversed skeleton: forwards, found already
+                if reach.get((vid, backwards), -1) >= e:
+                    continue
+                skel = self._skeletons[vid]
+                target = skel[::-1] if back else skel
+                lo, hi, j, k = _grow(data, s, e, target, off)
+                reach[(vid, backwards)] = hi
+                if back:
+                    j, k = len(skel) - k, len(skel) - j
+                while j < k and 0x80 <= skel[j] < 0xC0:  # a character cut at either end does not count
+                    j += 1
+                while k < len(skel) and k > j and 0x80 <= skel[k] < 0xC0:
+                    k -= 1
+                if k - j < self._fragment_min:
+                    continue
+                label, value = self._values[vid]
+                start, end = _value_span(value, j, k)
+                marked = self._marks.get(vid)
+                if marked is None:
+                    marked = self._marks[vid] = marks(value)
+                if not skeleton_fragment_ok(skel[j:k], marked.count(1, start, end), self._fragment_min):
+                    continue
+                if self._public and _mostly_public(value, start, end, self._public, self._fragment_min):
+                    continue
+                whole = j == 0 and k == len(skel)
+                out.append(Match(lo, hi, label, "exact" if whole else "fragment", name))
+        return out
 
     def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
         """Every match in ``data`` (positions in ``data``), merged. ``pending`` receives the start of
@@ -419,9 +484,10 @@ class Redactor(Finder):
         return out
 
     # -------------------------------------------------------------- holdback
-    def holdback(self, tail: bytes) -> int:
-        """How many bytes at the end of ``tail`` could still grow into a form of a value (in any view)."""
-        raw_prefix, skel_prefix, skel_rprefix = self._prefixes
+    def holdback(self, tail: bytes, *, idle: bool = False) -> int:
+        """How many bytes at the end of ``tail`` could still grow into a form of a value (in any
+        view). ``idle``: after a pause (see ``IDLE_SKEL_WINDOW``)."""
+        raw_prefix, skel_prefixes, window_prefixes = self._prefixes
         keep = raw_prefix.longest_suffix(tail)
         bases = [base for base in (views.unescaped(tail), views.rendered(tail)) if base is not None]
         for base in bases:
@@ -432,12 +498,13 @@ class Redactor(Finder):
             return keep
         skels: list[views.View] = [views.skeleton(tail)]
         skels += [views.Composed(base, views.skeleton(base.data)) for base in bases]
+        least = IDLE_SKEL_WINDOW if idle else 1
         for sv in skels:
             n = len(sv.data)
-            for prefixes in (skel_prefix, skel_rprefix):
-                k = prefixes.longest_suffix(sv.data)
-                if k:
-                    keep = max(keep, len(tail) - sv.unit(n - k)[0])
+            k = max([p.longest_suffix(sv.data) for p in skel_prefixes]
+                    + [p.longest_suffix(sv.data, least) for p in window_prefixes])
+            if k:
+                keep = max(keep, len(tail) - sv.unit(n - k)[0])
         return keep
 
 
@@ -453,8 +520,8 @@ class Layered(Finder):
     def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
         return _merge(m for r in self._layers for m in r.find(data, depth=depth, pending=pending))
 
-    def holdback(self, tail: bytes) -> int:
-        return max((r.holdback(tail) for r in self._layers), default=0)
+    def holdback(self, tail: bytes, *, idle: bool = False) -> int:
+        return max((r.holdback(tail, idle=idle) for r in self._layers), default=0)
 
 
 def _credential(data: bytes, s: int, e: int, value: bytes | None) -> Match | None:
@@ -481,8 +548,8 @@ def _match_end(rx: re.Pattern[bytes], data: bytes, pos: int) -> int:
     return pos if m is None else m.end()
 
 
-def _mostly_public(fragment: bytes, value: bytes, public: Sequence[bytes], fragment_min: int) -> bool:
-    """A stretch of ``value`` with fewer than ``fragment_min`` letters or digits outside the places
+def _mostly_public(value: bytes, start: int, end: int, public: Sequence[bytes], fragment_min: int) -> bool:
+    """``value[start:end]`` has fewer than ``fragment_min`` letters or digits outside the places
     where a non-sensitive value sits in it (``db.internal:5432/app`` of a URL whose host and user
     are public fields): it shows no fragment of what is secret in the value."""
     covered = bytearray(len(value))
@@ -491,8 +558,44 @@ def _mostly_public(fragment: bytes, value: bytes, public: Sequence[bytes], fragm
         while i >= 0:
             covered[i : i + len(p)] = b"\x01" * len(p)
             i = value.find(p, i + 1)
-    at = value.find(fragment)
-    if at < 0:
-        return False
-    outside = sum(1 for k in range(at, at + len(fragment)) if not covered[k] and chr(value[k]).isalnum())
+    outside = sum(1 for k in range(start, end) if not covered[k] and chr(value[k]).isalnum())
     return outside < fragment_min
+
+
+def _grow(data: bytes, s: int, e: int, target: bytes, off: int) -> tuple[int, int, int, int]:
+    """An anchor hit ``data[s:e]`` (``target[off:off + e - s]``) grown both ways while the bytes
+    agree: (start, end) in ``data``, (start, end) in ``target``."""
+    lo, j = s, off
+    while lo > 0 and j > 0 and data[lo - 1] == target[j - 1]:
+        lo -= 1
+        j -= 1
+    hi, k, n, m = e, off + (e - s), len(data), len(target)
+    while hi < n and k < m and data[hi] == target[k]:
+        hi += 1
+        k += 1
+    return lo, hi, j, k
+
+
+def _value_span(value: bytes, j: int, k: int) -> tuple[int, int]:
+    """The bytes of ``value`` that its skeleton's ``[j, k)`` stands for (k > j)."""
+    view = views.skeleton(value)
+    return view.unit(j)[0], view.unit(k - 1)[1]
+
+
+def _skeleton_anchors(skel: _Index, *, merged: bool) -> tuple[list[bytes], list[list[tuple[int, int, bool]]]]:
+    """The skeleton anchor literals and, for each, its owners (value, offset, held backwards): with
+    ``merged``, every anchor backwards too (one literal may be both a forwards and a backwards
+    window: one literal, both owners)."""
+    literals = list(skel.anchors)
+    owners: list[list[tuple[int, int, bool]]] = [[(vid, off, False) for vid, off in o] for o in skel.owners]
+    if not merged:
+        return literals, owners
+    at = {p: i for i, p in enumerate(literals)}
+    for p, group in zip(skel.anchors, skel.owners, strict=True):
+        rp = p[::-1]
+        if rp not in at:
+            at[rp] = len(literals)
+            literals.append(rp)
+            owners.append([])
+        owners[at[rp]] += [(vid, len(skel.skeletons[vid]) - off - len(p), True) for vid, off in group]
+    return literals, owners

@@ -101,10 +101,10 @@ class RedactStream:
             window = max(4 * self._r.maxlen, 256)
             start = max(0, cut - window)
             tail = data[start:cut]
-            keep = len(tail) if self._bulk and not idle else self._r.holdback(tail)
+            keep = len(tail) if self._bulk and not idle else self._r.holdback(tail, idle=idle)
             if self._backspaces and tail and keep < len(tail):
                 # A stream that uses backspaces may erase its last character with the next read.
-                keep = max(keep, self._r.holdback(tail[:-1]) + 1)
+                keep = max(keep, self._r.holdback(tail[:-1], idle=idle) + 1)
             cut = min(cut, cut - keep)
             if not idle:
                 # Only the last 1,025 bytes are looked at: at most 1,024 are held (two copies of
