@@ -185,11 +185,20 @@ def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 1
     # checked against the value around the anchor (redactor.py): compiling one literal per
     # window cost Hyperscan 5 s for 1,000 values. The same for the value's skeleton, matched in
     # the skeleton views: a fragment in another case, spaced out, reversed, full-width...
-    anchors, windows = _anchors(value, fragment_min)
     if len(s) < fragment_min:
-        return ValueForms(_dedup(raw), _dedup(skel), anchors, windows)
+        return ValueForms(_dedup(raw), _dedup(skel), *_anchors(value, fragment_min))
     skel_anchors, skel_windows = _anchors(s, fragment_min)
-    return ValueForms(_dedup(raw), _dedup(skel), anchors, windows, s, skel_anchors, skel_windows)
+    if skel_only(value):
+        # Its skeleton anchors are its raw ones, case folded: a hit in the skeleton is also grown
+        # on the raw bytes (redactor.py). Raw anchors as well cost a second set of short literals.
+        return ValueForms(_dedup(raw), _dedup(skel), (), (), s, skel_anchors, skel_windows)
+    return ValueForms(_dedup(raw), _dedup(skel), *_anchors(value, fragment_min), s, skel_anchors, skel_windows)
+
+
+def skel_only(value: bytes) -> bool:
+    """A value of ASCII letters and digits only: each byte is one character of its skeleton, at the
+    same offset, so its fragments are found from skeleton anchors alone."""
+    return value.isascii() and value.isalnum()
 
 
 def _anchors(value: bytes, fragment_min: int) -> tuple[tuple[tuple[bytes, int], ...], tuple[bytes, ...]]:

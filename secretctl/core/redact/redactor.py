@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from secretctl.core.redact import decode, detectors, views
 from secretctl.core.redact.engine import LiteralSet, literal_pair
-from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of, fragment_ok, marks, skeleton_fragment_ok
+from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of
+from secretctl.core.redact.fragments import Fragments, skeleton_anchors
 from secretctl.core.redact.matches import Match, apply
 from secretctl.core.redact.shapes import Shapes
 from secretctl.core.secret import Secret
@@ -153,10 +154,6 @@ class Redactor(Finder):
                  compiled: bool = True) -> None:
         self._raw_meta, self._skel_meta = raw.meta, skel.meta
         self._n_plain = len(raw.patterns)
-        self._owners, self._values = raw.owners, raw.values
-        self._fragment_min, self._public = raw.fragment_min, raw.public
-        self._skeletons = skel.skeletons
-        self._marks: dict[int, bytes] = {}  # value number -> forms.marks of it, made at its first hit
         skel_literals = skel.patterns
         # Which skeleton literals are a value's skeleton written backwards (1) rather than forwards.
         self._skel_back = bytes(len(skel.patterns))
@@ -171,14 +168,17 @@ class Redactor(Finder):
         self._skel_plain = len(skel_literals)
         # Skeleton anchors follow: owners (value number, offset in its skeleton, backwards); a
         # merged set holds each anchor backwards too (offset in the reversed skeleton).
-        anchors, self._skel_owners = _skeleton_anchors(skel, merged=not self._reversed_scan)
+        anchors, skel_owners = skeleton_anchors(skel.anchors, skel.owners, skel.skeletons,
+                                                merged=not self._reversed_scan)
+        self._frag = Fragments(raw.values, raw_owners=raw.owners, skeletons=skel.skeletons, skel_owners=skel_owners,
+                               fragment_min=raw.fragment_min, public=raw.public)
         self._raw, self._skel = literal_pair(raw.patterns + raw.anchors, skel_literals + anchors, compiled=compiled)
         self._shapes = Shapes.get() if shapes and (credentials or raw.patterns or skel.patterns) else None
         self._credentials = credentials
         self._prefix_sources = (raw.patterns + raw.windows, skel.patterns, skel.windows)
         self.maxlen = max((max(map(len, group), default=0) for group in self._prefix_sources), default=0)
         self.compiled = compiled
-        self.has_fragments = bool(raw.anchors)
+        self.has_fragments = bool(raw.anchors or skel.anchors)
         self.lean = False  # set by build: some forms left out (see run.run_agent)
         self.labels: frozenset[str] = frozenset()  # set by build: the labels of the values it was given
         self.empty = not len(self._raw) and not skel.patterns and not credentials
@@ -228,7 +228,7 @@ class Redactor(Finder):
                     prev = best.get((kind, p))
                     if prev is None or rank > prev[2]:
                         best[(kind, p)] = (label, form, rank)
-            if forms.anchors and fragments:
+            if (forms.anchors or forms.skel_anchors) and fragments:
                 vid = len(raw.values)
                 raw.values.append((label, value))
                 windows.update(forms.windows)
@@ -290,7 +290,7 @@ class Redactor(Finder):
         made._raw_meta = [m for p in parts for m in p._raw_meta]
         made._skel_meta = [m for p in parts for m in p._skel_meta]
         made._skel_back = b"".join(p._skel_back for p in parts)
-        made._skel_plain, made._skel_owners = len(made._skel), []  # no fragments: every literal is plain
+        made._skel_plain = len(made._skel)  # no fragments: every literal is plain
         made._reversed_scan = any(p._reversed_scan for p in parts)
         made._n_plain = len(made._raw)
         made._prefix_sources = ([x for p in parts for x in p._prefix_sources[0]],
@@ -325,7 +325,7 @@ class Redactor(Finder):
         found = [Match(s, e, *meta[i], name) for i, s, e in hits if i < n_plain]
         anchored = [(i - n_plain, s, e) for i, s, e in hits if i >= n_plain]
         if anchored:
-            found += self._fragments(data, anchored, name)
+            found += self._frag.raw(data, anchored, name)
         if not found:
             return []
         found = _merge(found)
@@ -333,32 +333,19 @@ class Redactor(Finder):
             return found
         return [Match(*view.span(m.start, m.end), m.label, m.form, name) for m in found]
 
-    def _fragments(self, data: bytes, anchored: list[tuple[int, int, int]], name: str) -> list[Match]:
-        """Grow each anchor hit against its value: a long enough, informative stretch is a fragment."""
-        out: list[Match] = []
-        reach: dict[int, int] = {}  # value number -> end of the stretch last found for it
-        for a, s, e in sorted(anchored, key=lambda h: h[1]):
-            for vid, off in self._owners[a]:
-                if reach.get(vid, -1) >= e:
-                    continue  # inside a stretch already grown
-                label, value = self._values[vid]
-                lo, hi, j, k = _grow(data, s, e, value, off)
-                reach[vid] = hi
-                stretch = value[j:k]
-                if not fragment_ok(stretch, self._fragment_min):
-                    continue
-                if self._public and _mostly_public(value, j, k, self._public, self._fragment_min):
-                    continue
-                out.append(Match(lo, hi, label, "exact" if k - j == len(value) else "fragment", name))
-        return out
-
-    def _skel_matches(self, view: views.View, name: str) -> list[Match]:
+    def _skel_matches(self, source: bytes, view: views.View, name: str, outer: views.View | None = None
+                      ) -> list[Match]:
+        """Matches in ``view`` (the skeleton of ``source``), as spans of ``source`` or, with ``outer``
+        (the view ``source`` is of), of the original bytes."""
         data = view.data
         meta, plain = self._skel_meta, self._skel_plain
         hits = self._skel.scan(data)
         found = [Match(s, e, *meta[i], name) for i, s, e in hits if i < plain]
+        exact: list[Match] = []  # raw fragments of values found by their skeleton anchors: in ``source``
         if len(hits) > len(found):
-            found += self._skel_fragments(data, [(i - plain, s, e) for i, s, e in hits if i >= plain], name, False)
+            anchored = [(i - plain, s, e) for i, s, e in hits if i >= plain]
+            found += self._frag.skeleton(data, anchored, name, False)
+            exact = self._frag.exact(source, view, anchored, name)
         if self._reversed_scan:
             # Only the literals written forwards: one held backwards, found in the reversed
             # skeleton, is a forwards form the scan above has found already.
@@ -370,49 +357,13 @@ class Redactor(Finder):
             anchored = [(i - plain, s, e) for i, s, e in hits if i >= plain]
             if anchored:
                 found += [Match(n - m.end, n - m.start, m.label, m.form, name)
-                          for m in self._skel_fragments(rdata, anchored, name, True)]
-        if not found:
+                          for m in self._frag.skeleton(rdata, anchored, name, True)]
+        if not found and not exact:
             return []
-        return [Match(*view.span(m.start, m.end), m.label, m.form, m.view) for m in _merge(found)]
-
-    def _skel_fragments(self, data: bytes, anchored: list[tuple[int, int, int]], name: str,
-                        reversed_data: bool) -> list[Match]:
-        """Skeleton anchor hits grown against the value's skeleton (or, for an anchor held
-        backwards or found in the reversed skeleton, against it reversed): a stretch that
-        ``skeleton_fragment_ok`` accepts is a fragment, in any case, spacing, compatibility form."""
-        out: list[Match] = []
-        reach: dict[tuple[int, bool], int] = {}
-        for a, s, e in sorted(anchored, key=lambda h: h[1]):
-            for vid, off, back in self._skel_owners[a]:
-                backwards = back != reversed_data  # the data and the target run opposite ways
-                if back and reversed_data:
-                    continue  # a backwards anchor in the reversed skeleton: forwards, found already
-                if reach.get((vid, backwards), -1) >= e:
-                    continue
-                skel = self._skeletons[vid]
-                target = skel[::-1] if back else skel
-                lo, hi, j, k = _grow(data, s, e, target, off)
-                reach[(vid, backwards)] = hi
-                if back:
-                    j, k = len(skel) - k, len(skel) - j
-                while j < k and 0x80 <= skel[j] < 0xC0:  # a character cut at either end does not count
-                    j += 1
-                while k < len(skel) and k > j and 0x80 <= skel[k] < 0xC0:
-                    k -= 1
-                if k - j < self._fragment_min:
-                    continue
-                label, value = self._values[vid]
-                start, end = _value_span(value, j, k)
-                marked = self._marks.get(vid)
-                if marked is None:
-                    marked = self._marks[vid] = marks(value)
-                if not skeleton_fragment_ok(skel[j:k], marked.count(1, start, end), self._fragment_min):
-                    continue
-                if self._public and _mostly_public(value, start, end, self._public, self._fragment_min):
-                    continue
-                whole = j == 0 and k == len(skel)
-                out.append(Match(lo, hi, label, "exact" if whole else "fragment", name))
-        return out
+        out = [Match(*view.span(m.start, m.end), m.label, m.form, m.view) for m in _merge(found)] + exact
+        if outer is None:
+            return out
+        return [Match(outer.unit(m.start)[0], outer.unit(m.end - 1)[1], m.label, m.form, m.view) for m in out]
 
     def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
         """Every match in ``data`` (positions in ``data``), merged. ``pending`` receives the start of
@@ -433,12 +384,12 @@ class Redactor(Finder):
             # thread does once the skeleton is scanned.
             jobs = (worker.submit(shapes.scan_runs, data), worker.submit(shapes.scan_detectors, data),
                     worker.submit(self._raw.scan, data))
-        skel = self._skel_matches(views.skeleton(data), "skeleton") if len(self._skel) else []
+        skel = self._skel_matches(data, views.skeleton(data), "skeleton") if len(self._skel) else []
         out = self._raw_matches(data, None, "raw", None if jobs is None else jobs[2].result()) + skel
         for name, base in (("rendered", views.rendered(data)), ("unescaped", views.unescaped(data))):
             if base is None:
                 continue
-            out += self._skel_matches(views.Composed(base, views.skeleton(base.data)), name)
+            out += self._skel_matches(base.data, views.skeleton(base.data), name, base)
             out += self._raw_matches(base.data, base, name)
         if shapes is not None:
             hits = shapes.scan(data) if jobs is None else jobs[1].result() + jobs[0].result()
@@ -546,56 +497,3 @@ def _credential(data: bytes, s: int, e: int, value: bytes | None) -> Match | Non
 def _match_end(rx: re.Pattern[bytes], data: bytes, pos: int) -> int:
     m = rx.match(data, pos)  # both patterns match the empty string: never None
     return pos if m is None else m.end()
-
-
-def _mostly_public(value: bytes, start: int, end: int, public: Sequence[bytes], fragment_min: int) -> bool:
-    """``value[start:end]`` has fewer than ``fragment_min`` letters or digits outside the places
-    where a non-sensitive value sits in it (``db.internal:5432/app`` of a URL whose host and user
-    are public fields): it shows no fragment of what is secret in the value."""
-    covered = bytearray(len(value))
-    for p in public:
-        i = value.find(p)
-        while i >= 0:
-            covered[i : i + len(p)] = b"\x01" * len(p)
-            i = value.find(p, i + 1)
-    outside = sum(1 for k in range(start, end) if not covered[k] and chr(value[k]).isalnum())
-    return outside < fragment_min
-
-
-def _grow(data: bytes, s: int, e: int, target: bytes, off: int) -> tuple[int, int, int, int]:
-    """An anchor hit ``data[s:e]`` (``target[off:off + e - s]``) grown both ways while the bytes
-    agree: (start, end) in ``data``, (start, end) in ``target``."""
-    lo, j = s, off
-    while lo > 0 and j > 0 and data[lo - 1] == target[j - 1]:
-        lo -= 1
-        j -= 1
-    hi, k, n, m = e, off + (e - s), len(data), len(target)
-    while hi < n and k < m and data[hi] == target[k]:
-        hi += 1
-        k += 1
-    return lo, hi, j, k
-
-
-def _value_span(value: bytes, j: int, k: int) -> tuple[int, int]:
-    """The bytes of ``value`` that its skeleton's ``[j, k)`` stands for (k > j)."""
-    view = views.skeleton(value)
-    return view.unit(j)[0], view.unit(k - 1)[1]
-
-
-def _skeleton_anchors(skel: _Index, *, merged: bool) -> tuple[list[bytes], list[list[tuple[int, int, bool]]]]:
-    """The skeleton anchor literals and, for each, its owners (value, offset, held backwards): with
-    ``merged``, every anchor backwards too (one literal may be both a forwards and a backwards
-    window: one literal, both owners)."""
-    literals = list(skel.anchors)
-    owners: list[list[tuple[int, int, bool]]] = [[(vid, off, False) for vid, off in o] for o in skel.owners]
-    if not merged:
-        return literals, owners
-    at = {p: i for i, p in enumerate(literals)}
-    for p, group in zip(skel.anchors, skel.owners, strict=True):
-        rp = p[::-1]
-        if rp not in at:
-            at[rp] = len(literals)
-            literals.append(rp)
-            owners.append([])
-        owners[at[rp]] += [(vid, len(skel.skeletons[vid]) - off - len(p), True) for vid, off in group]
-    return literals, owners
