@@ -201,3 +201,45 @@ def test_every_fragment_form_of_a_random_value_whole_bytewise_and_split(
         assert b"[REDACTED:v]" in out, (form, name, out)
         assert out.startswith(b">> ") and out.endswith(b"\n-- -- --\n"), (form, name, out)
         _no_fragment_left(out, value)
+
+
+# ------------------------------------------------------- what escape sequences hold is read too
+
+def _csi_every(n: int) -> Callable[[bytes], bytes]:
+    # ESC [ before every n-th character: a terminal reads it and the letter after it as one
+    # sequence (cursor moves), so the skeleton without sequences held n - 1 characters at a time.
+    return lambda v: b"\x1b[".join(v[i : i + n] for i in range(0, len(v), n))
+
+
+ESCAPED: dict[str, Callable[[bytes], bytes]] = {
+    "osc-title-upper": lambda v: b"\x1b]0;" + v.upper() + b"\x07",
+    "osc-title-st": lambda v: b"\x1b]2;" + v.swapcase() + b"\x1b\\",
+    "osc-hyperlink": lambda v: b"\x1b]8;;https://x.example/" + v.upper() + b"\x1b\\link\x1b]8;;\x1b\\",
+    "csi-every-7": _csi_every(7),
+    "csi-every-4-upper": lambda v: _csi_every(4)(v.upper()),
+    "esc-upper": lambda v: b"\x1b" + v.upper(),
+}
+SHORT12 = b"Hx7pQ2wLm9Kd"  # 12 characters: no fragments, caught whole only
+
+
+@pytest.mark.parametrize("form", sorted(ESCAPED))
+@pytest.mark.parametrize("value", [VALUE, SHORT12], ids=["24", "12"])
+def test_a_value_inside_escape_sequences_is_redacted(form: str, value: bytes) -> None:
+    printed = ESCAPED[form](value)
+    assert value not in printed
+    r = Redactor.build({"tok": Secret(value)})
+    data = b">> " + printed + b"\n-- -- --\n"
+    for name, out in redact_all_ways(r, data).items():
+        assert b"[REDACTED:tok]" in out, (name, out)
+        assert out.startswith(b">> ") and out.endswith(b"\n-- -- --\n"), (name, out)
+        for piece in MARKER_RX.split(out):
+            seen = skeleton_text(piece.replace(b"\x1b", b""))  # the bytes an agent reads
+            assert skeleton_text(value)[:8] not in seen and skeleton_text(value)[-8:] not in seen, (name, out)
+
+
+def test_colored_output_around_a_value_is_kept() -> None:
+    r = Redactor.build({"tok": Secret(VALUE)})
+    data = b"\x1b[32mINFO\x1b[0m token=" + VALUE + b" \x1b[1mdone\x1b[0m\n"
+    assert r.redact(data) == b"\x1b[32mINFO\x1b[0m token=[REDACTED:tok] \x1b[1mdone\x1b[0m\n"
+    plain = b"\x1b[32mINFO\x1b[0m all fine \x1b[1;31mdone\x1b[0m\n"
+    assert r.redact(plain) == plain

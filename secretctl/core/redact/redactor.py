@@ -385,6 +385,9 @@ class Redactor(Finder):
             jobs = (worker.submit(shapes.scan_runs, data), worker.submit(shapes.scan_detectors, data),
                     worker.submit(self._raw.scan, data))
         skel = self._skel_matches(data, views.skeleton(data), "skeleton") if len(self._skel) else []
+        escaped = views.skeleton_with_escapes(data) if len(self._skel) else None
+        if escaped is not None:
+            skel += self._skel_matches(data, escaped, "escapes")
         out = self._raw_matches(data, None, "raw", None if jobs is None else jobs[2].result()) + skel
         for name, base in (("rendered", views.rendered(data)), ("unescaped", views.unescaped(data))):
             if base is None:
@@ -448,6 +451,9 @@ class Redactor(Finder):
         if not len(self._skel):
             return keep
         skels: list[views.View] = [views.skeleton(tail)]
+        escaped = views.skeleton_with_escapes(tail)
+        if escaped is not None:
+            skels.append(escaped)
         skels += [views.Composed(base, views.skeleton(base.data)) for base in bases]
         least = IDLE_SKEL_WINDOW if idle else 1
         for sv in skels:

@@ -8,6 +8,8 @@ span of original bytes it came from (``unit``). The views:
   character that is not a letter or a digit dropped: separators, punctuation, format characters
   (category Cf), control bytes, invalid UTF-8 bytes. ANSI escape sequences go first, whole.
 - **rendered**: as a terminal shows it, a backspace erasing the character before it; then skeleton.
+- **skeleton with escapes**: when output holds an ESC, the skeleton again without removing escape
+  sequences (what they hold is read as text).
 - **unescaped**: percent-escapes, numeric HTML entities and backslash escapes (``\\x41``, ``\\u0041``,
   ``\\101``) replaced by what they stand for; then skeleton.
 
@@ -239,6 +241,17 @@ def skeleton(data: bytes) -> View:
     # (_Stripped): the character-by-character reference over the whole read (~250 ms per 256 KiB)
     # made colored log text with a secret in it redact at 1.6 MB/s.
     return Composed(_Stripped(data), inner)
+
+
+def skeleton_with_escapes(data: bytes) -> View | None:
+    """The skeleton of ``data`` with its escape sequences read as text (ESC and ``[`` are dropped
+    as any punctuation; parameters, final letters and an OSC's text are kept); None without an
+    ESC. A terminal hides what a sequence holds, but an agent reads the bytes: ``ESC ] 0;`` and a
+    value in upper case, or ``ESC [`` before every seventh character (each eats the next one)
+    left nothing of the value in the skeleton."""
+    if b"\x1b" not in data:
+        return None
+    return _plain_skeleton(data)
 
 
 class _Stripped(View):
