@@ -135,6 +135,21 @@ def test_a_public_field_inside_a_url_is_not_a_fragment_in_any_case() -> None:
     assert r.redact(b"pw " + b"ZQ8VL2MW9RT4" + b"\n") == b"pw [REDACTED:db/url]\n"
 
 
+def test_a_user_name_printed_before_the_password_is_not_taken_with_it() -> None:
+    # The skeleton has no separators: `app` (the user, a public field) printed on the line before
+    # the password reads as `app` + password, as in the URL. The fragment stops where the public
+    # field starts, and the password is named by its own secret (a marker never names a secret the
+    # run was not given because of a public field next to it).
+    pw = b"Zq8vL2mW9rT4xK"
+    url = b"postgres://app:" + pw + b"@db.internal:5432/app"
+    r = Redactor.build({"db/main:password": Secret(pw), "app/database_url": Secret(url)},
+                       public=(b"app", b"db.internal", b"5432"))
+    out = r.stream(named=["db/main"])
+    shown = b"db.internal:5432/app app\n" + pw + b"\n"
+    assert out.feed(shown) + out.close() == b"db.internal:5432/app app\n[REDACTED:db/main:password]\n"
+    assert r.redact(b"APP " + pw.upper() + b"\n") == b"APP [REDACTED:db/main:password]\n"
+
+
 # ----------------------------------------------------------------------- no over-redaction
 
 WORDY = {

@@ -17,7 +17,10 @@ with ``5`` distinct characters and ``2`` that are not lower-case letters or URL 
 any stretch of ``FRAGMENT_LONG`` bytes whatever it holds (a self-similar value gets longer
 fragments, not none). They are found from anchors: windows of ``anchor_width`` bytes every
 ``ANCHOR_STRIDE`` bytes, so that any ``fragment_min`` bytes of the value hold one; a hit is
-grown against the value and checked (redactor.py). Computed once per value (callers cache).
+grown against the value and checked (fragments.py). The value's skeleton has anchors too, matched
+in the skeleton views (a fragment in another case or spacing), checked by ``skeleton_fragment_ok``;
+a value of ASCII letters and digits only has those alone (``skel_only``). Computed once per value
+(callers cache).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ class Fragments:
         self.fragment_min, self.public = fragment_min, public
         self._skel_only = [skel_only(v) for _, v in values]  # by value number: no raw anchors
         self._marks: dict[int, bytes] = {}  # value number -> forms.marks of it, made at its first hit
+        self._covered: dict[int, bytes] = {}  # value number -> which skeleton bytes are of a public field
 
     def raw(self, data: bytes, anchored: list[Hit], name: str) -> list[Match]:
         """Grow each raw anchor hit against its value: a long enough, informative stretch is a fragment."""
@@ -69,6 +70,30 @@ class Fragments:
                     out.append(m)
         return out
 
+    def _trimmed(self, vid: int, j: int, k: int) -> tuple[int, int]:
+        """``[j, k)`` of the value's skeleton without a character cut at either end, nor a
+        non-sensitive field's characters at either end: the skeleton has no separators, so a
+        stretch grows into a user name printed before a password as readily as into the password
+        (``app`` then the password, of ``postgres://app:PW@...``), and a public field is never
+        partly redacted."""
+        skel = self.skeletons[vid]
+        while j < k and 0x80 <= skel[j] < 0xC0:
+            j += 1
+        while j < k < len(skel) and 0x80 <= skel[k] < 0xC0:
+            k -= 1
+        if not self.public or j >= k:
+            return j, k
+        covered = self._covered.get(vid)
+        if covered is None:
+            value = self.values[vid][1]
+            view, mask = views.skeleton(value), public_mask(value, self.public)
+            covered = self._covered[vid] = bytes(mask[view.unit(i)[0]] for i in range(len(skel)))
+        while j < k and covered[j]:
+            j += 1
+        while j < k and covered[k - 1]:
+            k -= 1
+        return j, k
+
     def _raw_stretch(self, vid: int, grown: tuple[int, int, int, int], name: str) -> Match | None:
         lo, hi, j, k = grown
         label, value = self.values[vid]
@@ -96,12 +121,13 @@ class Fragments:
                 reach[(vid, backwards)] = hi
                 if back:
                     j, k = len(skel) - k, len(skel) - j
-                while j < k and 0x80 <= skel[j] < 0xC0:  # a character cut at either end does not count
-                    j += 1
-                while j < k < len(skel) and 0x80 <= skel[k] < 0xC0:
-                    k -= 1
+                j0, k0 = j, k
+                j, k = self._trimmed(vid, j, k)
                 if k - j < self.fragment_min:
                     continue
+                # The stretch is smaller at either end: so is its span (the data runs against the
+                # skeleton when the anchor was held backwards).
+                lo, hi = (lo + k0 - k, hi - (j - j0)) if back else (lo + j - j0, hi - (k0 - k))
                 label, value = self.values[vid]
                 start, end = value_span(value, j, k)
                 marked = self._marks.get(vid)
@@ -139,14 +165,20 @@ def mostly_public(value: bytes, start: int, end: int, public: Sequence[bytes], f
     """``value[start:end]`` has fewer than ``fragment_min`` letters or digits outside the places
     where a non-sensitive value sits in it (``db.internal:5432/app`` of a URL whose host and user
     are public fields): it shows no fragment of what is secret in the value."""
+    covered = public_mask(value, public)
+    outside = sum(1 for k in range(start, end) if not covered[k] and chr(value[k]).isalnum())
+    return outside < fragment_min
+
+
+def public_mask(value: bytes, public: Sequence[bytes]) -> bytearray:
+    """1 for each byte of ``value`` where a non-sensitive value sits in it."""
     covered = bytearray(len(value))
     for p in public:
         i = value.find(p)
         while i >= 0:
             covered[i : i + len(p)] = b"\x01" * len(p)
             i = value.find(p, i + 1)
-    outside = sum(1 for k in range(start, end) if not covered[k] and chr(value[k]).isalnum())
-    return outside < fragment_min
+    return covered
 
 
 def skeleton_anchors(anchors: list[bytes], owners: list[list[tuple[int, int]]], skeletons: list[bytes], *,
