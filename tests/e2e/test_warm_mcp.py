@@ -205,13 +205,18 @@ def test_lock_stops_the_warm_server(warm: Member) -> None:
 def test_the_agents_timeout_stops_the_warm_server(tmp_path: Path) -> None:
     for m in carol_in(tmp_path):
         m.env.pop("SECRETCTL_WARM", None)
-        out = unlock(m, "--timeout", "3s")
-        assert out.returncode == 0
+        for timeout in ("3s", "8s", "20s"):
+            out = unlock(m, "--timeout", timeout)
+            # Under load the agent may time out before unlock has reported (exit 4, "may have
+            # passed already"): a product answer, not this test's subject. Try a longer one.
+            if out.returncode != 4 or b"may have passed already" not in out.stderr:
+                break
+        assert out.returncode == 0, out.stderr
         # From unlock's report: under load the 3 s may be over before a status could ask.
         found = re.search(rb"warm MCP server: pid (\d+)", out.stderr)
         assert found is not None, out.stderr
         pid = int(found.group(1))
-        assert wait_until(lambda: not alive(pid), 20)  # noqa: B023 - used at once
+        assert wait_until(lambda: not alive(pid), 45)  # noqa: B023 - used at once
         assert not list(Path(m.env["SECRETCTL_RUNTIME_DIR"]).glob("*.warm.sock"))
 
 
