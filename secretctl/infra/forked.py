@@ -10,7 +10,8 @@ parent alone writes files, the journal and git.
 What keeps it safe:
 - The fork happens only while the parent runs a single thread (a lock another thread held
   would stay held in the child), and the child closes every other descriptor (the vault lock's
-  among them: closing the child's copy leaves the parent's lock in place), disables the
+  among them: closing the child's copy leaves the parent's lock in place), points stdin, stdout
+  and stderr at /dev/null (the MCP server's stdout is its JSON-RPC stream), disables the
   garbage collector (it would copy every page it walks) and never returns to the caller's
   code: it ends with ``os._exit``, so no ``atexit``, buffer flush or ``finally`` of the parent runs.
 - The child never outlives the call. The parent reaps it on success and kills it (SIGKILL) on
@@ -26,7 +27,8 @@ Small batches stay in-process: the fork and the reaping cost 2-4 ms in a 30 MB p
 ``Stream`` is the other shape: a child that produces pieces on its own (the MCP server's first
 all-values build: reading and decrypting every file while the parent imports the MCP SDK and
 answers the handshake). Its pieces are plaintext, so besides the rules above: the child runs
-at most ``STREAM_LIFETIME`` seconds (SIGALRM, whose default action ends it), and the caller
+at most ``STREAM_LIFETIME`` seconds (SIGALRM, whose default action ends it, set back to that
+action and unblocked whatever the process inherited), and the caller
 reads or closes the stream (a child that finished blocks writing to a full pipe until then).
 """
 
@@ -200,14 +202,7 @@ def _parse(answer: bytearray, count: int) -> list[bytes | None]:
 
 def _child(fn: Callable[[_T], bytes], part: Sequence[_T], write_fd: int, parent: int) -> int:
     """The forked worker: compute, write the frames, return an exit status (0 on success)."""
-    import gc
-
-    # First the descriptors (the vault lock, the journal, the reader's end: not ours to hold),
-    # so a parent killed a moment later leaves no lock held by its worker.
-    os.closerange(3, write_fd)
-    os.closerange(write_fd + 1, os.sysconf("SC_OPEN_MAX"))
-    gc.disable()  # a collection walks every object, copying the pages the parent shares
-    if not _die_with(parent):
+    if not _enter_child(write_fd, parent):
         return 1
     buf = bytearray()
     try:
@@ -232,6 +227,27 @@ def _child(fn: Callable[[_T], bytes], part: Sequence[_T], write_fd: int, parent:
     except BaseException:  # a broken pipe, an interruption: end quietly, the parent decides
         return 1
     return 0
+
+
+def _enter_child(write_fd: int, parent: int) -> bool:
+    """What every forked child does first; False if the parent is gone already.
+
+    First the descriptors (the vault lock, the journal, the reader's end: not ours to hold), so a
+    parent killed a moment later leaves no lock held by its child; stdin, stdout and stderr go to
+    /dev/null (the MCP server's stdout is its JSON-RPC stream: a stray warning in the child must
+    not reach the client). Then no garbage collection (a collection walks every object, copying
+    the pages the parent shares), and death with the parent."""
+    import gc
+
+    os.closerange(3, write_fd)
+    os.closerange(write_fd + 1, os.sysconf("SC_OPEN_MAX"))
+    null = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    if null > 2:
+        os.close(null)
+    gc.disable()
+    return _die_with(parent)
 
 
 def _die_with(parent: int) -> bool:
@@ -339,14 +355,14 @@ class Stream:
 
 def _stream_child(produce: Callable[[], Iterable[bytes]], write_fd: int, parent: int) -> int:
     """A Stream's child: each piece as a frame, then the end frame; an exit status."""
-    import gc
     import signal
 
-    os.closerange(3, write_fd)
-    os.closerange(write_fd + 1, os.sysconf("SC_OPEN_MAX"))
-    gc.disable()
+    # The lifetime bound holds whatever the server inherited: an ignored SIGALRM stays ignored
+    # across exec (a launcher's `trap '' ALRM`), and a blocked one stays blocked.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
     signal.alarm(STREAM_LIFETIME)  # no handler: SIGALRM's default action ends the process
-    if not _die_with(parent):
+    if not _enter_child(write_fd, parent):
         return 1
     try:
         for piece in produce():

@@ -243,15 +243,35 @@ def test_a_stream_child_holds_no_descriptor_of_the_caller_and_never_outlives_its
         "s = forked.Stream(lambda: iter([b'x' * 1_000_000]))\n"  # blocks on the full pipe
         "time.sleep(0.3)\n"
         "fds = sorted(int(f) for f in os.listdir(f'/proc/{s.pid}/fd'))\n"
+        "std = [os.readlink(f'/proc/{s.pid}/fd/{n}') for n in (0, 1, 2)]\n"
         "time.sleep(1.5)\n"
         "with open(f'/proc/{s.pid}/stat') as fh:\n"
         "    state = fh.read().rsplit(')', 1)[1].split()[0]\n"  # Z: ended, not yet reaped
         "s.close()\n"
-        "print(json.dumps({'held': held, 'fds': fds, 'state': state}))\n")
+        "print(json.dumps({'held': held, 'fds': fds, 'std': std, 'state': state}))\n")
     fds = list(out["fds"])  # type: ignore[call-overload]  # a JSON list
     assert out["held"] not in fds
     assert len(fds) == 4 and fds[:3] == [0, 1, 2]
+    # In the MCP server, fd 1 is the JSON-RPC stream: nothing of the child may reach it.
+    assert out["std"] == [os.devnull] * 3
     assert out["state"] == "Z"
+
+
+@pytest.mark.parametrize("setup", ["signal.signal(signal.SIGALRM, signal.SIG_IGN)",
+                                   "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})"])
+def test_a_stream_child_ends_within_its_lifetime_whatever_sigalrm_it_inherits(setup: str) -> None:
+    """A launcher's `trap '' ALRM` is inherited across exec: the bound must not depend on it."""
+    out = _scenario(
+        "import signal\n"
+        f"{setup}\n"
+        "forked.STREAM_LIFETIME = 1\n"
+        "s = forked.Stream(lambda: iter([b'x' * 1_000_000]))\n"  # blocks on the full pipe
+        "time.sleep(2.0)\n"
+        "with open(f'/proc/{s.pid}/stat') as fh:\n"
+        "    state = fh.read().rsplit(')', 1)[1].split()[0]\n"
+        "s.close()\n"
+        "print(json.dumps({'state': state}))\n")
+    assert out == {"state": "Z"}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
