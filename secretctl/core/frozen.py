@@ -10,7 +10,8 @@ allowed; a subclass's fields follow its base's, keyword-only ones last), and dat
 ``__repr__``, ``__eq__``, ``__hash__`` (frozen; a mutable record is unhashable, as a dataclass
 with ``eq``) and ``__match_args__``; assigning a field of a frozen record raises, as a frozen
 dataclass does; :func:`replace` is ``dataclasses.replace``. No ``ClassVar`` fields, no
-``__post_init__``. tests/core/test_frozen.py compares them with dataclass.
+``__post_init__``. tests/core/test_frozen.py compares them with dataclass. Unlike dataclasses,
+a class's ``__init__`` is compiled when its first record is made, not when the class is.
 """
 
 from __future__ import annotations
