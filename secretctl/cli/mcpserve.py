@@ -64,11 +64,17 @@ def serve(vault: str | None) -> None:
         # (the agent forgot the key): built on the first call after `unlock`. Started before the
         # SDK import (~0.5 s of CPU): on a big vault a forked child reads and decrypts meanwhile,
         # which it can only be forked while this process runs one thread (service/allvalues.py).
-        session.start_redactor()
+        # A warm server's fork has the SDK imported already: a collector would overlap nothing
+        # there and cost a fork of that bigger process before the first answer.
+        from secretctl.cli import mcplaunch
+
+        session.start_redactor(head_start=not mcplaunch.WARM_CHILD)
     import logging
 
     # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
     from secretctl.mcp.server import build_server
 
-    build_server(session).run("stdio")
+    server = build_server(session)
+    session.serving()
+    server.run("stdio")

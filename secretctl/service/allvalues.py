@@ -17,6 +17,7 @@ itself, so every error is the one the plain build gives.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from secretctl.core import keys as keys_mod
@@ -48,6 +49,7 @@ PIPELINE_SHARE = 0.7
 # From this many keys the MCP server's first build takes a forked head start (start_feed): below
 # it the whole build takes a few hundred milliseconds, less than the SDK import it would overlap.
 FEED_MIN = 1000
+FEED_GATE_SECONDS = 10  # the longest a fed build waits for its server to serve (a server that never does)
 
 _Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 
@@ -68,6 +70,10 @@ class Feed:
     def __init__(self, stream: forked.Stream) -> None:
         self.stream = stream
         self._got: dict[str, valueframes.Record | None] = {}
+        # Set once the server has imported the SDK and is serving (AgentSession.serving): the
+        # build's own work (decoding, forms) holds the GIL, and on a loaded machine it stretched
+        # the SDK's import and so the first answer; the child works on meanwhile.
+        self.serving = threading.Event()
 
     def take(self, keys: Sequence[str]) -> dict[str, tuple[_Signature, dict[str, Secret], list[bytes]]]:
         """The child's entries for ``keys`` (waiting for the pieces that hold them); a key it
@@ -201,6 +207,8 @@ def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: 
     cache = cache if cache is not None else ValuesCache()
     feed, cache.feed = cache.feed, None
     try:
+        if feed is not None:
+            feed.serving.wait(FEED_GATE_SECONDS)
         return _build(vault, cache, feed, fragment_min, fragment_value_min)
     finally:
         if feed is not None:

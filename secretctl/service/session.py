@@ -94,6 +94,7 @@ class AgentSession:
         self._clock = clock
         self._values = ValuesCache()
         self._build: _Build | None = None
+        self._feed: allvalues.Feed | None = None
         self._build_lock = threading.Lock()
 
     # ------------------------------------------------------------- sanitizer
@@ -101,21 +102,29 @@ class AgentSession:
     # module); a class attribute, so a test can hold the build back.
     values_redactor = staticmethod(allvalues.values_redactor)
 
-    def start_redactor(self) -> _Build:
-        """The build for the current HEAD, started if it is not (returns at once)."""
+    def start_redactor(self, *, head_start: bool = False) -> _Build:
+        """The build for the current HEAD, started if it is not (returns at once). ``head_start``:
+        a first build of a big vault forks a collector that reads and decrypts meanwhile
+        (allvalues.start_feed); only while this process runs one thread, before the SDK import
+        the collector overlaps."""
 
         head = gitrepo.head(self.vault.root)
         with self._build_lock:
-            if self._build is None and not self._values.by_key:
-                # The first build: a forked head start on a big vault (allvalues.start_feed),
-                # forked here, before the build's thread, while the server still runs one thread.
-                self._values.feed = allvalues.start_feed(self.vault)
+            if head_start and self._build is None and not self._values.by_key:
+                # Forked here, before the build's thread.
+                self._values.feed = self._feed = allvalues.start_feed(self.vault)
             # A failed build (the vault was locked) is tried again by the next call.
             if self._build is None or self._build.head != head or self._build.failed:
                 self._build = _Build(head, lambda: self.values_redactor(
                     self.vault, fragment_min=self.policy.fragment_min,
                     fragment_value_min=self.policy.fragment_value_min, cache=self._values))
             return self._build
+
+    def serving(self) -> None:
+        """The server has imported the SDK and answers now: a first build fed by a forked child
+        (start_redactor) may take the GIL for its own work from here on."""
+        if self._feed is not None:
+            self._feed.serving.set()
 
     @property
     def redactor(self) -> Redactor:

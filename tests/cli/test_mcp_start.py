@@ -31,7 +31,18 @@ def spy(vault):
     seen.append({"sdk": "mcp" in sys.modules, "threads": threading.active_count(), "forked": feed is not None})
     return feed
 allvalues.start_feed = spy
+from secretctl.core import valueframes
+real_decode = valueframes.decode
+def decode(frame):
+    # The build's own work waits until the server is built (the SDK imported): it holds the GIL.
+    sdk = sys.modules.get("secretctl.mcp.server")
+    seen.append({"decoded once served": sdk is not None and hasattr(sdk, "build_server")})
+    return real_decode(frame)
+valueframes.decode = decode
 out = sys.argv.pop()
+if sys.argv.pop() == "warm":
+    from secretctl.cli import mcplaunch
+    mcplaunch.WARM_CHILD = True  # as in a warm server's fork (cli/warm.py), which has the SDK imported
 sys.argv = ["secretctl", "mcp-server", "--vault", sys.argv[1]]
 from secretctl.cli.main import main
 try:
@@ -43,15 +54,24 @@ finally:
 """
 
 
-def test_the_build_and_its_collector_start_before_the_sdk_import(inproc: Vault, tmp_path: Path) -> None:
-    inproc.import_entries([(f"svc/key{i}", Secret(os.urandom(16).hex().encode())) for i in range(12)])
+def _start(vault: Vault, tmp_path: Path, road: str) -> list[dict[str, object]]:
+    vault.import_entries([(f"svc/key{i}", Secret(os.urandom(16).hex().encode())) for i in range(12)])
     out = tmp_path / "seen.json"
     # stdin at its end: the server starts, builds, reads EOF and exits.
-    proc = subprocess.run([sys.executable, "-c", SCENARIO, str(inproc.root), str(out)], stdin=subprocess.DEVNULL,
+    proc = subprocess.run([sys.executable, "-c", SCENARIO, str(vault.root), road, str(out)], stdin=subprocess.DEVNULL,
                           capture_output=True, cwd=REPO, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
-    assert json.loads(out.read_text()) == [{"sdk": False, "threads": 1, "forked": True},
-                                           {"typer": False, "rich": False}]
+    return list(json.loads(out.read_text()))
+
+
+def test_the_build_and_its_collector_start_before_the_sdk_import(inproc: Vault, tmp_path: Path) -> None:
+    assert _start(inproc, tmp_path, "cold") == [{"sdk": False, "threads": 1, "forked": True},
+                                                {"decoded once served": True}, {"typer": False, "rich": False}]
+
+
+def test_a_warm_servers_fork_takes_no_collector(inproc: Vault, tmp_path: Path) -> None:
+    # It has the SDK imported: a collector would overlap nothing and cost a fork before the answer.
+    assert _start(inproc, tmp_path, "warm") == [{"typer": False, "rich": False}]
 
 
 FORMS = [
