@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secretctl.core.redact import Redactor
-from secretctl.core.redact.views import rendered, skeleton, skeleton_reference, unescaped
+from secretctl.core.redact.views import rendered, skeleton, skeleton_reference, skeleton_with_escapes, unescaped
 from secretctl.core.secret import Secret
 from tests.core.test_redact import redact_same_all_ways
 from tests.hyp import examples
@@ -39,6 +39,22 @@ def test_skeleton_fast_path_equals_the_reference(data: bytes) -> None:
     assert fast.data == ref.data
     for i in range(len(fast.data)):
         assert fast.unit(i) == ref.unit(i)
+
+
+@SETTINGS
+@given(outputs)
+def test_skeleton_with_escapes_equals_the_reference_without_stripping(data: bytes) -> None:
+    # The view that reads escape sequences as text (what an agent reads) is the skeleton of the
+    # bytes as they are: the reference with nothing stripped.
+    view = skeleton_with_escapes(data)
+    if b"\x1b" not in data:
+        assert view is None
+        return
+    assert view is not None
+    ref = skeleton_reference(data, strip=False)
+    assert view.data == ref.data
+    for i in range(len(view.data)):
+        assert view.unit(i) == ref.unit(i)
 
 
 @SETTINGS
