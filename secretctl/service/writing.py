@@ -31,12 +31,15 @@ from secretctl.service.results import Outcome, SetOutcome, SetRequest
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
 
     from secretctl.infra import forked
 
+    _I = TypeVar("_I")
+
 # The part of a bulk encryption (import, member remove, reencrypt) a forked worker takes: the
-# parent also builds and renders every sidecar and feeds the writer threads.
+# parent also feeds the writer threads (and, for member remove and reencrypt, renders every
+# sidecar; an import's worker renders the sidecars of its part).
 ENCRYPT_SHARE = 0.55
 
 
@@ -101,14 +104,19 @@ class Writing(Reading):
         self._access_log_committed()
         return commit
 
-    @staticmethod
-    def _encrypting(targets: Sequence[tuple[Secret, Any]], converted: Any) -> forked.Spread[tuple[Secret, Any]]:
+    @classmethod
+    def _encrypting(cls, targets: Sequence[tuple[Secret, Any]], converted: Any) -> forked.Spread[tuple[Secret, Any]]:
         """Part of a bulk encryption on a forked worker (infra/forked): pyrage holds the GIL, so a
         second core needs a second process. ``targets``: (value, converted recipients) per file."""
+        return cls._spread(lambda t: crypto.encrypt_to(*t), targets, converted)
+
+    @staticmethod
+    def _spread(fn: Callable[[_I], bytes], items: Sequence[_I], converted: Any) -> forked.Spread[_I]:
+        """``fn`` over the last ``ENCRYPT_SHARE`` of ``items`` on a forked worker (never for an
+        age plugin recipient: ``converted.min_items``)."""
         from secretctl.infra import forked  # imports typing: paid by bulk commands only
 
-        return forked.Spread(lambda t: crypto.encrypt_to(*t), targets, share=ENCRYPT_SHARE,
-                             min_items=converted.min_items())
+        return forked.Spread(fn, items, share=ENCRYPT_SHARE, min_items=converted.min_items())
 
     def _encode_secret(self, key: str, plaintext: Secret, meta: Meta, converted: Any = None,
                        ciphertext: bytes | None = None) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
@@ -322,11 +330,27 @@ class Writing(Reading):
 
             targets = [(value, converted.get(*self.encryption_recipients(key))) for key, value in todo]
 
-            def encoded(spread: forked.Spread[tuple[Secret, Any]]) -> Iterator[tuple[str, bytes]]:
-                for i, (key, value) in enumerate(todo):
-                    old = self.meta(key) if key in existing else None
-                    meta = self._build_meta(key, replace(req, value=value), old)
-                    yield from self._encode_secret(key, value, meta, targets[i][1], spread.take(i))
+            def files_of(i: int) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+                key, value = todo[i]
+                old = self.meta(key) if key in existing else None
+                meta = self._build_meta(key, replace(req, value=value), old)
+                return self._encode_secret(key, value, meta, targets[i][1])
+
+            def sealed(i: int) -> bytes:
+                # In the worker: the age file and the sidecar, framed. The parent had built and
+                # rendered every sidecar itself while the worker only encrypted (~20 ms of 1,000).
+                (_, ciphertext), (_, sidecar) = files_of(i)
+                return len(ciphertext).to_bytes(4, "little") + ciphertext + sidecar
+
+            def encoded(spread: forked.Spread[int]) -> Iterator[tuple[str, bytes]]:
+                for i, (key, _) in enumerate(todo):
+                    answer = spread.take(i)
+                    if answer is None:  # ours, or one the worker could not do: its error is raised here
+                        yield from files_of(i)
+                    else:
+                        size = int.from_bytes(answer[:4], "little")
+                        yield keys_mod.secret_path(key), answer[4:4 + size]
+                        yield keys_mod.meta_path(key), answer[4 + size:]
                     written.append(key)
                     if progress:
                         progress(i + 1)
@@ -334,7 +358,7 @@ class Writing(Reading):
             self._cover([p for key, _ in todo for p in (keys_mod.secret_path(key), keys_mod.meta_path(key))]
                        )
             # Forked here, before the writer threads start.
-            with self._encrypting(targets, converted) as spread:
+            with self._spread(sealed, range(len(todo)), converted) as spread:
                 paths, staged = self._write_batch(encoded(spread))
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)

@@ -194,3 +194,27 @@ def test_a_link_among_the_workers_files_is_refused_as_the_serial_path_refuses_it
     assert f"{last}.age: is a symbolic link".encode() in proc.stderr
     _unchanged(vault_dir, before)
     assert elsewhere.read_bytes() == outside
+
+
+def test_an_import_over_many_secrets_keeps_their_history_in_the_workers_part_too(
+        tmp_path: Path, alice: Member, vault_dir: Path) -> None:
+    # The worker builds and renders the sidecars of its part of an import: an overwrite keeps
+    # each secret's creation and takes the new tags, in the worker's part as in the parent's.
+    values, _ = _import(alice, tmp_path, "many")
+    created = {k: _field(vault_dir, k, "created") for k in values}
+    again = {k: f"{k}-second".encode() for k in values}
+    src = tmp_path / "again.json"
+    src.write_text(json.dumps({k: v.decode() for k, v in again.items()}))
+    alice.run("import", str(src), "--on-conflict", "overwrite", "--tags", "rotated")
+    _age_reads_all(alice.identity, vault_dir, again)
+    for k in values:
+        assert _field(vault_dir, k, "created") == created[k], k
+        assert "rotated" in (vault_dir / f"{k}.meta.yaml").read_text(), k
+    assert alice.run("check").returncode == 0
+
+
+def _field(root: Path, key: str, name: str) -> str:
+    for line in (root / f"{key}.meta.yaml").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line
+    raise AssertionError(f"{key}: no {name}")
