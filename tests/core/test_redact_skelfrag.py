@@ -261,3 +261,20 @@ def test_colored_output_around_a_value_is_kept() -> None:
     assert r.redact(data) == b"\x1b[32mINFO\x1b[0m token=[REDACTED:tok] \x1b[1mdone\x1b[0m\n"
     plain = b"\x1b[32mINFO\x1b[0m all fine \x1b[1;31mdone\x1b[0m\n"
     assert r.redact(plain) == plain
+
+
+def test_an_uncompiled_check_of_many_values_finds_what_the_compiled_one_finds() -> None:
+    # A command line is checked uncompiled; with many values each short argument is looked up
+    # window by window (not a find per pattern): both ways must find the same, fragments in
+    # every form included.
+    rnd = random.Random(9)
+    values = {f"k{i}": Secret(rnd.randbytes(14).hex().encode()) for i in range(300)}
+    values["tok"] = Secret(VALUE)
+    uncompiled = Redactor.build(values, compiled=False, detect=False)
+    compiled = uncompiled.compile()
+    args = [VALUE, VALUE[3:14], VALUE[3:14].upper(), b"-".join(VALUE[i : i + 1] for i in range(2, 12)),
+            VALUE[4:16][::-1], b"--token=" + VALUE[1:].swapcase(), b"deploy", b"--env=production", b"/usr/bin/env"]
+    assert len(args[1]) * len(uncompiled._skel._by_len()) < len(uncompiled._skel)  # the window path
+    for arg in args:
+        assert uncompiled.find(arg) == compiled.find(arg), arg
+    assert [bool(uncompiled.contains(a)) for a in args] == [True] * 6 + [False] * 3

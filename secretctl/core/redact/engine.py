@@ -33,6 +33,7 @@ class LiteralSet:
         self._lens = [len(p) for p in self.patterns]
         self._parts: list[tuple[int, Any]] = []  # (index of its first pattern, compiled database)
         self._compiled = compiled
+        self._lengths: dict[int, dict[bytes, list[int]]] | None = None  # see _by_len
         if not self.patterns or not compiled:
             if caseless and not compiled:
                 raise ValueError("an uncompiled literal set is case-sensitive")
@@ -87,9 +88,29 @@ class LiteralSet:
                     db.scan(data, match_event_handler=lambda i, s, e, f, c, b=base: on_match(i + b, s, e, f, c))
         return hits
 
+    def _by_len(self) -> dict[int, dict[bytes, list[int]]]:
+        """Pattern length -> pattern -> its indices (made at the first uncompiled scan)."""
+        made = self._lengths
+        if made is None:
+            made = {}
+            for idx, p in enumerate(self.patterns):
+                made.setdefault(len(p), {}).setdefault(p, []).append(idx)
+            self._lengths = made
+        return made
+
     def _find_each(self, data: bytes) -> list[Hit]:
         hits: list[Hit] = []
         if len(data) < min(self._lens, default=1):
+            return hits
+        by_len = self._by_len()
+        if len(data) * len(by_len) < len(self.patterns):
+            # Each window of the data looked up, per pattern length: a command line's argument
+            # against 1,000 values' 12,000 fragment anchors and forms took 2-3 ms by a find per
+            # pattern.
+            for m, table in by_len.items():
+                for i in range(len(data) - m + 1):
+                    for idx in table.get(data[i : i + m], ()):
+                        hits.append((idx, i, i + m))
             return hits
         for idx, p in enumerate(self.patterns):
             at = data.find(p)
