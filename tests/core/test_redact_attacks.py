@@ -267,3 +267,14 @@ def test_every_form_of_a_random_value_whole_bytewise_and_split(value: bytes, for
         assert b"[REDACTED:v]" in out, (form, name, out)
         assert value not in out and printed not in out, (form, name, out)
         assert out.endswith(b"\nend of output\n"), (form, name, out)
+
+
+@pytest.mark.parametrize("gap", [300, 2000])
+def test_a_value_spread_by_long_separators_one_read_a_character(gap: int) -> None:
+    """The stream holds back by characters of the skeleton, not by bytes: 300 spaces after each
+    character, one read each, was longer than any window in bytes, and the whole value passed."""
+    value = b"Ab3dEf9hIj2kLm4nQr7sTu5v"
+    stream = Redactor.build({"tok": Secret(value)}).stream()
+    out = b"".join(stream.feed(bytes([c]) + b" " * gap) for c in value) + stream.close()
+    assert b"[REDACTED:tok]" in out
+    assert out.replace(b" ", b"") == b"[REDACTED:tok]"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from secretctl.core.redact import views
 from secretctl.core.redact.detectors import KEYWORDS
 from secretctl.core.redact.matches import Match, apply
 from secretctl.core.redact.views import ANSI
@@ -66,6 +67,18 @@ def _incomplete_tail(data: bytes) -> int:
     return len(data) - m.start() if m is not None else 0
 
 
+def _hold_start(data: bytes, cut: int, maxlen: int) -> int:
+    """Where the tail the holdback looks at starts: 4 longest forms back (at least 256 bytes), or
+    further while the tail's skeleton holds fewer than ``maxlen`` characters: a form spread out by
+    separators (a value with 300 spaces after each character, one read each) is longer in bytes
+    than any window in bytes. At most ``MAX_HOLD`` back; ordinary text never goes further than the
+    first window (it has letters and digits enough)."""
+    start = max(0, cut - max(4 * maxlen, 256))
+    while start > 0 and cut - start < MAX_HOLD and len(views.skeleton(data[start:cut]).data) < maxlen:
+        start = max(0, cut - 2 * (cut - start), cut - MAX_HOLD)
+    return start
+
+
 class RedactStream:
     """Per-stream state: ``feed`` returns what is safe to emit now; ``close`` the rest. ``found``
     lists every match emitted (label, form, view): who was redacted, and how it was found."""
@@ -98,8 +111,7 @@ class RedactStream:
         if b"\x08" in data:
             self._backspaces = True
         if not _ends_short_line(data, cut):
-            window = max(4 * self._r.maxlen, 256)
-            start = max(0, cut - window)
+            start = _hold_start(data, cut, self._r.maxlen)
             tail = data[start:cut]
             keep = len(tail) if self._bulk and not idle else self._r.holdback(tail, idle=idle)
             if self._backspaces and tail and keep < len(tail):
