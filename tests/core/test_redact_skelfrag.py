@@ -278,3 +278,21 @@ def test_an_uncompiled_check_of_many_values_finds_what_the_compiled_one_finds() 
     for arg in args:
         assert uncompiled.find(arg) == compiled.find(arg), arg
     assert [bool(uncompiled.contains(a)) for a in args] == [True] * 6 + [False] * 3
+
+
+def test_a_stream_holds_the_start_of_a_fragment_and_a_pause_releases_a_word_end() -> None:
+    r = Redactor.build({"tok": Secret(VALUE)})
+    s = r.stream()
+    out = s.feed(b"x " + VALUE[5:10].upper())  # more is coming: any start of a window is held
+    out += s.flush_idle()  # after a pause: 4+ characters of a window are still held
+    assert VALUE[5:10].upper() not in out
+    out += s.feed(VALUE[10:15].upper() + b"\n")
+    assert out + s.close() == b"x [REDACTED:tok]\n"
+    # 1-3 characters that start a window (a prompt's last word): a pause shows what it would show
+    # without fragments.
+    plain = Redactor.build({"tok": Secret(VALUE)}, fragments=False)
+    for start in range(len(VALUE) - 3):
+        for n in (1, 2, 3):
+            prompt = b"continue? " + VALUE[start : start + n].upper()
+            shown = [(s.feed(prompt), s.flush_idle()) for s in (r.stream(), plain.stream())]
+            assert shown[0] == shown[1], prompt
