@@ -311,6 +311,21 @@ def test_value_written_in_one_call_is_redacted_when_read_back_with_no_keys(sessi
     assert read.structured_content["stdout"] == "[REDACTED]\n"
 
 
+def test_a_fragment_in_another_case_or_inside_an_escape_sequence_is_redacted(session: Any) -> None:
+    # Issue 12, through the real server and sandbox: `cut -c2- | tr a-z A-Z` of the token (a
+    # fragment in upper case), and the token in upper case inside an OSC title (a terminal hides
+    # it; the agent reads the bytes). Both passed before.
+    frag, osc = call(session, [
+        ("secret_run", {"keys": ["app/token"], "command": "sh",
+                        "args": ["-c", "printenv APP_TOKEN | cut -c2- | tr a-z A-Z"]}),
+        ("secret_run", {"keys": ["app/token"], "command": "sh",
+                        "args": ["-c", "printf '\\033]0;%s\\007\\n' \"$(printenv APP_TOKEN | tr a-z A-Z)\""]}),
+    ])
+    assert frag.structured_content["stdout"] == "[REDACTED:app/token]\n", text_of(frag)
+    shown = osc.structured_content["stdout"]
+    assert "CANARY" not in shown and "[REDACTED:app/token]" in shown, shown
+
+
 def test_read_tools_answer_while_the_redactor_builds(session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
