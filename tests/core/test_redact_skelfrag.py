@@ -288,11 +288,38 @@ def test_a_stream_holds_the_start_of_a_fragment_and_a_pause_releases_a_word_end(
     assert VALUE[5:10].upper() not in out
     out += s.feed(VALUE[10:15].upper() + b"\n")
     assert out + s.close() == b"x [REDACTED:tok]\n"
-    # 1-3 characters that start a window (a prompt's last word): a pause shows what it would show
-    # without fragments.
+    # 1-3 characters that start a window of the skeleton (a prompt's last word): a pause shows what
+    # it would show without fragments. (Ending in the value's own bytes, they are held from one
+    # byte, as raw fragments always were: test_a_fragment_cut_by_a_pause_is_held_...)
     plain = Redactor.build({"tok": Secret(VALUE)}, fragments=False)
     for start in range(len(VALUE) - 3):
         for n in (1, 2, 3):
+            if VALUE[start + n - 1 : start + n].upper() == VALUE[start + n - 1 : start + n]:
+                continue
             prompt = b"continue? " + VALUE[start : start + n].upper()
             shown = [(s.feed(prompt), s.flush_idle()) for s in (r.stream(), plain.stream())]
             assert shown[0] == shown[1], prompt
+
+def test_a_number_in_a_value_is_no_mark_of_a_fragment() -> None:
+    """A port (or a year, a count) in a plain-string URL: `pid 15432 secretctl-mcp` held
+    `5432secretctl` of its skeleton, and its 4 digits made that a fragment. The password is still
+    caught in another case."""
+    url = b"postgres://secretctl:Ab3dEf9hIj2k@db.internal:5432/secretctl"
+    r = Redactor.build({"dburl": Secret(url)})
+    ordinary = (b"pid 15432 secretctl-mcp started\nlistening on 0.0.0.0:5432\nsecretctl ready\n"
+                b" secretctl/infra/store.py        | 32 +++++++++++++++++++++-\n")
+    for name, out in redact_all_ways(r, ordinary).items():
+        assert out == ordinary, (name, out)
+    assert r.redact(b"pw=" + b"Ab3dEf9hIj2k".upper()) == b"pw=[REDACTED:dburl]"
+
+
+@pytest.mark.parametrize("split", [3, 2, 1])
+def test_a_fragment_cut_by_a_pause_is_held_for_a_value_of_letters_and_digits(split: int) -> None:
+    """Such a value has no raw anchors (its skeleton anchors are the same windows): its raw windows
+    still hold the start of a fragment across a pause (the skeleton windows hold 4+ characters)."""
+    value = b"Ab3dEf9hIj2kLm4nQr7s"
+    stream = Redactor.build({"tok": Secret(value)}).stream()
+    frag = b"9hIj2kLm"
+    out = stream.feed(b"x " + frag[:split]) + stream.flush_idle() + stream.feed(frag[split:] + b" y\n")
+    out += stream.close()
+    assert out == b"x [REDACTED:tok] y\n"

@@ -92,6 +92,7 @@ def fragment_ok(stretch: bytes, fragment_min: int) -> bool:
 
 
 _WORD_RUN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
+_NUMBER_RUN = re.compile(rb"(?<![A-Za-z0-9])[0-9]{1,5}(?![A-Za-z0-9])")
 _WORDLIKE = re.compile(rb"(?:[A-Z]?[a-z]{2,})+|[A-Z]+")
 
 
@@ -100,7 +101,9 @@ def marks(value: bytes) -> bytes:
     a digit, a capital, a non-ASCII character (its first byte). Not marked: lower-case letters,
     punctuation, and the capitals of a word, a run of 3+ letters between non-alphanumerics that
     reads as lower, Title, camel or all-caps case (``Welcome-Back``, ``SuperSecret``,
-    ``API_TOKEN``; not ``Zq8v``, whose letters touch a digit, nor ``NKcbAdf``)."""
+    ``API_TOKEN``; not ``Zq8v``, whose letters touch a digit, nor ``NKcbAdf``); and a number of up
+    to 5 digits between non-alphanumerics (a port, a year, a count: ``:5432/`` in a database URL
+    made ``pid 15432 secretctl-mcp`` a fragment of it)."""
     out = bytearray(len(value))
     for i, c in enumerate(value):
         if 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or c >= 0xC0:
@@ -108,6 +111,8 @@ def marks(value: bytes) -> bytes:
     for m in _WORD_RUN.finditer(value):
         if _WORDLIKE.fullmatch(m.group()):
             out[m.start() : m.end()] = bytes(m.end() - m.start())
+    for m in _NUMBER_RUN.finditer(value):
+        out[m.start() : m.end()] = bytes(m.end() - m.start())
     return bytes(out)
 
 
@@ -194,7 +199,11 @@ def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 1
     if skel_only(value):
         # Its skeleton anchors are its raw ones, case folded: a hit in the skeleton is also grown
         # on the raw bytes (redactor.py). Raw anchors as well cost a second set of short literals.
-        return ValueForms(_dedup(raw), _dedup(skel), (), (), s, skel_anchors, skel_windows)
+        # Its raw windows stay: they are no literals, only what a stream holds back, and after a
+        # pause the skeleton windows hold 4+ characters only (IDLE_SKEL_WINDOW), so `x 9hI`, a
+        # pause, then `j2kLm` passed without them.
+        return ValueForms(_dedup(raw), _dedup(skel), (), _anchors(value, fragment_min)[1], s, skel_anchors,
+                          skel_windows)
     return ValueForms(_dedup(raw), _dedup(skel), *_anchors(value, fragment_min), s, skel_anchors, skel_windows)
 
 
