@@ -56,6 +56,7 @@ _NONE = 0xFFFFFFFF  # a frame length: "compute this item yourself"
 _END = 0xFFFFFFFE  # the last frame: the child sent every item
 _FLUSH = 16 * 1024  # bytes the child buffers between writes (and parent-death checks)...
 _FLUSH_ITEMS = 16  # ...or items, whichever comes first
+STREAM_NICE = 10  # how much lower a Stream's child runs than its parent
 STREAM_LIFETIME = 60  # seconds a Stream's child may live, whatever happens (its pieces are plaintext)
 
 
@@ -364,6 +365,11 @@ def _stream_child(produce: Callable[[], Iterable[bytes]], write_fd: int, parent:
     signal.alarm(STREAM_LIFETIME)  # no handler: SIGALRM's default action ends the process
     if not _enter_child(write_fd, parent):
         return 1
+    # A head start yields to its parent: on a busy machine (or in one session's CPU share) the
+    # parent's own work, such as the MCP server's first answer, must not wait for it. On an idle
+    # machine each has a core and this changes nothing.
+    with contextlib.suppress(OSError):
+        os.nice(STREAM_NICE)
     try:
         for piece in produce():
             if len(piece) >= _END:

@@ -297,3 +297,13 @@ def test_a_killed_caller_takes_its_stream_child_with_it() -> None:
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not alive(child)
+
+
+def test_a_stream_child_runs_below_its_parent() -> None:
+    # A head start: the parent's own work (the MCP server's first answer) goes first on a busy machine.
+    out = _scenario(
+        "def produce():\n"
+        "    yield str(os.getpriority(os.PRIO_PROCESS, 0)).encode()\n"
+        "s = forked.Stream(produce)\n"
+        "print(json.dumps({'parent': os.getpriority(os.PRIO_PROCESS, 0), 'child': int(s.next())}))\n")
+    assert out["child"] == min(19, int(str(out["parent"])) + 10)
