@@ -92,7 +92,6 @@ def fragment_ok(stretch: bytes, fragment_min: int) -> bool:
 
 
 _WORD_RUN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
-_NUMBER_RUN = re.compile(rb"(?<![A-Za-z0-9])[0-9]{1,5}(?![A-Za-z0-9])")
 _WORDLIKE = re.compile(rb"(?:[A-Z]?[a-z]{2,})+|[A-Z]+")
 
 
@@ -101,9 +100,9 @@ def marks(value: bytes) -> bytes:
     a digit, a capital, a non-ASCII character (its first byte). Not marked: lower-case letters,
     punctuation, and the capitals of a word, a run of 3+ letters between non-alphanumerics that
     reads as lower, Title, camel or all-caps case (``Welcome-Back``, ``SuperSecret``,
-    ``API_TOKEN``; not ``Zq8v``, whose letters touch a digit, nor ``NKcbAdf``); and a number of up
-    to 5 digits between non-alphanumerics (a port, a year, a count: ``:5432/`` in a database URL
-    made ``pid 15432 secretctl-mcp`` a fragment of it)."""
+    ``API_TOKEN``; not ``Zq8v``, whose letters touch a digit, nor ``NKcbAdf``). Digits stay
+    marked even as a number of their own (a port, a year): ``-55`` is what makes
+    ``canary-value-55`` more than words, and a passphrase's ``-42`` more than its words."""
     out = bytearray(len(value))
     for i, c in enumerate(value):
         if 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or c >= 0xC0:
@@ -111,8 +110,6 @@ def marks(value: bytes) -> bytes:
     for m in _WORD_RUN.finditer(value):
         if _WORDLIKE.fullmatch(m.group()):
             out[m.start() : m.end()] = bytes(m.end() - m.start())
-    for m in _NUMBER_RUN.finditer(value):
-        out[m.start() : m.end()] = bytes(m.end() - m.start())
     return bytes(out)
 
 
