@@ -52,6 +52,8 @@ ident_before = repr(v.unlock())
 cache = allvalues.ValuesCache()
 cache.feed = allvalues.start_feed(v)
 child = cache.feed.stream.pid if cache.feed else 0
+if cache.feed:
+    cache.feed.serving.set()  # what the server does once it serves: else the build waits out its gate
 fed = allvalues.values_redactor(v, cache=cache)
 asked_fed, asked[:] = list(asked), []
 plain = allvalues.values_redactor(vault())
