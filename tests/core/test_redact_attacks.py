@@ -246,11 +246,18 @@ PY_FORMS |= {
     "base32": base64.b32encode, "base32hex": base64.b32hexencode,
     "upper": bytes.upper, "lower": bytes.lower, "swapped": bytes.swapcase,
 }
-_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+
+
+def splits(data: bytes, cuts: list[int]) -> dict[str, list[bytes]]:
+    """``data`` as one read, one byte a read, and cut at ``cuts`` (taken modulo its length)."""
+    points = sorted({c % len(data) for c in cuts} - {0})
+    return {"whole": [data], "bytewise": [data[i : i + 1] for i in range(len(data))],
+            "random": [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]}
 
 
 @settings(max_examples=examples(120), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=st.text(st.sampled_from(_ALNUM + "-_.@!"), min_size=4, max_size=40).map(str.encode),
+@given(value=st.text(st.sampled_from(ALNUM + "-_.@!"), min_size=4, max_size=40).map(str.encode),
        form=st.sampled_from(sorted(PY_FORMS)), cuts=st.lists(st.integers(1, 4000), max_size=8))
 def test_every_form_of_a_random_value_whole_bytewise_and_split(value: bytes, form: str, cuts: list[int]) -> None:
     # Values with fewer than 8 letters and digits are caught in their common spellings only
@@ -259,10 +266,7 @@ def test_every_form_of_a_random_value_whole_bytewise_and_split(value: bytes, for
     printed = PY_FORMS[form](value)
     data = b"got: " + printed + b"\nend of output\n"
     r = Redactor.build({"v": Secret(value)})
-    points = sorted({c % len(data) for c in cuts} - {0})
-    splits = {"whole": [data], "bytewise": [data[i : i + 1] for i in range(len(data))],
-              "random": [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]}
-    for name, chunks in splits.items():
+    for name, chunks in splits(data, cuts).items():
         out = stream_through(r, chunks)
         assert b"[REDACTED:v]" in out, (form, name, out)
         assert value not in out and printed not in out, (form, name, out)

@@ -19,7 +19,7 @@ from secretctl.core.redact import Layered, Redactor
 from secretctl.core.redact.views import skeleton_text
 from secretctl.core.secret import Secret
 from tests.core.test_redact import redact_all_ways, stream_through
-from tests.core.test_redact_attacks import fullwidth, math_bold
+from tests.core.test_redact_attacks import ALNUM, fullwidth, math_bold, splits
 from tests.hyp import examples
 
 MARKER_RX = re.compile(rb"\[REDACTED(?::[^\]]*)?\]")
@@ -178,7 +178,6 @@ def test_text_made_of_the_ordinary_words_in_values_passes() -> None:
 
 # ----------------------------------------------------------------------------------- property
 
-_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 TRANSFORMS: dict[str, Callable[[bytes], bytes]] = {
     "upper": bytes.upper,
     "lower": bytes.lower,
@@ -194,7 +193,7 @@ TRANSFORMS: dict[str, Callable[[bytes], bytes]] = {
 
 @settings(max_examples=examples(150), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(value=st.text(st.sampled_from(_ALNUM + "23456789" * 3 + "-_.@!"), min_size=16, max_size=40).map(str.encode),
+@given(value=st.text(st.sampled_from(ALNUM + "23456789" * 3 + "-_.@!"), min_size=16, max_size=40).map(str.encode),
        start=st.integers(0, 40), length=st.integers(9, 40), form=st.sampled_from(sorted(TRANSFORMS)),
        cuts=st.lists(st.integers(1, 4000), max_size=8))
 def test_every_fragment_form_of_a_random_value_whole_bytewise_and_split(
@@ -211,10 +210,7 @@ def test_every_fragment_form_of_a_random_value_whole_bytewise_and_split(
     assume(printed not in value and value not in printed)
     data = b">> " + printed + b"\n-- -- --\n"
     r = Redactor.build({"v": Secret(value)})
-    points = sorted({c % len(data) for c in cuts} - {0})
-    splits = {"whole": [data], "bytewise": [data[i : i + 1] for i in range(len(data))],
-              "random": [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]}
-    for name, chunks in splits.items():
+    for name, chunks in splits(data, cuts).items():
         out = stream_through(r, chunks)
         assert b"[REDACTED:v]" in out, (form, name, out)
         assert out.startswith(b">> ") and out.endswith(b"\n-- -- --\n"), (form, name, out)

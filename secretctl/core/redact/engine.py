@@ -100,9 +100,9 @@ class LiteralSet:
 
     def _find_each(self, data: bytes) -> list[Hit]:
         hits: list[Hit] = []
-        if len(data) < min(self._lens, default=1):
+        by_len = self._by_len()  # its keys are the distinct lengths: a few, not one per pattern
+        if len(data) < min(by_len, default=1):
             return hits
-        by_len = self._by_len()
         if len(data) * len(by_len) < len(self.patterns):
             # Each window of the data looked up, per pattern length: a command line's argument
             # against 1,000 values' 12,000 fragment anchors and forms took 2-3 ms by a find per

@@ -187,21 +187,19 @@ def forms_of(value: bytes, *, fragment_min: int = 8, fragment_value_min: int = 1
     if lean or len(text if text is not None else value) < fragment_value_min:
         return ValueForms(_dedup(raw), _dedup(skel))
     # Fragments are found from anchors (a few literals per value instead of one per window) and
-    # checked against the value around the anchor (redactor.py): compiling one literal per
+    # checked against the value around the anchor (fragments.py): compiling one literal per
     # window cost Hyperscan 5 s for 1,000 values. The same for the value's skeleton, matched in
     # the skeleton views: a fragment in another case, spaced out, reversed, full-width...
+    anchors, windows = _anchors(value, fragment_min)
     if len(s) < fragment_min:
-        return ValueForms(_dedup(raw), _dedup(skel), *_anchors(value, fragment_min))
-    skel_anchors, skel_windows = _anchors(s, fragment_min)
-    if skel_only(value):
-        # Its skeleton anchors are its raw ones, case folded: a hit in the skeleton is also grown
-        # on the raw bytes (redactor.py). Raw anchors as well cost a second set of short literals.
-        # Its raw windows stay: they are no literals, only what a stream holds back, and after a
-        # pause the skeleton windows hold 4+ characters only (IDLE_SKEL_WINDOW), so `x 9hI`, a
-        # pause, then `j2kLm` passed without them.
-        return ValueForms(_dedup(raw), _dedup(skel), (), _anchors(value, fragment_min)[1], s, skel_anchors,
-                          skel_windows)
-    return ValueForms(_dedup(raw), _dedup(skel), *_anchors(value, fragment_min), s, skel_anchors, skel_windows)
+        return ValueForms(_dedup(raw), _dedup(skel), anchors, windows)
+    # A value of letters and digits only: its skeleton anchors are its raw ones, case folded, and
+    # a hit in the skeleton is also grown on the raw bytes (fragments.py); raw anchors as well cost
+    # a second set of short literals. Its raw windows stay: they are no literals, only what a
+    # stream holds back, and after a pause the skeleton windows hold 4+ characters only
+    # (IDLE_SKEL_WINDOW), so `x 9hI`, a pause, then `j2kLm` passed without them.
+    return ValueForms(_dedup(raw), _dedup(skel), () if skel_only(value) else anchors, windows, s,
+                      *_anchors(s, fragment_min))
 
 
 def skel_only(value: bytes) -> bool:

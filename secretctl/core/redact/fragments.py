@@ -30,6 +30,7 @@ class Fragments:
         self._skel_only = [skel_only(v) for _, v in values]  # by value number: no raw anchors
         self._marks: dict[int, bytes] = {}  # value number -> forms.marks of it, made at its first hit
         self._covered: dict[int, bytes] = {}  # value number -> which skeleton bytes are of a public field
+        self._public: dict[int, bytearray] = {}  # value number -> which of its bytes are (public_mask)
 
     def raw(self, data: bytes, anchored: list[Hit], name: str) -> list[Match]:
         """Grow each raw anchor hit against its value: a long enough, informative stretch is a fragment."""
@@ -86,7 +87,7 @@ class Fragments:
         covered = self._covered.get(vid)
         if covered is None:
             value = self.values[vid][1]
-            view, mask = views.skeleton(value), public_mask(value, self.public)
+            view, mask = views.skeleton(value), self._public_mask(vid)
             covered = self._covered[vid] = bytes(mask[view.unit(i)[0]] for i in range(len(skel)))
         while j < k and covered[j]:
             j += 1
@@ -94,12 +95,18 @@ class Fragments:
             k -= 1
         return j, k
 
+    def _public_mask(self, vid: int) -> bytearray:
+        mask = self._public.get(vid)
+        if mask is None:
+            mask = self._public[vid] = public_mask(self.values[vid][1], self.public)
+        return mask
+
     def _raw_stretch(self, vid: int, grown: tuple[int, int, int, int], name: str) -> Match | None:
         lo, hi, j, k = grown
         label, value = self.values[vid]
         if not fragment_ok(value[j:k], self.fragment_min):
             return None
-        if self.public and mostly_public(value, j, k, self.public, self.fragment_min):
+        if self.public and mostly_public(value, j, k, self._public_mask(vid), self.fragment_min):
             return None
         return Match(lo, hi, label, "exact" if k - j == len(value) else "fragment", name)
 
@@ -135,7 +142,7 @@ class Fragments:
                     marked = self._marks[vid] = marks(value)
                 if not skeleton_fragment_ok(skel[j:k], marked.count(1, start, end), self.fragment_min):
                     continue
-                if self.public and mostly_public(value, start, end, self.public, self.fragment_min):
+                if self.public and mostly_public(value, start, end, self._public_mask(vid), self.fragment_min):
                     continue
                 out.append(Match(lo, hi, label, "exact" if j == 0 and k == len(skel) else "fragment", name))
         return out
@@ -161,11 +168,11 @@ def value_span(value: bytes, j: int, k: int) -> tuple[int, int]:
     return view.unit(j)[0], view.unit(k - 1)[1]
 
 
-def mostly_public(value: bytes, start: int, end: int, public: Sequence[bytes], fragment_min: int) -> bool:
+def mostly_public(value: bytes, start: int, end: int, covered: bytearray, fragment_min: int) -> bool:
     """``value[start:end]`` has fewer than ``fragment_min`` letters or digits outside the places
-    where a non-sensitive value sits in it (``db.internal:5432/app`` of a URL whose host and user
-    are public fields): it shows no fragment of what is secret in the value."""
-    covered = public_mask(value, public)
+    where a non-sensitive value sits in it (``covered``: its ``public_mask``; ``db.internal:5432/app``
+    of a URL whose host and user are public fields): it shows no fragment of what is secret in
+    the value."""
     outside = sum(1 for k in range(start, end) if not covered[k] and chr(value[k]).isalnum())
     return outside < fragment_min
 

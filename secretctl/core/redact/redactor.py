@@ -363,7 +363,7 @@ class Redactor(Finder):
         out = [Match(*view.span(m.start, m.end), m.label, m.form, m.view) for m in _merge(found)] + exact
         if outer is None:
             return out
-        return [Match(outer.unit(m.start)[0], outer.unit(m.end - 1)[1], m.label, m.form, m.view) for m in out]
+        return [Match(*outer.span(m.start, m.end), m.label, m.form, m.view) for m in out]
 
     def find(self, data: bytes, *, depth: int = 0, pending: list[int] | None = None) -> list[Match]:
         """Every match in ``data`` (positions in ``data``), merged. ``pending`` receives the start of
