@@ -98,6 +98,52 @@ def value_like(text: str) -> bool:
     return False
 
 
+POLICY = ".secretctl/policy.yaml"
+
+
+def recipients_candidates(path: str) -> list[str]:
+    """The .age-recipients files that could govern ``path``, nearest first."""
+    parts = path.split("/")[:-1]
+    out = []
+    while True:
+        out.append("/".join([*parts, recipients.RECIPIENTS_FILE]))
+        if not parts:
+            return out
+        parts.pop()
+
+
+def governing(read: Callable[[str], bytes | None]) -> Callable[[str], RecipientsFile | None]:
+    """``recipients_for`` for :func:`check_files`: the nearest recipients file ``read(path)`` finds
+    (in the index, or in a commit), each parsed once (None when it does not parse)."""
+    parsed: dict[str, RecipientsFile | None] = {}
+
+    def recipients_for(path: str) -> RecipientsFile | None:
+        for rp in recipients_candidates(path):
+            data = read(rp)
+            if data is None:
+                continue
+            if rp not in parsed:
+                try:
+                    parsed[rp] = recipients.parse_recipients_file(data, source=rp)
+                except SecretctlError:
+                    parsed[rp] = None
+            return parsed[rp]
+        return None
+
+    return recipients_for
+
+
+def policy_scripts(data: bytes | None) -> frozenset[str]:
+    """Scripts a policy allows by path (``./deploy.sh``) may live in the vault."""
+    if data is None:
+        return frozenset()
+    try:
+        policy = load_policy(data, POLICY)
+    except SecretctlError:
+        return frozenset()
+    return frozenset(c.removeprefix("./") for c in policy.allowed_commands if "/" in c)
+
+
 def reads_values(mode: str, path: str) -> bool:
     """Whether :func:`check_files` looks for current values in this file (plain text, not a
     symlink): the caller decrypts every value for a redactor only when some file needs it."""

@@ -10,9 +10,15 @@ paths (``:path``). The index itself (20,000 entries on a 10,000-secret vault) is
 
 from __future__ import annotations
 
-from secretctl.core.hookcheck import StagedFile, check_files, reads_values
-from secretctl.core.policy import load_policy
-from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
+from secretctl.core.hookcheck import (
+    POLICY,
+    StagedFile,
+    check_files,
+    governing,
+    policy_scripts,
+    reads_values,
+    recipients_candidates,
+)
 from secretctl.errors import SecretctlError
 from secretctl.infra import detcache, gitobjects, gitrepo, settings
 from secretctl.infra import identity as identity_mod
@@ -22,13 +28,10 @@ from secretctl.service.allvalues import values_redactor
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing costs every hook ~3 ms: for mypy only
     from pathlib import Path
-    from typing import Any
 
     from secretctl.core.hookcheck import Problem
-    from secretctl.core.recipients import RecipientsFile
     from secretctl.service.vault import Vault
 
-POLICY = ".secretctl/policy.yaml"
 # The hook checks staged text for current values on its own (``deep=None``) when that costs no
 # prompt and the vault is small enough to decrypt whole.
 AUTO_DEEP_MAX = 1000
@@ -47,13 +50,13 @@ def check_staged(vault: Vault, *, deep: bool | None) -> list[Problem]:
                       .decode().split("\0"))
         entries = [e for e in _ls(root, staged=True) if e[2] in changed]
     names = [sha for _, sha, _ in entries] + [f":{POLICY}"]
-    names += [f":{rp}" for _, _, path in entries for rp in _candidates(path)]
+    names += [f":{rp}" for _, _, path in entries for rp in recipients_candidates(path)]
     objects = gitobjects.read_objects(root, names)
     files = [StagedFile(p, mode, objects.get(sha, b"")) for mode, sha, p in entries]
     want_values = deep is not False and any(reads_values(f.mode, f.path) for f in files)
     redactor = values_redactor(vault) if want_values and (deep or cheap_to_decrypt(vault)) else None
-    return check_files(files, recipients_for=_governing(lambda rp: objects.get(f":{rp}")), redactor=redactor,
-                       script_paths=_policy_scripts(objects.get(f":{POLICY}")))
+    return check_files(files, recipients_for=governing(lambda rp: objects.get(f":{rp}")), redactor=redactor,
+                       script_paths=policy_scripts(objects.get(f":{POLICY}")))
 
 
 def check_tree(vault: Vault, *, staged: bool, deep: bool, rev: str = "HEAD") -> list[Problem]:
@@ -62,13 +65,12 @@ def check_tree(vault: Vault, *, staged: bool, deep: bool, rev: str = "HEAD") -> 
     root = vault.root
     entries = _ls(root, staged=staged, rev=rev)
     by_path = {p: sha for _, sha, p in entries}
-    recipients = [sha for _, sha, p in entries if p.endswith(RECIPIENTS_FILE)]
-    blobs = gitobjects.read_objects(root, [sha for _, sha, _ in entries] + recipients)
+    blobs = gitobjects.read_objects(root, [sha for _, sha, _ in entries])  # the recipients files among them
     files = [StagedFile(p, mode, blobs.get(sha, b"")) for mode, sha, p in entries]
     redactor = values_redactor(vault) if deep and any(reads_values(f.mode, f.path) for f in files) else None
     policy = by_path.get(POLICY)
-    return check_files(files, recipients_for=_governing(lambda rp: blobs.get(by_path.get(rp, ""))),
-                       redactor=redactor, script_paths=_policy_scripts(None if policy is None else blobs.get(policy)))
+    return check_files(files, recipients_for=governing(lambda rp: blobs.get(by_path.get(rp, ""))),
+                       redactor=redactor, script_paths=policy_scripts(None if policy is None else blobs.get(policy)))
 
 
 def cheap_to_decrypt(vault: Vault) -> bool:
@@ -110,46 +112,3 @@ def _ls(root: Path, *, staged: bool, rev: str = "HEAD") -> list[tuple[str, str, 
             fields = meta.decode().split()
             out.append((fields[0], fields[sha_field], path.decode()))
     return out
-
-
-def _candidates(path: str) -> list[str]:
-    """The .age-recipients files that could govern ``path``, nearest first."""
-    parts = path.split("/")[:-1]
-    out = []
-    while True:
-        out.append("/".join([*parts, RECIPIENTS_FILE]))
-        if not parts:
-            return out
-        parts.pop()
-
-
-def _governing(read: Any) -> Any:
-    """``recipients_for`` for check_files: the nearest recipients file ``read(path)`` finds,
-    parsed once (None when it does not parse)."""
-    parsed: dict[str, RecipientsFile | None] = {}
-
-    def recipients_for(path: str) -> RecipientsFile | None:
-        for rp in _candidates(path):
-            data = read(rp)
-            if data is None:
-                continue
-            if rp not in parsed:
-                try:
-                    parsed[rp] = parse_recipients_file(data, source=rp)
-                except SecretctlError:
-                    parsed[rp] = None
-            return parsed[rp]
-        return None
-
-    return recipients_for
-
-
-def _policy_scripts(data: bytes | None) -> frozenset[str]:
-    """Scripts the policy allows by path (``./deploy.sh``) may live in the vault."""
-    if data is None:
-        return frozenset()
-    try:
-        policy = load_policy(data, POLICY)
-    except SecretctlError:
-        return frozenset()
-    return frozenset(c.removeprefix("./") for c in policy.allowed_commands if "/" in c)

@@ -12,11 +12,17 @@ and removed again before the push is still refused: its content is in the histor
 
 from __future__ import annotations
 
-from secretctl.core.hookcheck import Problem, StagedFile, check_files, reads_values
-from secretctl.core.policy import load_policy
+from secretctl.core.hookcheck import (
+    POLICY,
+    Problem,
+    StagedFile,
+    check_files,
+    governing,
+    policy_scripts,
+    reads_values,
+    recipients_candidates,
+)
 from secretctl.core.pushrefs import RefUpdate
-from secretctl.core.recipients import RECIPIENTS_FILE, parse_recipients_file
-from secretctl.errors import SecretctlError
 from secretctl.infra import detcache, gitobjects, gitrange, gitrepo
 from secretctl.service.allvalues import values_redactor
 
@@ -28,9 +34,6 @@ if TYPE_CHECKING:  # importing typing costs every push ~3 ms: for mypy only
 
     from secretctl.core.hookcheck import Problem
     from secretctl.service.vault import Vault
-
-POLICY = ".secretctl/policy.yaml"
-
 
 def resolve(root: Path, rev: str) -> str:
     """The object id ``rev`` names (`git rev-parse --verify`): the pre-push hook's refs."""
@@ -62,7 +65,7 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
         names.append(f"{c}:{POLICY}")
         for _, oid, path in entries:
             names.append(oid)
-            names += [f"{c}:{d}" for d in _recipients_candidates(path)]
+            names += [f"{c}:{d}" for d in recipients_candidates(path)]
     objects = gitobjects.read_objects(root, names)
     # Every value is decrypted for the redactor only when a pushed file is one it reads.
     reads = any(reads_values(mode, path) for entries in changed.values() for mode, _, path in entries)
@@ -72,7 +75,7 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
     for c in commits:
         todo = []
         for mode, oid, path in changed.get(c, []):
-            governing = next((objects[f"{c}:{d}"] for d in _recipients_candidates(path) if f"{c}:{d}" in objects),
+            governing = next((objects[f"{c}:{d}"] for d in recipients_candidates(path) if f"{c}:{d}" in objects),
                              None)
             # The same content under the same recipients was checked in an earlier commit.
             seen = (path, oid, governing)
@@ -86,48 +89,8 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
     return problems
 
 
-def _recipients_candidates(path: str) -> list[str]:
-    """The .age-recipients files that could govern ``path``, nearest first."""
-
-    parts = path.split("/")[:-1]
-    out = []
-    while True:
-        out.append("/".join([*parts, RECIPIENTS_FILE]))
-        if not parts:
-            return out
-        parts.pop()
-
-
 def _check_commit(commit: str, entries: list[tuple[str, str, str]], objects: dict[str, bytes],
                   redactor: Any) -> list[Problem]:
-
-    parsed: dict[str, Any] = {}
-
-    def recipients_for(path: str) -> Any:
-        for rp in _recipients_candidates(path):
-            data = objects.get(f"{commit}:{rp}")
-            if data is None:
-                continue
-            if rp not in parsed:
-                try:
-                    parsed[rp] = parse_recipients_file(data, source=rp)
-                except SecretctlError:
-                    parsed[rp] = None
-            return parsed[rp]
-        return None
-
     files = [StagedFile(path, mode, objects.get(oid, b"")) for mode, oid, path in entries]
-    return check_files(files, recipients_for=recipients_for, redactor=redactor,
-                       script_paths=_scripts(objects.get(f"{commit}:{POLICY}")))
-
-
-def _scripts(policy_data: bytes | None) -> frozenset[str]:
-    """Scripts the commit's policy allows by path (``./deploy.sh``) may live in the vault."""
-    if policy_data is None:
-        return frozenset()
-
-    try:
-        policy = load_policy(policy_data, POLICY)
-    except SecretctlError:
-        return frozenset()
-    return frozenset(c.removeprefix("./") for c in policy.allowed_commands if "/" in c)
+    return check_files(files, recipients_for=governing(lambda rp: objects.get(f"{commit}:{rp}")), redactor=redactor,
+                       script_paths=policy_scripts(objects.get(f"{commit}:{POLICY}")))
