@@ -56,6 +56,10 @@ _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def _b64_canonical(text: bytes, where: str) -> bytes:
+    raw = _b64_or_none(text)
+    if raw is not None:
+        return raw
+    # Refused: say why.
     if b"=" in text:
         raise VaultCorruptError(f"{where}: base64 padding is not allowed")
     if text.translate(None, _B64):  # what base64.b64decode(validate=True) refuses: any other byte
@@ -222,9 +226,7 @@ MLKEM768X25519_ENC = 1088 + 32
 
 def _arg_bytes(stanza: Stanza, i: int, size: int, source: str) -> bytes:
     text = stanza.args[i].encode()
-    raw = _b64_or_none(text)
-    if raw is None:  # the slow check names what is wrong
-        raw = _b64_canonical(text, f"{source}: {stanza.type} stanza")
+    raw = _b64_canonical(text, f"{source}: {stanza.type} stanza")
     if len(raw) != size:
         raise VaultCorruptError(f"{source}: {stanza.type} stanza argument has {len(raw)} bytes, expected {size}")
     return raw

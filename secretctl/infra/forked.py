@@ -90,24 +90,10 @@ class Spread(Generic[_T]):
             return
         split = len(items) - round(len(items) * share)
         part = items[split:]
-        parent = os.getpid()
-        try:
-            read_fd, write_fd = os.pipe()
-        except OSError:
-            return  # out of descriptors: one core does it all
-        try:
-            pid = os.fork()
-        except OSError:  # out of processes (RLIMIT_NPROC) or memory: one core does it all
-            os.close(read_fd)
-            os.close(write_fd)
-            return
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                code = _child(fn, part, write_fd, parent)
-            finally:
-                os._exit(code)
-        os.close(write_fd)
+        started = _fork(lambda write_fd, parent: _child(fn, part, write_fd, parent))
+        if started is None:
+            return  # out of descriptors, processes or memory: one core does it all
+        pid, read_fd = started
         self.split, self._pid, self._read_fd, self._count, self.forked = split, pid, read_fd, len(part), True
         # A thread drains the pipe while the caller computes its part: the child never waits
         # on a full pipe. os.read releases the GIL.
@@ -156,11 +142,7 @@ class Spread(Generic[_T]):
     def close(self) -> None:
         """Kill and reap the child if it still runs (on an error or an interruption)."""
         if self._pid:
-            import signal
-
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
+            _kill_reap(self._pid)
             self._pid = 0
         if self._reader is not None:
             self._reader.join()  # the child is gone: its end of the pipe is closed, the read ends
@@ -230,6 +212,38 @@ def _child(fn: Callable[[_T], bytes], part: Sequence[_T], write_fd: int, parent:
     return 0
 
 
+def _fork(child: Callable[[int, int], int]) -> tuple[int, int] | None:
+    """Fork ``child(write_fd, parent pid)`` (its exit status) with a pipe back: (pid, read_fd),
+    or None when no pipe or process is to be had. The child never returns to the caller."""
+    parent = os.getpid()
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes (RLIMIT_NPROC) or memory
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:
+        code = 1
+        try:
+            code = child(write_fd, parent)
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _kill_reap(pid: int) -> None:
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
 def _enter_child(write_fd: int, parent: int) -> bool:
     """What every forked child does first; False if the parent is gone already.
 
@@ -274,8 +288,7 @@ class Stream:
     cores (else ``forked`` is False and ``next()`` returns None at once: the caller computes
     everything itself). ``next()`` returns None once the child has ended, after its last piece
     or because it failed: pieces are only ever a head start, and the caller computes what it did
-    not get. ``close()`` (also on leaving the ``with`` block) kills the child if it still runs and
-    reaps it. Call ``next`` and ``close`` from one thread.
+    not get. ``close()`` kills the child if it still runs and reaps it. Call ``next`` and ``close`` from one thread.
     """
 
     def __init__(self, produce: Callable[[], Iterable[bytes]]) -> None:
@@ -283,27 +296,11 @@ class Stream:
         self._pid = 0
         self._fd = -1
         preload.join()  # as Spread: a thread importing while we fork would leave an import lock held
-        if not _usable():
+        started = _fork(lambda write_fd, parent: _stream_child(produce, write_fd, parent)) if _usable() else None
+        if started is None:
             return
-        parent = os.getpid()
-        try:
-            read_fd, write_fd = os.pipe()
-        except OSError:
-            return
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
-            return
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                code = _stream_child(produce, write_fd, parent)
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        self._pid, self._fd, self.forked = pid, read_fd, True
+        self._pid, self._fd = started
+        self.forked = True
 
     @property
     def pid(self) -> int:
@@ -336,22 +333,11 @@ class Stream:
     def close(self) -> None:
         """Kill and reap the child if it still runs; close the pipe."""
         if self._pid:
-            import signal
-
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
+            _kill_reap(self._pid)
             self._pid = 0
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-    def __enter__(self) -> Stream:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def _stream_child(produce: Callable[[], Iterable[bytes]], write_fd: int, parent: int) -> int:

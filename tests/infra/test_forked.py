@@ -128,29 +128,33 @@ def test_the_worker_holds_no_descriptor_of_the_caller_but_its_pipe() -> None:
     assert len(fds) == 4 and fds[:3] == [0, 1, 2]  # stdio and the pipe's writing end
 
 
+_WORKER = ("def slow(x):\n"
+           "    time.sleep(0.05)\n"  # 150 items: 7.5 s of work
+           "    return x\n"
+           "s = forked.Spread(slow, [os.urandom(8) for _ in range(300)])\n"
+           "print(s._pid, flush=True)\n")
+_STREAM = ("def produce():\n"
+           "    time.sleep(30)\n"
+           "    yield b'late'\n"
+           "s = forked.Stream(produce)\n"
+           "print(s.pid, flush=True)\n")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_a_killed_caller_takes_its_worker_with_it() -> None:
-    code = (
-        "import os, sys, time\n"
-        "from secretctl.infra import forked\n"
-        "def slow(x):\n"
-        "    time.sleep(0.05)\n"  # 150 items: 7.5 s of work
-        "    return x\n"
-        "s = forked.Spread(slow, [os.urandom(8) for _ in range(300)])\n"
-        "print(s._pid, flush=True)\n"
-        "time.sleep(60)\n"
-    )
+@pytest.mark.parametrize("child", [_WORKER, _STREAM], ids=["worker", "stream"])
+def test_a_killed_caller_takes_its_child_with_it(child: str) -> None:
+    code = "import os, sys, time\nfrom secretctl.infra import forked\n" + child + "time.sleep(60)\n"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
     assert proc.stdout is not None
-    worker = int(proc.stdout.readline())
-    time.sleep(0.3)  # the worker is past its start-up check of the parent, mid-way between writes
-    assert alive(worker)
+    pid = int(proc.stdout.readline())
+    time.sleep(0.3)  # a worker is past its start-up check of the parent, mid-way between writes
+    assert alive(pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 0.5  # its own check of the pipe would take up to 0.8 s here
-    while alive(worker) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 0.5  # a worker's own check of the pipe would take up to 0.8 s here
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not alive(worker)
+    assert not alive(pid)
 
 
 def test_encryption_for_an_age_plugin_never_forks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,31 +276,6 @@ def test_a_stream_child_ends_within_its_lifetime_whatever_sigalrm_it_inherits(se
         "s.close()\n"
         "print(json.dumps({'state': state}))\n")
     assert out == {"state": "Z"}
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_a_killed_caller_takes_its_stream_child_with_it() -> None:
-    code = (
-        "import os, sys, time\n"
-        "from secretctl.infra import forked\n"
-        "def produce():\n"
-        "    time.sleep(30)\n"
-        "    yield b'late'\n"
-        "s = forked.Stream(produce)\n"
-        "print(s.pid, flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
-    assert proc.stdout is not None
-    child = int(proc.stdout.readline())
-    time.sleep(0.3)
-    assert alive(child)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 0.5
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not alive(child)
 
 
 def test_a_stream_child_runs_below_its_parent() -> None:

@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections.abc import Sequence
 
+from secretctl.core import digest
 from secretctl.core.redact import decode, detectors, runs
 from secretctl.core.redact.engine import RegexSet
 
@@ -151,17 +152,9 @@ class Shapes:
 
 
 def _sha256(data: bytes) -> str:
-    """SHA-256 (hex) from CPython's own module where there is one: hashlib loads OpenSSL first,
-    ~3 ms of every `run` that computes only this key (the same digest either way)."""
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found]  # private CPython 3.11 module, no stub
-    except ImportError:
-        try:
-            from _sha2 import sha256  # type: ignore[import-not-found]  # its 3.12+ name, no stub
-        except ImportError:
-            from hashlib import sha256
-    digest: str = sha256(data).hexdigest()
-    return digest
+    """SHA-256 (hex) without loading hashlib's OpenSSL (core/digest): ~3 ms of every `run` that
+    computes only this key."""
+    return digest.sha256(data).hexdigest()
 
 
 def use_shapes_store(store: ShapesStore) -> None:
