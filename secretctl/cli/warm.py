@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # redone in the child (_reread_import_time_settings).
 PRELOAD = (
     "typer", "click", "rich", "logging", "json", "secretctl.cli.app", "secretctl.cli.mcp", "secretctl.cli.common",
-    "secretctl.cli.mcpserve", "secretctl.core.valueframes", "secretctl.infra.forked",
+    "secretctl.cli.mcpserve",
     "mcp", "mcp.server.mcpserver", "mcp.server.stdio", "anyio", "pydantic", "secretctl.mcp.server",
     "secretctl.service.session", "secretctl.service.vault", "secretctl.service.base", "secretctl.service.run",
     "secretctl.infra.identity", "secretctl.infra.crypto", "secretctl.infra.hardening", "secretctl.infra.pwhandoff",

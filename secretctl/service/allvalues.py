@@ -116,12 +116,12 @@ def _produce(vault: Vault, keys: Sequence[str]) -> Iterator[bytes]:
     """In the forked child: one frame per part of the pipelined build (values_redactor's cut)."""
     vault.unlock().after_fork()
     root = os.fspath(vault.root) + os.sep
-    cut = int(len(keys) * PIPELINE_SHARE) if len(keys) >= PIPELINE_MIN else len(keys)
+    cut = _cut(keys)
     for part in (keys[:cut], keys[cut:]):
         if not part:
             continue
         now = time.time_ns()
-        sigs = [(_stat(root + keys_mod.secret_path(k)), _stat(root + keys_mod.meta_path(k))) for k in part]
+        sigs = [_signature(root, k) for k in part]
         got = vault.redaction_values_many(part)
         yield valueframes.encode(
             (k, None if isinstance(g, SecretctlError)
@@ -148,6 +148,17 @@ def _stat(path: str) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+def _cut(keys: Sequence[str]) -> int:
+    """Where the pipelined build splits the keys (all of them in one part below PIPELINE_MIN): the
+    collector's pieces must be the build's parts, or the first part would wait for every piece."""
+    return int(len(keys) * PIPELINE_SHARE) if len(keys) >= PIPELINE_MIN else len(keys)
+
+
+def _signature(root: str, key: str) -> tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]:
+    """What a cached key's values are kept by: its age file's and its sidecar's stat."""
+    return _stat(root + keys_mod.secret_path(key)), _stat(root + keys_mod.meta_path(key))
+
+
 def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str],
              feed: Feed | None = None) -> tuple[dict[str, Secret], list[bytes]]:
     values: dict[str, Secret] = {}
@@ -157,7 +168,7 @@ def _collect(vault: Vault, cache: ValuesCache, keys: Sequence[str],
     cache.by_key.update(fed)  # read and signed by the child just now
     rest = [key for key in keys if key not in fed]
     now = time.time_ns()
-    sigs = {key: (_stat(root + keys_mod.secret_path(key)), _stat(root + keys_mod.meta_path(key))) for key in rest}
+    sigs = {key: _signature(root, key) for key in rest}
     stale = [key for key in rest if (hit := cache.by_key.get(key)) is None or hit[0] != sigs[key]]
     # One sidecar read per key and one decrypt_many call for them all (public field values live in
     # the encrypted document too). A damaged sidecar fails the build, as it always has.
@@ -220,7 +231,7 @@ def _build(vault: Vault, cache: ValuesCache, feed: Feed | None, fragment_min: in
     detcache.install()
     keys = vault.key_names()
     previous, cache.forms = cache.forms, {}
-    cut = int(len(keys) * PIPELINE_SHARE) if len(keys) >= PIPELINE_MIN else len(keys)
+    cut = _cut(keys)
     values, public = _collect(vault, cache, keys[:cut], feed)
     if cut < len(keys) and len(values) > FRAGMENTS_ALL_MAX:
         first = Redactor.build(values, fragment_min=fragment_min, fragment_value_min=fragment_value_min,

@@ -132,19 +132,27 @@ class Reading(AccessLog):
                 out[i] = exc
         if items:
             plain = self.unlock().decrypt_many([(rel, data) for _, rel, data in items])
+            pending: list[bool] = []  # the journal looked at once, at the first failure that asks
             for (i, rel, _), result in zip(items, plain, strict=True):
-                out[i] = self._torn_or(result, rel) if isinstance(result, VaultCorruptError | IdentityError) else result
+                out[i] = (self._torn_or(result, rel, pending) if isinstance(result, VaultCorruptError | IdentityError)
+                          else result)
         return [r for r in out if r is not None]
 
-    def _torn_or(self, exc: VaultCorruptError | IdentityError, rel: str) -> SecretctlError:
+    def _torn_or(self, exc: VaultCorruptError | IdentityError, rel: str, pending: list[bool] | None = None
+                 ) -> SecretctlError:
         """What a failed decryption means. A bulk write rewrites files in place under its journal,
         so while one is open a file that does not decrypt may be one read half-written: "damaged,
         set it again" or "not a recipient" would send the user the wrong way (`get` and `run`
         alike), and the all-values redactor keeps the values it knew. A wrong password or a
-        locked identity is never a torn file."""
-        if isinstance(exc, WrongPasswordError | VaultLockedError) or not journal.pending(self.git_dir):
+        locked identity is never a torn file. ``pending``: the journal's state, once known (a
+        vault whose files this identity mostly cannot read fails on thousands of them)."""
+        if isinstance(exc, WrongPasswordError | VaultLockedError):
             return exc
-        return being_rewritten(rel)
+        if pending is None:
+            pending = []
+        if not pending:
+            pending.append(journal.pending(self.git_dir))
+        return being_rewritten(rel) if pending[0] else exc
 
     def redaction_values_many(self, keys: Sequence[str]
                               ) -> list[tuple[dict[str, Secret], list[bytes]] | SecretctlError]:
