@@ -159,6 +159,16 @@ class Spread(Generic[_T]):
         self.close()
 
 
+def pack_pair(first: bytes, second: bytes) -> bytes:
+    """Two byte strings as one worker answer (an age file and its sidecar): :func:`unpack_pair`."""
+    return len(first).to_bytes(4, "little") + first + second
+
+
+def unpack_pair(answer: bytes) -> tuple[bytes, bytes]:
+    size = int.from_bytes(answer[:4], "little")
+    return answer[4 : 4 + size], answer[4 + size :]
+
+
 def _parse(answer: bytearray, count: int) -> list[bytes | None]:
     out: list[bytes | None] = []
     view = memoryview(answer)

@@ -278,13 +278,12 @@ class Members(Writing):
         def work(candidate: tuple[str, str, Meta]) -> bytes:
             k, rel, m = candidate
             out = rekeyer.add_recipients(self._secret_file(rel), source=rel)
-            return len(out).to_bytes(4, "little") + out + self._rekeyed_sidecar(k, m)
+            return forked.pack_pair(out, self._rekeyed_sidecar(k, m))
 
         def settle(candidate: tuple[str, str, Meta], answer: bytes | None) -> None:
             k, rel, m = candidate
             if answer is not None:
-                size = int.from_bytes(answer[:4], "little")
-                rekeyed.append((k, answer[4:4 + size], answer[4 + size:]))
+                rekeyed.append((k, *forked.unpack_pair(answer)))
                 return
             data = self._secret_file(rel)
             try:

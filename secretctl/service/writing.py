@@ -340,7 +340,7 @@ class Writing(Reading):
                 # In the worker: the age file and the sidecar, framed. The parent had built and
                 # rendered every sidecar itself while the worker only encrypted (~20 ms of 1,000).
                 (_, ciphertext), (_, sidecar) = files_of(i)
-                return len(ciphertext).to_bytes(4, "little") + ciphertext + sidecar
+                return forked.pack_pair(ciphertext, sidecar)
 
             def encoded(spread: forked.Spread[int]) -> Iterator[tuple[str, bytes]]:
                 for i, (key, _) in enumerate(todo):
@@ -348,9 +348,9 @@ class Writing(Reading):
                     if answer is None:  # ours, or one the worker could not do: its error is raised here
                         yield from files_of(i)
                     else:
-                        size = int.from_bytes(answer[:4], "little")
-                        yield keys_mod.secret_path(key), answer[4:4 + size]
-                        yield keys_mod.meta_path(key), answer[4 + size:]
+                        ciphertext, sidecar = forked.unpack_pair(answer)
+                        yield keys_mod.secret_path(key), ciphertext
+                        yield keys_mod.meta_path(key), sidecar
                     written.append(key)
                     if progress:
                         progress(i + 1)
