@@ -12,16 +12,8 @@ and removed again before the push is still refused: its content is in the histor
 
 from __future__ import annotations
 
-from secretctl.core.hookcheck import (
-    POLICY,
-    Problem,
-    StagedFile,
-    check_files,
-    governing,
-    policy_scripts,
-    reads_values,
-    recipients_candidates,
-)
+from secretctl.core import hookcheck
+from secretctl.core.hookcheck import Problem
 from secretctl.core.pushrefs import RefUpdate
 from secretctl.infra import detcache, gitobjects, gitrange, gitrepo
 from secretctl.service.allvalues import values_redactor
@@ -62,23 +54,23 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
     # that could govern them and its policy (names that do not exist simply come back missing).
     names: list[str] = []
     for c, entries in changed.items():
-        names.append(f"{c}:{POLICY}")
+        names.append(f"{c}:{hookcheck.POLICY}")
         for _, oid, path in entries:
             names.append(oid)
-            names += [f"{c}:{d}" for d in recipients_candidates(path)]
+            names += [f"{c}:{d}" for d in hookcheck.recipients_candidates(path)]
     objects = gitobjects.read_objects(root, names)
     # Every value is decrypted for the redactor only when a pushed file is one it reads.
-    reads = any(reads_values(mode, path) for entries in changed.values() for mode, _, path in entries)
+    reads = any(hookcheck.reads_values(mode, path) for entries in changed.values() for mode, _, path in entries)
     redactor = values_redactor(vault) if deep and reads else None
     problems: list[Problem] = []
     checked: set[tuple[str, str, bytes | None]] = set()
     for c in commits:
         todo = []
         for mode, oid, path in changed.get(c, []):
-            governing = next((objects[f"{c}:{d}"] for d in recipients_candidates(path) if f"{c}:{d}" in objects),
-                             None)
+            nearest = next((objects[f"{c}:{d}"] for d in hookcheck.recipients_candidates(path)
+                            if f"{c}:{d}" in objects), None)
             # The same content under the same recipients was checked in an earlier commit.
-            seen = (path, oid, governing)
+            seen = (path, oid, nearest)
             if seen in checked:
                 continue
             checked.add(seen)
@@ -91,6 +83,7 @@ def check_push(vault: Vault, updates: Sequence[RefUpdate], *, deep: bool = False
 
 def _check_commit(commit: str, entries: list[tuple[str, str, str]], objects: dict[str, bytes],
                   redactor: Any) -> list[Problem]:
-    files = [StagedFile(path, mode, objects.get(oid, b"")) for mode, oid, path in entries]
-    return check_files(files, recipients_for=governing(lambda rp: objects.get(f"{commit}:{rp}")), redactor=redactor,
-                       script_paths=policy_scripts(objects.get(f"{commit}:{POLICY}")))
+    files = [hookcheck.StagedFile(path, mode, objects.get(oid, b"")) for mode, oid, path in entries]
+    policy = objects.get(f"{commit}:{hookcheck.POLICY}")
+    return hookcheck.check_files(files, recipients_for=hookcheck.governing(lambda rp: objects.get(f"{commit}:{rp}")),
+                                 redactor=redactor, script_paths=hookcheck.policy_scripts(policy))
