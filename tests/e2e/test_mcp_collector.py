@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, git
+from tests.conftest import SECRETCTL, Member
+from tests.e2e.test_run_cli import commit_policy
 
 pytest.importorskip("mcp")
 
@@ -64,9 +65,7 @@ def big_vault(alice: Member, vault_dir: Path, tmp_path: Path) -> tuple[Path, dic
     src.unlink()
     work = tmp_path / "work"
     work.mkdir()
-    (vault_dir / ".secretctl/policy.yaml").write_text(POLICY.replace("WORK", str(work)))
-    git(vault_dir, "add", ".secretctl/policy.yaml")
-    git(vault_dir, "commit", "-qm", "policy", env=alice.env)
+    commit_policy(vault_dir, alice, POLICY.replace("WORK", str(work)))
     return vault_dir, values, work
 
 

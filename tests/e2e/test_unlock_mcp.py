@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, git
+from tests.conftest import SECRETCTL, Member
+from tests.e2e.test_run_cli import commit_policy
 from tests.e2e.test_unlock import PASSWORD, VALUE, carol, unlock  # noqa: F401 - carol is a fixture
 
 pytest.importorskip("mcp")
@@ -32,9 +33,7 @@ Step = tuple[str, dict[str, Any]] | Callable[[], object]
 
 def with_policy(m: Member) -> Path:
     root = Path(m.env["SECRETCTL_VAULT"])
-    (root / ".secretctl/policy.yaml").write_text(POLICY)
-    git(root, "add", ".secretctl/policy.yaml")
-    git(root, "commit", "-qm", "policy", env=m.env)
+    commit_policy(root, m, POLICY)
     return root
 
 
