@@ -101,12 +101,15 @@ def build_server(session: AgentSession) -> MCPServer:
     server: MCPServer = MCPServer(name="secretctl", instructions=INSTRUCTIONS)
 
     @server.tool(annotations=READ_ONLY, description=(
-        "List secrets (keys and metadata, never values). Filter by tag, by expiry within a duration "
-        "(e.g. '7d'), or by key prefix (e.g. 'aws/')."))
+        "List secrets (keys and metadata, never values), in key order, one page at a time (`limit`, "
+        "default 200, at most 1000): `total` counts every match, and `next_cursor`, when set, is the "
+        "`cursor` that asks for the next page. Filter by tag, by expiry within a duration (e.g. '7d'), "
+        "or by key prefix (e.g. 'aws/')."))
     def secret_list(tag: str | None = None, expiring_within: str | None = None,
-                    prefix: str | None = None) -> dict[str, Any]:
-        return _call(session, "secret_list",
-                     lambda: session.secret_list(tag=tag, expiring_within=expiring_within, prefix=prefix))
+                    prefix: str | None = None, limit: int | None = None,
+                    cursor: str | None = None) -> dict[str, Any]:
+        return _call(session, "secret_list", lambda: session.secret_list(
+            tag=tag, expiring_within=expiring_within, prefix=prefix, limit=limit, cursor=cursor))
 
     @server.tool(annotations=READ_ONLY, description="Whether a secret exists, with its metadata (never its value).")
     def secret_exists(key: str) -> dict[str, Any]:

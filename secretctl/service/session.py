@@ -15,6 +15,7 @@ one) and lives in memory only.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,11 @@ if TYPE_CHECKING:
     from secretctl.service.vault import Vault
 
 SECRET_MATERIAL = "argument contains secret material"
+# secret_list answers in pages: an MCP client puts the whole answer into the model's context, and
+# a 10,000-secret vault's full list is ~3 MB of JSON (Claude Code refuses tool answers over 25,000
+# tokens by default). 200 entries are ~60 KB; the SDK's validation of a full list took ~0.5 s.
+LIST_PAGE = 200
+LIST_PAGE_MAX = 1000
 
 
 @dataclass
@@ -297,8 +303,15 @@ class AgentSession:
         return self._cache.entries
 
     def secret_list(self, *, tag: str | None = None, expiring_within: str | None = None,
-                    prefix: str | None = None) -> dict[str, Any]:
-        self._check_arguments("secret_list", [tag, expiring_within, prefix])
+                    prefix: str | None = None, limit: int | None = None,
+                    cursor: str | None = None) -> dict[str, Any]:
+        """One page of the entries that match, in key order: `next_cursor` (the page's last key)
+        asks for the next one, and `total` counts every match."""
+        self._check_arguments("secret_list", [tag, expiring_within, prefix, cursor])
+        size = LIST_PAGE if limit is None else limit
+        if not 1 <= size <= LIST_PAGE_MAX:
+            raise UsageError(f"limit must be between 1 and {LIST_PAGE_MAX}, not {limit}",
+                             hint="narrow the list with prefix or tag, and page with cursor")
         now = self._now()
         window = None
         if expiring_within:
@@ -318,7 +331,10 @@ class AgentSession:
                     continue
             out.append(pub)
         self._record("mcp.secret_list", [], decision="allow")
-        return {"secrets": out}
+        start = 0 if cursor is None else bisect_right([p["key"] for p in out], cursor)
+        page = out[start:start + size]
+        more = start + size < len(out)
+        return {"secrets": page, "total": len(out), "next_cursor": page[-1]["key"] if more else None}
 
     def secret_exists(self, key: str) -> dict[str, Any]:
 

@@ -147,6 +147,20 @@ def test_read_tools(session: Any) -> None:
     assert "sensitive" in text_of(pw)
 
 
+def test_secret_list_pages_through_the_client(session: Any) -> None:
+    whole, first, second, bad = call(session, [
+        ("secret_list", {}), ("secret_list", {"limit": 4}),
+        ("secret_list", {"limit": 4, "cursor": "db/main"}), ("secret_list", {"limit": 0})])
+    keys = [s["key"] for s in whole.structured_content["secrets"]]
+    assert keys == sorted(keys) and len(keys) == 6
+    assert (whole.structured_content["total"], whole.structured_content["next_cursor"]) == (6, None)
+    assert [s["key"] for s in first.structured_content["secrets"]] == keys[:4]
+    assert first.structured_content["next_cursor"] == keys[3] == "db/main"
+    assert [s["key"] for s in second.structured_content["secrets"]] == keys[4:]
+    assert bad.is_error
+    assert "limit must be between 1 and 1000" in text_of(bad)
+
+
 def test_secret_run_injects_and_redacts(session: Any) -> None:
     r, b, = call(session, [
         ("secret_run", {"keys": ["app/token"], "command": "echo", "args": ["token=$APP_TOKEN"]}),
