@@ -52,3 +52,4 @@ docs: $(STAMP)
 # The options the fast path of cli/main.py reads, generated from the Typer app.
 grammar: $(STAMP)
 	$(BIN)/python scripts/gen_cli_grammar.py
+	$(BIN)/python scripts/gen_mcp_answers.py

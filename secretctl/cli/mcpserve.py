@@ -5,9 +5,14 @@ twice that with SECRETCTL_PASSWORD, whose hand-off restarts the process."""
 
 from __future__ import annotations
 
+import fcntl
 import sys
+from typing import TYPE_CHECKING, Any
 
 from secretctl.service import settings
+
+if TYPE_CHECKING:
+    from secretctl.service.session import AgentSession
 
 
 def serve(vault: str | None) -> None:
@@ -73,8 +78,57 @@ def serve(vault: str | None) -> None:
 
     # The SDK logs to stderr; keep it to warnings so the client's log stays readable.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="secretctl-mcp: %(message)s")
-    from secretctl.mcp.server import build_server
+    from secretctl.mcp import early
 
-    server = build_server(session)
-    session.serving()
-    server.run("stdio")
+    # A warm server's fork has the SDK already; SECRETCTL_MCP_EARLY=0 lets the SDK answer all.
+    answers = None if "mcp" in sys.modules or settings.get(settings.ENV_MCP_EARLY) == "0" else early.load_answers()
+    if answers is None:
+        from secretctl.mcp.server import build_server
+
+        server = build_server(session)
+        session.serving()
+        server.run("stdio")
+        return
+    _serve_early(session, answers)
+
+
+def _serve_early(session: AgentSession, answers: dict[str, Any]) -> None:
+    """Answer `initialize` and `tools/list` while the SDK is imported on a thread (mcp/early.py),
+    then hand the session to it. Threads start only now: the collector was forked before."""
+    import os
+    import threading
+
+    from secretctl.mcp import early
+
+    # As the SDK's stdio transport does: the wire moves to private descriptors, and fd 0 and 1
+    # point at /dev/null and stderr, so no handler or child reads or writes the protocol.
+    rfd, wfd = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in (0, 1))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    rfile = os.fdopen(rfd, "rb")
+    write = early.write_all(wfd)
+    built: list[Any] = []
+    failed: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            from secretctl.mcp.server import build_server
+
+            built.append(build_server(session))
+        except BaseException as exc:  # re-raised by the main thread, which owns the process
+            failed.append(exc)
+        session.serving()
+
+    importer = threading.Thread(target=build, name="secretctl-mcp-import", daemon=True)
+    importer.start()
+    handover = early.serve(rfile, write, answers)
+    importer.join()
+    if failed:
+        raise failed[0]
+    if handover.eof:
+        return
+    from secretctl.mcp.server import run_handed_over
+
+    run_handed_over(built[0], handover, rfile, write)

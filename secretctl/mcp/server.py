@@ -7,10 +7,11 @@ unexpected exception's text is never sent (it could carry a value).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, BinaryIO, cast
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver import server as _sdk_server
@@ -18,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from secretctl.errors import SecretctlError, VaultLockedError
+from secretctl.mcp.early import Handover, JsonId
 from secretctl.service.session import AgentSession
 
 INSTRUCTIONS = """\
@@ -171,3 +173,59 @@ def build_server(session: AgentSession) -> MCPServer:
                      lambda: session.secret_generate(key, length=length, charset=charset, expires=expires))
 
     return server
+
+
+class _Replay:
+    """The SDK's stdin after early answers (mcp/early.py): the handed-over lines, then the wire.
+    Decoded as the SDK's own stdin is (UTF-8, errors replaced)."""
+
+    def __init__(self, lines: list[bytes], rest: BinaryIO) -> None:
+        self._lines = list(lines)
+        self._rest = rest
+
+    def readline(self) -> str:
+        line = self._lines.pop(0) if self._lines else self._rest.readline()
+        return line.decode("utf-8", errors="replace")
+
+
+class _DropInitAnswer:
+    """The SDK's stdout after early answers: its second answer to `initialize` (the client has
+    the first) is dropped; everything else goes to the wire whole."""
+
+    def __init__(self, write: Callable[[bytes], None], init_id: JsonId | None) -> None:
+        self._write = write
+        self._init_id = init_id
+
+    def write(self, text: str) -> int:
+        if self._init_id is not None:
+            try:
+                msg = json.loads(text)
+            except ValueError:
+                msg = None
+            if isinstance(msg, dict) and msg.get("id") == self._init_id and "result" in msg:
+                self._init_id = None
+                return len(text)
+        self._write(text.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Each write went to the wire whole."""
+
+
+def run_handed_over(server: MCPServer, handover: Handover, rfile: BinaryIO, write: Callable[[bytes], None]) -> None:
+    """Serve stdio from where the early answers stopped: as `server.run("stdio")`, on streams
+    that replay the handshake. The early loop moved the wire off fd 0 and 1 (as the SDK does)."""
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    # anyio calls only readline (stdin) and write and flush (stdout): these two are not whole files.
+    stdin = anyio.wrap_file(cast(IO[str], _Replay(handover.replay, rfile)))
+    stdout = anyio.wrap_file(cast(IO[str], _DropInitAnswer(write, handover.init_id)))
+    # The SDK's own run_stdio_async, with these streams (it has no public hook for them).
+    low = server._lowlevel_server
+
+    async def serve() -> None:
+        async with stdio_server(stdin=stdin, stdout=stdout) as (read, send):
+            await low.run(read, send, low.create_initialization_options())
+
+    anyio.run(serve)

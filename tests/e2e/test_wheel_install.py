@@ -25,12 +25,14 @@ import pytest
 
 from tests.conftest import REPO, git
 
-# What `init` copies into a new vault: it must be inside the wheel, dotfiles included.
+# What `init` copies into a new vault (dotfiles included), and the MCP server's recorded answers:
+# each must be inside the wheel.
 TEMPLATE_FILES = {
     "secretctl/data/vault-template/.gitattributes",
     "secretctl/data/vault-template/.pre-commit-config.yaml",
     "secretctl/data/vault-template/.secretctl/config.yaml",
     "secretctl/data/vault-template/README.md",
+    "secretctl/data/mcp-answers.json",  # a cold MCP server's first answers (mcp/early.py)
 }
 _COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build", "dist", ".hypothesis",
                                       ".mypy_cache", ".ruff_cache", ".pytest_cache", ".bench", "tests", "benchmarks")

@@ -1,0 +1,122 @@
+"""A cold MCP server's first answers, before the SDK is imported.
+
+`import mcp` costs ~0.5 s of CPU (pydantic models for every protocol revision, the client, the
+HTTP transports), and a client's first two requests, `initialize` and `tools/list`, have fixed
+answers: this server's info and tool schemas. So a cold server imports the SDK on a thread and
+answers those two from data/mcp-answers.json (written by scripts/gen_mcp_answers.py from what the SDK
+itself answers; tests/mcp/test_early.py checks they are equal), until a message comes that only
+the SDK can answer. Then the SDK reads the handshake again (`Handover.replay`, its second answer
+to `initialize` is dropped) and serves the session from there.
+
+Only the plain handshake is answered here: an `initialize` without `_meta` (a 2026-07 "modern"
+envelope is the SDK's to classify), `notifications/initialized`, then `tools/list` without
+params. Anything else, malformed or unexpected, is handed to the SDK as it came, so every error
+answer is the SDK's. No secret is involved: the answers are static text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+ANSWERS = Path(__file__).parents[1] / "data" / "mcp-answers.json"
+
+JsonId = int | str
+
+
+@dataclass
+class Handover:
+    """Where the SDK takes over: the lines it reads first, and the `initialize` it answers again."""
+
+    replay: list[bytes] = field(default_factory=list)
+    init_id: JsonId | None = None
+    eof: bool = False  # the client closed stdin: no session left to hand over
+
+
+def load_answers(path: Path = ANSWERS) -> dict[str, Any] | None:
+    """The recorded answers, or None (then the SDK answers everything, as before)."""
+    try:
+        answers = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return answers if isinstance(answers, dict) and isinstance(answers.get("versions"), dict) else None
+
+
+def _message(line: bytes) -> dict[str, Any] | None:
+    try:
+        msg = json.loads(line)
+    except ValueError:  # not JSON (or not UTF-8): the SDK's parse error answers it
+        return None
+    return msg if isinstance(msg, dict) and msg.get("jsonrpc") == "2.0" else None
+
+
+def _request_id(msg: dict[str, Any]) -> JsonId | None:
+    rid = msg.get("id")
+    # bool is an int to Python, never a JSON-RPC id
+    return rid if isinstance(rid, (int, str)) and not isinstance(rid, bool) else None
+
+
+def _version(msg: dict[str, Any], answers: dict[str, Any]) -> str | None:
+    """The negotiated revision of a plain `initialize`, as the SDK picks it (the client's if the
+    SDK speaks it, else its latest handshake revision); None for anything the SDK must judge."""
+    params = msg.get("params")
+    if not isinstance(params, dict) or "_meta" in params:
+        return None
+    info = params.get("clientInfo")
+    if not (isinstance(params.get("protocolVersion"), str) and isinstance(params.get("capabilities"), dict)
+            and isinstance(info, dict) and isinstance(info.get("name"), str)
+            and isinstance(info.get("version"), str)):
+        return None
+    requested: str = params["protocolVersion"]
+    return requested if requested in answers["versions"] else str(answers["latest"])
+
+
+def _answer(rid: JsonId, result: Any) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}, separators=(",", ":")).encode() + b"\n"
+
+
+def serve(rfile: BinaryIO, write: Callable[[bytes], None], answers: dict[str, Any]) -> Handover:
+    """Answer the plain handshake and `tools/list` from ``answers`` until a message needs the SDK."""
+    out = Handover()
+    version: str | None = None
+    initialized = False
+    while True:
+        line = rfile.readline()
+        if not line:
+            out.eof = True
+            return out
+        msg = _message(line)
+        method = msg.get("method") if msg else None
+        rid = _request_id(msg) if msg else None
+        if msg and method == "initialize" and out.init_id is None and rid is not None:
+            version = _version(msg, answers)
+            if version is not None:
+                write(_answer(rid, answers["versions"][version]["initialize"]))
+                out.replay.append(line)
+                out.init_id = rid
+                continue
+        elif msg and method == "notifications/initialized" and version is not None and "id" not in msg:
+            out.replay.append(line)
+            initialized = True
+            continue
+        elif (msg and method == "tools/list" and initialized and version is not None and rid is not None
+              and msg.get("params") in (None, {})):
+            write(_answer(rid, answers["versions"][version]["tools/list"]))
+            continue
+        out.replay.append(line)
+        return out
+
+
+def write_all(fd: int) -> Callable[[bytes], None]:
+    """A writer of whole lines to ``fd`` (a pipe may take a long answer in parts)."""
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+    return write

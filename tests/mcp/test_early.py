@@ -1,0 +1,105 @@
+"""mcp/early.py: which messages a cold server answers before the SDK is imported, and what it
+hands to the SDK. Anything but the plain handshake and a bare tools/list goes to the SDK as it
+came, so every error answer stays the SDK's."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from secretctl.mcp import early
+
+ANSWERS = early.load_answers()
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "secret_list", "arguments": {}}}
+
+
+def line(msg: Any) -> bytes:
+    return (msg if isinstance(msg, bytes) else json.dumps(msg).encode()) + b"\n"
+
+
+def run(*msgs: Any) -> tuple[list[Any], early.Handover]:
+    assert ANSWERS is not None
+    sent: list[bytes] = []
+    handover = early.serve(io.BytesIO(b"".join(line(m) for m in msgs)), sent.append, ANSWERS)
+    return [json.loads(s) for s in sent], handover
+
+
+def test_the_recorded_answers_load() -> None:
+    assert ANSWERS is not None
+    assert ANSWERS["latest"] in ANSWERS["versions"]
+    for answers in ANSWERS["versions"].values():
+        names = {t["name"] for t in answers["tools/list"]["tools"]}
+        assert {"secret_list", "secret_run", "secret_get_masked", "policy_show"} <= names
+
+
+def test_the_plain_handshake_and_tools_list_are_answered_then_the_sdk_takes_over() -> None:
+    sent, handover = run(INIT, INITIALIZED, TOOLS, CALL, TOOLS)
+    assert ANSWERS is not None
+    assert [m["id"] for m in sent] == [1, 2]
+    assert sent[0]["result"] == ANSWERS["versions"]["2025-06-18"]["initialize"]
+    assert sent[0]["result"]["protocolVersion"] == "2025-06-18"
+    assert sent[1]["result"] == ANSWERS["versions"]["2025-06-18"]["tools/list"]
+    # The SDK reads the handshake again and then the call; what follows stays on the wire.
+    assert handover.replay == [line(INIT), line(INITIALIZED), line(CALL)]
+    assert handover.init_id == 1
+    assert not handover.eof
+
+
+def test_an_unknown_revision_gets_the_latest_as_the_sdk_answers() -> None:
+    sent, _ = run({**INIT, "params": {**INIT["params"], "protocolVersion": "1999-01-01"}}, INITIALIZED, TOOLS, CALL)
+    assert ANSWERS is not None
+    assert sent[0]["result"]["protocolVersion"] == ANSWERS["latest"]
+
+
+@pytest.mark.parametrize("opening", [
+    pytest.param([TOOLS], id="tools/list before initialize"),
+    pytest.param([{"jsonrpc": "2.0", "id": 9, "method": "ping"}], id="ping"),
+    pytest.param([b"{not json"], id="not JSON"),
+    pytest.param([b"\xff\xfe"], id="not UTF-8"),
+    pytest.param([[INIT]], id="a batch"),
+    pytest.param([{**INIT, "jsonrpc": "1.0"}], id="not JSON-RPC 2.0"),
+    pytest.param([{**INIT, "id": True}], id="a boolean id"),
+    pytest.param([{**INIT, "params": {**INIT["params"], "_meta": {"progressToken": 1}}}], id="initialize with _meta"),
+    pytest.param([{**INIT, "params": {"protocolVersion": "2025-06-18"}}], id="initialize without clientInfo"),
+    pytest.param([{**INIT, "params": {**INIT["params"], "protocolVersion": 5}}], id="a version that is no string"),
+    pytest.param([{"jsonrpc": "2.0", "method": "initialize", "params": INIT["params"]}],
+                 id="initialize as a notification"),
+])
+def test_an_unusual_opening_goes_to_the_sdk_unanswered(opening: list[Any]) -> None:
+    sent, handover = run(*opening, INIT, INITIALIZED, TOOLS)
+    assert sent == []
+    assert handover.replay == [line(opening[0])]
+    assert handover.init_id is None
+
+
+@pytest.mark.parametrize("after", [
+    pytest.param([TOOLS], id="tools/list before notifications/initialized"),
+    pytest.param([INITIALIZED, {**TOOLS, "params": {"cursor": "x"}}], id="tools/list with a cursor"),
+    pytest.param([INITIALIZED, {**TOOLS, "params": {"_meta": {"progressToken": 2}}}], id="tools/list with _meta"),
+    pytest.param([INITIALIZED, {**INIT, "id": 5}], id="a second initialize"),
+    pytest.param([{**INITIALIZED, "id": 7}], id="notifications/initialized with an id"),
+])
+def test_after_the_initialize_answer_anything_unusual_goes_to_the_sdk(after: list[Any]) -> None:
+    sent, handover = run(INIT, *after, TOOLS)
+    assert [m["id"] for m in sent] == [1]
+    assert handover.replay == [line(INIT), *[line(m) for m in after]]
+    assert handover.init_id == 1
+
+
+def test_a_client_that_leaves_ends_the_early_loop() -> None:
+    sent, handover = run(INIT, INITIALIZED, TOOLS)
+    assert [m["id"] for m in sent] == [1, 2]
+    assert handover.eof
+
+
+def test_unreadable_answers_leave_everything_to_the_sdk(tmp_path: Any) -> None:
+    for text in ("", "{", "[]", '{"latest": "x"}'):
+        (tmp_path / "a.json").write_text(text)
+        assert early.load_answers(tmp_path / "a.json") is None
