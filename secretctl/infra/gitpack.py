@@ -47,16 +47,20 @@ def _stored_zlib(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def build_pack(blobs: Sequence[bytes]) -> bytes:
-    """A git pack (version 2) holding ``blobs`` as whole objects, no deltas."""
+_TREE, _BLOB = 2, 3  # pack object types
+
+
+def build_pack(blobs: Sequence[bytes], trees: Sequence[bytes] = ()) -> bytes:
+    """A git pack (version 2) holding ``blobs`` and ``trees`` (tree object bodies) as whole
+    objects, no deltas."""
     import hashlib
     import struct
 
-    out = [b"PACK", struct.pack(">II", 2, len(blobs))]
-    for data in blobs:
+    out = [b"PACK", struct.pack(">II", 2, len(blobs) + len(trees))]
+    for kind, data in [(_BLOB, b) for b in blobs] + [(_TREE, t) for t in trees]:
         size = len(data)
         header = bytearray()
-        byte = (3 << 4) | (size & 0x0F)  # object type 3: blob
+        byte = (kind << 4) | (size & 0x0F)
         size >>= 4
         while size:
             header.append(byte | 0x80)
@@ -69,25 +73,46 @@ def build_pack(blobs: Sequence[bytes]) -> bytes:
     return body + hashlib.sha1(body, usedforsecurity=False).digest()  # the pack trailer git checks
 
 
-def stage_blobs(root: Path, blobs: Mapping[str, bytes]) -> str:
+def stage_blobs(root: Path, blobs: Mapping[str, bytes], *, with_trees: bool = False) -> str:
     """Stage files whose exact contents we hold (and just wrote to disk): one pack, one index update.
 
     ``git index-pack`` verifies the pack and writes its index; the index entries carry no
     stat data yet, so the next ``git status`` re-reads those files once and finds them equal to
-    the staged blobs. Returns the pack's name.
+    the staged blobs. ``with_trees``: the pack also holds the trees HEAD plus these files has
+    (:func:`head_trees`). Returns the pack's name.
     """
     if not blobs:
         return ""
     paths = sorted(blobs)
-    out = git(root, "index-pack", "--stdin", input=build_pack([blobs[p] for p in paths]))
+    ids = {p: blob_id(blobs[p]) for p in paths}
+    trees = head_trees(root, ids) if with_trees else []
+    out = git(root, "index-pack", "--stdin", input=build_pack([blobs[p] for p in paths], trees))
     name = out.stdout.decode(errors="replace").split()
     try:
-        info = b"".join(b"100644 %s\t%s\0" % (blob_id(blobs[p]).encode(), p.encode()) for p in paths)
+        info = b"".join(b"100644 %s\t%s\0" % (ids[p].encode(), p.encode()) for p in paths)
         git(root, "update-index", "-z", "--index-info", input=info)
     except BaseException:
         remove_pack(root, name[-1] if name else "")
         raise
     return name[-1] if name else ""
+
+
+def head_trees(root: Path, ids: Mapping[str, str]) -> list[bytes]:
+    """The trees HEAD plus the blobs ``ids`` (path -> blob id) has where HEAD's differ
+    (core/gittree), for the pack: else `git write-tree` writes each as a loose object, one new
+    file per folder. HEAD's entries come from one `git ls-tree -r -t` (4 ms for 2,000 files;
+    `cat-file` of `HEAD:FOLDER` names took 16 ms for 101 folders, each name resolved from the
+    commit down). An optimisation only: on any doubt (a malformed listing, git failing, no HEAD)
+    there are none, and `write-tree` writes them as before."""
+    from secretctl.core import gittree
+    from secretctl.errors import SecretctlError
+
+    try:
+        listing = git(root, "ls-tree", "-r", "-t", "-z", "--full-tree", "HEAD").stdout
+        old = gittree.folder_entries(listing, gittree.folders(ids))
+        return gittree.new_trees(old, {p: bytes.fromhex(oid) for p, oid in ids.items()})
+    except (SecretctlError, ValueError):
+        return []
 
 
 def remove_pack(root: Path, name: str) -> None:
@@ -120,7 +145,7 @@ class BlobStager:
         try:
             # The pack and the index entries carry SHA-1 ids.
             if config_value(self.root, "extensions.objectFormat") in ("", "sha1"):
-                self._pack = stage_blobs(self.root, self.blobs)
+                self._pack = stage_blobs(self.root, self.blobs, with_trees=True)
                 self._staged = True
         except BaseException as exc:  # handed to the caller's thread by wait()
             self._error = exc
