@@ -39,6 +39,13 @@ def decode(frame):
     seen.append({"decoded once served": sdk is not None and hasattr(sdk, "build_server")})
     return real_decode(frame)
 valueframes.decode = decode
+from secretctl.service.session import AgentSession
+sessions = []
+real_start = AgentSession.start_redactor
+def start_redactor(self, **kwargs):
+    sessions.append(self)
+    return real_start(self, **kwargs)
+AgentSession.start_redactor = start_redactor
 out = sys.argv.pop()
 if sys.argv.pop() == "warm":
     from secretctl.cli import mcplaunch
@@ -48,6 +55,8 @@ from secretctl.cli.main import main
 try:
     main()
 finally:
+    if sessions:  # the client left at once (stdin at its end): let the build finish before looking
+        sessions[0].redactor
     seen.append({"typer": "typer" in sys.modules, "rich": "rich" in sys.modules})
     with open(out, "w") as fh:
         json.dump(seen, fh)
