@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,11 @@ def sdk_answers(home: Home) -> dict[str, Any]:
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
     env = {**home.env, "SECRETCTL_MCP_EARLY": "0"}
-    versions = {}
-    for version in HANDSHAKE_PROTOCOL_VERSIONS:
-        init, tools = handshake(env, home.vault, version)[:2]
-        versions[version] = {"initialize": init["result"], "tools/list": tools["result"]}
+    # One server per revision, side by side (each mostly waits on its own SDK import).
+    with ThreadPoolExecutor(len(HANDSHAKE_PROTOCOL_VERSIONS)) as pool:
+        got = list(pool.map(lambda v: handshake(env, home.vault, v)[:2], HANDSHAKE_PROTOCOL_VERSIONS))
+    versions = {v: {"initialize": init["result"], "tools/list": tools["result"]}
+                for v, (init, tools) in zip(HANDSHAKE_PROTOCOL_VERSIONS, got, strict=True)}
     return {"latest": LATEST_HANDSHAKE_VERSION, "versions": versions}
 
 
