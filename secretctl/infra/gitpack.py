@@ -73,19 +73,20 @@ def build_pack(blobs: Sequence[bytes], trees: Sequence[bytes] = ()) -> bytes:
     return body + hashlib.sha1(body, usedforsecurity=False).digest()  # the pack trailer git checks
 
 
-def stage_blobs(root: Path, blobs: Mapping[str, bytes], *, with_trees: bool = False) -> str:
+def stage_blobs(root: Path, blobs: Mapping[str, bytes], *, with_trees: bool = False,
+                listing: HeadListing | None = None) -> str:
     """Stage files whose exact contents we hold (and just wrote to disk): one pack, one index update.
 
     ``git index-pack`` verifies the pack and writes its index; the index entries carry no
     stat data yet, so the next ``git status`` re-reads those files once and finds them equal to
     the staged blobs. ``with_trees``: the pack also holds the trees HEAD plus these files has
-    (:func:`head_trees`). Returns the pack's name.
+    (:func:`head_trees`, from ``listing`` when given). Returns the pack's name.
     """
     if not blobs:
         return ""
     paths = sorted(blobs)
     ids = {p: blob_id(blobs[p]) for p in paths}
-    trees = head_trees(root, ids) if with_trees else []
+    trees = head_trees(root, ids, listing) if with_trees else []
     out = git(root, "index-pack", "--stdin", input=build_pack([blobs[p] for p in paths], trees))
     name = out.stdout.decode(errors="replace").split()
     try:
@@ -97,19 +98,54 @@ def stage_blobs(root: Path, blobs: Mapping[str, bytes], *, with_trees: bool = Fa
     return name[-1] if name else ""
 
 
-def head_trees(root: Path, ids: Mapping[str, str]) -> list[bytes]:
+_LS_TREE = ("ls-tree", "-r", "-t", "-z", "--full-tree", "HEAD")  # every entry of HEAD, folders too
+
+
+class HeadListing:
+    """``git ls-tree -r -t -z HEAD`` (what :func:`head_trees` reads) on a thread, started before a
+    bulk write produces its files so that staging does not wait for it. :meth:`result` joins it:
+    call it (or let the stager call it) before the mutation ends or the process forks."""
+
+    def __init__(self, root: Path) -> None:
+        import threading
+
+        self._root = root
+        self._out: bytes | None = None
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="secretctl-ls-tree",
+                                                                 daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError:
+            self._thread = None  # no thread to be had: read when asked
+
+    def _run(self) -> None:
+        from secretctl.errors import SecretctlError
+
+        with contextlib.suppress(SecretctlError):  # no HEAD, git failing: no trees, write-tree writes them
+            self._out = git(self._root, *_LS_TREE).stdout
+
+    def result(self) -> bytes | None:
+        if self._thread is None:
+            return None
+        self._thread.join()
+        return self._out
+
+
+def head_trees(root: Path, ids: Mapping[str, str], listing: HeadListing | None = None) -> list[bytes]:
     """The trees HEAD plus the blobs ``ids`` (path -> blob id) has where HEAD's differ
     (core/gittree), for the pack: else `git write-tree` writes each as a loose object, one new
     file per folder. HEAD's entries come from one `git ls-tree -r -t` (4 ms for 2,000 files;
     `cat-file` of `HEAD:FOLDER` names took 16 ms for 101 folders, each name resolved from the
-    commit down). An optimisation only: on any doubt (a malformed listing, git failing, no HEAD)
-    there are none, and `write-tree` writes them as before."""
+    commit down), ``listing``'s when given. An optimisation only: on any doubt (a malformed
+    listing, git failing, no HEAD) there are none, and `write-tree` writes them as before."""
     from secretctl.core import gittree
     from secretctl.errors import SecretctlError
 
     try:
-        listing = git(root, "ls-tree", "-r", "-t", "-z", "--full-tree", "HEAD").stdout
-        old = gittree.folder_entries(listing, gittree.folders(ids))
+        out = git(root, *_LS_TREE).stdout if listing is None else listing.result()
+        if out is None:
+            return []
+        old = gittree.folder_entries(out, gittree.folders(ids))
         return gittree.new_trees(old, {p: bytes.fromhex(oid) for p, oid in ids.items()})
     except (SecretctlError, ValueError):
         return []
@@ -131,10 +167,10 @@ class BlobStager:
     are then staged from disk); ``undo`` puts the index back if the disk writes failed.
     """
 
-    def __init__(self, root: Path, blobs: Mapping[str, bytes]) -> None:
+    def __init__(self, root: Path, blobs: Mapping[str, bytes], listing: HeadListing | None = None) -> None:
         import threading
 
-        self.root, self.blobs = root, blobs
+        self.root, self.blobs, self._listing = root, blobs, listing
         self._staged = False
         self._pack = ""
         self._error: BaseException | None = None
@@ -145,10 +181,13 @@ class BlobStager:
         try:
             # The pack and the index entries carry SHA-1 ids.
             if config_value(self.root, "extensions.objectFormat") in ("", "sha1"):
-                self._pack = stage_blobs(self.root, self.blobs, with_trees=True)
+                self._pack = stage_blobs(self.root, self.blobs, with_trees=True, listing=self._listing)
                 self._staged = True
         except BaseException as exc:  # handed to the caller's thread by wait()
             self._error = exc
+        finally:
+            if self._listing is not None:
+                self._listing.result()  # joined here in every case (a SHA-256 repository never reads it)
 
     def wait(self) -> bool:
         self._thread.join()
@@ -164,6 +203,6 @@ class BlobStager:
                 remove_pack(self.root, self._pack)
 
 
-def start_staging(root: Path, blobs: Mapping[str, bytes]) -> BlobStager | None:
+def start_staging(root: Path, blobs: Mapping[str, bytes], listing: HeadListing | None = None) -> BlobStager | None:
     """A :class:`BlobStager` when there are enough blobs for a pack to pay off, else None."""
-    return BlobStager(root, blobs) if len(blobs) >= PACK_THRESHOLD else None
+    return BlobStager(root, blobs, listing) if len(blobs) >= PACK_THRESHOLD else None

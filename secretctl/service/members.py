@@ -251,7 +251,7 @@ class Members(Writing):
 
         # Fresh encryption (member remove, reencrypt) on two cores, as in import (infra/forked).
         with self._encrypting(targets, converted) as spread:
-            paths, staged = self._write_batch(encoded(spread))
+            paths, staged = self._write_batch(encoded(spread), count=2 * total)
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 
     def _secret_file(self, rel: str) -> bytes:

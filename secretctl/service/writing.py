@@ -138,17 +138,21 @@ class Writing(Reading):
             store.atomic_write(self.root / rel, data)
         return [rel for rel, _ in files]
 
-    def _write_batch(self, files: Iterable[tuple[str, bytes]]) -> tuple[list[str], gitpack.BlobStager | None]:
+    def _write_batch(self, files: Iterable[tuple[str, bytes]],
+                     count: int = 0) -> tuple[list[str], gitpack.BlobStager | None]:
         """Write many files (vault-relative path, bytes) as one batch (store.write_many) while git
         stages the same bytes; returns the paths and the staging for the commit.
 
         ``files`` may be a generator that encrypts as it goes: the writes start with its first
-        files, and git starts staging as soon as it has produced the last one.
+        files, and git starts staging as soon as it has produced the last one. ``count``: how
+        many files it will produce, if known: enough for a pack, and HEAD's listing (the pack's
+        trees) is read meanwhile.
         """
 
         blobs: dict[str, bytes] = {}
         staged: gitpack.BlobStager | None = None
         root = os.fspath(self.root)
+        listing = gitpack.HeadListing(self.root) if count >= gitpack.PACK_THRESHOLD else None
 
         covered = self._intent.covered if self._intent is not None else set()
 
@@ -161,7 +165,7 @@ class Writing(Reading):
                 yield os.path.join(root, rel), data
             # Runs when write_many asks for more: git stages while the last writes, the sync and
             # the renames go on.
-            staged = gitpack.start_staging(self.root, blobs)
+            staged = gitpack.start_staging(self.root, blobs, listing)
 
         try:
             # In place: the intent journal restores them on a crash. The sync runs on beside the
@@ -171,6 +175,9 @@ class Writing(Reading):
             if staged is not None:
                 staged.undo()
             raise
+        finally:
+            if listing is not None and staged is None:
+                listing.result()  # no thread of ours outlives the batch
         return list(blobs), staged
 
     def _check_new_key(self, key: str) -> None:
@@ -359,7 +366,7 @@ class Writing(Reading):
                        )
             # Forked here, before the writer threads start.
             with self._spread(sealed, range(len(todo)), converted) as spread:
-                paths, staged = self._write_batch(encoded(spread))
+                paths, staged = self._write_batch(encoded(spread), count=2 * len(todo))
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
         return Outcome("import", written, commit, skipped)
