@@ -30,11 +30,11 @@ def bulk_ahead(command: str, env: Mapping[str, str]) -> None:
     listing, and its cryptography imported on a thread (infra/preload) while the main thread
     imports the Vault and waits for its first git processes. ``ctypes``: what a forked worker
     imports first (infra/forked), loaded once here instead of in the worker's critical path; the
-    writer threads' pool (infra/store) and the pack's zlib come last (python -X importtime)."""
+    writer threads' queue (infra/store) and the pack's zlib come last (python -X importtime)."""
     from secretctl.infra import preload
 
     prefetch_config(None, env)
     # The key exchange loads cryptography's OpenSSL backend on first use.
     crypto = ("secretctl.infra.agerekey", "cryptography.hazmat.backends.openssl.backend") \
         if command == "member-add" else ("pyrage",)
-    preload.start(*crypto, "secretctl.infra.forked", "ctypes", "concurrent.futures.thread", "zlib")
+    preload.start(*crypto, "secretctl.infra.forked", "ctypes", "queue", "zlib")

@@ -127,3 +127,41 @@ def test_write_many_in_place_never_writes_through_a_link_or_into_a_fifo(tmp_path
     assert outside.read_bytes() == linked.read_bytes() == b"not the vault's"
     assert not (tmp_path / "nowhere").exists()
     assert [p.name for p in tmp_path.rglob("*tmp-*")] == []
+
+
+def test_chunks_all_run_and_the_first_error_in_order_is_raised() -> None:
+    """The writer threads: every chunk runs even after one fails (a clean-up must see every file
+    touched), and the error raised is the earliest chunk's, whichever thread finished first."""
+    import threading
+    import time
+
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def work(chunk: list[int]) -> None:
+        if chunk and chunk[0] == 2 * store._CHUNK:
+            time.sleep(0.05)  # the earlier failure finishes last
+            raise ValueError("chunk 2")
+        with lock:
+            done.extend(chunk)
+        if chunk and chunk[0] == 5 * store._CHUNK:
+            raise ValueError("chunk 5")
+
+    items = list(range(8 * store._CHUNK + 3))
+    with pytest.raises(ValueError, match="chunk 2"):
+        store._in_chunks(items, work, workers=2)
+    assert sorted(done) == [i for i in items if not 2 * store._CHUNK <= i < 3 * store._CHUNK]
+    assert not [t for t in threading.enumerate() if t.name == "secretctl-writer"]
+
+
+def test_bulk_writes_import_no_logging(tmp_path: Path) -> None:
+    """concurrent.futures brought logging (and traceback, string...) into every bulk command."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from secretctl.infra import store; "
+            f"store.write_many([({str(tmp_path)!r} + f'/f{{i}}', b'x') for i in range(200)], in_place=True); "
+            "print(sorted(m for m in ('logging', 'concurrent.futures') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert len(list(tmp_path.iterdir())) == 200
