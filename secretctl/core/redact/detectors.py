@@ -24,6 +24,7 @@ CREDENTIAL = "credential"
 _PLUGINS = ("aws", "azure_storage_key", "github_token", "gitlab_token", "slack", "stripe", "openai", "npm",
             "pypi_token", "private_key", "sendgrid", "twilio", "mailchimp", "discord", "telegram_token",
             "square_oauth")
+_SERVED = ("requests", "detect_secrets")  # what leaves sys.modules after a read with the stand-in
 _LOOKAROUND = r"\(\?<?[!=](?:[^()]|\([^()]*\))*\)"  # compiled where the plugins are read
 _B64 = rb"[A-Za-z0-9+/]"
 _KEYED_VALUE = r"""[:=]\s*["']?([^"'\s,}]+)"""
@@ -89,6 +90,9 @@ _PATTERNS = {
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import types
+    from collections.abc import Callable
+
     KEYWORDS: re.Pattern[bytes]
     TOKEN_TAIL: re.Pattern[bytes]
     PEM_BLOCK: re.Pattern[bytes]
@@ -105,11 +109,31 @@ def __getattr__(name: str) -> re.Pattern[bytes]:
 def _from_detect_secrets() -> list[Detector]:
     """The denylists of detect-secrets' regex plugins (imported here, off the request path)."""
     import importlib
+    import sys
+    import types
 
+    # The plugins import requests for their verify() calls, which are never made here: with
+    # urllib3, ssl and charset_normalizer it was 10 MB of a first `run`'s 47 MB peak (the set is
+    # then kept, see shapes.py). A stand-in serves the import and is gone again before any other
+    # code could import requests; a process that has it already keeps its own.
+    stand_in = "requests" not in sys.modules
+    before = set(sys.modules)
+    if stand_in:
+        sys.modules["requests"] = types.ModuleType("requests")
+    try:
+        return _read_plugins(importlib.import_module)
+    finally:
+        if stand_in:
+            # The plugin modules it served go too: a later importer gets them with the real requests.
+            for loaded in [m for m in sys.modules if m not in before and m.partition(".")[0] in _SERVED]:
+                del sys.modules[loaded]
+
+
+def _read_plugins(import_module: Callable[[str], types.ModuleType]) -> list[Detector]:
     out = []
     for name in _PLUGINS:
         try:
-            module = importlib.import_module(f"detect_secrets.plugins.{name}")
+            module = import_module(f"detect_secrets.plugins.{name}")
         except ImportError:  # not installed, or a plugin renamed: our extensions still cover it
             continue
         for obj in vars(module).values():
