@@ -10,6 +10,7 @@ from secretctl.core.keys import match_pattern
 from secretctl.errors import NotFoundError, PolicyError, UsageError
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_TO_UNDERSCORE = str.maketrans("/.-:", "____")  # not re.sub: its pattern's compile cost `run` ~0.1 ms
 _REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 # Names that change how programs start or where they look: injecting them is code execution.
@@ -26,7 +27,7 @@ _REFUSED_PREFIXES = ("LD_", "DYLD_", "GIT_CONFIG", "SECRETCTL_", "BASH_FUNC_")
 
 def env_name(key: str, prefix: str = "") -> str:
     """``aws/access_key`` -> ``AWS_ACCESS_KEY`` (``/``, ``-``, ``.`` become ``_``), then the prefix."""
-    name = prefix + re.sub(r"[/.\-:]", "_", key).upper()
+    name = prefix + key.translate(_TO_UNDERSCORE).upper()
     if not _ENV_NAME.fullmatch(name):
         raise UsageError(f"key {key} does not make a valid environment variable name ({name})",
                          hint="use --env-prefix, or rename the key")

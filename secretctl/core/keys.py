@@ -43,6 +43,12 @@ def validate_key(key: str) -> str:
     """Return ``key`` unchanged if it is a valid key name; raise UsageError naming the rule otherwise."""
     if len(key) <= MAX_KEY_LENGTH and key.count("/") < MAX_DEPTH and _fast_ok(key):
         return key
+    _check_rules(key)
+    return key
+
+
+def _check_rules(key: str) -> None:
+    """Each rule in turn, raising the first one ``key`` breaks (what ``_FAST_OK_TEXT`` sums up)."""
     shown = key if key.isprintable() and len(key) <= MAX_KEY_LENGTH else repr(key[:40])
     if not key:
         raise UsageError("invalid key name: empty", hint=_HINT)
@@ -72,7 +78,6 @@ def validate_key(key: str) -> str:
         if seg.endswith(".meta.yaml") or seg.endswith(SECRET_SUFFIX):
             raise UsageError(f"invalid key name {shown}: may not end in .age or .meta.yaml",
                              hint="those suffixes are the vault's own file names")
-    return key
 
 
 def secret_path(key: str) -> str:
@@ -126,9 +131,10 @@ def keys_in_folder(folder: str, names: Iterable[str]) -> list[str]:
 
 
 def folder_ok(folder: str) -> bool:
-    """Whether a folder can hold keys (it is a valid key prefix)."""
+    """Whether a folder can hold keys (it is a valid key prefix). Rule by rule: a walk checks a few
+    folders, and compiling the one-regex check cost `run -k` 1.2 ms of its start."""
     try:
-        validate_key(folder)
+        _check_rules(folder)
     except UsageError:
         return False
     return True

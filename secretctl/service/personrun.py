@@ -57,11 +57,17 @@ def child_env(base: Mapping[str, str], injected: Mapping[str, str], *, agent_soc
 
 def redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: bool = True,
              detect: bool = True) -> Redactor:
-    detcache.install()
+    if detect:
+        detcache.install()
     if policy is None:
         return Redactor.build(values, compiled=compiled, detect=detect)
     return Redactor.build(values, fragment_min=policy.fragment_min, fragment_value_min=policy.fragment_value_min,
                           compiled=compiled, detect=detect)
+
+
+def _with_detectors(checker: Redactor) -> Redactor:
+    detcache.install()  # here, not for the command line's check: it imports the detector set's module
+    return checker.with_detectors()
 
 
 class _NotNeeded(Exception):
@@ -143,7 +149,7 @@ def stream(argv: Sequence[str], shown_argv: Sequence[str], env: Mapping[str, str
     shown = [a.encode("utf-8", errors="surrogateescape") for a in shown_argv]
     detect = any(map(decode.may_hold_candidate, shown))
     checker = redactor(values, None, compiled=False, detect=detect)
-    red = Deferred(lambda: checker.with_detectors().compile(), lazy=LAZY_COMPILE) if sanitize else None
+    red = Deferred(lambda: _with_detectors(checker).compile(), lazy=LAZY_COMPILE) if sanitize else None
     if red is not None:
         make_filter: Callable[[], StreamFilter] = red.stream
     else:

@@ -253,7 +253,7 @@ def test_escapes_found_where_one_can_start_are_those_finditer_finds() -> None:
         data = b"".join(rnd.choice(bits) + bytes(rnd.choice(b"ab 1=") for _ in range(rnd.randint(0, filler)))
                         for _ in range(rnd.randint(0, 30)))
         got = [m.span() for m in views._escapes(data)]
-        assert got == [m.span() for m in views._UNESCAPE.finditer(data)], data
+        assert got == [m.span() for m in views._UNESCAPE().finditer(data)], data
 
 
 def test_run_patterns_scanned_over_runs_find_what_a_whole_scan_finds() -> None:

@@ -24,6 +24,8 @@ import re
 import zlib
 from collections.abc import Callable
 
+from secretctl.core.lazyre import lazy as _lazy
+
 DECOMPRESS_LIMIT = 1024 * 1024
 REGION_LIMIT = 1 << 20
 _B64CH = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
@@ -109,7 +111,7 @@ def _run_rx(chars: bytes) -> tuple[re.Pattern[bytes], bytes]:
 
 _WRAPS: dict[bytes, tuple[re.Pattern[bytes], bytes]] = {}
 # Read backwards over marks (a: a run character, r/n: CR/LF): whole lines of 40+ run characters.
-_LINES_BEFORE = re.compile(rb"(?:nr*a{40,}(?=n|\Z))+")
+_LINES_BEFORE = _lazy(rb"(?:nr*a{40,}(?=n|\Z))+")
 
 
 def _wrap_rx(chars: bytes) -> tuple[re.Pattern[bytes], bytes]:
@@ -149,7 +151,7 @@ def _extend(data: bytes, start: int, end: int, chars: bytes, wrap: bool, *, back
             break  # the next line is not a line of the run: "next line" after a base64 line
         end = nxt
     if wrap and back and start > 0 and data[start - 1] == 0x0A:
-        before = _LINES_BEFORE.match(data[:start].translate(marks)[::-1])
+        before = _LINES_BEFORE().match(data[:start].translate(marks)[::-1])
         if before is not None:
             start -= before.end()
     return start, end
@@ -304,8 +306,8 @@ def _b32(run: bytes) -> list[bytes]:
     return out
 
 
-_HEXITEM = re.compile(rb"0[xX]([0-9a-fA-F]{1,2})")
-_NUM = re.compile(rb"[0-9]+")
+_HEXITEM = _lazy(rb"0[xX]([0-9a-fA-F]{1,2})")
+_NUM = _lazy(rb"[0-9]+")
 
 
 def _lines_around(data: bytes, start: int, end: int, ok: Callable[[bytes], bool]) -> tuple[int, int]:
@@ -328,7 +330,7 @@ def _lines_around(data: bytes, start: int, end: int, ok: Callable[[bytes], bool]
 
 
 def _numbers(line: bytes) -> list[bytes]:
-    toks = _NUM.findall(line)
+    toks = _NUM().findall(line)
     if toks and len(toks[0]) >= 7:  # od's offset column
         toks = toks[1:]
     return toks
@@ -352,7 +354,7 @@ def _numlist(region: bytes) -> list[bytes]:
     return out
 
 
-_DUMP_LINE = re.compile(rb"(?<![0-9a-f])([0-9a-f]{7,8}):? {1,2}((?:[0-9a-f]{2,4} ?)+)")
+_DUMP_LINE = _lazy(rb"(?<![0-9a-f])([0-9a-f]{7,8}):? {1,2}((?:[0-9a-f]{2,4} ?)+)")
 
 
 def _line_at(data: bytes, pos: int) -> bytes:
@@ -361,7 +363,7 @@ def _line_at(data: bytes, pos: int) -> bytes:
 
 
 def _dump_bytes(line: bytes) -> bytes | None:
-    m = _DUMP_LINE.search(line)
+    m = _DUMP_LINE().search(line)
     if m is None:
         return None
     body = m.group(2)
@@ -388,8 +390,8 @@ def _trim(data: bytes, s: int, e: int, item: re.Pattern[bytes]) -> tuple[int, in
     return first.start(), last.end()
 
 
-_NUM_ITEM = re.compile(rb"(?<![0-9])[0-9]{1,3}(?![0-9])")
-_DUMP_START = re.compile(rb"[0-9a-f]{7,8}:? {1,2}[0-9a-f]{2}")
+_NUM_ITEM = _lazy(rb"(?<![0-9])[0-9]{1,3}(?![0-9])")
+_DUMP_START = _lazy(rb"[0-9a-f]{7,8}:? {1,2}[0-9a-f]{2}")
 _ODC_ESC = {b"\\0": 0, b"\\a": 7, b"\\b": 8, b"\\t": 9, b"\\n": 10, b"\\v": 11, b"\\f": 12, b"\\r": 13, b"\\\\": 92}
 
 
@@ -494,16 +496,16 @@ def region_of(kind: str, data: bytes, start: int, end: int) -> Region | None:
             found = [b for b in _b32(data[s:e]) if texty(b)]
         return s, e2, found
     if kind == "hexlist":
-        s, e = _trim(data, *_lines_around(data, start, end, lambda ln: bool(_HEXITEM.search(ln))), _HEXITEM)
-        return s, e, [bytes(int(h, 16) for h in _HEXITEM.findall(data[s:e]))]
+        s, e = _trim(data, *_lines_around(data, start, end, lambda ln: bool(_HEXITEM().search(ln))), _HEXITEM())
+        return s, e, [bytes(int(h, 16) for h in _HEXITEM().findall(data[s:e]))]
     if kind == "numlist":
         s, e = _lines_around(data, start, end, _is_numlist)
         s = max(s, data.rfind(b"\n", 0, start) + 1 if not _is_numlist(_line_at(data, s)) else s)
-        s, e = _trim(data, s, e, _NUM_ITEM)
+        s, e = _trim(data, s, e, _NUM_ITEM())
         return s, e, _numlist(data[s:e])
     if kind == "dump":
         s, e = _lines_around(data, start, end, lambda ln: _dump_bytes(ln) is not None)
-        first = _DUMP_START.search(data, s, e)
+        first = _DUMP_START().search(data, s, e)
         s = first.start() if first is not None else s
         parts = [_dump_bytes(ln) for ln in data[s:e].split(b"\n")]
         return s, e, [b"".join(p for p in parts if p)]

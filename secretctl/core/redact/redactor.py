@@ -9,7 +9,6 @@ are mapped back to the real bytes and merged. ``stream.py`` turns this into a st
 from __future__ import annotations
 
 import bisect
-import copy
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,16 +18,35 @@ from secretctl.core.redact.engine import LiteralSet, literal_pair
 from secretctl.core.redact.forms import MIN_REDACTABLE, ValueForms, forms_of
 from secretctl.core.redact.fragments import Fragments, skeleton_anchors
 from secretctl.core.redact.matches import Match, apply
-from secretctl.core.redact.shapes import Shapes
 from secretctl.core.secret import Secret
 from secretctl.errors import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only (hyperscan loads typing on `run`'s path; not every command loads hyperscan)
+    from typing import TypeVar
+
+    from secretctl.core.redact.shapes import Shapes
     from secretctl.core.redact.stream import RedactStream
+
+    _R = TypeVar("_R", bound="Redactor")
 CREDENTIAL = detectors.CREDENTIAL
 DECODE_DEPTH = 2
 PUBLIC_MIN = 3  # a non-sensitive value shorter than this is not protected from fragments
+
+
+def _shapes() -> Shapes:
+    """The detector set, imported here: a command line's check (``detect=False``) never needs it,
+    and shapes' imports (digest, runs) cost a silent `run` ~0.8 ms."""
+    from secretctl.core.redact.shapes import Shapes
+
+    return Shapes.get()
+
+
+def _clone(obj: _R) -> _R:
+    """A shallow copy (copy.copy's, for these plain objects): the copy module cost every `run` ~0.6 ms."""
+    made = object.__new__(type(obj))
+    made.__dict__.update(obj.__dict__)
+    return made
 
 
 def check_redactable(label: str, value: Secret) -> None:
@@ -173,7 +191,7 @@ class Redactor(Finder):
         self._frag = Fragments(raw.values, raw_owners=raw.owners, skeletons=skel.skeletons, skel_owners=skel_owners,
                                fragment_min=raw.fragment_min, public=raw.public)
         self._raw, self._skel = literal_pair(raw.patterns + raw.anchors, skel_literals + anchors, compiled=compiled)
-        self._shapes = Shapes.get() if shapes and (credentials or raw.patterns or skel.patterns) else None
+        self._shapes = _shapes() if shapes and (credentials or raw.patterns or skel.patterns) else None
         self._credentials = credentials
         self._prefix_sources = (raw.patterns + raw.windows, skel.patterns, skel.windows)
         self.maxlen = max((max(map(len, group), default=0) for group in self._prefix_sources), default=0)
@@ -258,7 +276,7 @@ class Redactor(Finder):
         caller check a command line at once with the uncompiled one while this runs on a thread."""
         if self.compiled:
             return self
-        made = copy.copy(self)
+        made = _clone(self)
         made._raw, made._skel = literal_pair(self._raw.patterns, self._skel.patterns, compiled=True)
         made.compiled = True
         return made
@@ -269,8 +287,8 @@ class Redactor(Finder):
         given, without building the index again (1,000 values: ~50 ms)."""
         if self._shapes is not None or not (self._credentials or self._n_plain or len(self._skel)):
             return self
-        made = copy.copy(self)
-        made._shapes = Shapes.get()
+        made = _clone(self)
+        made._shapes = _shapes()
         return made
 
     @classmethod
@@ -283,7 +301,7 @@ class Redactor(Finder):
             return parts[0]
         if any(p.has_fragments or not p.compiled for p in parts):
             raise ValueError("only compiled redactors without fragments can be joined")
-        made = copy.copy(parts[0])
+        made = _clone(parts[0])
         made.__dict__.pop("_prefixes", None)
         made._raw = LiteralSet.joined([p._raw for p in parts])
         made._skel = LiteralSet.joined([p._skel for p in parts])

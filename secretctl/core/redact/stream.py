@@ -52,7 +52,7 @@ def _ends_short_line(data: bytes, end: int) -> bool:
 def _incomplete_tail(data: bytes) -> int:
     """How many bytes at the end are an escape sequence or UTF-8 character cut in half."""
     esc = data.rfind(b"\x1b", max(0, len(data) - 300))
-    if esc >= 0 and not ANSI.match(data, esc):
+    if esc >= 0 and not ANSI().match(data, esc):
         return len(data) - esc
     for back in (1, 2, 3):
         if len(data) < back:

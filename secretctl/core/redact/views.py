@@ -25,13 +25,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
+from secretctl.core.lazyre import lazy as _lazy
+
 _ALNUM = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = bytes(range(256)).lower()
 # Deleted from an ASCII skeleton: everything but letters and digits (bytes >= 0x80 never reach
 # this path: a chunk with any goes the Unicode way).
 NON_ALNUM = bytes(c for c in range(256) if c not in _ALNUM)
-ANSI = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
-_ERASE = re.compile(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
+# The patterns only a scan uses are compiled at its first use (core/lazyre): a silent `run` never scans.
+ANSI = _lazy(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
+_ERASE = _lazy(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
 _NOT_ALNUM_TEXT = re.compile(r"[\W_]+")
 # The same but NUL (it parts stretches: _by_islands) and "_" (removed by str.replace: a class with
 # it scanned at two thirds of the speed). This and _ISLAND_REST are compiled at first use (re's
@@ -209,7 +212,7 @@ def skeleton_reference(data: bytes, *, strip: bool = True) -> View:
     ``strip=False`` for bytes whose escape sequences were removed already: removing them again
     would read a lone ESC left by the first pass as the start of a new one, and drop the
     character after it, which the fast path keeps."""
-    stripped = _substitute(data, ANSI.finditer(data), lambda _m: b"") if strip and b"\x1b" in data else None
+    stripped = _substitute(data, ANSI().finditer(data), lambda _m: b"") if strip and b"\x1b" in data else None
     base: View = stripped if stripped is not None else Identity(data)
     text = base.data.decode("utf-8", errors="surrogateescape")
     out: list[bytes] = []
@@ -233,7 +236,7 @@ def skeleton(data: bytes) -> View:
     """The skeleton view (see the module docstring); fast for ASCII, exact for everything."""
     if b"\x1b" not in data:
         return _plain_skeleton(data)
-    plain = ANSI.sub(b"", data)
+    plain = ANSI().sub(b"", data)
     inner = _plain_skeleton(plain)
     if len(plain) == len(data):  # a lone ESC, no sequence: the same positions
         return inner
@@ -262,7 +265,7 @@ class _Stripped(View):
 
     def __init__(self, data: bytes) -> None:
         self.data = b""
-        self._next = ANSI.finditer(data)
+        self._next = ANSI().finditer(data)
         self._at: list[int] = []  # where each cut is in the view (before the byte there)
         self._removed: list[int] = []  # bytes removed up to and with each cut
         self._done = False
@@ -403,10 +406,10 @@ def rendered(data: bytes) -> View | None:
     """As a terminal draws it: a backspace erases the character before it. None without any."""
     if b"\x08" not in data:
         return None
-    return _substitute(data, _ERASE.finditer(data), lambda _m: b"")
+    return _substitute(data, _ERASE().finditer(data), lambda _m: b"")
 
 
-_UNESCAPE = re.compile(
+_UNESCAPE = _lazy(
     rb"%([0-9A-Fa-f]{2})|&#[xX]([0-9A-Fa-f]{1,6});|&#([0-9]{1,7});|\\[xX]([0-9A-Fa-f]{2})"
     rb"|\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\([0-7]{3})|&(amp|lt|gt|quot|apos);"
 )
@@ -459,7 +462,7 @@ def _escapes(data: bytes) -> Iterable[re.Match[bytes]]:
     every byte, ~20 ns a byte (5 ms per 256 KiB read holding a single ``%``). A read dense with
     those bytes (one in 64) is left to ``finditer``: a try costs more than its walk."""
     if sum(data.count(c) for c in _ESCAPE_STARTS) * 64 > len(data):
-        return _UNESCAPE.finditer(data)
+        return _UNESCAPE().finditer(data)
     starts: list[int] = []
     for c in _ESCAPE_STARTS:
         at = data.find(c)
@@ -469,7 +472,7 @@ def _escapes(data: bytes) -> Iterable[re.Match[bytes]]:
     starts.sort()
     out: list[re.Match[bytes]] = []
     end = 0
-    match = _UNESCAPE.match
+    match = _UNESCAPE().match
     for at in starts:
         if at >= end:  # finditer goes on from the end of a match
             m = match(data, at)
