@@ -23,7 +23,7 @@ import time
 from secretctl.core import keys as keys_mod
 from secretctl.core import valueframes
 from secretctl.core.frozen import field, mutable
-from secretctl.core.redact import Redactor
+from secretctl.core.redact import Redactor, load_detectors_meanwhile
 from secretctl.core.secret import Secret
 from secretctl.errors import IdentityError, NotFoundError, SecretctlError, VaultLockedError
 from secretctl.infra import detcache, journal
@@ -229,6 +229,7 @@ def values_redactor(vault: Vault, *, fragment_min: int = 8, fragment_value_min: 
 def _build(vault: Vault, cache: ValuesCache, feed: Feed | None, fragment_min: int,
            fragment_value_min: int) -> Redactor:
     detcache.install()
+    load_detectors_meanwhile()  # a cold cache's compile overlaps the decryption below
     keys = vault.key_names()
     previous, cache.forms = cache.forms, {}
     cut = _cut(keys)

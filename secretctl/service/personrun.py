@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from secretctl.core import envmap
-from secretctl.core.redact import Layered, Redactor, decode
+from secretctl.core.redact import Layered, Redactor, decode, load_detectors_meanwhile
 from secretctl.infra import detcache, runner
 from secretctl.service.buildthread import BackgroundBuild
 
@@ -66,8 +66,11 @@ def redactor(values: Mapping[str, Secret], policy: Policy | None, *, compiled: b
 
 
 def _with_detectors(checker: Redactor) -> Redactor:
+    """The output's redactor: the checker compiled, with the detector set (loaded meanwhile: a
+    cold cache compiles it, and the two compiles overlap)."""
     detcache.install()  # here, not for the command line's check: it imports the detector set's module
-    return checker.with_detectors()
+    load_detectors_meanwhile()
+    return checker.compile().with_detectors()
 
 
 class _NotNeeded(Exception):
@@ -149,7 +152,7 @@ def stream(argv: Sequence[str], shown_argv: Sequence[str], env: Mapping[str, str
     shown = [a.encode("utf-8", errors="surrogateescape") for a in shown_argv]
     detect = any(map(decode.may_hold_candidate, shown))
     checker = redactor(values, None, compiled=False, detect=detect)
-    red = Deferred(lambda: _with_detectors(checker).compile(), lazy=LAZY_COMPILE) if sanitize else None
+    red = Deferred(lambda: _with_detectors(checker), lazy=LAZY_COMPILE) if sanitize else None
     if red is not None:
         make_filter: Callable[[], StreamFilter] = red.stream
     else:

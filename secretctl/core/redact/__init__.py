@@ -8,7 +8,7 @@ One idea per module: ``views`` (how output is read), ``forms`` (the few literals
 
 from secretctl.core.redact.forms import MIN_REDACTABLE, forms_of
 from secretctl.core.redact.matches import Match
-from secretctl.core.redact.redactor import CREDENTIAL, Layered, Redactor, check_redactable
+from secretctl.core.redact.redactor import CREDENTIAL, Layered, Redactor, check_redactable, load_detectors_meanwhile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,4 +26,4 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = ["CREDENTIAL", "MAX_HOLD", "MIN_REDACTABLE", "Layered", "Match", "PassThrough", "RedactStream", "Redactor",
-           "check_redactable", "forms_of"]
+           "check_redactable", "forms_of", "load_detectors_meanwhile"]

@@ -9,8 +9,10 @@ are mapped back to the real bytes and merged. ``stream.py`` turns this into a st
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 from secretctl.core.redact import decode, detectors, views
@@ -40,6 +42,23 @@ def _shapes() -> Shapes:
     from secretctl.core.redact.shapes import Shapes
 
     return Shapes.get()
+
+
+def load_detectors_meanwhile() -> None:
+    """Start loading the detector set on a thread, if this process has not: with a cold cache it
+    is compiled (detect-secrets' import, then ~0.2 s of Hyperscan without the GIL), which then
+    overlaps the values' decryption and compile instead of following them. ``Shapes.get`` waits
+    for it under its lock; a failure here is left for that call to raise again."""
+    from secretctl.core.redact.shapes import Shapes
+
+    if Shapes.loaded():
+        return
+    threading.Thread(target=_load_quietly, name="secretctl-detectors", daemon=True).start()
+
+
+def _load_quietly() -> None:
+    with contextlib.suppress(Exception):  # the redactor's own Shapes.get() raises it again
+        _shapes()
 
 
 def _clone(obj: _R) -> _R:
@@ -190,8 +209,11 @@ class Redactor(Finder):
                                                 merged=not self._reversed_scan)
         self._frag = Fragments(raw.values, raw_owners=raw.owners, skeletons=skel.skeletons, skel_owners=skel_owners,
                                fragment_min=raw.fragment_min, public=raw.public)
+        detect = shapes and bool(credentials or raw.patterns or skel.patterns)
+        if detect and compiled:
+            load_detectors_meanwhile()  # its compile (cold cache) and this one's overlap on the cores
         self._raw, self._skel = literal_pair(raw.patterns + raw.anchors, skel_literals + anchors, compiled=compiled)
-        self._shapes = _shapes() if shapes and (credentials or raw.patterns or skel.patterns) else None
+        self._shapes = _shapes() if detect else None
         self._credentials = credentials
         self._prefix_sources = (raw.patterns + raw.windows, skel.patterns, skel.windows)
         self.maxlen = max((max(map(len, group), default=0) for group in self._prefix_sources), default=0)

@@ -131,6 +131,10 @@ class Shapes:
                              runs.ONE_CASE_RUNS, FORMAT)).encode())[:32]
 
     @classmethod
+    def loaded(cls) -> bool:
+        return cls._instance is not None
+
+    @classmethod
     def get(cls) -> Shapes:
         with _LOCK:  # a build thread and a request may both ask first
             if cls._instance is None:
