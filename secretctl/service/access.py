@@ -75,7 +75,9 @@ class AccessLog(VaultBase):
             if written:
                 marker = self._sealed_marker()
                 known = set(marker.read_text().split()) if marker.exists() else set()
-                store.atomic_write(marker, "\n".join(sorted(known | set(written))).encode() + b"\n", mode=0o600)
+                # An agent's runs all seal the same log: it is named once, not rewritten (and synced) each run.
+                if not known.issuperset(written):
+                    store.atomic_write(marker, "\n".join(sorted(known | set(written))).encode() + b"\n", mode=0o600)
 
     def _sealed_marker(self) -> Path:
         return self.pending_log_path().parent / "audit-sealed"
