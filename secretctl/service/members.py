@@ -63,7 +63,7 @@ class Members(Writing):
         if path:
             keys_mod.validate_key(path)
         with self._mutation("member-add"):
-            self._require_committed_recipients()
+            metas = self._metas_beside_checks()
             changed: list[str] = []
             targets = [d for d in self.recipients_files() if _under(d, path)]
             if path not in targets:
@@ -78,7 +78,7 @@ class Members(Writing):
                 self._write_recipients(d, rfile.with_added(name, recipient))
                 changed.append(d)
             self._recipients_cache.clear()
-            paths, staged, touched = self._reencrypt_locked(progress=progress, added=recipient)
+            paths, staged, touched = self._reencrypt_locked(progress=progress, added=recipient, metas=metas)
             paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
             commit = self._commit("member-add", touched, paths,
                                   f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)",
@@ -139,14 +139,58 @@ class Members(Writing):
         """Keys whose file was not encrypted to the recipients that now govern it."""
         return [k for k, _ in self._stale()]
 
-    def _stale(self) -> list[tuple[str, Meta | None]]:
+    def _stale(self, metas: dict[str, Meta | None] | None = None) -> list[tuple[str, Meta | None]]:
+        """``metas``: every key's sidecar, read already (:meth:`_metas_beside_checks`)."""
         out = []
         for k in self.key_names():
             _, rfile = self.governing(k)
-            m = self.meta(k)
+            m = self.meta(k) if metas is None else metas[k]
             if m is None or m.recipients_fingerprint != rfile.fingerprint():
                 out.append((k, m))
         return out
+
+    def _metas_beside_checks(self) -> dict[str, Meta | None]:
+        """Every key's sidecar (what the stale scan reads), read while a thread runs git: the
+        check that the recipients files are HEAD's (`git status`), then HEAD's recipients of every
+        folder holding a key (`git cat-file`, which the encryption needs). The scan had waited for
+        the first and overlapped only the second. The check's refusal comes first, as it did:
+        then a sidecar that does not parse; either before anything is written."""
+        import threading
+
+        trust, keys = self._trust(), self.key_names()
+        refused: list[BaseException] = []
+
+        def checks() -> None:
+            try:
+                self._require_committed_recipients()
+            except BaseException as exc:  # raised by the caller's thread, before anything else
+                refused.append(exc)
+                return
+            with contextlib.suppress(Exception):  # the prefetch after the scan runs git again and reports it
+                trust.prefetch(keys)
+
+        thread = threading.Thread(target=checks, name="secretctl-checks", daemon=True)
+        try:
+            thread.start()
+            started = True
+        except RuntimeError:  # no thread to be had: one after the other
+            checks()
+            started = False
+        metas: dict[str, Meta | None] = {}
+        unreadable: SecretctlError | None = None
+        try:
+            for k in keys:
+                metas[k] = self.meta(k)
+        except SecretctlError as exc:
+            unreadable = exc
+        finally:
+            if started:
+                thread.join()  # before anything forks (infra/forked) or reads the trust cache
+        if refused:
+            raise refused[0]
+        if unreadable is not None:
+            raise unreadable
+        return metas
 
     def _stale_beside_prefetch(self) -> list[tuple[str, Meta | None]]:
         """:meth:`_stale`, while a thread reads HEAD's recipients of every folder that holds a
@@ -183,7 +227,8 @@ class Members(Writing):
         return Outcome("reencrypt", touched, commit)
 
     def _reencrypt_locked(
-        self, *, progress: Callable[[int, int], None] | None, added: Recipient | None = None
+        self, *, progress: Callable[[int, int], None] | None, added: Recipient | None = None,
+        metas: dict[str, Meta | None] | None = None,
     ) -> tuple[list[str], gitpack.BlobStager | None, list[str]]:
         """Bring every stale file up to its recipients, in one batch.
 
@@ -194,7 +239,7 @@ class Members(Writing):
         is decrypted and encrypted afresh. Everything is read and prepared before the first
         write, so an unreadable file fails the command with the disk unchanged.
         """
-        todo = self._stale_beside_prefetch()
+        todo = self._stale_beside_prefetch() if metas is None else self._stale(metas)
         if not todo:
             return [], None, []
         self._trust().prefetch(k for k, _ in todo)  # what the one beside the scan did not fetch (none, usually)
