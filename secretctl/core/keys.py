@@ -17,7 +17,7 @@ MAX_DEPTH = 16
 SECRET_SUFFIX = ".age"
 META_SUFFIX = ".meta.yaml"
 
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+_SEGMENT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")  # [A-Za-z0-9._-]
 # Names Windows cannot create, whatever the extension: a teammate there could not check out the vault.
 _WINDOWS_RESERVED = frozenset(
     ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(1, 10)] + [f"lpt{i}" for i in range(1, 10)]
@@ -66,7 +66,7 @@ def _check_rules(key: str) -> None:
         if seg.startswith("."):
             raise UsageError(f"invalid key name {shown}: a segment may not start with '.'",
                              hint="names starting with '.' are reserved for vault files such as .age-recipients")
-        if not _SEGMENT.fullmatch(seg):
+        if not _SEGMENT_CHARS.issuperset(seg):
             raise UsageError(f"invalid key name {shown}: segment {seg!r} has a character outside [A-Za-z0-9._-]",
                              hint=_HINT)
         if len(seg) > MAX_SEGMENT_LENGTH:
@@ -191,6 +191,8 @@ def match_pattern(pattern: str, key: str) -> bool:
 
     ``aws/*`` matches ``aws/x`` but not ``aws/x/y``; ``aws/**`` matches both; ``**`` alone matches all.
     """
+    if "*" not in pattern:
+        return pattern == key  # what its compiled form matches, without the compile (~40 us a pattern)
     return _compile(pattern).fullmatch(key) is not None
 
 

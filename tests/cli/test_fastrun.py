@@ -144,12 +144,14 @@ def test_a_silent_run_compiles_only_what_its_command_line_check_needs(unlocked: 
     assert "secretctl.service.fastrun" in mods  # the fast path served it
     assert {"copy", "secretctl.core.redact.shapes", "secretctl.core.redact.stream"} & mods == set()
     compiled = tail.split("PATTERNS ", 1)[1]
-    from secretctl.core import keys
-    from secretctl.core.redact import decode, views
+    from secretctl.core import envmap, keys
+    from secretctl.core.redact import decode, forms, views
 
-    for scan_only in (views.ANSI, views._UNESCAPE, views._ERASE, decode._DUMP_LINE, decode._HEXITEM):
+    for scan_only in (views.ANSI, views._UNESCAPE, views._ERASE, views._NOT_ALNUM_TEXT, decode._DUMP_LINE,
+                      decode._HEXITEM, forms._WORD_RUN, envmap._REF):
         assert repr(scan_only().pattern) not in compiled
     assert repr(keys._FAST_OK_TEXT) not in compiled  # a walk checks its folder rule by rule
+    assert "'app/token'" not in compiled  # an exact key is compared, not compiled as a pattern
 
 
 @pytest.mark.parametrize("why", ["agent-mode", "policy", "with-agent", "timeout"])

@@ -26,9 +26,9 @@ a value of ASCII letters and digits only has those alone (``skel_only``). Comput
 from __future__ import annotations
 
 import base64
-import re
 
 from secretctl.core.frozen import frozen
+from secretctl.core.lazyre import lazy as _lazy
 from secretctl.core.redact.views import skeleton_text
 
 MIN_REDACTABLE = 4
@@ -91,8 +91,8 @@ def fragment_ok(stretch: bytes, fragment_min: int) -> bool:
     return len(stretch) >= fragment_min and not _uninformative(stretch.decode("utf-8", errors="replace"))
 
 
-_WORD_RUN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
-_WORDLIKE = re.compile(rb"(?:[A-Z]?[a-z]{2,})+|[A-Z]+")
+_WORD_RUN = _lazy(rb"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
+_WORDLIKE = _lazy(rb"(?:[A-Z]?[a-z]{2,})+|[A-Z]+")
 
 
 def marks(value: bytes) -> bytes:
@@ -107,8 +107,8 @@ def marks(value: bytes) -> bytes:
     for i, c in enumerate(value):
         if 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or c >= 0xC0:
             out[i] = 1
-    for m in _WORD_RUN.finditer(value):
-        if _WORDLIKE.fullmatch(m.group()):
+    for m in _WORD_RUN().finditer(value):
+        if _WORDLIKE().fullmatch(m.group()):
             out[m.start() : m.end()] = bytes(m.end() - m.start())
     return bytes(out)
 

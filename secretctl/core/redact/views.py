@@ -35,7 +35,7 @@ NON_ALNUM = bytes(c for c in range(256) if c not in _ALNUM)
 # The patterns only a scan uses are compiled at its first use (core/lazyre): a silent `run` never scans.
 ANSI = _lazy(rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
 _ERASE = _lazy(rb"(?:[\x00-\x07\x09-\x7f]|[\xc0-\xff][\x80-\xbf]{1,3})\x08")
-_NOT_ALNUM_TEXT = re.compile(r"[\W_]+")
+_NOT_ALNUM_TEXT = _lazy(r"[\W_]+")  # Unicode text only
 # The same but NUL (it parts stretches: _by_islands) and "_" (removed by str.replace: a class with
 # it scanned at two thirds of the speed). This and _ISLAND_REST are compiled at first use (re's
 # cache): ASCII output never needs them, and compiling both cost every `run` ~0.2 ms.
@@ -204,7 +204,7 @@ def _substitute(data: bytes, matches: Iterable[re.Match[bytes]],
 
 
 def _char_skeleton(ch: str) -> str:
-    return _NOT_ALNUM_TEXT.sub("", unicodedata.normalize("NFKD", ch).casefold())
+    return _NOT_ALNUM_TEXT().sub("", unicodedata.normalize("NFKD", ch).casefold())
 
 
 def skeleton_reference(data: bytes, *, strip: bool = True) -> View:
@@ -303,7 +303,7 @@ def _plain_skeleton(plain: bytes) -> View:
 def _folded(text: bytes) -> bytes:
     """The skeleton of bytes without escape sequences, all through NFKD and case folding at once:
     what ``_by_islands`` gives stretch by stretch (tests compare the two)."""
-    return _NOT_ALNUM_TEXT.sub("", unicodedata.normalize("NFKD", text.decode("utf-8", errors="ignore")).casefold()
+    return _NOT_ALNUM_TEXT().sub("", unicodedata.normalize("NFKD", text.decode("utf-8", errors="ignore")).casefold()
                                ).encode("utf-8")
 
 
