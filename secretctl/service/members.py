@@ -65,20 +65,22 @@ class Members(Writing):
         with self._mutation("member-add"):
             metas = self._metas_beside_checks()
             changed: list[str] = []
+            written: list[tuple[str, bytes]] = []
             targets = [d for d in self.recipients_files() if _under(d, path)]
             if path not in targets:
                 _, inherited = self.governing(path + "/x") if path else ("", self.recipients_file(""))
-                self._write_recipients(path, inherited.with_added(name, recipient))
+                written.append(self._write_recipients(path, inherited.with_added(name, recipient)))
                 changed.append(path)
             for d in targets:
                 rfile = self.recipients_file(d)
                 if rfile.find(name) is not None or rfile.has(recipient.text):
                     raise UsageError(f"member {name} or that recipient already has access to /{d}",
                                      hint="secretctl member list shows who has access where")
-                self._write_recipients(d, rfile.with_added(name, recipient))
+                written.append(self._write_recipients(d, rfile.with_added(name, recipient)))
                 changed.append(d)
             self._recipients_cache.clear()
-            paths, staged, touched = self._reencrypt_locked(progress=progress, added=recipient, metas=metas)
+            paths, staged, touched = self._reencrypt_locked(progress=progress, added=recipient, metas=metas,
+                                                            also=written)
             paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
             commit = self._commit("member-add", touched, paths,
                                   f"secretctl: add member {name} to /{path} ({len(touched)} secrets re-encrypted)",
@@ -89,6 +91,7 @@ class Members(Writing):
         with self._mutation("member-remove"):
             self._require_committed_recipients()
             changed = []
+            written: list[tuple[str, bytes]] = []
             for d in self.recipients_files():
                 rfile = self.recipients_file(d)
                 if rfile.find(name) is None:
@@ -97,13 +100,13 @@ class Members(Writing):
                 if not remaining.recipients:
                     raise UsageError(f"removing {name} would leave /{d} with no recipients",
                                      hint="add another member there first")
-                self._write_recipients(d, remaining)
+                written.append(self._write_recipients(d, remaining))
                 changed.append(d)
             if not changed:
                 raise NotFoundError(f"member not found: {name}", hint="secretctl member list")
             self._recipients_cache.clear()
             readable = self._keys_under_files(changed)
-            paths, staged, touched = self._reencrypt_locked(progress=progress)
+            paths, staged, touched = self._reencrypt_locked(progress=progress, also=written)
             paths += [self.rel(self.root / d / RECIPIENTS_FILE) for d in changed]
             commit = self._commit("member-remove", touched, paths,
                                   f"secretctl: remove member {name} ({len(touched)} secrets re-encrypted)",
@@ -126,13 +129,16 @@ class Members(Writing):
     def _keys_under_files(self, dirs: Sequence[str]) -> list[str]:
         return [k for k in self.key_names() if self.governing(k)[0] in dirs]
 
-    def _write_recipients(self, reldir: str, rfile: RecipientsFile) -> None:
+    def _write_recipients(self, reldir: str, rfile: RecipientsFile) -> tuple[str, bytes]:
+        """Write it (before any encryption follows it); (vault-relative path, bytes) for the batch."""
         path = self.root / reldir / RECIPIENTS_FILE
+        data = rfile.render().encode()
         # A failure or a crash after this puts HEAD's file back (the journal names it).
         self._cover([self.rel(path)])
-        store.atomic_write(path, rfile.render().encode())
+        store.atomic_write(path, data)
         self._trust().wrote(reldir, rfile)  # encryption in this mutation follows what we wrote
         faults.point("members.recipients-written")
+        return self.rel(path), data
 
 
     def stale(self) -> list[str]:
@@ -228,9 +234,10 @@ class Members(Writing):
 
     def _reencrypt_locked(
         self, *, progress: Callable[[int, int], None] | None, added: Recipient | None = None,
-        metas: dict[str, Meta | None] | None = None,
+        metas: dict[str, Meta | None] | None = None, also: Sequence[tuple[str, bytes]] = (),
     ) -> tuple[list[str], gitpack.BlobStager | None, list[str]]:
-        """Bring every stale file up to its recipients, in one batch.
+        """Bring every stale file up to its recipients, in one batch (with ``also``: files this
+        mutation wrote already, the recipients files, staged in the same pack).
 
         With ``added`` (member add), a file encrypted to exactly the other recipients of its
         governing file gets a stanza for ``added`` and keeps its payload (infra/agerekey): no
@@ -284,6 +291,9 @@ class Members(Writing):
         targets = [(value, converted.get(*self.encryption_recipients(k))) for k, value, _ in plain]
 
         def encoded(spread: forked.Spread[tuple[Secret, Any]]) -> Iterator[tuple[str, bytes]]:
+            # The recipients files written above, again (the same bytes, in place): staged with the
+            # rest, the commit has no `update-index` of its own and `write-tree` no loose top tree.
+            yield from also
             for i, (k, ciphertext, sidecar) in enumerate(rekeyed):
                 yield keys_mod.secret_path(k), ciphertext
                 yield keys_mod.meta_path(k), sidecar
@@ -296,7 +306,7 @@ class Members(Writing):
 
         # Fresh encryption (member remove, reencrypt) on two cores, as in import (infra/forked).
         with self._encrypting(targets, converted) as spread:
-            paths, staged = self._write_batch(encoded(spread), count=2 * total)
+            paths, staged = self._write_batch(encoded(spread), count=2 * total + len(also))
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 
     def _secret_file(self, rel: str) -> bytes:

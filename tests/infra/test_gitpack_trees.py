@@ -84,7 +84,7 @@ def test_member_add_writes_no_loose_tree_per_folder(inproc: Vault, tmp_path: Pat
     recipient = next(ln.split(": ")[1] for ln in bob.read_text().splitlines() if "public key" in ln)
     inproc.member_add("bob", recipient)
     loose = int(git(root, "count-objects", "-v").splitlines()[0].split()[1])
-    assert loose <= 5  # the commit, the top folder (its .age-recipients is staged from disk), the access log's
+    assert loose == 1  # the commit: every tree (the top one too: .age-recipients is in the pack) is packed
     fsck = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=root, capture_output=True, text=True)
     assert fsck.returncode == 0 and fsck.stderr == "", fsck.stderr
     assert git(root, "status", "--porcelain") == ""
