@@ -62,3 +62,16 @@ def test_a_cold_detector_compile_overlaps_the_values_compile() -> None:
     out = subprocess.run([sys.executable, "-c", OVERLAP], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[True, True]"  # the raw and skeleton sets each saw it under way
+
+
+def test_a_plugin_that_needs_requests_at_import_is_read_with_it() -> None:
+    """Were a detect-secrets release to touch requests at import, the stand-in fails it: the
+    plugins are read again with the real requests, not dropped (nor the run failed)."""
+    needs = ("from secretctl.core.redact import detectors\n"
+             "real = detectors._read_plugins\n"
+             "def picky(imp):\n"
+             "    import requests\n"
+             "    requests.Session  # what such a plugin would do at import\n"
+             "    return real(imp)\n"
+             "detectors._read_plugins = picky\n")
+    assert _probe(needs)["detectors"] == _probe("import requests")["detectors"]

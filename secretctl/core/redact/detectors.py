@@ -116,17 +116,19 @@ def _from_detect_secrets() -> list[Detector]:
     # urllib3, ssl and charset_normalizer it was 10 MB of a first `run`'s 47 MB peak (the set is
     # then kept, see shapes.py). A stand-in serves the import and is gone again before any other
     # code could import requests; a process that has it already keeps its own.
-    stand_in = "requests" not in sys.modules
+    if "requests" in sys.modules:
+        return _read_plugins(importlib.import_module)
     before = set(sys.modules)
-    if stand_in:
-        sys.modules["requests"] = types.ModuleType("requests")
+    sys.modules["requests"] = types.ModuleType("requests")
     try:
         return _read_plugins(importlib.import_module)
+    except Exception:  # noqa: S110 - a plugin that needs requests at import: read again below, with it
+        pass
     finally:
-        if stand_in:
-            # The plugin modules it served go too: a later importer gets them with the real requests.
-            for loaded in [m for m in sys.modules if m not in before and m.partition(".")[0] in _SERVED]:
-                del sys.modules[loaded]
+        # The plugin modules it served go too: a later importer gets them with the real requests.
+        for loaded in [m for m in sys.modules if m not in before and m.partition(".")[0] in _SERVED]:
+            del sys.modules[loaded]
+    return _read_plugins(importlib.import_module)
 
 
 def _read_plugins(import_module: Callable[[str], types.ModuleType]) -> list[Detector]:
