@@ -47,6 +47,7 @@ def tokens() -> list[str]:
     return sorted(opts) + EXTRA
 
 
+@functools.cache  # read once: the exhaustive test calls it for each of ~18,000 argv (4 signatures each)
 def _defaults() -> dict[str, dict[str, Any]]:
     from secretctl.cli.listing import list_secrets
     from secretctl.cli.reading import show_secret
