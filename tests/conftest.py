@@ -154,20 +154,27 @@ def _base_env(home: Path) -> dict[str, str]:
     return env
 
 
-def make_member(tmp_path: Path, name: str, *, password: str | None = None) -> Member:
+def make_member(tmp_path: Path, name: str, *, password: str | None = None, key: Member | None = None) -> Member:
+    """A member with a new key, or with a copy of ``key``'s identity files (see ``_template``)."""
     home = tmp_path / name
     home.mkdir(parents=True, exist_ok=True)
     (home / ".gitconfig").write_text(f"[user]\n\tname = {name}\n\temail = {name}@example.com\n"
                                      "[init]\n\tdefaultBranch = main\n")
     m = Member(name, home, _base_env(home))
     m.env["SECRETCTL_ACTOR"] = name
-    # What `secretctl identity new` does, in this process: a CLI start per member was most of the
-    # suite's set-up (tests/e2e/test_vault_cli.py and test_passphrase.py test the command, and that
-    # it writes a full scrypt work factor).
-    from secretctl.infra import identity, settings
+    if key is not None:
+        m.identity.parent.mkdir(mode=0o700, exist_ok=True)
+        for suffix in ("", ".pub"):
+            shutil.copy2(f"{key.identity}{suffix}", f"{m.identity}{suffix}")
+        m.recipient = key.recipient
+    else:
+        # What `secretctl identity new` does, in this process: a CLI start per member was most of the
+        # suite's set-up (tests/e2e/test_vault_cli.py and test_passphrase.py test the command, and that
+        # it writes a full scrypt work factor).
+        from secretctl.infra import identity, settings
 
-    with member_environ(m):
-        m.recipient = identity.create(settings.identity_path(), passphrase=None)
+        with member_environ(m):
+            m.recipient = identity.create(settings.identity_path(), passphrase=None)
     if password:
         # Protected with a low scrypt work factor (tests/weak_scrypt.py): the real one costs about a
         # second per decrypt, which tests of what a password does need not pay.
@@ -250,9 +257,34 @@ def private_runtime_dir(member: Member) -> Path:
     return path / "run"
 
 
+_TEMPLATE: list[Member] = []  # this worker's template alice, whose home holds a fresh vault
+
+
+def _template() -> Member:
+    """alice's key and a fresh vault of hers, made once per worker by the code `init` runs.
+
+    About 290 tests start from a fresh vault: each made its own (git init, config, the first
+    commit: ~40 ms of CPU, mostly git processes). Each now gets a copy of this one (the `alice`
+    fixture copies the key, `vault_dir` the vault; a vault holds no absolute path, which
+    `_template` checks). So every test of a worker shares alice's key and first commit, never
+    a file (tests/e2e/test_vault_cli.py runs `identity new` and `init` themselves)."""
+    if not _TEMPLATE:
+        from secretctl.service.vault import init_vault
+
+        folder = Path(tempfile.mkdtemp(prefix="secretctl-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        m = make_member(folder, "alice")
+        with member_environ(m):
+            init_vault(m.home / "vault", recipient=m.recipient, name="alice")
+        leaked = [p for p in (m.home / "vault").rglob("*") if p.is_file() and str(folder).encode() in p.read_bytes()]
+        assert not leaked, f"a new vault names its own folder, so it cannot be copied: {leaked}"
+        _TEMPLATE.append(m)
+    return _TEMPLATE[0]
+
+
 @pytest.fixture
 def alice(tmp_path: Path) -> Member:
-    return make_member(tmp_path, "alice")
+    return make_member(tmp_path, "alice", key=_template())
 
 
 @pytest.fixture
@@ -262,14 +294,11 @@ def bob(tmp_path: Path) -> Member:
 
 @pytest.fixture
 def vault_dir(tmp_path: Path, alice: Member) -> Iterator[Path]:
-    """A fresh vault initialised by alice; alice's env points at it."""
-    from secretctl.service.vault import init_vault
-
+    """A fresh vault initialised by alice; alice's env points at it: a copy of what
+    `secretctl init DIR --name alice` made for this worker's alice (``_template``)."""
     root = tmp_path / "vault"
-    # What `secretctl init DIR --name alice` does once the identity exists, in this process
-    # (tests/e2e/test_vault_cli.py runs the command itself).
-    with member_environ(alice):
-        init_vault(root, recipient=alice.recipient, name="alice")
+    assert alice.recipient == _template().recipient, "vault_dir needs the alice fixture"
+    shutil.copytree(_template().home / "vault", root, symlinks=True)
     alice.env["SECRETCTL_VAULT"] = str(root)
     yield root
 
