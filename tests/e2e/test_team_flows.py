@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Member, git, make_member
+from tests.conftest import Member, copy_world, git, make_member
 
 Team = tuple[Member, Member, Path, Path]
 
 
-@pytest.fixture
-def team(tmp_path: Path, alice: Member) -> Team:
+@pytest.fixture(scope="module")
+def _team_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Team]:
     """alice's vault pushed to a bare remote; bob added as a member and cloned with secretctl."""
-    bob = make_member(tmp_path, "bob")
+    tmp_path = tmp_path_factory.mktemp("team")
+    alice, bob = make_member(tmp_path, "alice"), make_member(tmp_path, "bob")
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     a_root = tmp_path / "alice-vault"
@@ -30,7 +31,16 @@ def team(tmp_path: Path, alice: Member) -> Team:
     b_root = tmp_path / "bob-vault"
     bob.run("clone", str(remote), str(b_root))
     bob.env["SECRETCTL_VAULT"] = str(b_root)
-    return alice, bob, a_root, b_root
+    return tmp_path, (alice, bob, a_root, b_root)
+
+
+@pytest.fixture
+def team(tmp_path: Path, _team_template: tuple[Path, Team]) -> Team:
+    """A copy of the module's team (tests/conftest.copy_world), for this test to change."""
+    src, (alice, bob, _, _) = _team_template
+    world = tmp_path / "world"
+    alice, bob = copy_world(src, world, [alice, bob])
+    return alice, bob, world / "alice-vault", world / "bob-vault"
 
 
 def value(m: Member, key: str) -> bytes | None:
