@@ -45,7 +45,8 @@ unit: $(STAMP) age
 	@# (14.6-15.1 -> 7.8-8.6 s for tests/cli, test_vault_cli, test_crash, test_team at -n 2).
 	@# The folder is removed after a green run and kept, and named, after a red one.
 	@# `make unit TEST_TMPDIR=/tmp` runs them on the disk.
-	tmp=$$(mktemp -d "$(TEST_TMPDIR)/secretctl-tests.XXXXXX") && \
+	@# Traversable (711): the tests' impostors run as another uid and bind sockets in folders of their own.
+	tmp=$$(mktemp -d "$(TEST_TMPDIR)/secretctl-tests.XXXXXX") && chmod 711 "$$tmp" && \
 	  { TMPDIR=$$tmp PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 4 --dist worksteal -q --durations=15 \
 	    && rm -rf "$$tmp" || { rc=$$?; echo "the tests' temporary folders are kept in $$tmp"; exit $$rc; }; }
 
