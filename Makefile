@@ -46,7 +46,7 @@ unit: $(STAMP) age
 	@# The folder is removed after a green run and kept, and named, after a red one.
 	@# `make unit TEST_TMPDIR=/tmp` runs them on the disk.
 	@# Traversable (711): the tests' impostors run as another uid and bind sockets in folders of their own.
-	tmp=$$(mktemp -d "$(TEST_TMPDIR)/secretctl-tests.XXXXXX") && chmod 711 "$$tmp" && \
+	tmp=$$(mktemp -d "$(TEST_TMPDIR)/pytest-tmp.XXXXXX") && chmod 711 "$$tmp" && \
 	  { TMPDIR=$$tmp PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 4 --dist worksteal -q --durations=15 \
 	    && rm -rf "$$tmp" || { rc=$$?; echo "the tests' temporary folders are kept in $$tmp"; exit $$rc; }; }
 
