@@ -13,7 +13,7 @@ the commit's tree is still git's own.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from secretctl.core.digest import sha1
 
@@ -52,7 +52,7 @@ def tree_id(body: bytes) -> bytes:
     return sha1(b"tree %d\0" % len(body) + body).digest()
 
 
-def folders(paths: Mapping[str, object]) -> list[str]:
+def folders(paths: Iterable[str]) -> list[str]:
     """Every folder holding one of ``paths`` and every folder above them (``""``: the top),
     deepest first."""
     out: set[str] = {""}

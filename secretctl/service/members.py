@@ -285,8 +285,9 @@ class Members(Writing):
 
         # The intent journal names every file before it is touched: re-keyed ones as much as
         # re-encrypted ones (_write_batch refuses a path it does not name).
-        self._cover([p for k in [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
-                     for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))])
+        batch = [p for k in [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
+                 for p in (keys_mod.secret_path(k), keys_mod.meta_path(k))]
+        self._cover(batch)
 
         targets = [(value, converted.get(*self.encryption_recipients(k))) for k, value, _ in plain]
 
@@ -306,7 +307,7 @@ class Members(Writing):
 
         # Fresh encryption (member remove, reencrypt) on two cores, as in import (infra/forked).
         with self._encrypting(targets, converted) as spread:
-            paths, staged = self._write_batch(encoded(spread), count=2 * total + len(also))
+            paths, staged = self._write_batch(encoded(spread), expect=[rel for rel, _ in also] + batch)
         return paths, staged, [k for k, _, _ in rekeyed] + [k for k, _, _ in plain]
 
     def _secret_file(self, rel: str) -> bytes:

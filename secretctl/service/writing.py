@@ -139,20 +139,20 @@ class Writing(Reading):
         return [rel for rel, _ in files]
 
     def _write_batch(self, files: Iterable[tuple[str, bytes]],
-                     count: int = 0) -> tuple[list[str], gitpack.BlobStager | None]:
+                     expect: Sequence[str] = ()) -> tuple[list[str], gitpack.BlobStager | None]:
         """Write many files (vault-relative path, bytes) as one batch (store.write_many) while git
         stages the same bytes; returns the paths and the staging for the commit.
 
         ``files`` may be a generator that encrypts as it goes: the writes start with its first
-        files, and git starts staging as soon as it has produced the last one. ``count``: how
-        many files it will produce, if known: enough for a pack, and HEAD's listing (the pack's
-        trees) is read meanwhile.
+        files, and git starts staging as soon as it has produced the last one. ``expect``: the
+        paths it will produce, if known: when the pack's trees may pay (gitpack.trees_may_pay),
+        HEAD's listing for them is read meanwhile.
         """
 
         blobs: dict[str, bytes] = {}
         staged: gitpack.BlobStager | None = None
         root = os.fspath(self.root)
-        listing = gitpack.HeadListing(self.root) if count >= gitpack.PACK_THRESHOLD else None
+        listing = gitpack.HeadListing(self.root) if gitpack.trees_may_pay(expect) else None
 
         covered = self._intent.covered if self._intent is not None else set()
 
@@ -362,11 +362,11 @@ class Writing(Reading):
                     if progress:
                         progress(i + 1)
 
-            self._cover([p for key, _ in todo for p in (keys_mod.secret_path(key), keys_mod.meta_path(key))]
-                       )
+            batch = [p for key, _ in todo for p in (keys_mod.secret_path(key), keys_mod.meta_path(key))]
+            self._cover(batch)
             # Forked here, before the writer threads start.
             with self._spread(sealed, range(len(todo)), converted) as spread:
-                paths, staged = self._write_batch(encoded(spread), count=2 * len(todo))
+                paths, staged = self._write_batch(encoded(spread), expect=batch)
             commit = self._commit("import", written, paths, f"secretctl: import {len(written)} secrets",
                                   staged=staged)
         return Outcome("import", written, commit, skipped)

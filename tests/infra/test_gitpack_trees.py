@@ -91,3 +91,29 @@ def test_member_add_writes_no_loose_tree_per_folder(inproc: Vault, tmp_path: Pat
     data = subprocess.run(["git", "show", "HEAD:team7/k7.age"], cwd=root, capture_output=True, check=True).stdout
     dec = subprocess.run([AGE, "-d", "-i", str(bob)], input=data, capture_output=True)
     assert dec.stdout.decode() == values["team7/k7"]
+
+
+def test_few_folders_in_a_big_tree_are_left_to_write_tree(tmp_path: Path) -> None:
+    """Reading HEAD's whole listing costs per entry; a batch changing two folders of a big vault
+    (an import into a new folder) leaves those two trees to write-tree, as before."""
+    root = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    for f in range(10):
+        (root / f"svc{f}").mkdir()
+        for i in range(150):
+            (root / f"svc{f}" / f"k{i}.age").write_bytes(b"%d-%d" % (f, i))
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    new = {f"imp/k{i}.age": gitpack.blob_id(b"new %d" % i) for i in range(100)}
+    assert gitpack.head_trees(root, new) == []
+    spread = {f"svc{f}/k{i}.age": gitpack.blob_id(b"re %d %d" % (f, i)) for f in range(10) for i in range(0, 150, 10)}
+    assert len(gitpack.head_trees(root, spread)) == 11  # ten folders and the top one: worth computing
+
+
+def test_an_import_into_one_folder_reads_no_listing() -> None:
+    """Two trees are not worth a `git ls-tree` of the whole vault: no listing is started."""
+    one_folder = [f"imp/K{i}{ext}" for i in range(1000) for ext in (".age", ".meta.yaml")]
+    assert not gitpack.trees_may_pay(one_folder)
+    spread = [f"team{i % 100}/k{i}{ext}" for i in range(1000) for ext in (".age", ".meta.yaml")]
+    assert gitpack.trees_may_pay(spread)
+    assert not gitpack.trees_may_pay(spread[: gitpack.PACK_THRESHOLD - 1])  # no pack at all
