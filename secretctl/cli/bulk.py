@@ -49,7 +49,7 @@ def run_fast(command: str, kwargs: dict[str, object]) -> None:
 
 def add_member(name: str, recipient: str, path: str = "") -> None:
     v = open_vault()
-    with Progress("re-encrypting", len(v.key_names())) as bar:
+    with Progress("re-encrypting", lambda: len(v.key_names())) as bar:
         out = v.member_add(name, recipient, path=path, progress=bar.update)
     info(f"added {name} to {out.path}; re-encrypted {len(out.keys)} secrets")
 

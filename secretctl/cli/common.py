@@ -17,6 +17,7 @@ from secretctl.service import Secret, settings
 
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -206,14 +207,20 @@ class Progress:
     Redrawn from ``update`` (at most every 0.1 s), not by rich's refresh thread: a bulk command
     forks a worker for its cryptography only while it runs a single thread (infra/forked)."""
 
-    def __init__(self, label: str, total: int | None) -> None:
-        self.label, self.total = label, total
+    def __init__(self, label: str, total: int | Callable[[], int] | None) -> None:
+        """``total`` may be a function, called only when there is a terminal to draw on (a
+        re-encryption counted every key with a walk of the vault that only the bar used)."""
+        self.label, self._total = label, total
+        self.total: int | None = None
         self._bar: Any = None
         self._task: Any = None
         self._drawn = 0.0
 
     def __enter__(self) -> Progress:
-        if (self.total or 0) >= 50 and os.isatty(2):
+        if not os.isatty(2):
+            return self
+        self.total = self._total() if callable(self._total) else self._total
+        if (self.total or 0) >= 50:
             from rich.console import Console
             from rich.progress import Progress as RichProgress
 

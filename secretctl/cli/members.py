@@ -42,7 +42,7 @@ def member_remove(
         raise NotFoundError(f"member not found: {name}", hint="secretctl member list")
     if not yes and not confirm(f"remove member {name} and re-encrypt what they could read?"):
         raise typer.Exit(1)
-    with Progress("re-encrypting", len(v.key_names())) as bar:
+    with Progress("re-encrypting", lambda: len(v.key_names())) as bar:
         out = v.member_remove(name, progress=bar.update)
     could = out.could_read
     info(f"removed {name}; re-encrypted {len(out.keys)} secrets")
@@ -68,7 +68,7 @@ def reencrypt(
 ) -> None:
     """Re-encrypt exactly the secrets whose recipients changed (one unlock, one commit)."""
     v = open_vault()
-    with Progress("re-encrypting", len(v.key_names())) as bar:
+    with Progress("re-encrypting", lambda: len(v.key_names())) as bar:
         out = v.reencrypt(dry_run=dry_run, progress=bar.update)
     if json_out:
         emit_json({"keys": out.keys, "dry_run": dry_run, "commit": out.commit})

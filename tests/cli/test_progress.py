@@ -21,3 +21,22 @@ def test_the_progress_bar_on_a_terminal_starts_no_thread(monkeypatch: pytest.Mon
         for i in range(200):
             bar.update(i + 1)
         assert threading.active_count() == before
+
+
+def test_the_total_is_counted_only_for_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`member add` counted every key (a walk of the vault) for a bar nobody saw."""
+    counted: list[int] = []
+
+    def total() -> int:
+        counted.append(1)
+        return 200
+
+    monkeypatch.setattr("os.isatty", lambda fd: False)
+    with common.Progress("re-encrypting", total) as bar:
+        assert bar._bar is None
+    assert counted == []
+    monkeypatch.setattr("os.isatty", lambda fd: True)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with common.Progress("re-encrypting", total) as bar:
+        assert bar._bar is not None and bar.total == 200
+    assert counted == [1]
