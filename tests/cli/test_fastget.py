@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secretctl.core.secret import Secret
-from tests.conftest import SECRETCTL, Member
+from tests.conftest import SECRETCTL, Member, stock_once
 from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock, unlocked_fixtures  # noqa: F401 - carol is a fixture
 
 
@@ -112,11 +112,13 @@ def test_a_protected_identity_without_an_agent_goes_the_normal_way(carol: Member
 @pytest.fixture
 def plain(alice: Member, vault_dir: Path) -> Member:
     """An unprotected identity and no agent."""
-    alice.run("set", "app/token", input=VALUE)
-    alice.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
-    alice.run("set", "app/plain", input=b"plain-Value-1234\n")
-    (vault_dir / "app" / "notes.meta.yaml").write_text("tags: []\n")
-    (vault_dir / "app" / "broken.age").write_bytes(b"age-encryption.org/v1\n-> X25519 AAAA\n\n--- x\n")
+    def stock() -> None:
+        alice.run("set", "app/token", input=VALUE)
+        alice.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
+        alice.run("set", "app/plain", input=b"plain-Value-1234\n")
+        (vault_dir / "app" / "notes.meta.yaml").write_text("tags: []\n")
+        (vault_dir / "app" / "broken.age").write_bytes(b"age-encryption.org/v1\n-> X25519 AAAA\n\n--- x\n")
+    stock_once("test_fastget.plain", alice, vault_dir, stock)
     return alice
 
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from secretctl.cli.main import SPECS, fast_parse
 from tests import inproc_cli
 from tests.cli.typer_recorder import group, run_recorded
-from tests.conftest import SECRETCTL, Member
+from tests.conftest import SECRETCTL, Member, stock_once
 from tests.hyp import examples
 
 PREFIXES = [[], [], ["--vault", "/v"], ["--vault=/v"], ["--vault="], ["--vault"], ["--json"], ["-h"], ["--version"]]
@@ -186,10 +186,12 @@ def run_typer(member: Member, *args: str, input: bytes | None = None) -> subproc
 
 @pytest.fixture
 def stocked(alice: Member, vault_dir: Path) -> Member:
-    alice.run("set", "app/token", "--expires", "3d", "--notes", "rotate monthly", "--tags", "ci",
-              input=b"tok-3f9a8b7c6d5e4f30\n")
-    alice.run("set", "db/main", "--field", "host=db.internal", "--field", "password", "--binding", "PGHOST=host",
-              input=b"pw-7e6d5c4b3a29\n")
+    def stock() -> None:
+        alice.run("set", "app/token", "--expires", "3d", "--notes", "rotate monthly", "--tags", "ci",
+                  input=b"tok-3f9a8b7c6d5e4f30\n")
+        alice.run("set", "db/main", "--field", "host=db.internal", "--field", "password", "--binding",
+                  "PGHOST=host", input=b"pw-7e6d5c4b3a29\n")
+    stock_once("test_main.stocked", alice, vault_dir, stock)
     return alice
 
 

@@ -16,20 +16,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, git
+from tests.conftest import SECRETCTL, Member, git, stock_once
 
 SECRET = b"Run-Secret-Value-7x9Q2"
 
 
 @pytest.fixture
 def runner_vault(alice: Member, vault_dir: Path) -> Path:
-    alice.run("set", "aws/access_key_id", input=SECRET)
-    alice.run("set", "aws/secret_access_key", input=b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-    alice.run("set", "app/api-token", input=b"tok_live_ABCDEF123456")
-    alice.run("set", "short/pin", input=b"123")
-    alice.run("set", "db/main", "--field", "host=db.internal", "--public", "host", "--field", "password",
-              "--binding", "PGHOST=host",
-              "--binding", "PGPASSWORD=password", input=b"pg-Pass-Word-99\n")
+    def stock() -> None:
+        alice.run("set", "aws/access_key_id", input=SECRET)
+        alice.run("set", "aws/secret_access_key", input=b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        alice.run("set", "app/api-token", input=b"tok_live_ABCDEF123456")
+        alice.run("set", "short/pin", input=b"123")
+        alice.run("set", "db/main", "--field", "host=db.internal", "--public", "host", "--field", "password",
+                  "--binding", "PGHOST=host",
+                  "--binding", "PGPASSWORD=password", input=b"pg-Pass-Word-99\n")
+    stock_once("test_run_cli.runner_vault", alice, vault_dir, stock)
     return vault_dir
 
 
