@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, expire_by_hand, git
+from tests.conftest import Member, expire_by_hand, git, stock_once
 
 
 def test_format_env_is_dotenv(alice: Member, vault_dir: Path, tmp_path: Path) -> None:
@@ -82,12 +82,14 @@ limits: {timeout: 20s, max_output_bytes: 65536}
 
 @pytest.fixture
 def session(alice: Member, vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    alice.run("set", "app/k", input=b"mcp-Value-12345")
-    alice.run("set", "app/old", input=b"mcp-Old-Value-1")
-    expire_by_hand(vault_dir, "app/old", alice.env)
-    (vault_dir / ".secretctl/policy.yaml").write_text(POLICY)
-    git(vault_dir, "add", ".secretctl/policy.yaml")
-    git(vault_dir, "commit", "-qm", "policy", env=alice.env)
+    def stock() -> None:
+        alice.run("set", "app/k", input=b"mcp-Value-12345")
+        alice.run("set", "app/old", input=b"mcp-Old-Value-1")
+        expire_by_hand(vault_dir, "app/old", alice.env)
+        (vault_dir / ".secretctl/policy.yaml").write_text(POLICY)
+        git(vault_dir, "add", ".secretctl/policy.yaml")
+        git(vault_dir, "commit", "-qm", "policy", env=alice.env)
+    stock_once("test_compat.session", alice, vault_dir, stock)
     for k, v in alice.env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(vault_dir)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AGE, Member, all_bytes_under, git, needs_age, snapshot
+from tests.conftest import AGE, Member, all_bytes_under, git, needs_age, snapshot, stock_once
 
 PASSWORD = b"S3cret-Field-Canary-4417"
 TOKEN = b"tok-Field-Canary-Value-8812"
@@ -162,10 +162,12 @@ def test_export_writes_every_field(alice: Member, vault_dir: Path) -> None:
 @pytest.fixture
 def session(alice: Member, vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     pytest.importorskip("mcp")
-    db_set(alice, "--template", "database", "--field", f"host={HOST.decode()}", "--field", "username=app",
-           input=PASSWORD + b"\n")
-    alice.run("set", "api/x", "--field", "token=-", "--field", "region=eu-west-1", "--public", "region",
-              input=TOKEN + b"\n")
+    def stock() -> None:
+        db_set(alice, "--template", "database", "--field", f"host={HOST.decode()}", "--field", "username=app",
+               input=PASSWORD + b"\n")
+        alice.run("set", "api/x", "--field", "token=-", "--field", "region=eu-west-1", "--public", "region",
+                  input=TOKEN + b"\n")
+    stock_once("test_fields.session", alice, vault_dir, stock)
     for k, v in alice.env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(vault_dir)
