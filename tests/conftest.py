@@ -209,15 +209,16 @@ def stock_once(name: str, alice: Member, root: Path, stock: Callable[[], object]
         shutil.copytree(saved, root, symlinks=True)
 
 
-def copy_world(src: Path, dst: Path, members: Sequence[Member]) -> list[Member]:
+def copy_world(src: Path, dst: Path, members: Sequence[Member], *, into: bool = False) -> list[Member]:
     """A copy of a folder of homes, vaults and remotes that a module built once (its template),
     for one test to change, and its members moved with it.
 
     Building two members, a remote and two clones costs about half a second of CPU (git and
     CLI processes); a copy costs a few ms. Files naming the template's folder (git's remote
     URLs and reflogs) name the copy; git's objects are copied as they are (they hold no
-    absolute path: a vault names keys, not folders), and so are the detector caches."""
-    shutil.copytree(src, dst, symlinks=True)
+    absolute path: a vault names keys, not folders), and so are the detector caches. ``into``:
+    ``dst`` exists already (the copy is merged into it)."""
+    shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=into)
     old, new = str(src), str(dst)
     for p in dst.rglob("*"):
         parts = p.relative_to(dst).parts

@@ -3,6 +3,7 @@ clients (the installed CLI, another uid, a raw socket), real timeouts and signal
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,22 +20,42 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, alive, impostor_socket, make_member, private_runtime_dir, protect_identity
+from tests.conftest import (
+    SECRETCTL,
+    Member,
+    alive,
+    copy_world,
+    impostor_socket,
+    make_member,
+    private_runtime_dir,
+    protect_identity,
+)
 
 PASSWORD = "correct-Horse-battery-91"
 VALUE = b"agent-Canary-Value-4417"
 
 
+_CAROL: list[tuple[Path, Member]] = []  # this worker's carol, made once and copied
+
+
 def carol_in(base: Path) -> Iterator[Member]:
     """A member with a protected identity, a vault holding one secret, and no password in her
-    environment: only the agent (or a prompt) can open her key. Her agent is stopped after."""
-    m = make_member(base, "carol")
+    environment: only the agent (or a prompt) can open her key. Her agent is stopped after.
+
+    About 60 tests start from her: she is made once per worker (`init` and `set` through the CLI)
+    and copied into ``base`` (tests/conftest.copy_world), with a runtime folder of her own."""
+    if not _CAROL:
+        folder = Path(tempfile.mkdtemp(prefix="secretctl-carol-"))
+        atexit.register(shutil.rmtree, folder, True)
+        t = make_member(folder, "carol")
+        t.run("init", str(folder / "vault"), "--name", "carol")
+        t.env["SECRETCTL_VAULT"] = str(folder / "vault")
+        t.run("set", "app/token", input=VALUE)
+        protect_identity(t, PASSWORD)
+        _CAROL.append((folder, t))
+    src, template = _CAROL[0]
+    [m] = copy_world(src, base, [template], into=True)
     runtime = private_runtime_dir(m)
-    root = base / "vault"
-    m.run("init", str(root), "--name", "carol")
-    m.env["SECRETCTL_VAULT"] = str(root)
-    m.run("set", "app/token", input=VALUE)
-    protect_identity(m, PASSWORD)
     yield m
     stop_agent(m)
     shutil.rmtree(runtime.parent, ignore_errors=True)
