@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRETCTL, Member, expire_by_hand, git
+from tests.conftest import SECRETCTL, Member, expire_by_hand, git, stock_once
 
 pytest.importorskip("mcp")
 
@@ -44,14 +44,16 @@ mcp: {allow_generate: true, strike_limit: 3}
 
 @pytest.fixture
 def mcp_vault(alice: Member, vault_dir: Path) -> Path:
-    for key, value in VALUES.items():
-        alice.run("set", key, input=value)
-    alice.run("set", "db/main", "--field", "host=db.internal", "--field", "user=app", "--field", "password",
-              "--public", "host", "--public", "user",
-              "--binding", "PGHOST=host", "--binding", "PGUSER=user", "--binding", "PGPASSWORD=password",
-              input=DB_PASSWORD + b"\n")
-    alice.run("set", "old/expired", input=b"expired-Value-123")
-    expire_by_hand(vault_dir, "old/expired", alice.env)
+    def stock() -> None:  # the secrets: the same for every test, so made once per worker
+        for key, value in VALUES.items():
+            alice.run("set", key, input=value)
+        alice.run("set", "db/main", "--field", "host=db.internal", "--field", "user=app", "--field", "password",
+                  "--public", "host", "--public", "user",
+                  "--binding", "PGHOST=host", "--binding", "PGUSER=user", "--binding", "PGPASSWORD=password",
+                  input=DB_PASSWORD + b"\n")
+        alice.run("set", "old/expired", input=b"expired-Value-123")
+        expire_by_hand(vault_dir, "old/expired", alice.env)
+    stock_once("test_mcp.mcp_vault", alice, vault_dir, stock)
     # Agent commands run in the sandbox: they see only the folder the policy names.
     work = vault_dir.parent / "work"
     work.mkdir()
