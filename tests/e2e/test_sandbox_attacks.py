@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Member, git, own_secret
+from tests.conftest import Member, git, own_secret, stock_once
 
 pytest.importorskip("mcp")
 if not sys.platform.startswith("linux"):
@@ -94,8 +94,10 @@ def servers() -> Iterator[tuple[int, list[bytes], int, list[bytes]]]:
 @pytest.fixture
 def box(alice: Member, vault_dir: Path, tmp_path: Path, servers: Any,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    alice.run("set", "app/token", input=TOKEN)
-    alice.run("set", "other/token", input=b"zq9-Unrelated-Other-Value-6612")
+    def stock() -> None:  # the secrets: the same for every test, so made once per worker
+        alice.run("set", "app/token", input=TOKEN)
+        alice.run("set", "other/token", input=b"zq9-Unrelated-Other-Value-6612")
+    stock_once("test_sandbox_attacks.box", alice, vault_dir, stock)
     work = tmp_path / "work"
     work.mkdir()
     bindir = tmp_path / "bin"
