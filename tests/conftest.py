@@ -183,18 +183,18 @@ def make_member(tmp_path: Path, name: str, *, password: str | None = None, key: 
     return m
 
 
-_STOCKED: dict[str, Path] = {}  # this worker's filled vaults, by the fixture that filled them
+_STOCKED: dict[tuple[str, str], Path] = {}  # this worker's filled vaults, by fixture and member key
 
 
-def stock_once(name: str, alice: Member, root: Path, stock: Callable[[], object]) -> None:
-    """Fill alice's fresh vault at ``root`` (``vault_dir``) with ``stock``, once per worker: the
-    first test runs it, and keeps a copy of the vault it made; later tests get that copy.
+def stock_once(name: str, member: Member, root: Path, stock: Callable[[], object]) -> None:
+    """Fill ``member``'s fresh vault at ``root`` with ``stock``, once per worker and member key:
+    the first test runs it, and keeps a copy of the vault it made; later tests get that copy.
 
     A fixture that sets a few keys through the CLI for every test (each `set` a commit: ~25 ms
-    of CPU) costs most of a short test. alice's key is the worker's (``_template``), so the copy
-    reads as the original; ``stock`` must change nothing outside the vault."""
-    assert alice.recipient == _template().recipient, "stock_once needs the alice and vault_dir fixtures"
-    saved = _STOCKED.get(name)
+    of CPU) costs most of a short test. The worker's alice and carol each have one key
+    (``_template``, test_unlock.carol_in), so the copy reads as the original; ``stock`` must
+    change nothing outside the vault."""
+    saved = _STOCKED.get((name, member.recipient))
     if saved is None:
         stock()
         saved = Path(tempfile.mkdtemp(prefix="secretctl-stocked-")) / "vault"
@@ -203,7 +203,7 @@ def stock_once(name: str, alice: Member, root: Path, stock: Callable[[], object]
         named = [p for p in saved.rglob("*") if p.is_file() and "objects" not in p.parts
                  and str(root).encode() in p.read_bytes()]
         assert not named, f"{name}'s vault names its own folder, so it cannot be copied: {named}"
-        _STOCKED[name] = saved
+        _STOCKED[(name, member.recipient)] = saved
     else:
         shutil.rmtree(root)
         shutil.copytree(saved, root, symlinks=True)

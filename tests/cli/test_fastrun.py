@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_fastget import imported, pending
-from tests.conftest import SECRETCTL, Member
+from tests.conftest import SECRETCTL, Member, stock_once
 from tests.e2e.test_unlock import VALUE, carol, stop_agent, unlock, unlocked_fixtures  # noqa: F401 - carol is a fixture
 
 OTHER = b"second-Canary-Value-8812"
@@ -32,13 +32,16 @@ SHOW = [sys.executable, "-c",
 
 def _stock(carol: Member) -> None:  # noqa: F811 - a Member, not the fixture
     assert unlock(carol).returncode == 0
-    carol.run("set", "app/other", input=OTHER)
-    carol.run("set", "web/a", input=b"web-a-Value-77120")
-    carol.run("set", "web/b/deep", input=b"web-b-Value-77121")
-    carol.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
-    carol.run("set", "app/short", input=b"ab")
-    carol.run("set", "db/main", "--field", "host=db.example.com", "--field", "password=-", "--public", "host",
-              "--binding", "PGHOST=host", "--binding", "PGPASSWORD=password", input=FIELD + b"\n")
+
+    def fill() -> None:  # the same six secrets for every test: set once per worker, then copied
+        carol.run("set", "app/other", input=OTHER)
+        carol.run("set", "web/a", input=b"web-a-Value-77120")
+        carol.run("set", "web/b/deep", input=b"web-b-Value-77121")
+        carol.run("set", "app/soon", "--expires", "3d", input=b"soon-Value-123456")
+        carol.run("set", "app/short", input=b"ab")
+        carol.run("set", "db/main", "--field", "host=db.example.com", "--field", "password=-", "--public", "host",
+                  "--binding", "PGHOST=host", "--binding", "PGPASSWORD=password", input=FIELD + b"\n")
+    stock_once("test_fastrun", carol, Path(carol.env["SECRETCTL_VAULT"]), fill)
 
 
 unlocked, shared = unlocked_fixtures(_stock, "fastrun")
