@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,9 @@ def sdk_answers(home: Home) -> dict[str, Any]:
         got = list(pool.map(lambda v: handshake(env, home.vault, v)[:2], HANDSHAKE_PROTOCOL_VERSIONS))
     versions = {v: {"initialize": init["result"], "tools/list": tools["result"]}
                 for v, (init, tools) in zip(HANDSHAKE_PROTOCOL_VERSIONS, got, strict=True)}
-    return {"latest": LATEST_HANDSHAKE_VERSION, "versions": versions}
+    # The SDK release they come from: a server with another one installed lets its SDK answer.
+    sdk = {"mcp": metadata.version("mcp"), "mcp_types": metadata.version("mcp-types")}
+    return {"latest": LATEST_HANDSHAKE_VERSION, "sdk": sdk, "versions": versions}
 
 
 def main() -> int:

@@ -51,8 +51,9 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None, input: bytes 
     overrides = [] if command == "config" else _guard(root, env).args(hooks=hooks, network=network,
                                                                         signing=signing)
     try:
+        # No input: stdin is /dev/null, never ours (an MCP server's is the client's protocol stream).
         proc = subprocess.run(["git", *overrides, *args], cwd=root, env=_child_env(env), input=input,
-                              capture_output=True, check=False)
+                              stdin=subprocess.DEVNULL if input is None else None, capture_output=True, check=False)
     except FileNotFoundError:
         raise ConflictError("git is not installed", hint="install git (apt-get install git)") from None
     if check and proc.returncode != 0:
@@ -224,7 +225,7 @@ def _list_config(root: Path, env: Mapping[str, str]) -> list[gitconfig.ConfigEnt
 
     try:
         proc = subprocess.run(_LIST_ARGS, cwd=root if root.is_dir() else None, env=_child_env(env),
-                              capture_output=True, check=False)
+                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
     except FileNotFoundError:
         raise ConflictError("git is not installed", hint="install git (apt-get install git)") from None
     if proc.returncode != 0:

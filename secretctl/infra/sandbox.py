@@ -153,7 +153,8 @@ def _probe(path: str) -> bool:
     try:
         proc = subprocess.run([path, *_system_mounts(), "--unshare-all", "--die-with-parent", "--proc", "/proc",
                                "--dev", "/dev", "--", "/bin/sh", "-c", "exit 0"] if os.path.exists("/bin/sh")
-                              else [path, "--version"], capture_output=True, timeout=10, check=False)
+                              else [path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+                              check=False)
     except (OSError, subprocess.SubprocessError):
         return False
     return proc.returncode == 0
@@ -161,7 +162,8 @@ def _probe(path: str) -> bool:
 
 def _supports(path: str, flag: str) -> bool:
     try:
-        out = subprocess.run([path, "--help"], capture_output=True, timeout=10, check=False).stdout
+        out = subprocess.run([path, "--help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+                             check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return flag.encode() in out

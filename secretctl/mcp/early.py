@@ -38,18 +38,43 @@ class Handover:
 
 
 def load_answers(path: Path = ANSWERS) -> dict[str, Any] | None:
-    """The recorded answers, or None (then the SDK answers everything, as before)."""
+    """The recorded answers, or None (then the SDK answers everything, as before): also when they
+    were recorded from another release of the SDK than the one installed (pip may install any
+    release the package's range allows, with other revisions or schemas)."""
     try:
         answers = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    return answers if isinstance(answers, dict) and isinstance(answers.get("versions"), dict) else None
+    if not (isinstance(answers, dict) and isinstance(answers.get("versions"), dict)
+            and isinstance(answers.get("sdk"), dict) and _installed_sdk(answers["sdk"])):
+        return None
+    return answers
+
+
+def _installed_sdk(releases: dict[str, Any]) -> bool:
+    """Whether the installed SDK distributions (``mcp``, ``mcp_types``: the schemas) are these
+    releases, told by their dist-info folders in the first folder of sys.path that holds an
+    ``mcp`` package, as the import would find it (a few stat calls: importlib.metadata costs
+    more than it saves here, and the import machinery is the SDK thread's)."""
+    import sys
+
+    site = next((d for d in sys.path if os.path.isdir(os.path.join(d or ".", "mcp"))), None)
+    if site is None or not releases:
+        return False
+    return all(isinstance(v, str) and os.path.isdir(os.path.join(site or ".", f"{name}-{v}.dist-info"))
+               for name, v in releases.items())
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
 
 
 def _message(line: bytes) -> dict[str, Any] | None:
+    """The line as the SDK reads it, or None. Strict: UTF-8 only (json.loads of bytes would also
+    take a byte-order mark or UTF-16), no NaN or Infinity; what the SDK cannot parse is its own."""
     try:
-        msg = json.loads(line)
-    except ValueError:  # not JSON (or not UTF-8): the SDK's parse error answers it
+        msg = json.loads(line.decode("utf-8"), parse_constant=_constant)
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
         return None
     return msg if isinstance(msg, dict) and msg.get("jsonrpc") == "2.0" else None
 

@@ -57,7 +57,7 @@ def _call(session: AgentSession, tool: str, fn: Callable[[], dict[str, Any]]) ->
     except SecretctlError as exc:
         message = exc.message if not exc.hint else f"{exc.message} (hint: {exc.hint})"
         try:
-            raise ToolError(session.sanitize(message)) from None
+            raise ToolError(session.error_text(tool, message)) from None
         except VaultLockedError:
             raise ToolError(LOCKED) from None
     except Exception as exc:
@@ -189,8 +189,8 @@ class _Replay:
 
 
 class _DropInitAnswer:
-    """The SDK's stdout after early answers: its second answer to `initialize` (the client has
-    the first) is dropped; everything else goes to the wire whole."""
+    """The SDK's stdout after early answers: its answer to the replayed `initialize` (the client
+    has the early one) is dropped; everything else goes to the wire whole."""
 
     def __init__(self, write: Callable[[bytes], None], init_id: JsonId | None) -> None:
         self._write = write
@@ -202,8 +202,13 @@ class _DropInitAnswer:
                 msg = json.loads(text)
             except ValueError:
                 msg = None
-            if isinstance(msg, dict) and msg.get("id") == self._init_id and "result" in msg:
+            if isinstance(msg, dict) and "method" not in msg and msg.get("id") == self._init_id:
+                # Its first answer under that id is the handshake's, success or not: dropped either
+                # way, or a later call reusing the id would lose its answer instead.
                 self._init_id = None
+                if "error" in msg:
+                    log.warning("the SDK refused the initialize the server had already answered: %s",
+                                str(msg["error"])[:200])
                 return len(text)
         self._write(text.encode("utf-8"))
         return len(text)

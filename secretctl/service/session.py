@@ -182,6 +182,15 @@ class AgentSession:
             return {k: self._sanitize_each(v) for k, v in obj.items()}
         return obj
 
+    def error_text(self, tool: str, message: str) -> str:
+        """What the agent is told of a refused call: ``message`` unless it holds secret material
+        (an error that echoes a typed argument, redacted, would confirm a guess: `limit`,
+        `timeout`, `length` did). Then a fixed refusal, counted as a strike."""
+        if self.sanitize(message) == message:
+            return message
+        self._strike(tool, "an error would have echoed secret material")
+        return f"{SECRET_MATERIAL} (hint: reference the value as $ENV_NAME instead of writing it out)"
+
     def _record(self, action: str, keys: Sequence[str], **details: Any) -> None:
         """An access-log record in which anything the agent typed that holds secret material
         (a value, an encoding, a fragment) is kept only as a keyed hash: the log is committed."""
@@ -307,10 +316,11 @@ class AgentSession:
                     cursor: str | None = None) -> dict[str, Any]:
         """One page of the entries that match, in key order: `next_cursor` (the page's last key)
         asks for the next one, and `total` counts every match."""
-        self._check_arguments("secret_list", [tag, expiring_within, prefix, cursor])
+        self._check_arguments("secret_list", [tag, expiring_within, prefix, cursor, _typed(limit)])
         size = LIST_PAGE if limit is None else limit
         if not 1 <= size <= LIST_PAGE_MAX:
-            raise UsageError(f"limit must be between 1 and {LIST_PAGE_MAX}, not {limit}",
+            # Not echoed: an error that repeats what the agent typed, redacted, confirms a guess.
+            raise UsageError(f"limit must be between 1 and {LIST_PAGE_MAX}",
                              hint="narrow the list with prefix or tag, and page with cursor")
         now = self._now()
         window = None
@@ -400,7 +410,7 @@ class AgentSession:
         out) kills the command's whole process tree before this returns."""
 
         with self._run_slot(tool, keys, [command, *args], cancel):
-            self._check_arguments(tool, [command, *args, env_prefix, env], waiting=True)
+            self._check_arguments(tool, [command, *args, env_prefix, env, _typed(timeout)], waiting=True)
             self._check_key_arguments(tool, [*keys, bindings_key], waiting=True)
             req = run.RunRequest(patterns=tuple(keys), command=command, args=tuple(args), env_prefix=env_prefix,
                                  env_name=env, timeout=parse_timeout(timeout), bindings_key=bindings_key)
@@ -431,7 +441,7 @@ class AgentSession:
     def secret_generate(self, key: str, *, length: int = 32, charset: str | None = None,
                         expires: str | None = None) -> dict[str, Any]:
 
-        self._check_arguments("secret_generate", [key, charset, expires])
+        self._check_arguments("secret_generate", [key, charset, expires, _typed(length)])
         if not self.policy.allow_generate:
             self._record("mcp.secret_generate", [key], decision="deny", reason="not allowed by policy")
             raise PolicyError("secret_generate is off", hint="the policy must say mcp: {allow_generate: true}")
@@ -528,3 +538,9 @@ def sandbox_note(engine: str) -> dict[str, Any]:
         return {"sandbox": engine}
     return {"sandbox": "none", "warning": "SANDBOX OFF: the policy says `sandbox: none`, so this command ran with "
             "the user's full access to files, network and processes"}
+
+
+def _typed(arg: object) -> str | None:
+    """A number or text argument as the agent typed it, for the argument checks (a number can be
+    a PIN's or an account's digits)."""
+    return None if arg is None or isinstance(arg, bool) else str(arg)

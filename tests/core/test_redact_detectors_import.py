@@ -75,3 +75,23 @@ def test_a_plugin_that_needs_requests_at_import_is_read_with_it() -> None:
              "    return real(imp)\n"
              "detectors._read_plugins = picky\n")
     assert _probe(needs)["detectors"] == _probe("import requests")["detectors"]
+
+
+def test_a_plugin_that_imports_from_requests_is_read_with_the_real_one() -> None:
+    """A detect-secrets release whose plugin says `from requests.exceptions import ...` fails
+    under the stand-in: that plugin must not be skipped quietly (its detectors would be left out of
+    the cached set), so every plugin is read again with the real requests."""
+    real = _probe("import requests")
+    pre = """
+import importlib, sys
+real_import = importlib.import_module
+def import_module(name, package=None):
+    module = real_import(name, package)
+    if name == "detect_secrets.plugins.openai":  # as if the plugin imported this itself
+        real_import("requests.exceptions")
+    return module
+importlib.import_module = import_module
+"""
+    got = _probe(pre)
+    assert got["detectors"] == real["detectors"]
+    assert any(d[0] == "detect-secrets:openai" for d in got["detectors"])  # type: ignore[union-attr]  # lists

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import select
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,12 @@ def test_tools_list_is_answered_while_the_sdk_is_still_being_imported(alice: Mem
         wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         wire.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         tools = wire.answer()
-        assert Path(str(gate) + ".waiting").exists()  # the SDK's import had begun, and waits
-        assert not gate.exists()
+        assert not gate.exists()  # so no SDK was imported when those answers were written
+        waiting = Path(str(gate) + ".waiting")
+        deadline = time.monotonic() + 30
+        while not waiting.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiting.exists()  # the SDK's import runs meanwhile, held at the gate
         assert init["result"]["protocolVersion"] == "2025-06-18"
         assert "secret_run" in {t["name"] for t in tools["result"]["tools"]}
         wire.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
@@ -129,3 +134,21 @@ def test_a_session_reads_the_same_with_early_answers_as_from_the_sdk_alone(alice
     assert [a["id"] for a in early] == [1, "two", 3, 4, 5, 6]
     assert early == sdk
     assert early[-1]["result"]["isError"] is True
+
+
+def test_a_call_reusing_the_id_of_an_initialize_the_sdk_refused_is_still_answered(alice: Member,
+                                                                                 vault_dir: Path) -> None:
+    wire = Wire(env_of(alice), vault_dir)
+    try:
+        wire.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"protocolVersion": "2025-06-18", "capabilities": {"roots": 5}, "clientInfo": gen.CLIENT}})
+        assert "result" in wire.answer()  # the early answer: the loop does not judge capabilities
+        wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        wire.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})  # the SDK refuses the replayed initialize
+        answer = wire.answer()
+        assert answer["id"] == 1
+        assert answer.get("result") == {}, answer  # the ping's answer, not dropped for the handshake's
+        assert wire.close() == []
+    finally:
+        wire.proc.kill()
+        wire.proc.wait()

@@ -43,6 +43,28 @@ def test_only_the_system_and_the_grant_are_visible(tmp_path: Path) -> None:
     assert "Read-only file system" in out
 
 
+@pytest.mark.parametrize("host_dir", ["/tmp", "/var/tmp", "/dev/shm"])
+def test_the_hosts_temporary_folders_are_not_the_sandboxes(host_dir: str) -> None:
+    """The host's /tmp, /var/tmp and /dev/shm stay outside, wherever the suite keeps its own
+    temporary folders (make unit puts them on /dev/shm, which bwrap's --dev hides anyway: a
+    canary in the real folder checks the --tmpfs mounts themselves)."""
+    if not os.path.isdir(host_dir) or not os.access(host_dir, os.W_OK):
+        pytest.skip(f"no writable {host_dir} here")
+    import tempfile
+
+    canary = tempfile.mkdtemp(prefix="canary-", dir=host_dir)
+    try:
+        Path(canary, "note").write_text("HOST-TMP-CANARY")
+        _, out = _run("sh", ["-c", f"cat {canary}/note 2>/dev/null; echo LISTING; ls -a {host_dir}"],
+                      sandbox.Grant(), [])
+        assert "HOST-TMP-CANARY" not in out
+        assert "LISTING" in out
+        assert os.path.basename(canary) not in out.split("LISTING", 1)[1]
+    finally:
+        Path(canary, "note").unlink()
+        os.rmdir(canary)
+
+
 def test_a_hidden_path_inside_a_granted_one_is_covered(tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "secretctl").mkdir(parents=True)

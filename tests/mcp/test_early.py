@@ -66,6 +66,10 @@ def test_an_unknown_revision_gets_the_latest_as_the_sdk_answers() -> None:
     pytest.param([[INIT]], id="a batch"),
     pytest.param([{**INIT, "jsonrpc": "1.0"}], id="not JSON-RPC 2.0"),
     pytest.param([{**INIT, "id": True}], id="a boolean id"),
+    pytest.param([b"\xef\xbb\xbf" + json.dumps(INIT).encode()], id="a byte-order mark"),
+    pytest.param([json.dumps(INIT).encode("utf-16")], id="UTF-16"),
+    pytest.param([json.dumps({**INIT, "params": {**INIT["params"], "capabilities": {"x": float("nan")}}}).encode()],
+                 id="NaN"),
     pytest.param([{**INIT, "params": {**INIT["params"], "_meta": {"progressToken": 1}}}], id="initialize with _meta"),
     pytest.param([{**INIT, "params": {"protocolVersion": "2025-06-18"}}], id="initialize without clientInfo"),
     pytest.param([{**INIT, "params": {**INIT["params"], "protocolVersion": 5}}], id="a version that is no string"),
@@ -102,4 +106,13 @@ def test_a_client_that_leaves_ends_the_early_loop() -> None:
 def test_unreadable_answers_leave_everything_to_the_sdk(tmp_path: Any) -> None:
     for text in ("", "{", "[]", '{"latest": "x"}'):
         (tmp_path / "a.json").write_text(text)
+        assert early.load_answers(tmp_path / "a.json") is None
+
+
+def test_answers_recorded_from_another_sdk_release_are_not_used(tmp_path: Any) -> None:
+    assert ANSWERS is not None
+    (tmp_path / "a.json").write_text(json.dumps(ANSWERS))
+    assert early.load_answers(tmp_path / "a.json") == ANSWERS
+    for sdk in ({"mcp": "0.0.1", "mcp_types": ANSWERS["sdk"]["mcp_types"]}, {}, "2.3.0"):
+        (tmp_path / "a.json").write_text(json.dumps({**ANSWERS, "sdk": sdk}))
         assert early.load_answers(tmp_path / "a.json") is None

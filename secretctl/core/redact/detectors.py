@@ -121,7 +121,7 @@ def _from_detect_secrets() -> list[Detector]:
     before = set(sys.modules)
     sys.modules["requests"] = types.ModuleType("requests")
     try:
-        return _read_plugins(importlib.import_module)
+        return _read_plugins(importlib.import_module, stand_in=True)
     except Exception:  # noqa: S110 - a plugin that needs requests at import: read again below, with it
         pass
     finally:
@@ -131,12 +131,18 @@ def _from_detect_secrets() -> list[Detector]:
     return _read_plugins(importlib.import_module)
 
 
-def _read_plugins(import_module: Callable[[str], types.ModuleType]) -> list[Detector]:
+def _read_plugins(import_module: Callable[[str], types.ModuleType], *, stand_in: bool = False) -> list[Detector]:
+    """``stand_in``: requests is the stand-in, so a plugin that fails to import for any reason but
+    its own absence raises (then the caller reads every plugin again with the real requests):
+    skipped quietly, it would have left its detectors out of the cached set for good."""
     out = []
     for name in _PLUGINS:
+        module_name = f"detect_secrets.plugins.{name}"
         try:
-            module = import_module(f"detect_secrets.plugins.{name}")
-        except ImportError:  # not installed, or a plugin renamed: our extensions still cover it
+            module = import_module(module_name)
+        except ImportError as exc:  # not installed, or a plugin renamed: our extensions still cover it
+            if stand_in and exc.name != module_name:
+                raise
             continue
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__ and hasattr(obj, "denylist"):
