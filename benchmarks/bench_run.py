@@ -1,5 +1,6 @@
 """`secretctl run` overhead (issue 3): `run -k KEY -- true` vs `get KEY`, side by side; and the
-peak memory of `secretctl run` while its child streams a large output."""
+peak memory of `secretctl run` while its child streams a large output, for the home's first such
+run (it compiles the detector set) and a later one."""
 
 from __future__ import annotations
 
@@ -25,11 +26,18 @@ def main() -> None:
               f"(target < 30 ms)")
         cmd = ["/usr/bin/time", "-f", "%M", SECRETCTL, "run", "-k", "bench/key", "--", "sh", "-c",
                f"head -c {STREAM_MB * 1024 * 1024} /dev/zero | tr '\\0' 'x' | fold -w 100"]
-        out = subprocess.run(cmd, env=env.env, cwd=env.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             check=True)
-        peak_kb = int(out.stderr.decode().strip().splitlines()[-1])
-        print(f"peak RSS of secretctl run while the child streams {STREAM_MB} MB: {peak_kb / 1024:.0f} MB "
+
+        def peak_mb() -> float:
+            out = subprocess.run(cmd, env=env.env, cwd=env.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 check=True)
+            return int(out.stderr.decode().strip().splitlines()[-1]) / 1024
+
+        # The first run in a home that prints compiles the credential detectors and caches them
+        # (docs/redaction.md); every later run loads that set. Both peaks, the first as before.
+        first, later = peak_mb(), peak_mb()
+        print(f"peak RSS of secretctl run while the child streams {STREAM_MB} MB: {first:.0f} MB "
               f"(target < 100 MB)")
+        print(f"the same, a later run (the detector set cached): {later:.0f} MB")
     finally:
         env.close()
 
