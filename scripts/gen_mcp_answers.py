@@ -7,7 +7,7 @@ those two requests from this file while it imports the SDK (secretctl/mcp/early.
     python scripts/gen_mcp_answers.py --check    # exit 1 if it differs from the SDK's answers
 
 Run it after changing a tool (name, description, parameters, annotations), the server's
-instructions, or the mcp SDK's version: tests/mcp/test_early.py fails until you do."""
+instructions, or the mcp SDK's version: tests/e2e/test_mcp_early.py fails until you do."""
 
 from __future__ import annotations
 

@@ -108,7 +108,11 @@ def _serve_early(session: AgentSession, answers: dict[str, Any]) -> None:
     os.close(null)
     os.dup2(2, 1)
     rfile = os.fdopen(rfd, "rb")
-    write = early.write_all(wfd)
+    from secretctl.service import store
+
+    def write(data: bytes) -> None:
+        store.write_all(wfd, data)
+
     built: list[Any] = []
     failed: list[BaseException] = []
 

@@ -69,12 +69,13 @@ def new_trees(old: Mapping[str, Mapping[bytes, tuple[bytes, bytes]]], blobs: Map
 
     ``old`` maps each folder of :func:`folders` to the parent's entries there
     (:func:`folder_entries`; none: a folder the parent lacks)."""
-    by_folder = {folder: dict(old.get(folder, {})) for folder in folders(blobs)}
+    order = folders(blobs)  # deepest first: a folder's subtrees are done before it
+    by_folder = {folder: dict(old.get(folder, {})) for folder in order}
     for path, oid in blobs.items():
         folder, _, name = path.rpartition("/")
         by_folder[folder][name.encode()] = (BLOB_MODE, oid)
     out: list[bytes] = []
-    for folder in folders(blobs):  # deepest first: a folder's subtrees are done before it
+    for folder in order:
         body = render_tree(by_folder[folder])
         if by_folder[folder] != old.get(folder, {}):
             out.append(body)

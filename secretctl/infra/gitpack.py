@@ -116,7 +116,7 @@ class HeadListing:
         try:
             self._thread.start()
         except RuntimeError:
-            self._thread = None  # no thread to be had: read when asked
+            self._thread = None  # no thread to be had: no listing, so no trees in the pack
 
     def _run(self) -> None:
         from secretctl.errors import SecretctlError
@@ -198,7 +198,10 @@ class BlobStager:
         try:
             # The pack and the index entries carry SHA-1 ids.
             if config_value(self.root, "extensions.objectFormat") in ("", "sha1"):
-                self._pack = stage_blobs(self.root, self.blobs, with_trees=True, listing=self._listing)
+                # No listing: the batch's trees cannot pay (trees_may_pay), and reading HEAD's here
+                # would put a whole-vault ls-tree on the commit's path for nothing.
+                self._pack = stage_blobs(self.root, self.blobs, with_trees=self._listing is not None,
+                                         listing=self._listing)
                 self._staged = True
         except BaseException as exc:  # handed to the caller's thread by wait()
             self._error = exc

@@ -4,7 +4,7 @@
 HTTP transports), and a client's first two requests, `initialize` and `tools/list`, have fixed
 answers: this server's info and tool schemas. So a cold server imports the SDK on a thread and
 answers those two from data/mcp-answers.json (written by scripts/gen_mcp_answers.py from what the SDK
-itself answers; tests/mcp/test_early.py checks they are equal), until a message comes that only
+itself answers; tests/e2e/test_mcp_early.py checks they are equal), until a message comes that only
 the SDK can answer. Then the SDK reads the handshake again (`Handover.replay`, its second answer
 to `initialize` is dropped) and serves the session from there.
 
@@ -134,14 +134,3 @@ def serve(rfile: BinaryIO, write: Callable[[bytes], None], answers: dict[str, An
             continue
         out.replay.append(line)
         return out
-
-
-def write_all(fd: int) -> Callable[[bytes], None]:
-    """A writer of whole lines to ``fd`` (a pipe may take a long answer in parts)."""
-
-    def write(data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-
-    return write

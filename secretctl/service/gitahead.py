@@ -36,6 +36,6 @@ def bulk_ahead(command: str, env: Mapping[str, str]) -> None:
     prefetch_config(None, env)
     # The key exchange loads cryptography's OpenSSL backend on first use.
     # pyrage: unlocking parses the identity with it (infra/crypto.parse_identities).
-    crypto = ("secretctl.infra.agerekey", "cryptography.hazmat.backends.openssl.backend", "pyrage") \
-        if command == "member-add" else ("pyrage",)
-    preload.start(*crypto, "secretctl.infra.forked", "ctypes", "queue", "zlib")
+    rekey = ("secretctl.infra.agerekey", "cryptography.hazmat.backends.openssl.backend") \
+        if command == "member-add" else ()
+    preload.start(*rekey, "pyrage", "secretctl.infra.forked", "ctypes", "queue", "zlib")

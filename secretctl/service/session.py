@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from secretctl.service.vault import Vault
 
 SECRET_MATERIAL = "argument contains secret material"
+SECRET_MATERIAL_HINT = "reference the value as $ENV_NAME instead of writing it out"
 # secret_list answers in pages: an MCP client puts the whole answer into the model's context, and
 # a 10,000-secret vault's full list is ~3 MB of JSON (Claude Code refuses tool answers over 25,000
 # tokens by default). 200 entries are ~60 KB; the SDK's validation of a full list took ~0.5 s.
@@ -189,7 +190,7 @@ class AgentSession:
         if self.sanitize(message) == message:
             return message
         self._strike(tool, "an error would have echoed secret material")
-        return f"{SECRET_MATERIAL} (hint: reference the value as $ENV_NAME instead of writing it out)"
+        return f"{SECRET_MATERIAL} (hint: {SECRET_MATERIAL_HINT})"
 
     def _record(self, action: str, keys: Sequence[str], **details: Any) -> None:
         """An access-log record in which anything the agent typed that holds secret material
@@ -231,7 +232,7 @@ class AgentSession:
             flagged = [t for t in todo if r is not None and r.contains(t.encode("utf-8", errors="surrogateescape"))]
         if flagged:
             self._strike(tool, "argument contained secret material", argument=flagged[0])  # logged as a hash
-            raise PolicyError(SECRET_MATERIAL, hint="reference the value as $ENV_NAME instead of writing it out")
+            raise PolicyError(SECRET_MATERIAL, hint=SECRET_MATERIAL_HINT)
 
     def _check_key_arguments(self, tool: str, keys: Sequence[str | None], *, waiting: bool = False) -> None:
         """Key arguments: a key that exists is what secret_list showed (never a probe); any other

@@ -69,10 +69,10 @@ def test_a_plugin_that_needs_requests_at_import_is_read_with_it() -> None:
     plugins are read again with the real requests, not dropped (nor the run failed)."""
     needs = ("from secretctl.core.redact import detectors\n"
              "real = detectors._read_plugins\n"
-             "def picky(imp):\n"
+             "def picky(imp, **kw):\n"
              "    import requests\n"
              "    requests.Session  # what such a plugin would do at import\n"
-             "    return real(imp)\n"
+             "    return real(imp, **kw)\n"
              "detectors._read_plugins = picky\n")
     assert _probe(needs)["detectors"] == _probe("import requests")["detectors"]
 

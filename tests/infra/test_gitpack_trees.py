@@ -7,14 +7,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from secretctl.core import gittree
+from secretctl.core.secret import Secret
 from secretctl.infra import gitpack
+from secretctl.service.vault import Vault
 from tests.conftest import AGE, git, needs_age
 from tests.infra.test_gitrepo import BULK
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from secretctl.service.vault import Vault
 
 
 def _repo(root: Path) -> None:
@@ -117,3 +117,20 @@ def test_an_import_into_one_folder_reads_no_listing() -> None:
     spread = [f"team{i % 100}/k{i}{ext}" for i in range(1000) for ext in (".age", ".meta.yaml")]
     assert gitpack.trees_may_pay(spread)
     assert not gitpack.trees_may_pay(spread[: gitpack.PACK_THRESHOLD - 1])  # no pack at all
+
+
+def test_an_import_into_one_folder_runs_no_ls_tree(inproc: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nor does its staging read HEAD's listing itself once the files are written (it did, on
+    the commit's path, when no listing had been started)."""
+    inproc.import_entries([(f"old{i % 30}/k{i}", Secret(b"old-value-%d" % i)) for i in range(60)])
+    calls: list[tuple[str, ...]] = []
+    real = gitpack.git
+
+    def spy(root: Path, *args: str, **kwargs: object) -> object:
+        calls.append(args)
+        return real(root, *args, **kwargs)  # type: ignore[arg-type]  # the same call, passed on
+
+    monkeypatch.setattr(gitpack, "git", spy)
+    inproc.import_entries([(f"imp/K{i}", Secret(b"new-value-%d" % i)) for i in range(gitpack.PACK_THRESHOLD)])
+    assert any("index-pack" in c for c in calls)  # staged as a pack
+    assert not any("ls-tree" in c for c in calls)
