@@ -38,9 +38,19 @@ def handshake_messages(version: str) -> list[dict[str, Any]]:
     ]
 
 
-def handshake(env: dict[str, str], vault: Path, version: str) -> list[Any]:
-    """The server's answers, in order, to the handshake and tools/list, over a real stdio pipe."""
-    msgs = handshake_messages(version)
+def modern_messages(version: str) -> list[dict[str, Any]]:
+    """server/discover and tools/list in the 2026-07 envelope (what the mcp 2.x client sends)."""
+    meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": version,
+                      "io.modelcontextprotocol/clientInfo": CLIENT,
+                      "io.modelcontextprotocol/clientCapabilities": {}}}
+    return [{"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": meta},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": meta}]
+
+
+def handshake(env: dict[str, str], vault: Path, version: str, *, modern: bool = False) -> list[Any]:
+    """The server's answers, in order, to the handshake and tools/list (``modern``: to their
+    2026-07 forms), over a real stdio pipe."""
+    msgs = modern_messages(version) if modern else handshake_messages(version)
     wanted = sum(1 for m in msgs if "id" in m)
     proc = subprocess.Popen([SECRETCTL, "mcp-server", "--vault", str(vault)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=vault)
@@ -84,17 +94,20 @@ class Home:
 
 
 def sdk_answers(home: Home) -> dict[str, Any]:
-    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
     env = {**home.env, "SECRETCTL_MCP_EARLY": "0"}
+    runs = [(v, False) for v in HANDSHAKE_PROTOCOL_VERSIONS] + [(v, True) for v in MODERN_PROTOCOL_VERSIONS]
     # One server per revision, side by side (each mostly waits on its own SDK import).
-    with ThreadPoolExecutor(len(HANDSHAKE_PROTOCOL_VERSIONS)) as pool:
-        got = list(pool.map(lambda v: handshake(env, home.vault, v)[:2], HANDSHAKE_PROTOCOL_VERSIONS))
-    versions = {v: {"initialize": init["result"], "tools/list": tools["result"]}
-                for v, (init, tools) in zip(HANDSHAKE_PROTOCOL_VERSIONS, got, strict=True)}
+    with ThreadPoolExecutor(len(runs)) as pool:
+        got = list(pool.map(lambda r: handshake(env, home.vault, r[0], modern=r[1])[:2], runs))
+    versions = {v: {"initialize": first["result"], "tools/list": tools["result"]}
+                for (v, modern), (first, tools) in zip(runs, got, strict=True) if not modern}
+    modern = {v: {"server/discover": first["result"], "tools/list": tools["result"]}
+              for (v, is_modern), (first, tools) in zip(runs, got, strict=True) if is_modern}
     # The SDK release they come from: a server with another one installed lets its SDK answer.
     sdk = {"mcp": metadata.version("mcp"), "mcp_types": metadata.version("mcp-types")}
-    return {"latest": LATEST_HANDSHAKE_VERSION, "sdk": sdk, "versions": versions}
+    return {"latest": LATEST_HANDSHAKE_VERSION, "sdk": sdk, "versions": versions, "modern": modern}
 
 
 def main() -> int:

@@ -1,17 +1,18 @@
 """A cold MCP server's first answers, before the SDK is imported.
 
 `import mcp` costs ~0.5 s of CPU (pydantic models for every protocol revision, the client, the
-HTTP transports), and a client's first two requests, `initialize` and `tools/list`, have fixed
-answers: this server's info and tool schemas. So a cold server imports the SDK on a thread and
-answers those two from data/mcp-answers.json (written by scripts/gen_mcp_answers.py from what the SDK
-itself answers; tests/e2e/test_mcp_early.py checks they are equal), until a message comes that only
-the SDK can answer. Then the SDK reads the handshake again (`Handover.replay`, its second answer
-to `initialize` is dropped) and serves the session from there.
+HTTP transports), and a client's first two requests, `initialize` and `tools/list` (in the
+2026-07 revision: `server/discover` and `tools/list`), have fixed answers: this server's info and
+tool schemas. So a cold server imports the SDK on a thread and answers those from
+data/mcp-answers.json (written by scripts/gen_mcp_answers.py from what the SDK itself answers;
+tests/e2e/test_mcp_early.py checks they are equal), until a message comes that only the SDK can
+answer. Then the SDK reads the first answered message again (`Handover.replay`: its answer to it
+is dropped), so that it takes the client's era, and serves the session from there.
 
-Only the plain handshake is answered here: an `initialize` without `_meta` (a 2026-07 "modern"
-envelope is the SDK's to classify), `notifications/initialized`, then `tools/list` without
-params. Anything else, malformed or unexpected, is handed to the SDK as it came, so every error
-answer is the SDK's. No secret is involved: the answers are static text.
+Only plain forms are answered here: an `initialize` without `_meta`, `notifications/initialized`,
+then `tools/list` without params; or `server/discover` and `tools/list` whose params are exactly
+the 2026-07 envelope. Anything else, malformed or unexpected, is handed to the SDK as it came, so
+every error answer is the SDK's. No secret is involved: the answers are static text.
 """
 
 from __future__ import annotations
@@ -104,10 +105,32 @@ def _answer(rid: JsonId, result: Any) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}, separators=(",", ":")).encode() + b"\n"
 
 
+_META = "io.modelcontextprotocol/"  # the 2026-07 envelope's keys, in every request's params._meta
+
+
+def _modern(msg: dict[str, Any], answers: dict[str, Any]) -> str | None:
+    """The revision of a plain 2026-07 request without arguments (`server/discover`, `tools/list`):
+    params holding only the envelope, with exactly its three keys well formed; None otherwise."""
+    params = msg.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) and set(params) == {"_meta"} else None
+    if not isinstance(meta, dict) or set(meta) != {_META + k for k in ("protocolVersion", "clientInfo",
+                                                                         "clientCapabilities")}:
+        return None
+    version, info = meta[_META + "protocolVersion"], meta[_META + "clientInfo"]
+    if not (isinstance(version, str) and version in answers.get("modern", {})
+            and isinstance(meta[_META + "clientCapabilities"], dict) and isinstance(info, dict)
+            and isinstance(info.get("name"), str) and isinstance(info.get("version"), str)):
+        return None
+    return version
+
+
 def serve(rfile: BinaryIO, write: Callable[[bytes], None], answers: dict[str, Any]) -> Handover:
-    """Answer the plain handshake and `tools/list` from ``answers`` until a message needs the SDK."""
+    """Answer the plain handshake and `tools/list` (or their 2026-07 forms, `server/discover` and
+    `tools/list` in the envelope) from ``answers`` until a message needs the SDK. The first
+    message answered is replayed to the SDK, so that it takes the same era the client did."""
     out = Handover()
-    version: str | None = None
+    version: str | None = None  # the handshake's revision, once answered
+    modern = False  # a 2026-07 request answered: the handshake's messages are the SDK's
     initialized = False
     while True:
         line = rfile.readline()
@@ -131,6 +154,14 @@ def serve(rfile: BinaryIO, write: Callable[[bytes], None], answers: dict[str, An
         elif (msg and method == "tools/list" and initialized and version is not None and rid is not None
               and msg.get("params") in (None, {})):
             write(_answer(rid, answers["versions"][version]["tools/list"]))
+            continue
+        elif (msg and method in ("server/discover", "tools/list") and version is None and rid is not None
+              and (era := _modern(msg, answers)) is not None):
+            write(_answer(rid, answers["modern"][era][method]))
+            if not modern:
+                out.replay.append(line)
+                out.init_id = rid
+                modern = True
             continue
         out.replay.append(line)
         return out

@@ -152,3 +152,33 @@ def test_a_call_reusing_the_id_of_an_initialize_the_sdk_refused_is_still_answere
     finally:
         wire.proc.kill()
         wire.proc.wait()
+
+
+def test_the_mcp_client_reads_the_same_session_with_early_answers(alice: Member, vault_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    """The mcp 2.x client opens in the 2026-07 era (server/discover, then requests in the
+    envelope): the wire, recorded on both sides of a real server, is the same with early answers
+    as from the SDK alone."""
+    import asyncio
+
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    def wire(early: str) -> list[Any]:
+        log = tmp_path / f"out-{early}.log"
+        cmd = f'"{SECRETCTL}" mcp-server --vault "{vault_dir}" | tee "{log}"'
+        params = StdioServerParameters(command="sh", args=["-c", cmd], cwd=str(vault_dir),
+                                       env=env_of(alice, SECRETCTL_MCP_EARLY=early))
+
+        async def go() -> None:
+            async with Client(params) as client:
+                await client.list_tools()
+                await client.call_tool("secret_list", {"limit": 5})
+                await client.list_tools()
+
+        asyncio.run(go())
+        return [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+
+    early, sdk = wire("1"), wire("0")
+    assert [a.get("id") for a in early] == [1, 2, 3, 4]
+    assert early == sdk

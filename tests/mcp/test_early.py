@@ -116,3 +116,50 @@ def test_answers_recorded_from_another_sdk_release_are_not_used(tmp_path: Any) -
     for sdk in ({"mcp": "0.0.1", "mcp_types": ANSWERS["sdk"]["mcp_types"]}, {}, "2.3.0"):
         (tmp_path / "a.json").write_text(json.dumps({**ANSWERS, "sdk": sdk}))
         assert early.load_answers(tmp_path / "a.json") is None
+
+
+ENVELOPE = {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientInfo": {"name": "mcp", "version": "0.1.0"},
+                      "io.modelcontextprotocol/clientCapabilities": {}}}
+DISCOVER = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": ENVELOPE}
+MODERN_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": ENVELOPE}
+MODERN_CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "secret_list", "arguments": {}, **ENVELOPE}}
+
+
+def test_the_2026_era_discover_and_tools_list_are_answered_and_the_first_replayed() -> None:
+    assert ANSWERS is not None
+    sent, handover = run(DISCOVER, MODERN_TOOLS, MODERN_TOOLS, MODERN_CALL)
+    assert [m["id"] for m in sent] == [1, 2, 2]
+    assert sent[0]["result"] == ANSWERS["modern"]["2026-07-28"]["server/discover"]
+    assert sent[1]["result"] == ANSWERS["modern"]["2026-07-28"]["tools/list"]
+    assert handover.replay == [line(DISCOVER), line(MODERN_CALL)]  # the SDK takes the client's era
+    assert handover.init_id == 1
+
+
+def _meta(**changes: Any) -> dict[str, Any]:
+    meta = {**ENVELOPE["_meta"], **changes}
+    return {"_meta": {k: v for k, v in meta.items() if v is not None}}
+
+
+@pytest.mark.parametrize("params", [
+    pytest.param(_meta(**{"io.modelcontextprotocol/protocolVersion": "2099-01-01"}), id="an unknown revision"),
+    pytest.param(_meta(**{"io.modelcontextprotocol/clientInfo": None}), id="no client info"),
+    pytest.param(_meta(**{"io.modelcontextprotocol/clientCapabilities": 5}), id="capabilities not an object"),
+    pytest.param(_meta(**{"io.modelcontextprotocol/extra": 1}), id="another envelope key"),
+    pytest.param({**ENVELOPE, "cursor": "x"}, id="a cursor"),
+    pytest.param({}, id="no envelope"),
+])
+def test_an_unusual_2026_request_goes_to_the_sdk(params: dict[str, Any]) -> None:
+    sent, handover = run({**MODERN_TOOLS, "params": params}, MODERN_TOOLS)
+    assert sent == []
+    assert handover.init_id is None
+
+
+def test_the_eras_are_not_mixed() -> None:
+    sent, handover = run(DISCOVER, INIT)  # a handshake after a 2026 request: the SDK judges it
+    assert [m["id"] for m in sent] == [1]
+    assert handover.replay == [line(DISCOVER), line(INIT)]
+    sent, handover = run(INIT, INITIALIZED, MODERN_TOOLS)  # and a 2026 request after the handshake
+    assert [m["id"] for m in sent] == [1]
+    assert handover.replay == [line(INIT), line(INITIALIZED), line(MODERN_TOOLS)]
