@@ -5,7 +5,6 @@ in-process, with the redactor built."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,10 +12,10 @@ import pytest
 from secretctl.core.secret import Secret
 from secretctl.service.session import SECRET_MATERIAL, AgentSession
 from secretctl.service.vault import Vault
+from tests.e2e.test_mcp import call
 
 pytest.importorskip("mcp")
 
-from mcp import Client
 
 CARD = b"4111222233334444"
 TOKEN = b"S3cret-value-XYZ0123"
@@ -29,16 +28,6 @@ def session(inproc: Vault) -> AgentSession:
     s = AgentSession(inproc, base_env={})
     assert s.redactor is not None  # built: the errors are checked against it
     return s
-
-
-def call(session: AgentSession, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    from secretctl.mcp.server import build_server
-
-    async def go() -> list[Any]:
-        async with Client(build_server(session)) as client:
-            return [await client.call_tool(name, args) for name, args in calls]
-
-    return asyncio.run(go())
 
 
 def text(result: Any) -> str:
