@@ -36,9 +36,11 @@ from secretctl.service.writing import Writing, _ConvertedRecipients
 TYPE_CHECKING = False  # typing costs every start ~3 ms to import: for mypy only
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
 
     from secretctl.infra import agerekey, forked, gitpack
+
+    T = TypeVar("T")
 
 class Members(Writing):
     def members(self) -> list[dict[str, Any]]:
@@ -161,8 +163,6 @@ class Members(Writing):
         folder holding a key (`git cat-file`, which the encryption needs). The scan had waited for
         the first and overlapped only the second. The check's refusal comes first, as it did:
         then a sidecar that does not parse; either before anything is written."""
-        import threading
-
         trust, keys = self._trust(), self.key_names()
         refused: list[BaseException] = []
 
@@ -175,23 +175,16 @@ class Members(Writing):
             with contextlib.suppress(Exception):  # the prefetch after the scan runs git again and reports it
                 trust.prefetch(keys)
 
-        thread = threading.Thread(target=checks, name="secretctl-checks", daemon=True)
-        try:
-            thread.start()
-            started = True
-        except RuntimeError:  # no thread to be had: one after the other
-            checks()
-            started = False
-        metas: dict[str, Meta | None] = {}
-        unreadable: SecretctlError | None = None
-        try:
-            for k in keys:
-                metas[k] = self.meta(k)
-        except SecretctlError as exc:
-            unreadable = exc
-        finally:
-            if started:
-                thread.join()  # before anything forks (infra/forked) or reads the trust cache
+        def scan() -> tuple[dict[str, Meta | None], SecretctlError | None]:
+            metas: dict[str, Meta | None] = {}
+            try:
+                for k in keys:
+                    metas[k] = self.meta(k)
+            except SecretctlError as exc:
+                return metas, exc
+            return metas, None
+
+        metas, unreadable = _beside(checks, scan)
         if refused:
             raise refused[0]
         if unreadable is not None:
@@ -203,23 +196,13 @@ class Members(Writing):
         key (one `git cat-file`, which the encryption needs next): the scan reads 1,000 sidecars
         in Python while git runs (5-25 ms of waiting, after the scan, before). A failed prefetch
         is left to the one after the scan, which runs git again and reports it."""
-        import threading
-
         trust, keys = self._trust(), self.key_names()
 
         def ahead() -> None:
             with contextlib.suppress(Exception):
                 trust.prefetch(keys)
 
-        thread = threading.Thread(target=ahead, name="secretctl-prefetch", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:
-            return self._stale()
-        try:
-            return self._stale()
-        finally:
-            thread.join()  # before anything forks (infra/forked) or reads the trust cache
+        return _beside(ahead, self._stale)
 
     def reencrypt(self, *, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
         """Re-encrypt exactly the files whose recipient set changed; one commit."""
@@ -379,3 +362,21 @@ class Members(Writing):
             return agerekey.Rekeyer(agerekey.RekeyIdentity.from_key_text(unlocked.key_text.reveal_text()), [new])
         except agerekey.CannotRekey:
             return None
+
+
+def _beside(work: Callable[[], None], scan: Callable[[], T]) -> T:
+    """``scan`` on this thread while ``work`` (git) runs on another, joined before this returns:
+    nothing forks (infra/forked) or reads the trust cache while it runs. With no thread to be
+    had, one after the other."""
+    import threading
+
+    thread = threading.Thread(target=work, name="secretctl-beside", daemon=True)
+    try:
+        thread.start()
+    except RuntimeError:
+        work()
+        return scan()
+    try:
+        return scan()
+    finally:
+        thread.join()
