@@ -101,10 +101,11 @@ def sdk_answers(home: Home) -> dict[str, Any]:
     # One server per revision, side by side (each mostly waits on its own SDK import).
     with ThreadPoolExecutor(len(runs)) as pool:
         got = list(pool.map(lambda r: handshake(env, home.vault, r[0], modern=r[1])[:2], runs))
-    versions = {v: {"initialize": first["result"], "tools/list": tools["result"]}
-                for (v, modern), (first, tools) in zip(runs, got, strict=True) if not modern}
-    modern = {v: {"server/discover": first["result"], "tools/list": tools["result"]}
-              for (v, is_modern), (first, tools) in zip(runs, got, strict=True) if is_modern}
+    versions: dict[str, Any] = {}
+    modern: dict[str, Any] = {}
+    for (v, is_modern), (first, tools) in zip(runs, got, strict=True):
+        opening = "server/discover" if is_modern else "initialize"
+        (modern if is_modern else versions)[v] = {opening: first["result"], "tools/list": tools["result"]}
     # The SDK release they come from: a server with another one installed lets its SDK answer.
     sdk = {"mcp": metadata.version("mcp"), "mcp_types": metadata.version("mcp-types")}
     return {"latest": LATEST_HANDSHAKE_VERSION, "sdk": sdk, "versions": versions, "modern": modern}

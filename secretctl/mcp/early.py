@@ -31,7 +31,8 @@ JsonId = int | str
 
 @dataclass
 class Handover:
-    """Where the SDK takes over: the lines it reads first, and the `initialize` it answers again."""
+    """Where the SDK takes over: the lines it reads first, and the id of the first answered
+    message among them (`initialize` or `server/discover`), which it answers again."""
 
     replay: list[bytes] = field(default_factory=list)
     init_id: JsonId | None = None

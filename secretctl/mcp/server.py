@@ -189,8 +189,9 @@ class _Replay:
 
 
 class _DropInitAnswer:
-    """The SDK's stdout after early answers: its answer to the replayed `initialize` (the client
-    has the early one) is dropped; everything else goes to the wire whole."""
+    """The SDK's stdout after early answers: its answer to the replayed opening message
+    (`initialize` or `server/discover`: the client has the early one) is dropped; everything
+    else goes to the wire whole."""
 
     def __init__(self, write: Callable[[bytes], None], init_id: JsonId | None) -> None:
         self._write = write
@@ -207,7 +208,7 @@ class _DropInitAnswer:
                 # way, or a later call reusing the id would lose its answer instead.
                 self._init_id = None
                 if "error" in msg:
-                    log.warning("the SDK refused the initialize the server had already answered: %s",
+                    log.warning("the SDK refused the opening message the server had already answered: %s",
                                 str(msg["error"])[:200])
                 return len(text)
         self._write(text.encode("utf-8"))
@@ -219,7 +220,7 @@ class _DropInitAnswer:
 
 def run_handed_over(server: MCPServer, handover: Handover, rfile: BinaryIO, write: Callable[[bytes], None]) -> None:
     """Serve stdio from where the early answers stopped: as `server.run("stdio")`, on streams
-    that replay the handshake. The early loop moved the wire off fd 0 and 1 (as the SDK does)."""
+    that replay the opening. The early loop moved the wire off fd 0 and 1 (as the SDK does)."""
     import anyio
     from mcp.server.stdio import stdio_server
 
